@@ -1,0 +1,135 @@
+//! The one wasmtime `Engine` of the process, its settings, and the epoch
+//! ticker that makes call deadlines work.
+
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+
+/// How often the epoch advances. Deadlines are measured in these ticks, so
+/// this is the resolution of a call timeout. 10 ms costs nothing measurable
+/// (one atomic increment) and keeps timeouts within 10 ms of their mark.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Engine settings. Built with [`EngineSettings::default`] and adjusted
+/// field by field; every field says what it trades.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Use the pooling instance allocator. On by default: it pre-reserves
+    /// virtual memory for `pool_instances` instances so that a fresh
+    /// instance per call costs a few microseconds instead of mmap/munmap
+    /// calls. The price is address space reserved up front (about
+    /// `pool_instances × memory reservation`) and a hard cap on instances
+    /// alive at once; when the reservation fails (small address spaces) the
+    /// engine falls back to on-demand allocation.
+    pub pooling: bool,
+    /// Instances the pool holds at once. Default 64: plugins × per-plugin
+    /// concurrency rarely exceeds it; a call beyond it fails to instantiate
+    /// rather than wait, so keep it above the sum of concurrency caps.
+    pub pool_instances: u32,
+    /// Largest linear memory any instance may have, in bytes. The pool
+    /// reserves this per slot; the per-call limiter enforces the (smaller
+    /// or equal) per-plugin cap. Default 64 MiB.
+    pub max_memory_bytes: usize,
+    /// Cranelift optimisation. `Speed` by default: compile time is paid
+    /// once (the result is cached on disk) and mapping JSON is CPU work.
+    pub opt_level: OptLevel,
+    /// Record wasm backtraces with function names in traps. On by default:
+    /// a plugin author needs to know where a trap came from; the cost is
+    /// paid only when a trap happens.
+    pub backtrace_details: bool,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            pooling: true,
+            pool_instances: 64,
+            max_memory_bytes: 64 << 20,
+            opt_level: OptLevel::Speed,
+            backtrace_details: true,
+        }
+    }
+}
+
+impl EngineSettings {
+    fn config(&self, pooling: bool) -> Config {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        // Component-model async stays compiled out (the `component-model-async`
+        // cargo feature is off): the contract uses none of it, and with it
+        // every host↔guest call is slower (wasmtime#14189).
+        // Epochs, not fuel: a deadline costs one check per loop back-edge
+        // against an atomic, where fuel counts every instruction.
+        config.epoch_interruption(true);
+        config.consume_fuel(false);
+        config.cranelift_opt_level(self.opt_level);
+        config.wasm_backtrace_details(if self.backtrace_details {
+            wasmtime::WasmBacktraceDetails::Enable
+        } else {
+            wasmtime::WasmBacktraceDetails::Disable
+        });
+        // 512 KiB of wasm stack: recursion in a JSON parser is bounded by
+        // document depth; deeper than this is a hostile document.
+        config.max_wasm_stack(512 << 10);
+        if pooling {
+            let mut pool = PoolingAllocationConfig::default();
+            pool.total_component_instances(self.pool_instances)
+                .total_core_instances(self.pool_instances * 4)
+                .total_memories(self.pool_instances * 2)
+                .total_tables(self.pool_instances * 4)
+                .total_stacks(self.pool_instances)
+                .max_memory_size(self.max_memory_bytes)
+                // Keep a little of each slot resident so the next call
+                // reuses warm pages instead of faulting them in again.
+                .linear_memory_keep_resident(256 << 10);
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+            // The pool bounds memory itself; a 4 GiB reservation per slot
+            // would waste address space.
+            config.memory_reservation(self.max_memory_bytes as u64);
+        }
+        config
+    }
+
+    /// Build the engine and start its epoch ticker. Falls back to
+    /// on-demand allocation when the pool cannot reserve its memory.
+    pub fn build(&self) -> wasmtime::Result<Engine> {
+        let engine = if self.pooling {
+            match Engine::new(&self.config(true)) {
+                Ok(engine) => engine,
+                Err(err) => {
+                    tracing::warn!(error = %err, "pooling allocator unavailable; using on-demand allocation");
+                    Engine::new(&self.config(false))?
+                }
+            }
+        } else {
+            Engine::new(&self.config(false))?
+        };
+        start_epoch_ticker(&engine);
+        Ok(engine)
+    }
+}
+
+/// Deadline in epoch ticks for a call of length `timeout` (rounded up, plus
+/// one because the current tick may be nearly over).
+pub fn deadline_ticks(timeout: Duration) -> u64 {
+    (timeout.as_nanos() / EPOCH_TICK.as_nanos()) as u64 + 1
+}
+
+/// A plain thread, not a tokio task: it must keep ticking when every
+/// runtime worker is busy running wasm, which is exactly when a deadline
+/// matters. It holds only a weak reference and ends with the engine.
+fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("wasm-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        })
+        .expect("spawn epoch ticker thread");
+}

@@ -1,0 +1,19 @@
+//! The plugin runtime: loads provider components and runs their calls in
+//! a sandbox (fresh Store per call, memory cap, deadline, HTTP policy).
+
+pub mod cache;
+pub mod credential;
+pub mod engine;
+pub mod limits;
+pub mod loader;
+pub mod origin;
+pub mod outbound;
+pub mod plugin;
+pub mod registry;
+pub(crate) mod state;
+pub mod wit;
+
+pub use credential::Credential;
+pub use loader::{LoadError, PluginSource};
+pub use plugin::{CallError, Integration, Plugin, PluginInfo};
+pub use registry::{LoadFailure, Registry, RegistryBuilder};

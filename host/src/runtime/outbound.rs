@@ -1,0 +1,416 @@
+//! Outbound HTTP on behalf of plugins: the allow-list, the auth header,
+//! redirects, size and time caps, and retries of 429/5xx.
+//!
+//! A plugin's request goes out only when its origin is declared by the
+//! plugin (the integration's own origin counts as declared) and is either
+//! the plugin's default origin or granted by the operator. Redirects are
+//! followed here, not by the HTTP client, so that every hop is checked
+//! again and the auth header is never carried to another origin.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::StreamExt;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use url::Url;
+
+use super::credential::Credential;
+use super::limits::HttpLimits;
+use super::origin::{AllowList, Origin};
+
+/// One request, as a plugin asked for it.
+#[derive(Debug, Clone)]
+pub struct OutRequest {
+    pub method: reqwest::Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutError {
+    #[error("request denied: {0}")]
+    Denied(String),
+    #[error("request timed out")]
+    Timeout,
+    #[error("could not connect: {0}")]
+    Connect(String),
+    #[error("response larger than {0} bytes")]
+    TooLarge(u64),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// How the token is attached, from the plugin's descriptor.
+#[derive(Debug, Clone)]
+pub enum AuthScheme {
+    Header(String),
+    Bearer,
+    BasicUser,
+}
+
+/// The header a call adds on requests to the integration's origin.
+#[derive(Clone)]
+pub struct AuthHeader {
+    origin: Origin,
+    name: HeaderName,
+    value: HeaderValue,
+    /// Kept to scrub the token from anything a server echoes back.
+    token: Credential,
+}
+
+impl AuthHeader {
+    pub fn new(origin: Origin, scheme: &AuthScheme, token: Credential) -> Result<Self, OutError> {
+        use base64::Engine as _;
+        let (name, value) = match scheme {
+            AuthScheme::Header(name) => (name.clone(), token.expose().to_string()),
+            AuthScheme::Bearer => ("authorization".into(), format!("Bearer {}", token.expose())),
+            AuthScheme::BasicUser => (
+                "authorization".into(),
+                format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}:", token.expose()))),
+            ),
+        };
+        let name = HeaderName::try_from(name).map_err(|e| OutError::Other(format!("bad auth header name: {e}")))?;
+        let mut value = HeaderValue::try_from(value).map_err(|_| OutError::Other("token is not a valid header value".into()))?;
+        // Keeps the value out of hyper's and reqwest's debug output.
+        value.set_sensitive(true);
+        Ok(AuthHeader { origin, name, value, token })
+    }
+}
+
+/// What one plugin call may reach, and with which credentials.
+#[derive(Clone)]
+pub struct CallPolicy {
+    pub plugin: Arc<str>,
+    /// Origins the plugin declared in `describe`, plus the integration's.
+    pub declared: Vec<Origin>,
+    /// The plugin's default origin (always granted when declared).
+    pub default_origin: Origin,
+    pub grants: Arc<AllowList>,
+    pub auth: Option<AuthHeader>,
+}
+
+impl CallPolicy {
+    /// The origin of `url` if this call may reach it, or why not.
+    pub fn check(&self, url: &Url) -> Result<Origin, OutError> {
+        let origin = Origin::of(url)
+            .ok_or_else(|| OutError::Denied(format!("`{url}` is not an http(s) URL")))?;
+        if !self.declared.contains(&origin) {
+            return Err(OutError::Denied(format!(
+                "plugin `{}` did not declare origin {origin}; a plugin lists the origins it needs in describe().origins",
+                self.plugin
+            )));
+        }
+        if origin != self.default_origin && !self.grants.allows(&origin) {
+            return Err(OutError::Denied(format!(
+                "origin {origin} is not granted to plugin `{}`; an operator grants it with BUILDSNAP_ALLOW_HOSTS={}://{}:{}",
+                self.plugin, origin.scheme, origin.host, origin.port
+            )));
+        }
+        Ok(origin)
+    }
+}
+
+/// The shared HTTP client and limits. One per process.
+pub struct Outbound {
+    client: reqwest::Client,
+    limits: HttpLimits,
+}
+
+/// Per-call state of outbound HTTP: the policy, the deadline and the
+/// request count. Cheap to clone into a batch of futures.
+#[derive(Clone)]
+pub struct CallHttp {
+    pub outbound: Arc<Outbound>,
+    pub policy: Arc<CallPolicy>,
+    pub deadline: Instant,
+    pub sent: Arc<AtomicU32>,
+}
+
+/// Headers a plugin may not set: the auth header is the host's, and the
+/// others are connection-level or would smuggle credentials.
+fn forbidden_request_header(name: &str, auth: Option<&AuthHeader>) -> bool {
+    matches!(name, "authorization" | "cookie" | "host" | "proxy-authorization" | "connection" | "transfer-encoding" | "content-length")
+        || auth.is_some_and(|a| a.name.as_str() == name)
+}
+
+impl Outbound {
+    pub fn new(limits: HttpLimits) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(limits.connect_timeout)
+            .user_agent(concat!("buildsnap/", env!("CARGO_PKG_VERSION")))
+            // Never read proxies from the environment: a proxy would see
+            // the auth header and could answer for any origin.
+            .no_proxy()
+            .build()?;
+        Ok(Outbound { client, limits })
+    }
+
+    pub fn limits(&self) -> &HttpLimits {
+        &self.limits
+    }
+}
+
+impl CallHttp {
+    /// Send one request: policy, redirects, retries, caps.
+    pub async fn send(&self, req: OutRequest) -> Result<OutResponse, OutError> {
+        let limits = &self.outbound.limits;
+        if self.sent.fetch_add(1, Ordering::Relaxed) >= limits.max_requests_per_call {
+            return Err(OutError::Denied(format!(
+                "plugin `{}` exceeded {} requests in one call",
+                self.policy.plugin, limits.max_requests_per_call
+            )));
+        }
+        let mut url = Url::parse(&req.url).map_err(|e| OutError::Other(format!("invalid url `{}`: {e}", req.url)))?;
+        let mut method = req.method.clone();
+        let mut body = req.body.clone();
+        for _hop in 0..=limits.max_redirects {
+            let origin = self.policy.check(&url)?;
+            let response = self.send_with_retries(&req, &method, &url, &origin, body.as_deref()).await?;
+            if let Some(next) = redirect_target(&url, &response) {
+                // 303, and 301/302 after a POST, turn into a GET (RFC 9110).
+                if response.status == 303 || (matches!(response.status, 301 | 302) && method == reqwest::Method::POST) {
+                    method = reqwest::Method::GET;
+                    body = None;
+                }
+                url = next;
+                continue;
+            }
+            return Ok(response);
+        }
+        Err(OutError::Other(format!("more than {} redirects", limits.max_redirects)))
+    }
+
+    /// Send several requests at once, answers in order.
+    pub async fn send_batch(&self, reqs: Vec<OutRequest>) -> Vec<Result<OutResponse, OutError>> {
+        let concurrency = self.outbound.limits.batch_concurrency.max(1);
+        futures::stream::iter(reqs)
+            .map(|req| self.send(req))
+            .buffered(concurrency)
+            .collect()
+            .await
+    }
+
+    fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    async fn send_with_retries(
+        &self,
+        req: &OutRequest,
+        method: &reqwest::Method,
+        url: &Url,
+        origin: &Origin,
+        body: Option<&[u8]>,
+    ) -> Result<OutResponse, OutError> {
+        let limits = &self.outbound.limits;
+        let mut attempt = 1;
+        loop {
+            let response = self.send_once(req, method, url, origin, body).await?;
+            let retryable = response.status == 429 || matches!(response.status, 500 | 502 | 503 | 504);
+            if !retryable || attempt >= limits.max_attempts {
+                return Ok(response);
+            }
+            let wait = retry_after(&response.headers, SystemTime::now())
+                .unwrap_or_else(|| limits.initial_backoff * 2u32.saturating_pow(attempt - 1));
+            // Give up early rather than sleep past the call's deadline: the
+            // plugin then sees the 429 and reports rate-limited with the
+            // provider's retry-after, which the capture queue honours.
+            if wait + Duration::from_millis(50) >= self.remaining() {
+                return Ok(response);
+            }
+            tracing::debug!(plugin = %self.policy.plugin, status = response.status, ?wait, attempt, "retrying plugin request");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    async fn send_once(
+        &self,
+        req: &OutRequest,
+        method: &reqwest::Method,
+        url: &Url,
+        origin: &Origin,
+        body: Option<&[u8]>,
+    ) -> Result<OutResponse, OutError> {
+        let limits = &self.outbound.limits;
+        let timeout = req.timeout.unwrap_or(limits.request_timeout).min(limits.request_timeout).min(self.remaining());
+        if timeout.is_zero() {
+            return Err(OutError::Timeout);
+        }
+        let auth = self.policy.auth.as_ref().filter(|a| &a.origin == origin);
+        let mut headers = HeaderMap::new();
+        for (name, value) in &req.headers {
+            let lower = name.to_ascii_lowercase();
+            if forbidden_request_header(&lower, self.policy.auth.as_ref()) {
+                continue;
+            }
+            let (Ok(n), Ok(v)) = (HeaderName::try_from(lower), HeaderValue::try_from(value.as_str())) else {
+                return Err(OutError::Other(format!("invalid header `{name}`")));
+            };
+            headers.append(n, v);
+        }
+        if let Some(auth) = auth {
+            headers.insert(auth.name.clone(), auth.value.clone());
+        }
+        let mut builder = self.outbound.client.request(method.clone(), url.clone()).headers(headers);
+        if let Some(body) = body {
+            builder = builder.body(body.to_vec());
+        }
+        let fut = async {
+            let mut resp = builder.send().await.map_err(classify)?;
+            let cap = limits.max_response_bytes;
+            if resp.content_length().is_some_and(|n| n > cap) {
+                return Err(OutError::TooLarge(cap));
+            }
+            let status = resp.status().as_u16();
+            let mut headers: Vec<(String, String)> = resp
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect();
+            let mut body = Vec::new();
+            while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+                if body.len() as u64 + chunk.len() as u64 > cap {
+                    return Err(OutError::TooLarge(cap));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            if let Some(auth) = &self.policy.auth {
+                scrub(auth.token.expose().as_bytes(), &mut headers, &mut body);
+            }
+            Ok(OutResponse { status, headers, body })
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(result) => result,
+            Err(_) => Err(OutError::Timeout),
+        }
+    }
+}
+
+fn classify(err: reqwest::Error) -> OutError {
+    if err.is_timeout() {
+        OutError::Timeout
+    } else if err.is_connect() {
+        OutError::Connect(error_chain(&err))
+    } else {
+        OutError::Other(error_chain(&err))
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// A server that echoes request headers (error pages, debugging proxies)
+/// would hand the token to the plugin; replace it wherever it appears.
+fn scrub(token: &[u8], headers: &mut [(String, String)], body: &mut Vec<u8>) {
+    if token.is_empty() {
+        return;
+    }
+    let token_str = String::from_utf8_lossy(token);
+    for (_, value) in headers.iter_mut() {
+        if value.contains(token_str.as_ref()) {
+            *value = value.replace(token_str.as_ref(), "[redacted]");
+        }
+    }
+    if memchr::memmem::find(body, token).is_some() {
+        let mut out = Vec::with_capacity(body.len());
+        let mut rest = &body[..];
+        while let Some(i) = memchr::memmem::find(rest, token) {
+            out.extend_from_slice(&rest[..i]);
+            out.extend_from_slice(b"[redacted]");
+            rest = &rest[i + token.len()..];
+        }
+        out.extend_from_slice(rest);
+        *body = out;
+    }
+}
+
+fn redirect_target(current: &Url, response: &OutResponse) -> Option<Url> {
+    if !matches!(response.status, 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let location = header(&response.headers, "location")?;
+    current.join(location).ok()
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+/// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3).
+pub fn retry_after(headers: &[(String, String)], now: SystemTime) -> Option<Duration> {
+    let value = header(headers, "retry-after")?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let h = |v: &str| vec![("Retry-After".to_string(), v.to_string())];
+        assert_eq!(retry_after(&h("7"), now), Some(Duration::from_secs(7)));
+        let date = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(retry_after(&h(&date), now), Some(Duration::from_secs(30)));
+        assert_eq!(retry_after(&h("soon"), now), None);
+        assert_eq!(retry_after(&[], now), None);
+    }
+
+    #[test]
+    fn scrub_replaces_every_echo_of_the_token() {
+        let mut headers = vec![("x-echo".to_string(), "Circle-Token: tok123".to_string())];
+        let mut body = b"{\"seen\":\"tok123\",\"again\":\"tok123\"}".to_vec();
+        scrub(b"tok123", &mut headers, &mut body);
+        assert_eq!(headers[0].1, "Circle-Token: [redacted]");
+        assert_eq!(body, b"{\"seen\":\"[redacted]\",\"again\":\"[redacted]\"}");
+    }
+
+    fn policy(grants: &str) -> CallPolicy {
+        CallPolicy {
+            plugin: "p".into(),
+            declared: vec![Origin::parse("https://circleci.com").unwrap(), Origin::parse("http://127.0.0.1:8000").unwrap()],
+            default_origin: Origin::parse("https://circleci.com").unwrap(),
+            grants: Arc::new(AllowList::parse(grants).unwrap()),
+            auth: None,
+        }
+    }
+
+    #[test]
+    fn policy_needs_declared_and_granted() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let p = policy("");
+        assert!(p.check(&url("https://circleci.com/api/v2/me")).is_ok());
+        let err = p.check(&url("http://127.0.0.1:8000/x")).unwrap_err();
+        assert!(err.to_string().contains("BUILDSNAP_ALLOW_HOSTS=http://127.0.0.1:8000"), "{err}");
+        assert!(policy("http://127.0.0.1:*").check(&url("http://127.0.0.1:8000/x")).is_ok());
+        // Granted by the operator but never declared by the plugin.
+        let err = policy("http://127.0.0.1:*").check(&url("http://127.0.0.1:9000/x")).unwrap_err();
+        assert!(err.to_string().contains("did not declare"), "{err}");
+        assert!(p.check(&url("file:///etc/passwd")).is_err());
+    }
+}

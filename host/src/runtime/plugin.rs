@@ -1,0 +1,282 @@
+//! One loaded plugin and the sandboxed execution of its calls.
+//!
+//! Every call gets a fresh Store (no state survives between calls, so one
+//! misbehaving call cannot poison the next), a memory cap, an epoch
+//! deadline for running wasm, and a tokio timeout around everything,
+//! which also covers time the guest spends blocked in host HTTP.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use url::Url;
+use wasmtime::{Engine, Store, Trap};
+
+use super::credential::Credential;
+use super::engine::deadline_ticks;
+use super::limits::{MemoryCap, PluginLimits};
+use super::origin::{AllowList, Origin};
+use super::outbound::{AuthHeader, AuthScheme, CallHttp, CallPolicy, Outbound};
+use super::state::{LogSink, PluginState, WasiParts};
+use super::wit::{
+    Account, CallContext, CommitBuilds, CommitQuery, Descriptor, Project, ProviderError, ProviderInstance, ProviderPre,
+    SyncPage, SyncRequest, WebhookError, WebhookEvent, WebhookRequest,
+};
+
+/// What the host knows about a loaded plugin.
+#[derive(Debug, Clone)]
+pub struct PluginInfo {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    /// The contract version it was built for (`0.1.0`).
+    pub api_version: String,
+    pub token_help_url: String,
+    pub default_base_url: Url,
+    pub auth: AuthScheme,
+    pub origins: Vec<Origin>,
+    /// Where it came from: `builtin:circleci` or a file path.
+    pub source: String,
+    pub sha256: String,
+    /// Whether it imports WASI 0.2 (built for wasm32-wasip2).
+    pub uses_wasi: bool,
+}
+
+/// The integration a call works for. Its credential reaches the HTTP
+/// layer only, never the guest.
+#[derive(Debug, Clone)]
+pub struct Integration {
+    pub base_url: Url,
+    pub settings: Vec<(String, String)>,
+    pub credential: Option<Credential>,
+}
+
+/// Why a call produced no answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    /// The plugin answered with a provider error.
+    #[error("{0}")]
+    Provider(ProviderErrorText),
+    #[error("plugin `{plugin}` did not finish within {after:?}")]
+    Timeout { plugin: String, after: Duration },
+    #[error("plugin `{plugin}` exceeded its memory limit of {limit_mib} MiB")]
+    MemoryLimit { plugin: String, limit_mib: usize },
+    #[error("plugin `{plugin}` panicked: {message}")]
+    Panic { plugin: String, message: String },
+    #[error("plugin `{plugin}` trapped: {message}")]
+    Trap { plugin: String, message: String },
+    /// The base URL's origin is not one this plugin may reach.
+    #[error("{0}")]
+    HostNotAllowed(String),
+}
+
+/// A provider error with a readable message, keeping the typed value.
+#[derive(Debug, Clone)]
+pub struct ProviderErrorText(pub ProviderError);
+
+impl std::fmt::Display for ProviderErrorText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            ProviderError::Unauthorized(m) => write!(f, "unauthorized: {m}"),
+            ProviderError::NotFound(m) => write!(f, "not found: {m}"),
+            ProviderError::RateLimited(r) => match r.retry_after_ms {
+                Some(ms) => write!(f, "rate limited (retry after {ms} ms): {}", r.message),
+                None => write!(f, "rate limited: {}", r.message),
+            },
+            ProviderError::Upstream(u) => write!(f, "upstream answered {}: {}", u.status, u.message),
+            ProviderError::InvalidResponse(m) => write!(f, "invalid response: {m}"),
+            ProviderError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+/// A plugin ready to serve calls.
+pub struct Plugin {
+    pub info: PluginInfo,
+    engine: Engine,
+    pre: ProviderPre,
+    limits: PluginLimits,
+    permits: Arc<Semaphore>,
+    outbound: Arc<Outbound>,
+    grants: Arc<AllowList>,
+}
+
+impl Plugin {
+    pub(crate) fn new(
+        info: PluginInfo,
+        engine: Engine,
+        pre: ProviderPre,
+        limits: PluginLimits,
+        outbound: Arc<Outbound>,
+        grants: Arc<AllowList>,
+    ) -> Self {
+        let permits = Arc::new(Semaphore::new(limits.max_concurrent_calls.max(1)));
+        Plugin { info, engine, pre, limits, permits, outbound, grants }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.info.id
+    }
+
+    /// Whether `base_url` may be used for an integration of this plugin:
+    /// its origin is the plugin's default or granted by the operator.
+    pub fn check_base_url(&self, base_url: &Url) -> Result<Origin, CallError> {
+        let origin = Origin::of(base_url)
+            .ok_or_else(|| CallError::HostNotAllowed(format!("`{base_url}` is not an http(s) URL")))?;
+        if origin == default_origin(&self.info) || self.grants.allows(&origin) {
+            Ok(origin)
+        } else {
+            Err(CallError::HostNotAllowed(format!(
+                "base_url origin {origin} is not allowed for {}: the operator must grant it with BUILDSNAP_ALLOW_HOSTS (e.g. BUILDSNAP_ALLOW_HOSTS={}://{}:{})",
+                self.info.name, origin.scheme, origin.host, origin.port
+            )))
+        }
+    }
+
+    fn context(integration: &Integration) -> CallContext {
+        CallContext {
+            base_url: integration.base_url.as_str().trim_end_matches('/').to_string(),
+            settings: integration.settings.clone(),
+        }
+    }
+
+    fn new_store(&self, integration: Option<&Integration>, deadline: Instant) -> Result<Store<PluginState>, CallError> {
+        let http = match integration {
+            None => None,
+            Some(integration) => {
+                let origin = self.check_base_url(&integration.base_url)?;
+                let auth = match &integration.credential {
+                    Some(token) => Some(
+                        AuthHeader::new(origin.clone(), &self.info.auth, token.clone())
+                            .map_err(|e| CallError::HostNotAllowed(e.to_string()))?,
+                    ),
+                    None => None,
+                };
+                let mut declared = self.info.origins.clone();
+                declared.push(origin);
+                let policy = CallPolicy {
+                    plugin: self.info.id.as_str().into(),
+                    declared,
+                    default_origin: default_origin(&self.info),
+                    grants: self.grants.clone(),
+                    auth,
+                };
+                Some(CallHttp {
+                    outbound: self.outbound.clone(),
+                    policy: Arc::new(policy),
+                    deadline,
+                    sent: Arc::new(AtomicU32::new(0)),
+                })
+            }
+        };
+        let state = PluginState {
+            plugin: self.info.id.as_str().into(),
+            memory: MemoryCap::new(self.limits.memory_bytes),
+            http,
+            logs: LogSink::default(),
+            wasi: self.info.uses_wasi.then(WasiParts::new),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.memory);
+        store.set_epoch_deadline(deadline_ticks(self.limits.call_timeout));
+        store.epoch_deadline_trap();
+        Ok(store)
+    }
+
+    /// Run `f` on a fresh instance under every limit.
+    async fn call<T>(
+        &self,
+        integration: Option<&Integration>,
+        f: impl AsyncFnOnce(&ProviderInstance, &mut Store<PluginState>) -> wasmtime::Result<T>,
+    ) -> Result<T, CallError> {
+        let timeout = self.limits.call_timeout;
+        let started = Instant::now();
+        let deadline = started + timeout;
+        // Waiting for a permit counts against the call's time, so a queue
+        // of calls behind a stuck plugin fails instead of piling up.
+        let _permit = tokio::time::timeout(timeout, self.permits.acquire())
+            .await
+            .map_err(|_| CallError::Timeout { plugin: self.info.id.clone(), after: timeout })?
+            .expect("plugin semaphore is never closed");
+        let mut store = self.new_store(integration, deadline)?;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let outcome = tokio::time::timeout(remaining, async {
+            let instance = self.pre.instantiate(&mut store).await?;
+            f(&instance, &mut store).await
+        })
+        .await;
+        let state = store.data_mut();
+        state.flush_stdio();
+        match outcome {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(self.classify(err, state)),
+            Err(_elapsed) => Err(CallError::Timeout { plugin: self.info.id.clone(), after: timeout }),
+        }
+    }
+
+    fn classify(&self, err: wasmtime::Error, state: &PluginState) -> CallError {
+        let plugin = self.info.id.clone();
+        if state.memory.hit {
+            return CallError::MemoryLimit { plugin, limit_mib: self.limits.memory_bytes >> 20 };
+        }
+        match err.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => CallError::Timeout { plugin, after: self.limits.call_timeout },
+            Some(Trap::UnreachableCodeReached) => CallError::Panic {
+                plugin,
+                message: state
+                    .logs
+                    .error_text()
+                    .unwrap_or_else(|| "aborted without a message (install a panic hook that logs it)".into()),
+            },
+            _ => CallError::Trap { plugin, message: format!("{err:#}") },
+        }
+    }
+
+    /// The plugin's own description. Runs without HTTP.
+    pub async fn describe(&self) -> Result<Descriptor, CallError> {
+        self.call(None, async |i, s| i.describe(s).await).await
+    }
+
+    pub async fn validate_credentials(&self, integration: &Integration) -> Result<Account, CallError> {
+        let ctx = Self::context(integration);
+        flatten(self.call(Some(integration), async |i, s| i.validate_credentials(s, &ctx).await).await)
+    }
+
+    pub async fn list_projects(&self, integration: &Integration) -> Result<Vec<Project>, CallError> {
+        let ctx = Self::context(integration);
+        flatten(self.call(Some(integration), async |i, s| i.list_projects(s, &ctx).await).await)
+    }
+
+    pub async fn project_for_repo(&self, repo_url: &str) -> Result<Option<String>, CallError> {
+        self.call(None, async |i, s| i.project_for_repo(s, repo_url).await).await
+    }
+
+    pub async fn builds_for_commit(&self, integration: &Integration, query: &CommitQuery) -> Result<CommitBuilds, CallError> {
+        let ctx = Self::context(integration);
+        flatten(self.call(Some(integration), async |i, s| i.builds_for_commit(s, &ctx, query).await).await)
+    }
+
+    pub async fn sync(&self, integration: &Integration, req: &SyncRequest) -> Result<SyncPage, CallError> {
+        let ctx = Self::context(integration);
+        flatten(self.call(Some(integration), async |i, s| i.sync(s, &ctx, req).await).await)
+    }
+
+    /// Webhook parsing gets no HTTP: verifying a signature needs none.
+    pub async fn parse_webhook(
+        &self,
+        integration: &Integration,
+        req: &WebhookRequest,
+    ) -> Result<Result<WebhookEvent, WebhookError>, CallError> {
+        let ctx = Self::context(integration);
+        self.call(None, async |i, s| i.parse_webhook(s, &ctx, req).await).await
+    }
+}
+
+fn flatten<T>(result: Result<Result<T, ProviderError>, CallError>) -> Result<T, CallError> {
+    result?.map_err(|e| CallError::Provider(ProviderErrorText(e)))
+}
+
+fn default_origin(info: &PluginInfo) -> Origin {
+    Origin::of(&info.default_base_url).expect("validated when the plugin was loaded")
+}

@@ -1,0 +1,178 @@
+//! The set of loaded plugins: the built-in CircleCI component plus every
+//! `*.wasm` in the operator's plugins folder. A file that cannot be loaded
+//! is skipped with a log line and recorded, while the rest load.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::cache::{ArtifactCache, CacheOutcome};
+use super::engine::EngineSettings;
+use super::limits::PluginLimits;
+use super::loader::{LoadError, Loader, PluginSource};
+use super::origin::AllowList;
+use super::outbound::Outbound;
+use super::plugin::Plugin;
+
+/// The CircleCI component, built by `cargo xtask plugins` and committed,
+/// so that building the host needs no wasm toolchain.
+pub const BUILTIN_CIRCLECI: &[u8] = include_bytes!("../../../plugins/dist/circleci.wasm");
+
+/// A plugin file that was refused, and why.
+#[derive(Debug, Clone)]
+pub struct LoadFailure {
+    pub source: String,
+    pub error: LoadError,
+}
+
+/// Loaded plugins by id.
+pub struct Registry {
+    plugins: BTreeMap<String, Arc<Plugin>>,
+    failures: Vec<LoadFailure>,
+    cache_outcomes: BTreeMap<String, CacheOutcome>,
+}
+
+/// Builds a [`Registry`]. Defaults: built-in plugin on, no plugins folder,
+/// no cache (set `cache_dir` to keep compiled artifacts between starts),
+/// no extra origins granted.
+pub struct RegistryBuilder {
+    engine: EngineSettings,
+    limits: PluginLimits,
+    cache_dir: Option<PathBuf>,
+    plugins_dir: Option<PathBuf>,
+    builtin: bool,
+    extra: Vec<PluginSource>,
+    grants: AllowList,
+}
+
+impl Default for RegistryBuilder {
+    fn default() -> Self {
+        RegistryBuilder {
+            engine: EngineSettings::default(),
+            limits: PluginLimits::default(),
+            cache_dir: None,
+            plugins_dir: None,
+            builtin: true,
+            extra: Vec::new(),
+            grants: AllowList::default(),
+        }
+    }
+}
+
+impl RegistryBuilder {
+    pub fn engine(mut self, settings: EngineSettings) -> Self {
+        self.engine = settings;
+        self
+    }
+    pub fn limits(mut self, limits: PluginLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+    /// Keep precompiled artifacts here (created 0700).
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+    /// Load every `*.wasm` file of this folder, in name order.
+    pub fn plugins_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.plugins_dir = Some(dir.into());
+        self
+    }
+    /// Load the embedded CircleCI plugin (default true).
+    pub fn builtin(mut self, on: bool) -> Self {
+        self.builtin = on;
+        self
+    }
+    /// Load these bytes too (tests, embedding).
+    pub fn source(mut self, source: PluginSource) -> Self {
+        self.extra.push(source);
+        self
+    }
+    /// Origins the operator grants beyond each plugin's default.
+    pub fn grants(mut self, grants: AllowList) -> Self {
+        self.grants = grants;
+        self
+    }
+
+    pub async fn build(self) -> anyhow::Result<Registry> {
+        let engine = self.engine.build().map_err(|e| anyhow::anyhow!("wasm engine: {e:#}"))?;
+        let cache = match &self.cache_dir {
+            Some(dir) => Some(ArtifactCache::open(dir).map_err(|e| anyhow::anyhow!("plugin cache {}: {e}", dir.display()))?),
+            None => None,
+        };
+        let outbound = Arc::new(Outbound::new(self.limits.http.clone())?);
+        let loader = Loader::new(engine, cache, self.limits, outbound, Arc::new(self.grants))
+            .map_err(|e| anyhow::anyhow!("plugin linker: {e:#}"))?;
+        let mut sources = Vec::new();
+        if self.builtin {
+            sources.push(PluginSource { origin: "builtin:circleci".into(), bytes: BUILTIN_CIRCLECI.to_vec() });
+        }
+        sources.extend(self.extra);
+        let mut registry = Registry { plugins: BTreeMap::new(), failures: Vec::new(), cache_outcomes: BTreeMap::new() };
+        if let Some(dir) = &self.plugins_dir {
+            let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+                .map_err(|e| anyhow::anyhow!("plugins dir {}: {e}", dir.display()))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|ext| ext == "wasm") && p.is_file())
+                .collect();
+            paths.sort();
+            for path in paths {
+                match std::fs::read(&path) {
+                    Ok(bytes) => sources.push(PluginSource { origin: path.display().to_string(), bytes }),
+                    Err(err) => tracing::error!(path = %path.display(), error = %err, "cannot read plugin file; skipped"),
+                }
+            }
+        }
+        for source in sources {
+            let origin = source.origin.clone();
+            match loader.load(source).await {
+                Ok((plugin, stats)) => registry.add(plugin, stats.cache),
+                Err(error) => {
+                    tracing::error!(source = %origin, %error, "plugin not loaded");
+                    registry.failures.push(LoadFailure { source: origin, error });
+                }
+            }
+        }
+        Ok(registry)
+    }
+}
+
+impl Registry {
+    pub fn builder() -> RegistryBuilder {
+        RegistryBuilder::default()
+    }
+
+    fn add(&mut self, plugin: Plugin, cache: CacheOutcome) {
+        let id = plugin.info.id.clone();
+        if let Some(existing) = self.plugins.get(&id) {
+            let error = LoadError::Duplicate { origin: plugin.info.source.clone(), id: id.clone(), other: existing.info.source.clone() };
+            tracing::error!(%error, "plugin not loaded");
+            self.failures.push(LoadFailure { source: plugin.info.source.clone(), error });
+            return;
+        }
+        tracing::info!(
+            plugin = %id, version = %plugin.info.version, contract = %plugin.info.api_version,
+            source = %plugin.info.source, cache = ?cache, "plugin loaded"
+        );
+        self.cache_outcomes.insert(id.clone(), cache);
+        self.plugins.insert(id, Arc::new(plugin));
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Plugin>> {
+        self.plugins.get(id).cloned()
+    }
+
+    /// Loaded plugins in id order.
+    pub fn plugins(&self) -> impl Iterator<Item = &Arc<Plugin>> {
+        self.plugins.values()
+    }
+
+    pub fn failures(&self) -> &[LoadFailure] {
+        &self.failures
+    }
+
+    /// Whether a plugin's compiled code came from the on-disk cache.
+    pub fn cache_outcome(&self, id: &str) -> Option<CacheOutcome> {
+        self.cache_outcomes.get(id).copied()
+    }
+}

@@ -1,0 +1,132 @@
+//! The contract versions this host serves, one module per frozen
+//! `wit/since_vX.Y.Z/` folder, and the switch that picks one per plugin.
+//!
+//! A plugin's contract version is read from its exports
+//! (`buildsnap:provider/provider@X.Y.Z`), never trusted from a manifest.
+
+use wasmtime::Engine;
+use wasmtime::Store;
+use wasmtime::component::{InstancePre, Linker};
+
+use super::state::PluginState;
+
+pub mod since_v0_1_0;
+
+/// The newest contract: its records are the host's own types.
+pub use since_v0_1_0 as latest;
+pub use latest::provider::{CommitBuilds, CommitQuery, Descriptor, SyncPage, SyncRequest, WebhookError, WebhookEvent, WebhookRequest};
+pub use latest::types::{Account, Build, CallContext, Job, Project, ProviderError, Status};
+
+/// The WIT package every plugin targets.
+pub const PACKAGE: &str = "buildsnap:provider";
+
+/// Contract versions this host can load, newest first.
+pub const SUPPORTED_VERSIONS: &[&str] = &[since_v0_1_0::VERSION];
+
+/// The interface a plugin must export (without version).
+pub const PROVIDER_EXPORT: &str = "buildsnap:provider/provider";
+
+/// A linker with every supported version's imports, and WASI 0.2 when
+/// `wasi` is set (for components built for wasm32-wasip2).
+pub fn linker(engine: &Engine, wasi: bool) -> wasmtime::Result<Linker<PluginState>> {
+    let mut linker = Linker::new(engine);
+    since_v0_1_0::add_to_linker(&mut linker)?;
+    if wasi {
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    }
+    Ok(linker)
+}
+
+/// A component ready to instantiate, per contract version.
+pub enum ProviderPre {
+    V0_1_0(since_v0_1_0::PluginPre<PluginState>),
+}
+
+/// A live instance, per contract version.
+pub enum ProviderInstance {
+    V0_1_0(since_v0_1_0::Plugin),
+}
+
+impl ProviderPre {
+    pub fn new(version: &str, pre: InstancePre<PluginState>) -> wasmtime::Result<Self> {
+        match version {
+            since_v0_1_0::VERSION => Ok(ProviderPre::V0_1_0(since_v0_1_0::PluginPre::new(pre)?)),
+            other => wasmtime::bail!("contract version {other} is not supported"),
+        }
+    }
+
+    pub async fn instantiate(&self, store: &mut Store<PluginState>) -> wasmtime::Result<ProviderInstance> {
+        match self {
+            ProviderPre::V0_1_0(pre) => Ok(ProviderInstance::V0_1_0(pre.instantiate_async(store).await?)),
+        }
+    }
+}
+
+/// Each export, dispatched by version. Older versions convert their
+/// arguments and results to and from the latest types here.
+impl ProviderInstance {
+    pub async fn describe(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Descriptor> {
+        match self {
+            ProviderInstance::V0_1_0(p) => p.buildsnap_provider_provider().call_describe(store).await,
+        }
+    }
+
+    pub async fn validate_credentials(
+        &self,
+        store: &mut Store<PluginState>,
+        ctx: &CallContext,
+    ) -> wasmtime::Result<Result<Account, ProviderError>> {
+        match self {
+            ProviderInstance::V0_1_0(p) => p.buildsnap_provider_provider().call_validate_credentials(store, ctx).await,
+        }
+    }
+
+    pub async fn list_projects(
+        &self,
+        store: &mut Store<PluginState>,
+        ctx: &CallContext,
+    ) -> wasmtime::Result<Result<Vec<Project>, ProviderError>> {
+        match self {
+            ProviderInstance::V0_1_0(p) => p.buildsnap_provider_provider().call_list_projects(store, ctx).await,
+        }
+    }
+
+    pub async fn project_for_repo(&self, store: &mut Store<PluginState>, repo_url: &str) -> wasmtime::Result<Option<String>> {
+        match self {
+            ProviderInstance::V0_1_0(p) => p.buildsnap_provider_provider().call_project_for_repo(store, repo_url).await,
+        }
+    }
+
+    pub async fn builds_for_commit(
+        &self,
+        store: &mut Store<PluginState>,
+        ctx: &CallContext,
+        query: &CommitQuery,
+    ) -> wasmtime::Result<Result<CommitBuilds, ProviderError>> {
+        match self {
+            ProviderInstance::V0_1_0(p) => p.buildsnap_provider_provider().call_builds_for_commit(store, ctx, query).await,
+        }
+    }
+
+    pub async fn sync(
+        &self,
+        store: &mut Store<PluginState>,
+        ctx: &CallContext,
+        req: &SyncRequest,
+    ) -> wasmtime::Result<Result<SyncPage, ProviderError>> {
+        match self {
+            ProviderInstance::V0_1_0(p) => p.buildsnap_provider_provider().call_sync(store, ctx, req).await,
+        }
+    }
+
+    pub async fn parse_webhook(
+        &self,
+        store: &mut Store<PluginState>,
+        ctx: &CallContext,
+        req: &WebhookRequest,
+    ) -> wasmtime::Result<Result<WebhookEvent, WebhookError>> {
+        match self {
+            ProviderInstance::V0_1_0(p) => p.buildsnap_provider_provider().call_parse_webhook(store, ctx, req).await,
+        }
+    }
+}
