@@ -1,0 +1,76 @@
+//! The component's glue: the exports, and the imports behind [`Transport`].
+
+use std::sync::Once;
+
+use crate::buildsnap::provider::http;
+use crate::exports::buildsnap::provider::provider::Guest;
+use crate::transport::Transport;
+use crate::wit::*;
+
+struct Plugin;
+
+/// HTTP through the host's `http` import.
+struct HostHttp;
+
+impl Transport for HostHttp {
+    fn send(&self, req: &Request) -> Result<Response, HttpError> {
+        http::send(req)
+    }
+
+    fn send_batch(&self, reqs: &[Request]) -> Vec<Result<Response, HttpError>> {
+        http::send_batch(reqs)
+    }
+}
+
+/// Route panic messages to the host's log at `error`: the host attaches a
+/// plugin's last error lines to the trap, which makes panics readable.
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            crate::logging::log(Level::Error, &format!("panic: {info}"));
+        }));
+    });
+}
+
+impl Guest for Plugin {
+    fn describe() -> Descriptor {
+        install_panic_hook();
+        crate::describe::descriptor()
+    }
+
+    fn validate_credentials(ctx: CallContext) -> Result<Account, ProviderError> {
+        install_panic_hook();
+        crate::account::validate_credentials(&HostHttp, &ctx)
+    }
+
+    fn list_projects(ctx: CallContext) -> Result<Vec<Project>, ProviderError> {
+        install_panic_hook();
+        crate::account::list_projects(&HostHttp, &ctx)
+    }
+
+    fn project_for_repo(repo_url: String) -> Option<String> {
+        install_panic_hook();
+        crate::slug::for_repo_url(&repo_url)
+    }
+
+    fn builds_for_commit(
+        ctx: CallContext,
+        query: CommitQuery,
+    ) -> Result<CommitBuilds, ProviderError> {
+        install_panic_hook();
+        crate::search::builds_for_commit(&HostHttp, &ctx, &query)
+    }
+
+    fn sync(ctx: CallContext, req: SyncRequest) -> Result<SyncPage, ProviderError> {
+        install_panic_hook();
+        crate::sync::sync(&HostHttp, &ctx, &req)
+    }
+
+    fn parse_webhook(ctx: CallContext, req: WebhookRequest) -> Result<WebhookEvent, WebhookError> {
+        install_panic_hook();
+        crate::webhook::parse(&ctx, &req)
+    }
+}
+
+crate::export!(Plugin with_types_in crate);

@@ -1,0 +1,108 @@
+//! CircleCI pipeline + workflow + jobs → the contract's `build`.
+//!
+//! A workflow is a build; a re-run is another workflow with the same name
+//! in the same pipeline and so another build. The pipeline supplies the
+//! commit, branch and tag, which workflows do not carry.
+
+use crate::api;
+use crate::links::Links;
+use crate::slug;
+use crate::status::{job_status, workflow_status};
+use crate::wit::{Build, Job};
+
+/// What a build takes from its pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineInfo {
+    pub id: String,
+    pub number: Option<u64>,
+    /// Full commit SHA, lower-case.
+    pub sha: String,
+    pub branch: Option<String>,
+    pub tag: Option<String>,
+    pub created_at: Option<String>,
+}
+
+impl PipelineInfo {
+    /// None when the pipeline names no commit (nothing to tie builds to).
+    pub fn from_api(p: &api::Pipeline) -> Option<PipelineInfo> {
+        Some(PipelineInfo {
+            id: p.id.clone(),
+            number: p.number,
+            sha: p.sha()?,
+            branch: p.branch(),
+            tag: p.tag(),
+            created_at: p.created_at.clone(),
+        })
+    }
+}
+
+/// The build for one workflow. `project` is the slug asked about, used for
+/// links when the workflow does not name its own.
+pub fn build(
+    links: &Links,
+    project: &str,
+    pipeline: &PipelineInfo,
+    wf: &api::Workflow,
+    jobs: &[api::Job],
+    jobs_complete: bool,
+) -> Build {
+    let slug = wf
+        .project_slug
+        .as_deref()
+        .map(slug::normalize)
+        .unwrap_or_else(|| project.to_string());
+    let number = wf.pipeline_number.or(pipeline.number);
+    let provider_status = wf.status.clone().unwrap_or_default();
+    Build {
+        id: wf.id.clone(),
+        name: wf.name.clone().unwrap_or_default(),
+        status: workflow_status(&provider_status),
+        provider_status,
+        url: number.map(|n| links.workflow(&slug, n, &wf.id)),
+        pipeline_id: pipeline.id.clone(),
+        pipeline_number: number,
+        sha: pipeline.sha.clone(),
+        branch: pipeline.branch.clone(),
+        tag: pipeline.tag.clone(),
+        // A workflow always has created_at in practice; the pipeline's is
+        // the closest honest stand-in if one ever does not.
+        created_at: wf
+            .created_at
+            .clone()
+            .or_else(|| pipeline.created_at.clone())
+            .unwrap_or_default(),
+        stopped_at: wf.stopped_at.clone(),
+        jobs: jobs
+            .iter()
+            .map(|j| job(links, &slug, number, &wf.id, j))
+            .collect(),
+        jobs_complete,
+    }
+}
+
+/// One job. An approval job has no number and so no page of its own; its
+/// link is the workflow page, where it is approved.
+pub fn job(
+    links: &Links,
+    slug: &str,
+    pipeline_number: Option<u64>,
+    workflow_id: &str,
+    j: &api::Job,
+) -> Job {
+    let provider_status = j.status.clone().unwrap_or_default();
+    let url = pipeline_number.map(|n| match j.job_number {
+        Some(job_number) => links.job(slug, n, workflow_id, job_number),
+        None => links.workflow(slug, n, workflow_id),
+    });
+    Job {
+        id: j.id.clone(),
+        name: j.name.clone().unwrap_or_default(),
+        number: j.job_number,
+        kind: j.kind.clone().unwrap_or_default(),
+        status: job_status(&provider_status),
+        provider_status,
+        started_at: j.started_at.clone(),
+        stopped_at: j.stopped_at.clone(),
+        url,
+    }
+}

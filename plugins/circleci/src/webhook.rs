@@ -1,0 +1,182 @@
+//! `parse-webhook`: verify and map CircleCI's outbound webhooks.
+//!
+//! `circleci-signature` holds comma-separated `version=value` pairs; `v1`
+//! is the lower-case hex HMAC-SHA256 of the raw body keyed with the signing
+//! secret, and is the only version CircleCI sends today. Several `v1`
+//! values (a secret being rotated) are accepted if any one verifies. There
+//! is no signed timestamp: the host de-duplicates on the event `id`.
+
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::api::{Job, Pipeline, Workflow};
+use crate::links::Links;
+use crate::mapping::{self, PipelineInfo};
+use crate::slug;
+use crate::status::workflow_status;
+use crate::wit::{CallContext, Status, WebhookError, WebhookEvent, WebhookRequest};
+
+/// The signature header (the host lower-cases header names; compare
+/// without case anyway).
+pub const SIGNATURE_HEADER: &str = "circleci-signature";
+
+/// Check `req`'s signature against `req.secret`.
+pub fn verify_signature(req: &WebhookRequest) -> Result<(), WebhookError> {
+    if req.secret.is_empty() {
+        return Err(WebhookError::BadSignature(
+            "no webhook secret is configured for this integration".into(),
+        ));
+    }
+    let header = req
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(SIGNATURE_HEADER))
+        .map(|(_, v)| v.as_str())
+        .ok_or_else(|| WebhookError::BadSignature(format!("missing {SIGNATURE_HEADER} header")))?;
+    let candidates: Vec<Vec<u8>> = header
+        .split(',')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(version, _)| version.trim() == "v1")
+        .filter_map(|(_, hex)| decode_hex(hex.trim()))
+        .collect();
+    if candidates.is_empty() {
+        return Err(WebhookError::BadSignature(format!(
+            "{SIGNATURE_HEADER} carries no v1 signature"
+        )));
+    }
+    for candidate in candidates {
+        let mut mac = Hmac::<Sha256>::new_from_slice(req.secret.as_bytes())
+            .expect("HMAC takes keys of any length");
+        mac.update(&req.body);
+        // verify_slice compares in constant time.
+        if mac.verify_slice(&candidate).is_ok() {
+            return Ok(());
+        }
+    }
+    Err(WebhookError::BadSignature(
+        "signature does not match the body and secret".into(),
+    ))
+}
+
+/// Lower-case hex of HMAC-SHA256(`secret`, `body`), as CircleCI signs.
+pub fn sign(secret: &[u8], body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct Event {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    project: Option<EventProject>,
+    #[serde(default)]
+    workflow: Option<Value>,
+    #[serde(default)]
+    pipeline: Option<Value>,
+    #[serde(default)]
+    job: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct EventProject {
+    #[serde(default)]
+    slug: Option<String>,
+}
+
+/// Verify the signature, then map a `workflow-completed` or `job-completed`
+/// event to the build it is about.
+///
+/// A workflow event carries the workflow's final status and no jobs
+/// (`jobs-complete = false`). A job event carries one job and no workflow
+/// status, so its build's status is `unknown` with an empty provider
+/// status; the host should take only the job from it. An event whose
+/// pipeline names no commit has no builds.
+pub fn parse(ctx: &CallContext, req: &WebhookRequest) -> Result<WebhookEvent, WebhookError> {
+    verify_signature(req)?;
+    let event: Event = serde_json::from_slice(&req.body)
+        .map_err(|e| WebhookError::Malformed(format!("not a CircleCI webhook body: {e}")))?;
+    if event.kind != "workflow-completed" && event.kind != "job-completed" {
+        return Err(WebhookError::Unsupported(format!(
+            "event type {:?}",
+            event.kind
+        )));
+    }
+    let project = event
+        .project
+        .and_then(|p| p.slug)
+        .map(|s| slug::normalize(&s))
+        .filter(|s| !s.is_empty());
+    let malformed = |what: &str, e: serde_json::Error| {
+        WebhookError::Malformed(format!("{} event: {what}: {e}", event.kind))
+    };
+
+    let workflow: Workflow = serde_json::from_value(event.workflow.clone().unwrap_or(Value::Null))
+        .map_err(|e| malformed("workflow", e))?;
+    let pipeline: Pipeline = serde_json::from_value(event.pipeline.clone().unwrap_or(Value::Null))
+        .map_err(|e| malformed("pipeline", e))?;
+    let jobs: Vec<Job> = match &event.job {
+        Some(job) if event.kind == "job-completed" => {
+            vec![serde_json::from_value(job.clone()).map_err(|e| malformed("job", e))?]
+        }
+        None if event.kind == "job-completed" => {
+            return Err(WebhookError::Malformed(
+                "job-completed event without a job".into(),
+            ));
+        }
+        _ => Vec::new(),
+    };
+
+    let mut builds = Vec::new();
+    if let Some(info) = PipelineInfo::from_api(&pipeline) {
+        let links = Links::for_base(&ctx.base_url);
+        let project_slug = project.clone().unwrap_or_default();
+        let mut build = mapping::build(&links, &project_slug, &info, &workflow, &jobs, false);
+        // The event's own link wins when it has one (real events sent "").
+        if let Some(url) = event
+            .workflow
+            .as_ref()
+            .and_then(|w| w.get("url"))
+            .and_then(Value::as_str)
+            && !url.is_empty()
+        {
+            build.url = Some(url.to_string());
+        }
+        if event.kind == "job-completed" {
+            build.status = Status::Unknown;
+            build.provider_status = String::new();
+        } else {
+            build.status = workflow_status(&build.provider_status);
+        }
+        builds.push(build);
+    } else {
+        crate::logging::warn(&format!(
+            "webhook event {} names no commit; no builds",
+            event.id
+        ));
+    }
+    Ok(WebhookEvent {
+        id: event.id,
+        kind: event.kind,
+        project,
+        builds,
+    })
+}
