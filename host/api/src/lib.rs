@@ -1,0 +1,32 @@
+//! buildsnap's HTTP API v1 on tokio + hyper 1.
+//!
+//! Wiring (the host binary):
+//! ```no_run
+//! # async fn f(store: buildsnap_store::Store, providers: std::sync::Arc<dyn buildsnap_api::Providers>) -> std::io::Result<()> {
+//! let app = buildsnap_api::App::builder().store(store).providers(providers).build().unwrap();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! app.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+//! Contract: `shared/spec/http-api.md`; this crate's own description of it is
+//! the OpenAPI document served at `GET /api/v1/openapi.json`.
+
+#![warn(missing_docs)]
+
+mod auth;
+mod errors;
+mod metrics;
+mod openapi;
+mod providers;
+mod router;
+mod routes;
+mod server;
+
+pub use buildsnap_store::{Account, ProviderToken};
+pub use errors::ApiError;
+pub use metrics::Metrics;
+pub use openapi::OPENAPI_JSON;
+pub use providers::{
+    ProviderInfo, Providers, ValidateError, WebhookAck, WebhookError, WebhookRequest,
+};
+pub use server::{App, AppBuilder, BuildError, MAX_BODY_BYTES, REQUEST_ID_HEADER};

@@ -1,0 +1,190 @@
+//! Prometheus metrics (text exposition format 0.0.4), served at `GET /metrics`.
+//!
+//! Counters are kept in small maps behind mutexes: label sets are bounded
+//! (route templates, not raw paths; provider ids; fixed outcome words), and a
+//! lock held for one map update is far below the cost of a request.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// The service's metrics. Share one `Arc<Metrics>` between the API and the
+/// host's workers; the public methods are the hooks the host bumps.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    request_seconds: Mutex<BTreeMap<String, (f64, u64)>>,
+    plugin_calls: Mutex<BTreeMap<(String, String, String), u64>>,
+    captures: Mutex<BTreeMap<String, u64>>,
+    capture_queue_depth: AtomicU64,
+    in_flight: AtomicI64,
+}
+
+fn esc(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Metrics {
+    /// Empty metrics.
+    pub fn new() -> Metrics {
+        Metrics::default()
+    }
+
+    /// Counts one HTTP request by route template, method and status.
+    pub fn record_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        *self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((route.into(), method.into(), status))
+            .or_default() += 1;
+        let mut d = self
+            .request_seconds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let e = d.entry(route.into()).or_default();
+        e.0 += seconds;
+        e.1 += 1;
+    }
+
+    /// Counts one plugin call: `call` is the export (`validate`, `builds_for_commit`, ...),
+    /// `outcome` a short fixed word (`ok`, `invalid_credentials`, `unreachable`, `trap`, ...).
+    pub fn record_plugin_call(&self, provider: &str, call: &str, outcome: &str) {
+        *self
+            .plugin_calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((provider.into(), call.into(), outcome.into()))
+            .or_default() += 1;
+    }
+
+    /// Counts one finished capture by outcome (`complete`, `error`, `retry`).
+    pub fn record_capture(&self, outcome: &str) {
+        *self
+            .captures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(outcome.into())
+            .or_default() += 1;
+    }
+
+    /// Sets the capture queue depth gauge (jobs queued or running).
+    pub fn set_capture_queue_depth(&self, depth: u64) {
+        self.capture_queue_depth.store(depth, Ordering::Relaxed);
+    }
+
+    pub(crate) fn in_flight_add(&self, d: i64) {
+        self.in_flight.fetch_add(d, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut o = String::new();
+        o.push_str("# HELP buildsnap_http_requests_total HTTP requests by route template, method and status.\n");
+        o.push_str("# TYPE buildsnap_http_requests_total counter\n");
+        for ((r, m, s), n) in self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                o,
+                "buildsnap_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{s}\"}} {n}",
+                esc(r),
+                esc(m)
+            );
+        }
+        o.push_str("# HELP buildsnap_http_request_duration_seconds Time spent answering requests, by route template.\n");
+        o.push_str("# TYPE buildsnap_http_request_duration_seconds summary\n");
+        for (r, (sum, count)) in self
+            .request_seconds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                o,
+                "buildsnap_http_request_duration_seconds_sum{{route=\"{}\"}} {sum}",
+                esc(r)
+            );
+            let _ = writeln!(
+                o,
+                "buildsnap_http_request_duration_seconds_count{{route=\"{}\"}} {count}",
+                esc(r)
+            );
+        }
+        o.push_str("# HELP buildsnap_http_requests_in_flight Requests being answered.\n");
+        o.push_str("# TYPE buildsnap_http_requests_in_flight gauge\n");
+        let _ = writeln!(
+            o,
+            "buildsnap_http_requests_in_flight {}",
+            self.in_flight.load(Ordering::Relaxed)
+        );
+        o.push_str("# HELP buildsnap_plugin_calls_total Provider plugin calls by provider, call and outcome.\n");
+        o.push_str("# TYPE buildsnap_plugin_calls_total counter\n");
+        for ((p, c, out), n) in self
+            .plugin_calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                o,
+                "buildsnap_plugin_calls_total{{provider=\"{}\",call=\"{}\",outcome=\"{}\"}} {n}",
+                esc(p),
+                esc(c),
+                esc(out)
+            );
+        }
+        o.push_str("# HELP buildsnap_captures_total Finished snapshot captures by outcome.\n");
+        o.push_str("# TYPE buildsnap_captures_total counter\n");
+        for (out, n) in self
+            .captures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                o,
+                "buildsnap_captures_total{{outcome=\"{}\"}} {n}",
+                esc(out)
+            );
+        }
+        o.push_str("# HELP buildsnap_capture_queue_depth Capture jobs queued or running.\n");
+        o.push_str("# TYPE buildsnap_capture_queue_depth gauge\n");
+        let _ = writeln!(
+            o,
+            "buildsnap_capture_queue_depth {}",
+            self.capture_queue_depth.load(Ordering::Relaxed)
+        );
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_gauges() {
+        let m = Metrics::new();
+        m.record_request("/api/v1/orgs/{org}/deploys", "GET", 200, 0.5);
+        m.record_request("/api/v1/orgs/{org}/deploys", "GET", 200, 0.25);
+        m.record_plugin_call("circleci", "validate", "ok");
+        m.record_capture("complete");
+        m.set_capture_queue_depth(7);
+        let t = m.render();
+        assert!(t.contains("buildsnap_http_requests_total{route=\"/api/v1/orgs/{org}/deploys\",method=\"GET\",status=\"200\"} 2"), "{t}");
+        assert!(t.contains("buildsnap_http_request_duration_seconds_sum{route=\"/api/v1/orgs/{org}/deploys\"} 0.75"), "{t}");
+        assert!(t.contains(
+            "buildsnap_plugin_calls_total{provider=\"circleci\",call=\"validate\",outcome=\"ok\"} 1"
+        ));
+        assert!(t.contains("buildsnap_captures_total{outcome=\"complete\"} 1"));
+        assert!(t.contains("buildsnap_capture_queue_depth 7"));
+        assert_eq!(esc("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

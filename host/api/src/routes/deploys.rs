@@ -1,0 +1,119 @@
+//! Deploy registration and reads.
+
+use std::sync::Arc;
+
+use buildsnap_store::{NewDeploy, SnapshotState, ts};
+use hyper::StatusCode;
+use serde::Deserialize;
+
+use super::{Resp, body, db, json, param};
+use crate::auth::{Need, require_org};
+use crate::errors::ApiError;
+use crate::router::percent_decode;
+use crate::server::{AppState, Req};
+
+/// Default page size of `GET .../deploys`.
+const DEFAULT_LIMIT: u32 = 50;
+
+#[derive(Deserialize)]
+struct RegisterReq {
+    sha: String,
+    #[serde(default)]
+    environment: Option<String>,
+    #[serde(default)]
+    deployed_at: Option<String>,
+    #[serde(default)]
+    code_deployment: Option<String>,
+}
+
+pub(super) async fn register(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiError> {
+    let (org, project) = (param(&req, 0), param(&req, 1));
+    require_org(req.principal()?, &org, Need::RegisterDeploy)?;
+    let b: RegisterReq = body(&req)?;
+    let deployed_at = match &b.deployed_at {
+        Some(s) => Some(ts::parse(s).map_err(|m| ApiError::bad_request("invalid_deployed_at", m))?),
+        None => None,
+    };
+    let new = NewDeploy {
+        sha: b.sha,
+        environment: b.environment,
+        deployed_at,
+        code_deployment: b.code_deployment,
+    };
+    let d = db(state, move |s| s.register_deploy(&org, &project, &new)).await?;
+    if d.builds.state == SnapshotState::Pending
+        && let Some(n) = &state.capture_notify
+    {
+        n.notify_one();
+    }
+    tracing::info!(deploy = d.id, project = %d.project, sha = %d.sha, state = d.builds.state.as_str(), "deploy registered");
+    Ok(json(StatusCode::ACCEPTED, &d))
+}
+
+fn query_params(q: Option<&str>) -> Vec<(String, String)> {
+    q.unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let dec =
+                |s: &str| percent_decode(&s.replace('+', " ")).unwrap_or_else(|| s.to_string());
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+pub(super) async fn list(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiError> {
+    let org = param(&req, 0);
+    require_org(req.principal()?, &org, Need::All)?;
+    let mut project = None;
+    let mut limit = DEFAULT_LIMIT;
+    for (k, v) in query_params(req.query.as_deref()) {
+        match k.as_str() {
+            "project" if !v.is_empty() => project = Some(v),
+            "limit" => {
+                limit = v
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=buildsnap_store::MAX_LIST_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_limit",
+                            format!(
+                                "limit must be an integer from 1 to {}",
+                                buildsnap_store::MAX_LIST_LIMIT
+                            ),
+                        )
+                    })?;
+            }
+            _ => {}
+        }
+    }
+    let ds = db(state, move |s| {
+        s.list_deploys(&org, project.as_deref(), limit)
+    })
+    .await?;
+    Ok(json(StatusCode::OK, &serde_json::json!({ "deploys": ds })))
+}
+
+fn deploy_id(req: &Req) -> Result<i64, ApiError> {
+    let raw = param(req, 1);
+    raw.parse::<i64>()
+        .map_err(|_| ApiError::not_found("deploy_not_found", format!("deploy {raw:?} not found")))
+}
+
+pub(super) async fn get(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiError> {
+    let org = param(&req, 0);
+    require_org(req.principal()?, &org, Need::All)?;
+    let id = deploy_id(&req)?;
+    let d = db(state, move |s| s.get_deploy(&org, id)).await?;
+    Ok(json(StatusCode::OK, &d))
+}
+
+pub(super) async fn builds(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiError> {
+    let org = param(&req, 0);
+    require_org(req.principal()?, &org, Need::All)?;
+    let id = deploy_id(&req)?;
+    let d = db(state, move |s| s.get_deploy(&org, id)).await?;
+    Ok(json(StatusCode::OK, &d.builds))
+}

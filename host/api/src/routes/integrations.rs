@@ -1,0 +1,195 @@
+//! Integrations: enable (validate + store encrypted), disable, read, and the
+//! default-build-server assignments.
+
+use std::sync::Arc;
+
+use buildsnap_store::{IntegrationState, ProviderToken, validate};
+use hyper::StatusCode;
+use serde::Deserialize;
+
+use super::{Resp, body, db, empty, json, param};
+use crate::auth::{Need, require_org};
+use crate::errors::ApiError;
+use crate::providers::{ProviderInfo, ValidateError};
+use crate::server::{AppState, Req};
+
+/// `<integration>`: stored state merged with the plugin's facts.
+fn integration_json(info: &ProviderInfo, st: &IntegrationState) -> serde_json::Value {
+    serde_json::json!({
+        "provider": info.id,
+        "name": info.name,
+        "enabled": st.enabled,
+        "account": st.account.as_ref().map(|a| serde_json::json!({"id": a.id, "login": a.login, "name": a.name})),
+        "base_url": st.base_url.clone().unwrap_or_else(|| info.default_base_url.clone()),
+        "default_build_server_for": st.default_build_server_for,
+        "token_help_url": info.token_help_url,
+        "status": st.status,
+        "last_error": st.last_error,
+    })
+}
+
+fn provider(state: &AppState, id: &str) -> Result<ProviderInfo, ApiError> {
+    state
+        .providers
+        .list()
+        .into_iter()
+        .find(|p| p.id == id)
+        .ok_or_else(|| ApiError::unknown_provider(id))
+}
+
+pub(super) async fn list(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiError> {
+    let org = param(&req, 0);
+    require_org(req.principal()?, &org, Need::All)?;
+    let infos = state.providers.list();
+    let ids: Vec<String> = infos.iter().map(|p| p.id.clone()).collect();
+    let states = db(state, move |s| s.integrations(&org, &ids)).await?;
+    let list: Vec<_> = infos
+        .iter()
+        .zip(states.iter())
+        .map(|(i, s)| integration_json(i, s))
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "integrations": list }),
+    ))
+}
+
+pub(super) async fn get(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiError> {
+    let (org, pid) = (param(&req, 0), param(&req, 1));
+    require_org(req.principal()?, &org, Need::All)?;
+    let info = provider(state, &pid)?;
+    let st = db(state, move |s| s.integration(&org, &pid)).await?;
+    Ok(json(StatusCode::OK, &integration_json(&info, &st)))
+}
+
+/// PUT body. `token` goes straight into a [`ProviderToken`] (zeroized on drop).
+#[derive(Deserialize)]
+struct EnableReq {
+    token: ProviderToken,
+    #[serde(default)]
+    base_url: Option<String>,
+}
+
+pub(super) async fn enable(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiError> {
+    let (org, pid) = (param(&req, 0), param(&req, 1));
+    require_org(req.principal()?, &org, Need::All)?;
+    let info = provider(state, &pid)?;
+    // The org must exist before any provider call is made on its behalf.
+    let o = org.clone();
+    if db(state, move |s| s.get_org(&o)).await?.is_none() {
+        return Err(ApiError::not_found(
+            "org_not_found",
+            format!("organisation {org:?} not found"),
+        ));
+    }
+    let b: EnableReq = body(&req)?;
+    if b.token.expose().trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "\"token\" must not be empty",
+        ));
+    }
+    let base_url = validate::http_url(
+        "base_url",
+        b.base_url.as_deref().unwrap_or(&info.default_base_url),
+    )
+    .map_err(|e| ApiError::bad_request("invalid_base_url", e.to_string()))?;
+    if let Err(reason) = state.providers.check_base_url(&pid, &base_url) {
+        return Err(host_not_allowed(&base_url, &reason));
+    }
+    let outcome = state.providers.validate(&pid, &base_url, &b.token).await;
+    let word = match &outcome {
+        Ok(_) => "ok",
+        Err(ValidateError::InvalidCredentials(_)) => "invalid_credentials",
+        Err(ValidateError::HostNotAllowed(_)) => "host_not_allowed",
+        Err(ValidateError::Unreachable(_)) => "unreachable",
+        Err(ValidateError::Other(_)) => "error",
+    };
+    state
+        .metrics
+        .record_plugin_call(&pid, "validate_credentials", word);
+    let account = match outcome {
+        Ok(a) => a,
+        Err(ValidateError::InvalidCredentials(reason)) => {
+            tracing::info!(org = %org, provider = %pid, "provider rejected the credentials");
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_credentials",
+                format!("{} rejected the token: {reason}", info.name),
+            ));
+        }
+        Err(ValidateError::HostNotAllowed(reason)) => {
+            return Err(host_not_allowed(&base_url, &reason));
+        }
+        Err(ValidateError::Unreachable(reason)) => {
+            tracing::warn!(org = %org, provider = %pid, %base_url, reason = %reason, "provider unreachable");
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "provider_unreachable",
+                format!("could not reach {} at {base_url}: {reason}", info.name),
+            ));
+        }
+        Err(ValidateError::Other(reason)) => {
+            tracing::warn!(org = %org, provider = %pid, reason = %reason, "credential validation failed");
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "provider_error",
+                format!("{} could not validate the token: {reason}", info.name),
+            ));
+        }
+    };
+    let token = b.token;
+    let (o, p) = (org.clone(), pid.clone());
+    let st = db(state, move |s| {
+        s.enable_integration(&o, &p, &base_url, &token, &account)
+    })
+    .await?;
+    tracing::info!(org = %org, provider = %pid, account = ?st.account.as_ref().map(|a| &a.login), "integration enabled");
+    Ok(json(StatusCode::OK, &integration_json(&info, &st)))
+}
+
+fn host_not_allowed(base_url: &str, reason: &str) -> ApiError {
+    let mut msg = format!("the origin of {base_url} is not allowed: {reason}");
+    if !reason.contains("BUILDSNAP_ALLOW_HOSTS") {
+        msg.push_str("; the operator can grant it with BUILDSNAP_ALLOW_HOSTS (--allow-hosts)");
+    }
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "host_not_allowed", msg)
+}
+
+pub(super) async fn disable(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiError> {
+    let (org, pid) = (param(&req, 0), param(&req, 1));
+    require_org(req.principal()?, &org, Need::All)?;
+    provider(state, &pid)?;
+    let (o, p) = (org.clone(), pid.clone());
+    db(state, move |s| s.disable_integration(&o, &p)).await?;
+    tracing::info!(org = %org, provider = %pid, "integration disabled; token erased");
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+#[derive(Deserialize)]
+struct DefaultReq {
+    project: String,
+}
+
+pub(super) async fn set_default(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiError> {
+    let (org, pid) = (param(&req, 0), param(&req, 1));
+    require_org(req.principal()?, &org, Need::All)?;
+    let info = provider(state, &pid)?;
+    let b: DefaultReq = body(&req)?;
+    let st = db(state, move |s| {
+        s.set_default_build_server(&org, &pid, &b.project)
+    })
+    .await?;
+    Ok(json(StatusCode::OK, &integration_json(&info, &st)))
+}
+
+pub(super) async fn unset_default(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiError> {
+    let (org, pid, project) = (param(&req, 0), param(&req, 1), param(&req, 2));
+    require_org(req.principal()?, &org, Need::All)?;
+    provider(state, &pid)?;
+    db(state, move |s| {
+        s.unset_default_build_server(&org, &pid, &project)
+    })
+    .await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}

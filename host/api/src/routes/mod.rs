@@ -1,0 +1,109 @@
+//! Handlers, one module per resource, and the helpers they share.
+
+mod deploys;
+mod integrations;
+mod orgs;
+mod projects;
+mod system;
+mod webhooks;
+
+use std::sync::Arc;
+
+use buildsnap_store::{Store, StoreError};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::{Response, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::errors::ApiError;
+use crate::router::RouteId;
+use crate::server::{AppState, Req};
+
+/// The response type of every handler.
+pub(crate) type Resp = Response<Full<Bytes>>;
+
+pub(crate) async fn dispatch(
+    state: &Arc<AppState>,
+    route: RouteId,
+    req: Req,
+) -> Result<Resp, ApiError> {
+    use RouteId as R;
+    match route {
+        R::Healthz => Ok(json(StatusCode::OK, &serde_json::json!({"status": "ok"}))),
+        R::Metrics => system::metrics(state).await,
+        R::OpenApi => Ok(system::openapi()),
+        R::Providers => system::providers(state, &req),
+        R::CreateOrg => orgs::create_org(state, req).await,
+        R::CreateToken => orgs::create_token(state, req).await,
+        R::ListIntegrations => integrations::list(state, req).await,
+        R::GetIntegration => integrations::get(state, req).await,
+        R::PutIntegration => integrations::enable(state, req).await,
+        R::DeleteIntegration => integrations::disable(state, req).await,
+        R::PutDefaultBuildServer => integrations::set_default(state, req).await,
+        R::DeleteDefaultBuildServer => integrations::unset_default(state, req).await,
+        R::CreateProject => projects::create(state, req).await,
+        R::ListProjects => projects::list(state, req).await,
+        R::CreateCodeDeployment => projects::create_code_deployment(state, req).await,
+        R::RegisterDeploy => deploys::register(state, req).await,
+        R::ListDeploys => deploys::list(state, req).await,
+        R::GetDeploy => deploys::get(state, req).await,
+        R::GetDeployBuilds => deploys::builds(state, req).await,
+        R::Webhook => webhooks::receive(state, req).await,
+    }
+}
+
+pub(crate) fn json(status: StatusCode, v: &impl serde::Serialize) -> Resp {
+    let body = serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec());
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+pub(crate) fn empty(status: StatusCode) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = status;
+    r
+}
+
+pub(crate) fn error_response(e: &ApiError) -> Resp {
+    json(e.status, &e.body())
+}
+
+/// Parses a JSON request body into `T`.
+pub(crate) fn body<T: DeserializeOwned>(req: &Req) -> Result<T, ApiError> {
+    if req.body.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "the request body must be a JSON object",
+        ));
+    }
+    serde_json::from_slice(&req.body).map_err(|e| {
+        // serde's message names the field and position, never echoes values
+        // beyond the offending token type, so it is safe to return and log.
+        ApiError::bad_request("invalid_json", format!("invalid request body: {e}"))
+    })
+}
+
+/// Runs a blocking store call on the blocking thread pool.
+pub(crate) async fn db<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+{
+    let store = state.store.clone();
+    match tokio::task::spawn_blocking(move || f(&store)).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => {
+            tracing::error!(error = %e, "store task failed");
+            Err(ApiError::internal())
+        }
+    }
+}
+
+/// The `i`-th path parameter.
+pub(crate) fn param(req: &Req, i: usize) -> String {
+    req.params.get(i).cloned().unwrap_or_default()
+}

@@ -1,0 +1,53 @@
+//! Health, metrics, OpenAPI document, provider list.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::{Response, StatusCode};
+
+use super::{Resp, db, json};
+use crate::errors::ApiError;
+use crate::server::{AppState, Req};
+
+pub(super) async fn metrics(state: &Arc<AppState>) -> Result<Resp, ApiError> {
+    // The queue depth is read from the durable queue at scrape time, so the
+    // gauge is right even when no worker updates it.
+    let depth = db(state, |s| s.capture_queue_depth()).await?;
+    state.metrics.set_capture_queue_depth(depth);
+    let mut r = Response::new(Full::new(Bytes::from(state.metrics.render())));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(r)
+}
+
+pub(super) fn openapi() -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from_static(
+        crate::openapi::OPENAPI_JSON.as_bytes(),
+    )));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+pub(super) fn providers(state: &Arc<AppState>, req: &Req) -> Result<Resp, ApiError> {
+    req.principal()?;
+    let list: Vec<serde_json::Value> = state
+        .providers
+        .list()
+        .into_iter()
+        .map(|p| {
+            serde_json::json!({
+                "id": p.id, "name": p.name, "version": p.version, "api_version": p.api_version,
+                "token_help_url": p.token_help_url, "status": p.status, "default_base_url": p.default_base_url,
+            })
+        })
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "providers": list }),
+    ))
+}

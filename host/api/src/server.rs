@@ -1,0 +1,365 @@
+//! The application: wiring (builder), the per-request pipeline (request id,
+//! body limit, authentication, dispatch, metrics, logs) and the accept loop
+//! with graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use buildsnap_store::{Principal, Store};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Body;
+use hyper::header::{ALLOW, CONTENT_LENGTH, HeaderValue};
+use hyper::{HeaderMap, Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+use crate::errors::ApiError;
+use crate::metrics::Metrics;
+use crate::providers::Providers;
+use crate::router::{self, Match, RouteId};
+use crate::routes::{self, Resp};
+
+/// Largest accepted request body (contract: larger → 413).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Header carrying the request id, in and out.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Shared state of every request.
+pub(crate) struct AppState {
+    pub store: Store,
+    pub providers: Arc<dyn Providers>,
+    pub metrics: Arc<Metrics>,
+    /// Woken when a registration queues a capture job.
+    pub capture_notify: Option<Arc<tokio::sync::Notify>>,
+}
+
+/// What a handler gets.
+pub(crate) struct Req {
+    pub params: Vec<String>,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// Set for every route that requires a token.
+    pub principal: Option<Principal>,
+}
+
+impl Req {
+    pub(crate) fn principal(&self) -> Result<&Principal, ApiError> {
+        self.principal.as_ref().ok_or_else(ApiError::unauthorized)
+    }
+}
+
+/// Why [`AppBuilder::build`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A required part was not given.
+    #[error("App::builder() needs .{0}(...)")]
+    Missing(&'static str),
+}
+
+/// Builds an [`App`].
+#[derive(Default)]
+pub struct AppBuilder {
+    store: Option<Store>,
+    providers: Option<Arc<dyn Providers>>,
+    metrics: Option<Arc<Metrics>>,
+    capture_notify: Option<Arc<tokio::sync::Notify>>,
+    shutdown_timeout: Option<Duration>,
+}
+
+impl AppBuilder {
+    /// The store (required).
+    pub fn store(mut self, store: Store) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The provider plugins (required).
+    pub fn providers(mut self, providers: Arc<dyn Providers>) -> Self {
+        self.providers = Some(providers);
+        self
+    }
+
+    /// Metrics shared with the host's workers (default: a fresh set).
+    pub fn metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Notified (`notify_one`) after each registration that queued a capture
+    /// job, so the capture worker can wake at once instead of polling
+    /// `Store::next_capture_job` (optional; the queue is durable either way).
+    pub fn capture_notify(mut self, notify: Arc<tokio::sync::Notify>) -> Self {
+        self.capture_notify = Some(notify);
+        self
+    }
+
+    /// How long [`App::serve`] waits, after the shutdown signal, for in-flight
+    /// requests to finish before dropping connections (default 30 s). Longer
+    /// lets slow provider validations finish; shorter stops faster.
+    pub fn shutdown_timeout(mut self, t: Duration) -> Self {
+        self.shutdown_timeout = Some(t);
+        self
+    }
+
+    /// The app.
+    pub fn build(self) -> Result<App, BuildError> {
+        Ok(App {
+            state: Arc::new(AppState {
+                store: self.store.ok_or(BuildError::Missing("store"))?,
+                providers: self.providers.ok_or(BuildError::Missing("providers"))?,
+                metrics: self.metrics.unwrap_or_default(),
+                capture_notify: self.capture_notify,
+            }),
+            shutdown_timeout: self.shutdown_timeout.unwrap_or(Duration::from_secs(30)),
+        })
+    }
+}
+
+/// The HTTP API v1 service.
+#[derive(Clone)]
+pub struct App {
+    state: Arc<AppState>,
+    shutdown_timeout: Duration,
+}
+
+fn new_request_id() -> String {
+    let mut b = [0u8; 16];
+    if getrandom::getrandom(&mut b).is_err() {
+        // Uniqueness, not secrecy, matters here.
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        b = n.to_le_bytes();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A client-supplied request id is kept when it is short and plain (so it can
+/// be logged and echoed safely); otherwise a new one is made.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':'))
+        })
+        .map(str::to_string)
+        .unwrap_or_else(new_request_id)
+}
+
+fn requires_token(r: RouteId) -> bool {
+    !matches!(
+        r,
+        RouteId::Healthz | RouteId::Metrics | RouteId::OpenApi | RouteId::Webhook
+    )
+}
+
+impl App {
+    /// Starts building an app.
+    pub fn builder() -> AppBuilder {
+        AppBuilder::default()
+    }
+
+    /// The metrics this app records into.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.state.metrics.clone()
+    }
+
+    /// Answers one request (any body type; [`App::serve`] feeds hyper's).
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let started = Instant::now();
+        let rid = request_id(req.headers());
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let matched = router::route(&method, &path);
+        let template = match &matched {
+            Match::Found { template, .. } => *template,
+            _ => "(unmatched)",
+        };
+        let span =
+            tracing::info_span!("request", request_id = %rid, method = %method, route = template);
+        self.state.metrics.in_flight_add(1);
+        let mut resp = async {
+            let resp = match self.run(matched, req).await {
+                Ok(r) => r,
+                Err(e) => routes::error_response(&e),
+            };
+            let status = resp.status().as_u16();
+            if status >= 500 {
+                tracing::warn!(status, path = %path, elapsed_ms = started.elapsed().as_millis() as u64, "request failed");
+            } else {
+                tracing::info!(status, path = %path, elapsed_ms = started.elapsed().as_millis() as u64, "request");
+            }
+            resp
+        }
+        .instrument(span)
+        .await;
+        self.state.metrics.in_flight_add(-1);
+        self.state.metrics.record_request(
+            template,
+            method.as_str(),
+            resp.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+        if let Ok(v) = HeaderValue::from_str(&rid) {
+            resp.headers_mut().insert(REQUEST_ID_HEADER, v);
+        }
+        resp
+    }
+
+    async fn run<B>(&self, matched: Match, req: Request<B>) -> Result<Resp, ApiError>
+    where
+        B: Body + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (route, params) = match matched {
+            Match::Found { route, params, .. } => (route, params),
+            Match::MethodNotAllowed { allow } => {
+                let mut r = routes::error_response(&ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    format!(
+                        "use one of: {}",
+                        allow
+                            .iter()
+                            .map(Method::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+                let allow = allow
+                    .iter()
+                    .map(Method::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if let Ok(v) = HeaderValue::from_str(&allow) {
+                    r.headers_mut().insert(ALLOW, v);
+                }
+                return Ok(r);
+            }
+            Match::NotFound => {
+                return Err(ApiError::not_found(
+                    "not_found",
+                    "no such route; GET /api/v1/openapi.json lists them",
+                ));
+            }
+        };
+        let (parts, body) = req.into_parts();
+        // Refuse a declared oversize body before reading any of it.
+        let declared = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Err(ApiError::too_large());
+        }
+        let principal = if requires_token(route) {
+            let token = crate::auth::bearer(&parts.headers).ok_or_else(ApiError::unauthorized)?;
+            // Known tokens are answered from memory; others need the database.
+            match self.state.store.authenticate_cached(token) {
+                Some(p) => Some(p),
+                None => {
+                    let token = token.to_string();
+                    let p = routes::db(&self.state, move |s| s.authenticate(&token)).await?;
+                    Some(p.ok_or_else(ApiError::unauthorized)?)
+                }
+            }
+        } else {
+            None
+        };
+        let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    return Err(ApiError::too_large());
+                }
+                return Err(ApiError::bad_request(
+                    "invalid_body",
+                    format!("could not read the request body: {e}"),
+                ));
+            }
+        };
+        let req = Req {
+            params,
+            query: parts.uri.query().map(str::to_string),
+            headers: parts.headers,
+            body,
+            principal,
+        };
+        routes::dispatch(&self.state, route, req).await
+    }
+
+    /// Serves HTTP/1.1 on `listener` until `shutdown` completes; then stops
+    /// accepting, lets in-flight requests finish (up to the shutdown timeout)
+    /// and returns.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> std::io::Result<()> {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "HTTP API listening");
+        }
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(x) => x,
+                        Err(e) => {
+                            // Out of file descriptors and the like: back off instead of spinning.
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let app = self.clone();
+                    let svc = hyper::service::service_fn(move |req| {
+                        let app = app.clone();
+                        async move { Ok::<_, Infallible>(app.handle(req).await) }
+                    });
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        // Slow-loris guard: headers must arrive within 30 s.
+                        .header_read_timeout(Duration::from_secs(30))
+                        .serve_connection(TokioIo::new(stream), svc);
+                    let conn = graceful.watch(conn);
+                    tokio::spawn(async move {
+                        if let Err(e) = conn.await {
+                            tracing::debug!(%peer, error = %e, "connection ended with an error");
+                        }
+                    });
+                }
+                _ = &mut shutdown => break,
+            }
+        }
+        drop(listener);
+        tracing::info!("shutting down: no new connections, finishing in-flight requests");
+        tokio::select! {
+            _ = graceful.shutdown() => tracing::info!("all connections closed"),
+            _ = tokio::time::sleep(self.shutdown_timeout) => {
+                tracing::warn!(timeout_s = self.shutdown_timeout.as_secs(), "shutdown timeout: dropping open connections");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,156 @@
+//! The durable capture queue and final snapshots, for the capture worker.
+//!
+//! Life of a job: `queued` (written with the deploy) → `running` (claimed by
+//! [`Store::next_capture_job`], `attempts` + 1) → `done` ([`Store::finish_capture`])
+//! or back to `queued` with a later `not_before` ([`Store::retry_capture`]).
+//! Jobs left `running` by a stopped process are re-queued by [`Store::open`].
+
+use rusqlite::{OptionalExtension, params};
+use time::OffsetDateTime;
+
+use crate::{CaptureJob, FinalSnapshot, Result, SnapshotState, Store, StoreError, ts};
+
+impl Store {
+    pub(crate) fn requeue_interrupted_captures(&self) -> Result<usize> {
+        self.db.write(|tx| {
+            let n = tx.execute(
+                "UPDATE capture_jobs SET state = 'queued', updated_at = ?1 WHERE state = 'running'",
+                [ts::to_nanos(ts::now())],
+            )?;
+            if n > 0 {
+                tracing::info!(
+                    jobs = n,
+                    "re-queued capture jobs interrupted by the previous stop"
+                );
+            }
+            Ok(n)
+        })
+    }
+
+    /// Claims the oldest due queued job (marks it `running`, counts the attempt).
+    pub fn next_capture_job(&self) -> Result<Option<CaptureJob>> {
+        let now = ts::to_nanos(ts::now());
+        self.db.write(|tx| {
+            let id: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT deploy_id FROM capture_jobs WHERE state = 'queued' AND not_before <= ?1
+                     ORDER BY not_before, deploy_id LIMIT 1",
+                )?
+                .query_row([now], |r| r.get(0))
+                .optional()?;
+            let Some(id) = id else { return Ok(None) };
+            tx.execute(
+                "UPDATE capture_jobs SET state = 'running', attempts = attempts + 1, updated_at = ?2 WHERE deploy_id = ?1",
+                params![id, now],
+            )?;
+            let job = tx.query_row(
+                "SELECT d.id, o.slug, p.slug, c.slug, c.repo_url, c.branch, s.build_project, s.provider, d.sha,
+                        d.deployed_at, j.attempts
+                 FROM capture_jobs j
+                 JOIN deploys d ON d.id = j.deploy_id
+                 JOIN orgs o ON o.id = d.org_id
+                 JOIN projects p ON p.id = d.project_id
+                 JOIN code_deployments c ON c.id = d.code_deployment_id
+                 JOIN snapshots s ON s.deploy_id = d.id
+                 WHERE j.deploy_id = ?1",
+                [id],
+                |r| {
+                    Ok(CaptureJob {
+                        deploy_id: r.get(0)?,
+                        org: r.get(1)?,
+                        project: r.get(2)?,
+                        code_deployment: r.get(3)?,
+                        repo_url: r.get(4)?,
+                        branch: r.get(5)?,
+                        build_project: r.get(6)?,
+                        provider: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+                        sha: r.get(8)?,
+                        deployed_at: ts::from_nanos(r.get(9)?),
+                        attempts: r.get::<_, i64>(10)? as u32,
+                    })
+                },
+            )?;
+            Ok(Some(job))
+        })
+    }
+
+    /// When the next queued job becomes due (for the worker's sleep), if any.
+    pub fn next_capture_due(&self) -> Result<Option<OffsetDateTime>> {
+        self.db.read(|tx| {
+            let n: Option<i64> = tx.query_row(
+                "SELECT MIN(not_before) FROM capture_jobs WHERE state = 'queued'",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok(n.map(ts::from_nanos))
+        })
+    }
+
+    /// Writes the final snapshot and marks the job done, atomically. A snapshot
+    /// that is already `complete` never changes: then nothing is written and
+    /// `false` is returned.
+    pub fn finish_capture(&self, deploy_id: i64, snap: &FinalSnapshot) -> Result<bool> {
+        if !matches!(snap.state, SnapshotState::Complete | SnapshotState::Error) {
+            return Err(StoreError::Invalid(
+                "a final snapshot is `complete` or `error`".into(),
+            ));
+        }
+        if !snap.builds.is_array() {
+            return Err(StoreError::Invalid(
+                "snapshot builds must be a JSON array".into(),
+            ));
+        }
+        let builds = serde_json::to_string(&snap.builds)?;
+        let now = ts::to_nanos(ts::now());
+        self.db.write(|tx| {
+            let n = tx.execute(
+                "UPDATE snapshots SET state = ?2, summary = ?3, builds = ?4, explain = ?5,
+                     build_project = COALESCE(?6, build_project), captured_at = ?7
+                 WHERE deploy_id = ?1 AND state != 'complete'",
+                params![
+                    deploy_id,
+                    snap.state.as_str(),
+                    snap.summary,
+                    builds,
+                    snap.explain,
+                    snap.build_project,
+                    ts::to_nanos(snap.captured_at)
+                ],
+            )?;
+            tx.execute(
+                "UPDATE capture_jobs SET state = 'done', updated_at = ?2 WHERE deploy_id = ?1",
+                params![deploy_id, now],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Puts a claimed job back in the queue after a transient failure.
+    pub fn retry_capture(
+        &self,
+        deploy_id: i64,
+        error: &str,
+        not_before: OffsetDateTime,
+    ) -> Result<()> {
+        self.db.write(|tx| {
+            tx.execute(
+                "UPDATE capture_jobs SET state = 'queued', last_error = ?2, not_before = ?3, updated_at = ?4
+                 WHERE deploy_id = ?1 AND state != 'done'",
+                params![deploy_id, error, ts::to_nanos(not_before), ts::to_nanos(ts::now())],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Jobs not done yet (queued or running): the capture queue depth.
+    pub fn capture_queue_depth(&self) -> Result<u64> {
+        self.db.read(|tx| {
+            let n: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM capture_jobs WHERE state != 'done'",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok(n as u64)
+        })
+    }
+}

@@ -1,0 +1,147 @@
+//! Connections and transactions.
+//!
+//! Layout: one writer connection behind a mutex, plus a small pool of reader
+//! connections. SQLite admits one writer at a time anyway, so a single writer
+//! connection costs nothing and makes `BEGIN IMMEDIATE` never wait on a lock
+//! held by ourselves; in WAL mode readers never block the writer nor each other,
+//! so reads (the API's GETs and every authentication) do not queue behind a
+//! write. Callers in async code run these blocking calls in `spawn_blocking`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::crypto::SecretKey;
+use crate::{Result, migrations};
+
+/// Readers kept open for reuse; more may be opened under load and are closed
+/// when returned to a full pool.
+const MAX_IDLE_READERS: usize = 4;
+
+pub(crate) struct Db {
+    pub(crate) path: PathBuf,
+    /// Principals of tokens already authenticated, by token hash: spares a
+    /// database round trip on every request. Only successful lookups are
+    /// cached (unknown tokens cannot grow it); any write that changes or
+    /// removes a stored token hash must clear it.
+    pub(crate) auth_cache: Mutex<std::collections::HashMap<[u8; 32], crate::Principal>>,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    pub(crate) key: SecretKey,
+}
+
+/// Creates the data directory (mode 0700 when we create it: it will hold the
+/// key file and the database).
+pub(crate) fn ensure_data_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
+/// Per-connection settings.
+fn configure(conn: &Connection) -> Result<()> {
+    // WAL: readers and the writer do not block each other, and a commit is one
+    // append to the -wal file.
+    //
+    // synchronous=NORMAL (not FULL): in WAL mode a transaction is in the -wal
+    // file (in the OS page cache) when COMMIT returns, so it survives the
+    // process being killed (`kill -9`, panic, OOM): the kernel still writes the
+    // page cache out. What NORMAL gives up is only the last transactions before
+    // an operating-system crash or power loss (the database stays consistent).
+    // FULL would fsync on every commit, a few ms each on ordinary disks, which
+    // caps deploy registrations at a few hundred per second; the tested
+    // guarantee here is "acknowledged write survives the process being killed".
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Deleted content (an erased ciphertext of a disabled integration) is
+    // overwritten with zeros rather than left in free pages.
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    // Memory-mapped reads: a reader whose page cache was invalidated by a
+    // write re-reads pages without a read() syscall each. 256 MiB of address
+    // space, not of memory.
+    conn.pragma_update(None, "mmap_size", 256i64 * 1024 * 1024)?;
+    Ok(())
+}
+
+impl Db {
+    pub(crate) fn open(path: &Path, key: SecretKey) -> Result<Db> {
+        let mut writer = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure(&writer)?;
+        migrations::apply(&mut writer)?;
+        #[cfg(unix)]
+        {
+            // The database holds token hashes and ciphertexts: owner only.
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
+        Ok(Db {
+            path: path.to_path_buf(),
+            auth_cache: Mutex::default(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            key,
+        })
+    }
+
+    fn open_reader(&self) -> Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure(&conn)?;
+        // Readers must never write: a bug would show up as an error, not as a
+        // second writer racing the real one.
+        conn.pragma_update(None, "query_only", "ON")?;
+        Ok(conn)
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer connection;
+    /// commits when `f` returns `Ok`, rolls back otherwise.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        // A panic inside `f` poisons the mutex, but the transaction was rolled
+        // back when it was dropped during unwinding, so the connection is clean.
+        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` in one read transaction (a consistent snapshot) on a reader.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => self.open_reader()?,
+        };
+        let out = {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let out = f(&tx);
+            // Ending a read transaction cannot lose anything; dropping rolls back.
+            drop(tx);
+            out
+        };
+        let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < MAX_IDLE_READERS {
+            pool.push(conn);
+        }
+        out
+    }
+}

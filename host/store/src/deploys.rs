@@ -1,0 +1,187 @@
+//! Deploy registration and reads.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use crate::{
+    Deploy, NewDeploy, Result, Snapshot, SnapshotState, Store, StoreError, orgs, projects, ts,
+    validate,
+};
+
+/// Default `environment`.
+pub const DEFAULT_ENVIRONMENT: &str = "production";
+
+/// Upper bound of `limit` in listings.
+pub const MAX_LIST_LIMIT: u32 = 1000;
+
+const SELECT: &str = "SELECT d.id, p.slug, c.slug, d.sha, d.environment, d.deployed_at,
+        s.state, s.captured_at, s.provider, s.build_project, s.summary, s.builds, s.explain
+    FROM deploys d
+    JOIN projects p ON p.id = d.project_id
+    JOIN code_deployments c ON c.id = d.code_deployment_id
+    JOIN snapshots s ON s.deploy_id = d.id";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<(Deploy, String)> {
+    let deployed_at = ts::nanos_to_string(r.get(5)?);
+    let builds_json: String = r.get(11)?;
+    Ok((
+        Deploy {
+            id: r.get(0)?,
+            project: r.get(1)?,
+            code_deployment: r.get(2)?,
+            sha: r.get(3)?,
+            environment: r.get(4)?,
+            deployed_at: deployed_at.clone(),
+            builds: Snapshot {
+                state: SnapshotState::from_db(&r.get::<_, String>(6)?),
+                as_of: deployed_at,
+                captured_at: r.get::<_, Option<i64>>(7)?.map(ts::nanos_to_string),
+                provider: r.get(8)?,
+                build_project: r.get(9)?,
+                summary: r.get(10)?,
+                builds: serde_json::Value::Null,
+                explain: r.get(12)?,
+            },
+        },
+        builds_json,
+    ))
+}
+
+fn finish((mut d, json): (Deploy, String)) -> Result<Deploy> {
+    d.builds.builds = serde_json::from_str(&json)?;
+    Ok(d)
+}
+
+impl Store {
+    /// Registers a deploy of `project`. In the same transaction it writes the
+    /// deploy's snapshot row (`pending` when the project's build server is an
+    /// enabled integration, else `no_build_server`) and, when pending, a queued
+    /// capture job, so the capture survives a restart.
+    pub fn register_deploy(&self, org: &str, project: &str, new: &NewDeploy) -> Result<Deploy> {
+        let sha = validate::sha(&new.sha)?;
+        let environment = new
+            .environment
+            .clone()
+            .unwrap_or_else(|| DEFAULT_ENVIRONMENT.to_string());
+        validate::text("environment", &environment, 100)?;
+        let now = ts::now();
+        let deployed_at = new.deployed_at.unwrap_or(now);
+        self.db.write(|tx| {
+            let org_id = orgs::org_id(tx, org)?;
+            let p = projects::project_row(tx, org_id, project)?;
+            let cds = projects::code_deployments(tx, p.id)?;
+            let (cd_id, cd) = match &new.code_deployment {
+                Some(slug) => cds.into_iter().find(|(_, c)| &c.slug == slug).ok_or_else(|| {
+                    StoreError::UnknownCodeDeployment { project: project.to_string(), slug: slug.clone() }
+                })?,
+                None => match cds.len() {
+                    0 => return Err(StoreError::NoCodeDeployment { project: project.to_string() }),
+                    1 => cds.into_iter().next().expect("one element"),
+                    _ => {
+                        return Err(StoreError::AmbiguousCodeDeployment {
+                            project: project.to_string(),
+                            candidates: cds.into_iter().map(|(_, c)| c.slug).collect(),
+                        });
+                    }
+                },
+            };
+            // The build server counts only while its integration is enabled
+            // (disabling also clears it; this guards the invariant anyway).
+            let provider = match &p.build_server {
+                Some(b) => tx
+                    .prepare_cached("SELECT enabled FROM integrations WHERE org_id = ?1 AND provider = ?2")?
+                    .query_row(params![org_id, b], |r| r.get::<_, i64>(0))
+                    .optional()?
+                    .filter(|e| *e == 1)
+                    .map(|_| b.clone()),
+                None => None,
+            };
+            let (state, explain) = match &provider {
+                Some(_) => (SnapshotState::Pending, None),
+                None => (
+                    SnapshotState::NoBuildServer,
+                    Some(format!(
+                        "project {project} had no build server when this deploy was registered: enable an \
+                         integration and make it the project's build server with \
+                         PUT /api/v1/orgs/{org}/integrations/{{provider}}/default-build-server"
+                    )),
+                ),
+            };
+            tx.prepare_cached(
+                "INSERT INTO deploys (org_id, project_id, code_deployment_id, sha, environment, deployed_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![org_id, p.id, cd_id, sha, environment, ts::to_nanos(deployed_at), ts::to_nanos(now)])?;
+            let id = tx.last_insert_rowid();
+            tx.prepare_cached(
+                "INSERT INTO snapshots (deploy_id, state, provider, build_project, summary, builds, explain, captured_at)
+                 VALUES (?1, ?2, ?3, ?4, 'none', '[]', ?5, NULL)",
+            )?
+            .execute(params![id, state.as_str(), provider, cd.build_project, explain])?;
+            if provider.is_some() {
+                tx.prepare_cached(
+                    "INSERT INTO capture_jobs (deploy_id, state, attempts, not_before, updated_at)
+                     VALUES (?1, 'queued', 0, ?2, ?2)",
+                )?
+                .execute(params![id, ts::to_nanos(now)])?;
+            }
+            let as_of = ts::format(deployed_at);
+            Ok(Deploy {
+                id,
+                project: project.to_string(),
+                code_deployment: cd.slug,
+                sha,
+                environment,
+                deployed_at: as_of.clone(),
+                builds: Snapshot {
+                    state,
+                    as_of,
+                    captured_at: None,
+                    provider,
+                    build_project: cd.build_project,
+                    summary: "none".into(),
+                    builds: serde_json::Value::Array(vec![]),
+                    explain,
+                },
+            })
+        })
+    }
+
+    /// Deploys of `org` (of one project when given), newest `deployed_at`
+    /// first, at most `limit` (clamped to 1..=[`MAX_LIST_LIMIT`]).
+    pub fn list_deploys(
+        &self,
+        org: &str,
+        project: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Deploy>> {
+        let limit = limit.clamp(1, MAX_LIST_LIMIT);
+        self.db.read(|tx| {
+            let org_id = orgs::org_id(tx, org)?;
+            let rows: Vec<(Deploy, String)> = match project {
+                Some(p) => {
+                    let pid = projects::project_row(tx, org_id, p)?.id;
+                    let sql = format!("{SELECT} WHERE d.project_id = ?1 ORDER BY d.deployed_at DESC, d.id DESC LIMIT ?2");
+                    tx.prepare_cached(&sql)?.query_map(params![pid, limit], from_row)?.collect::<Result<_, _>>()?
+                }
+                None => {
+                    let sql = format!("{SELECT} WHERE d.org_id = ?1 ORDER BY d.deployed_at DESC, d.id DESC LIMIT ?2");
+                    tx.prepare_cached(&sql)?.query_map(params![org_id, limit], from_row)?.collect::<Result<_, _>>()?
+                }
+            };
+            rows.into_iter().map(finish).collect()
+        })
+    }
+
+    /// One deploy of `org`; `DeployNotFound` also for another org's deploy.
+    pub fn get_deploy(&self, org: &str, id: i64) -> Result<Deploy> {
+        self.db.read(|tx| {
+            let org_id = orgs::org_id(tx, org)?;
+            let sql = format!("{SELECT} WHERE d.id = ?1 AND d.org_id = ?2");
+            let row = tx
+                .prepare_cached(&sql)?
+                .query_row(params![id, org_id], from_row)
+                .optional()?;
+            finish(row.ok_or(StoreError::DeployNotFound(id))?)
+        })
+    }
+}

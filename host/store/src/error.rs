@@ -1,0 +1,109 @@
+//! The store's error type: one variant per thing a caller may want to tell apart.
+
+use crate::crypto::KeyError;
+
+/// Result alias for store operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Everything a store call can fail with. Variants carry what a person needs to
+/// fix the request; the HTTP layer maps them onto status codes.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A slug does not match `^[a-z0-9][a-z0-9-]{0,62}$`.
+    #[error(
+        "invalid slug {0:?}: use 1 to 63 characters from a-z, 0-9 and '-', starting with a letter or digit"
+    )]
+    InvalidSlug(String),
+    /// A SHA is not 7 to 40 hex characters.
+    #[error("invalid sha {0:?}: give 7 to 40 hexadecimal characters of the deployed commit")]
+    InvalidSha(String),
+    /// Any other malformed input (empty name, bad URL, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// No organisation with this slug.
+    #[error("organisation {0:?} not found")]
+    OrgNotFound(String),
+    /// No project with this slug in the organisation.
+    #[error("project {0:?} not found")]
+    ProjectNotFound(String),
+    /// No deploy with this id in the organisation.
+    #[error("deploy {0} not found")]
+    DeployNotFound(i64),
+    /// A slug is already used in its scope.
+    #[error("{kind} slug {slug:?} is already taken")]
+    SlugTaken {
+        /// What the slug names (`organisation`, `project`, `code deployment`).
+        kind: &'static str,
+        /// The slug asked for.
+        slug: String,
+    },
+    /// The integration must be enabled for this operation.
+    #[error(
+        "the {provider} integration is not enabled: enable it with PUT /api/v1/orgs/{{org}}/integrations/{provider} first"
+    )]
+    IntegrationDisabled {
+        /// Provider id.
+        provider: String,
+    },
+    /// The project has no code deployment yet.
+    #[error("add a code deployment to project {project} first")]
+    NoCodeDeployment {
+        /// Project slug.
+        project: String,
+    },
+    /// Several code deployments and none named.
+    #[error("project {project} has several code deployments ({}); name one in \"code_deployment\"", candidates.join(", "))]
+    AmbiguousCodeDeployment {
+        /// Project slug.
+        project: String,
+        /// The code deployment slugs to choose from.
+        candidates: Vec<String>,
+    },
+    /// A named code deployment does not exist.
+    #[error("project {project} has no code deployment {slug:?}")]
+    UnknownCodeDeployment {
+        /// Project slug.
+        project: String,
+        /// The slug asked for.
+        slug: String,
+    },
+    /// The secret key does not decrypt what the database holds.
+    #[error(
+        "the secret key does not match the one this data directory was created with: provide the original BUILDSNAP_SECRET_KEY / key file"
+    )]
+    WrongSecretKey,
+    /// Encryption or decryption failed.
+    #[error("crypto error: {0}")]
+    Crypto(String),
+    /// The database was written by a newer buildsnap.
+    #[error(
+        "database schema version {found} is newer than this build supports ({supported}); upgrade buildsnap"
+    )]
+    SchemaTooNew {
+        /// `user_version` found in the file.
+        found: i64,
+        /// Highest version this build knows.
+        supported: i64,
+    },
+    /// Secret key loading failed.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// SQLite failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// File system failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A stored JSON document could not be read or written.
+    #[error("json error: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl StoreError {
+    /// True for SQLite unique-constraint violations.
+    pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
+        matches!(e, rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+    }
+}

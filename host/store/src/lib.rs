@@ -1,0 +1,89 @@
+//! buildsnap's integration state on SQLite.
+//!
+//! One [`Store`] per process owns the database file `buildsnap.db` in the data
+//! directory. Every method is *blocking* (rusqlite is synchronous): call it from
+//! `tokio::task::spawn_blocking` (or a plain thread) when you are in async code.
+//! The store is cheap to clone and safe to share between threads.
+//!
+//! Secrets: organisation and admin tokens are stored as SHA-256 hashes only;
+//! provider tokens are encrypted with ChaCha20-Poly1305 under a [`SecretKey`]
+//! and only come back out as a [`ProviderToken`], which redacts itself in
+//! `Debug`, has no `Display`/`Serialize`, and zeroizes its memory on drop.
+
+#![warn(missing_docs)]
+
+mod captures;
+mod crypto;
+mod db;
+mod deploys;
+mod error;
+mod integrations;
+mod migrations;
+mod model;
+mod orgs;
+mod projects;
+mod tokens;
+pub mod ts;
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use crypto::{KeyError, ProviderToken, SecretKey};
+pub use deploys::{DEFAULT_ENVIRONMENT, MAX_LIST_LIMIT};
+pub use error::{Result, StoreError};
+pub use model::{
+    Account, CaptureJob, CodeDeployment, Deploy, FinalSnapshot, IntegrationState,
+    NewCodeDeployment, NewDeploy, NewToken, Org, Principal, Project, Scope, Snapshot,
+    SnapshotState,
+};
+
+/// Handle to the SQLite database of one data directory. Clone freely.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<db::Db>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.db.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Name of the database file inside the data directory.
+    pub const DB_FILE: &'static str = "buildsnap.db";
+
+    /// Opens (creating when needed) the data directory and its database, applies
+    /// pending migrations, checks that `key` is the key the stored provider tokens
+    /// were encrypted with, and puts capture jobs that were `running` when the
+    /// previous process stopped back in the queue.
+    ///
+    /// A directory this call creates gets mode 0700 (it will hold the key file).
+    pub fn open(data_dir: &Path, key: SecretKey) -> Result<Store> {
+        db::ensure_data_dir(data_dir)?;
+        let path = data_dir.join(Self::DB_FILE);
+        let db = db::Db::open(&path, key)?;
+        let store = Store { db: Arc::new(db) };
+        store.check_secret_key()?;
+        store.requeue_interrupted_captures()?;
+        Ok(store)
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.db.path
+    }
+
+    /// Paths of every file the database may use (db, `-wal`, `-shm`).
+    pub fn files(&self) -> Vec<PathBuf> {
+        let p = self.db.path.display().to_string();
+        vec![
+            self.db.path.clone(),
+            PathBuf::from(format!("{p}-wal")),
+            PathBuf::from(format!("{p}-shm")),
+        ]
+    }
+}

@@ -1,0 +1,166 @@
+//! The schema, in one place, as numbered migrations. `PRAGMA user_version`
+//! records how many have been applied; each runs in its own transaction
+//! together with the version bump, so a crash leaves either the old or the new
+//! schema. Never edit a released migration: append a new one.
+
+use rusqlite::Connection;
+
+use crate::{Result, StoreError};
+
+/// Migration `i` brings the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: initial schema.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    ) STRICT;
+
+    -- The single admin token, SHA-256 hashed.
+    CREATE TABLE admin (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        token_hash  BLOB NOT NULL,
+        created_at  INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE orgs (
+        id          INTEGER PRIMARY KEY,
+        slug        TEXT NOT NULL UNIQUE,
+        name        TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+    ) STRICT;
+
+    -- Org tokens, SHA-256 hashed (they are 256-bit random, so an unsalted
+    -- fast hash is enough: there is nothing to brute-force).
+    CREATE TABLE tokens (
+        id          INTEGER PRIMARY KEY,
+        org_id      INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        name        TEXT NOT NULL,
+        scope       TEXT NOT NULL CHECK (scope IN ('all', 'register_deploy')),
+        token_hash  BLOB NOT NULL UNIQUE,
+        created_at  INTEGER NOT NULL
+    ) STRICT;
+
+    -- One row per (org, provider) once it has been enabled at least once.
+    -- token_sealed: nonce || ChaCha20-Poly1305 ciphertext, NULL when disabled.
+    CREATE TABLE integrations (
+        id             INTEGER PRIMARY KEY,
+        org_id         INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        provider       TEXT NOT NULL,
+        enabled        INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+        base_url       TEXT,
+        token_sealed   BLOB,
+        account_id     TEXT,
+        account_login  TEXT,
+        account_name   TEXT,
+        status         TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'needs_attention')),
+        last_error     TEXT,
+        updated_at     INTEGER NOT NULL,
+        UNIQUE (org_id, provider),
+        CHECK (enabled = 0 OR token_sealed IS NOT NULL)
+    ) STRICT;
+
+    -- build_server: provider id of the integration that is this project's
+    -- build server (at most one per project, by construction).
+    CREATE TABLE projects (
+        id            INTEGER PRIMARY KEY,
+        org_id        INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        slug          TEXT NOT NULL,
+        name          TEXT NOT NULL,
+        build_server  TEXT,
+        created_at    INTEGER NOT NULL,
+        UNIQUE (org_id, slug)
+    ) STRICT;
+
+    CREATE TABLE code_deployments (
+        id             INTEGER PRIMARY KEY,
+        project_id     INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        slug           TEXT NOT NULL,
+        repo_url       TEXT NOT NULL,
+        branch         TEXT NOT NULL,
+        build_project  TEXT,
+        created_at     INTEGER NOT NULL,
+        UNIQUE (project_id, slug)
+    ) STRICT;
+
+    CREATE TABLE deploys (
+        id                  INTEGER PRIMARY KEY,
+        org_id              INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        project_id          INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        code_deployment_id  INTEGER NOT NULL REFERENCES code_deployments(id) ON DELETE CASCADE,
+        sha                 TEXT NOT NULL,
+        environment         TEXT NOT NULL,
+        deployed_at         INTEGER NOT NULL,
+        created_at          INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX deploys_by_org ON deploys (org_id, deployed_at DESC, id DESC);
+    CREATE INDEX deploys_by_project ON deploys (project_id, deployed_at DESC, id DESC);
+
+    -- The build snapshot of each deploy. provider/build_project are fixed at
+    -- registration (what the deploy was to be captured from); builds is the
+    -- JSON array of <build> objects.
+    CREATE TABLE snapshots (
+        deploy_id      INTEGER PRIMARY KEY REFERENCES deploys(id) ON DELETE CASCADE,
+        state          TEXT NOT NULL CHECK (state IN ('pending', 'complete', 'no_build_server', 'error')),
+        provider       TEXT,
+        build_project  TEXT,
+        summary        TEXT NOT NULL,
+        builds         TEXT NOT NULL,
+        explain        TEXT,
+        captured_at    INTEGER
+    ) STRICT;
+
+    -- Durable work queue of the capture worker.
+    CREATE TABLE capture_jobs (
+        deploy_id   INTEGER PRIMARY KEY REFERENCES deploys(id) ON DELETE CASCADE,
+        state       TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done')),
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        not_before  INTEGER NOT NULL,
+        last_error  TEXT,
+        updated_at  INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX capture_jobs_due ON capture_jobs (state, not_before);
+    "#,
+];
+
+/// Highest schema version this build knows.
+pub(crate) const LATEST: i64 = MIGRATIONS.len() as i64;
+
+pub(crate) fn apply(conn: &mut Connection) -> Result<()> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current > LATEST {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported: LATEST,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "applied database migration");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_idempotent_and_versioned() {
+        let mut c = Connection::open_in_memory().unwrap();
+        apply(&mut c).unwrap();
+        apply(&mut c).unwrap();
+        let v: i64 = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, LATEST);
+        c.pragma_update(None, "user_version", LATEST + 1).unwrap();
+        assert!(matches!(
+            apply(&mut c),
+            Err(StoreError::SchemaTooNew { .. })
+        ));
+    }
+}

@@ -1,0 +1,285 @@
+//! Records the store reads and writes. The `Serialize` forms are the HTTP API's
+//! JSON shapes (`<deploy>`, `<snapshot>`, projects, ...).
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// What an organisation token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Everything within its organisation.
+    All,
+    /// Only `POST .../projects/{project}/deploys` (for CD pipelines).
+    RegisterDeploy,
+}
+
+impl Scope {
+    /// The stored / JSON word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::All => "all",
+            Scope::RegisterDeploy => "register_deploy",
+        }
+    }
+
+    pub(crate) fn from_db(s: &str) -> Scope {
+        if s == "all" {
+            Scope::All
+        } else {
+            Scope::RegisterDeploy
+        }
+    }
+}
+
+/// Who a bearer token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// The admin token: may create orgs and act in every org.
+    Admin,
+    /// A token of one organisation.
+    Org {
+        /// The organisation's slug.
+        org: String,
+        /// What the token may do there.
+        scope: Scope,
+    },
+}
+
+/// An organisation.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Org {
+    /// URL-safe id.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+}
+
+/// A freshly created org token; `token` is shown this once and never stored.
+#[derive(Clone, Serialize)]
+pub struct NewToken {
+    /// The bearer token.
+    pub token: String,
+    /// Its label.
+    pub name: String,
+    /// What it may do.
+    pub scope: Scope,
+    /// Its organisation.
+    pub org: String,
+}
+
+impl std::fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewToken")
+            .field("token", &"<redacted>")
+            .field("name", &self.name)
+            .field("scope", &self.scope)
+            .field("org", &self.org)
+            .finish()
+    }
+}
+
+/// Who provider credentials belong to, as the provider says.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Account {
+    /// Provider's id of the account.
+    pub id: String,
+    /// Login / handle.
+    pub login: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// The stored part of an integration (provider facts such as its display name
+/// come from the loaded plugin, not from here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationState {
+    /// Provider id.
+    pub provider: String,
+    /// Whether a validated token is stored.
+    pub enabled: bool,
+    /// Whose token it is (when enabled).
+    pub account: Option<Account>,
+    /// The API base configured; `None` means the provider's default.
+    pub base_url: Option<String>,
+    /// Slugs of the projects whose build server this integration is, sorted.
+    pub default_build_server_for: Vec<String>,
+    /// `ok` or `needs_attention`.
+    pub status: String,
+    /// The last error the provider gave, when `needs_attention`.
+    pub last_error: Option<String>,
+}
+
+/// A deploy target's source: which repository/branch, built where.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CodeDeployment {
+    /// Slug, unique within the project.
+    pub slug: String,
+    /// Repository URL.
+    pub repo_url: String,
+    /// Branch that is deployed.
+    pub branch: String,
+    /// The provider project (CircleCI `gh/org/repo`); `None`: derived from `repo_url`.
+    pub build_project: Option<String>,
+}
+
+/// Input of [`crate::Store::create_code_deployment`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewCodeDeployment {
+    /// Slug, unique within the project.
+    pub slug: String,
+    /// Repository URL.
+    pub repo_url: String,
+    /// Branch that is deployed.
+    pub branch: String,
+    /// The provider project, when it cannot be derived from `repo_url`.
+    #[serde(default)]
+    pub build_project: Option<String>,
+}
+
+/// A project with its code deployments.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Project {
+    /// Slug, unique within the org.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Its code deployments, in creation order.
+    pub code_deployments: Vec<CodeDeployment>,
+    /// Provider id of its build server, if any.
+    pub build_server: Option<String>,
+}
+
+/// Input of [`crate::Store::register_deploy`].
+#[derive(Debug, Clone)]
+pub struct NewDeploy {
+    /// 7 to 40 hex characters.
+    pub sha: String,
+    /// Defaults to `production`.
+    pub environment: Option<String>,
+    /// Defaults to now.
+    pub deployed_at: Option<OffsetDateTime>,
+    /// May be omitted when the project has exactly one.
+    pub code_deployment: Option<String>,
+}
+
+/// `<snapshot>.state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotState {
+    /// Capture queued or running.
+    Pending,
+    /// Captured; never changes again.
+    Complete,
+    /// The project had no enabled build server at registration.
+    NoBuildServer,
+    /// Capture gave up; `explain` says why.
+    Error,
+}
+
+impl SnapshotState {
+    /// The stored / JSON word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotState::Pending => "pending",
+            SnapshotState::Complete => "complete",
+            SnapshotState::NoBuildServer => "no_build_server",
+            SnapshotState::Error => "error",
+        }
+    }
+
+    pub(crate) fn from_db(s: &str) -> SnapshotState {
+        match s {
+            "pending" => SnapshotState::Pending,
+            "complete" => SnapshotState::Complete,
+            "no_build_server" => SnapshotState::NoBuildServer,
+            _ => SnapshotState::Error,
+        }
+    }
+}
+
+/// `<snapshot>`: the builds of a deploy's commit as of its `deployed_at`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Snapshot {
+    /// Capture state.
+    pub state: SnapshotState,
+    /// The deploy's `deployed_at`.
+    pub as_of: String,
+    /// When the capture finished.
+    pub captured_at: Option<String>,
+    /// Provider id it is captured from.
+    pub provider: Option<String>,
+    /// Provider project searched.
+    pub build_project: Option<String>,
+    /// A status word, or `none` when there are no builds.
+    pub summary: String,
+    /// `<build>` objects, newest first.
+    pub builds: serde_json::Value,
+    /// Why `builds` is empty / what went wrong.
+    pub explain: Option<String>,
+}
+
+/// `<deploy>`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Deploy {
+    /// Id, unique across the whole service.
+    pub id: i64,
+    /// Project slug.
+    pub project: String,
+    /// Code deployment slug.
+    pub code_deployment: String,
+    /// Lower-case hex.
+    pub sha: String,
+    /// Environment name.
+    pub environment: String,
+    /// RFC 3339 UTC.
+    pub deployed_at: String,
+    /// The snapshot.
+    pub builds: Snapshot,
+}
+
+/// A claimed capture job: everything the worker needs to call the provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaptureJob {
+    /// The deploy to capture.
+    pub deploy_id: i64,
+    /// Org slug.
+    pub org: String,
+    /// Project slug.
+    pub project: String,
+    /// Code deployment slug.
+    pub code_deployment: String,
+    /// Repository URL of the code deployment.
+    pub repo_url: String,
+    /// Branch of the code deployment.
+    pub branch: String,
+    /// Provider project, when configured.
+    pub build_project: Option<String>,
+    /// Provider id the snapshot is captured from.
+    pub provider: String,
+    /// Deployed commit (lower-case hex, 7 to 40).
+    pub sha: String,
+    /// The snapshot's `as_of`.
+    pub deployed_at: OffsetDateTime,
+    /// Attempts so far, including this one.
+    pub attempts: u32,
+}
+
+/// The final result of a capture, for [`crate::Store::finish_capture`].
+#[derive(Debug, Clone)]
+pub struct FinalSnapshot {
+    /// `Complete` or `Error`.
+    pub state: SnapshotState,
+    /// Summary status word (`none` without builds).
+    pub summary: String,
+    /// JSON array of `<build>` objects, newest first.
+    pub builds: serde_json::Value,
+    /// Explanation (required by the contract when `builds` is empty).
+    pub explain: Option<String>,
+    /// The provider project actually searched (e.g. derived from `repo_url`).
+    pub build_project: Option<String>,
+    /// When the capture finished.
+    pub captured_at: OffsetDateTime,
+}

@@ -1,0 +1,401 @@
+//! Store behaviour through its public API, on real files.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use buildsnap_store::*;
+use serde_json::json;
+
+fn open(dir: &std::path::Path) -> Store {
+    Store::open(dir, SecretKey::load_or_create(dir, None).unwrap()).unwrap()
+}
+
+fn account() -> Account {
+    Account {
+        id: "1".into(),
+        login: "octo".into(),
+        name: "Octo".into(),
+    }
+}
+
+/// org acme, project web with code deployment main, circleci enabled and its build server.
+fn seed(s: &Store) {
+    s.create_org("acme", "Acme").unwrap();
+    s.create_project("acme", "web", "Web").unwrap();
+    let cd = NewCodeDeployment {
+        slug: "main".into(),
+        repo_url: "https://github.com/acme/web".into(),
+        branch: "main".into(),
+        build_project: Some("gh/acme/web".into()),
+    };
+    s.create_code_deployment("acme", "web", &cd).unwrap();
+    s.enable_integration(
+        "acme",
+        "circleci",
+        "https://circleci.com",
+        &ProviderToken::new("tok-123456".into()),
+        &account(),
+    )
+    .unwrap();
+    s.set_default_build_server("acme", "circleci", "web")
+        .unwrap();
+}
+
+fn deploy(sha: &str) -> NewDeploy {
+    NewDeploy {
+        sha: sha.into(),
+        environment: None,
+        deployed_at: None,
+        code_deployment: None,
+    }
+}
+
+#[test]
+fn everything_persists_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    let admin = s
+        .bootstrap_admin(None)
+        .unwrap()
+        .expect("first start generates the admin token");
+    assert!(admin.starts_with("bsa_"));
+    seed(&s);
+    let t = s.create_token("acme", "ci", Scope::RegisterDeploy).unwrap();
+    let d = s
+        .register_deploy("acme", "web", &deploy("ABCDEF1"))
+        .unwrap();
+    assert_eq!(d.sha, "abcdef1");
+    assert_eq!(d.builds.state, SnapshotState::Pending);
+    drop(s);
+
+    let s = open(dir.path());
+    assert_eq!(
+        s.bootstrap_admin(None).unwrap(),
+        None,
+        "generated only once"
+    );
+    assert_eq!(s.authenticate(&admin).unwrap(), Some(Principal::Admin));
+    assert_eq!(
+        s.authenticate(&t.token).unwrap(),
+        Some(Principal::Org {
+            org: "acme".into(),
+            scope: Scope::RegisterDeploy
+        })
+    );
+    assert_eq!(s.authenticate("bso_wrong").unwrap(), None);
+    assert_eq!(s.get_deploy("acme", d.id).unwrap(), d);
+    let p = &s.list_projects("acme").unwrap()[0];
+    assert_eq!(
+        (p.slug.as_str(), p.build_server.as_deref()),
+        ("web", Some("circleci"))
+    );
+    let (base, tok) = s.integration_token("acme", "circleci").unwrap().unwrap();
+    assert_eq!(
+        (base.as_str(), tok.expose()),
+        ("https://circleci.com", "tok-123456")
+    );
+    assert_eq!(s.capture_queue_depth().unwrap(), 1);
+    // Schema version recorded.
+    let c = rusqlite::Connection::open(s.path()).unwrap();
+    let v: i64 = c
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 1);
+    let mode: String = c
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn admin_token_from_env_replaces_the_generated_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    let generated = s.bootstrap_admin(None).unwrap().unwrap();
+    // Authenticated once, so it sits in the in-memory cache ...
+    assert_eq!(s.authenticate(&generated).unwrap(), Some(Principal::Admin));
+    assert_eq!(s.authenticate_cached(&generated), Some(Principal::Admin));
+    assert_eq!(
+        s.bootstrap_admin(Some("operator-chosen-admin-token"))
+            .unwrap(),
+        None
+    );
+    // ... which replacing the admin token clears.
+    assert_eq!(s.authenticate_cached(&generated), None);
+    assert_eq!(s.authenticate(&generated).unwrap(), None);
+    assert_eq!(
+        s.authenticate("operator-chosen-admin-token").unwrap(),
+        Some(Principal::Admin)
+    );
+    assert!(s.bootstrap_admin(Some("  ")).is_err());
+    // Only the hash is stored.
+    drop(s);
+    for f in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(f.unwrap().path()).unwrap();
+        assert!(
+            !bytes
+                .windows(27)
+                .any(|w| w == b"operator-chosen-admin-token")
+        );
+    }
+}
+
+#[test]
+fn wrong_secret_key_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    seed(&s);
+    drop(s);
+    let err = Store::open(dir.path(), SecretKey::generate().unwrap()).unwrap_err();
+    assert!(matches!(err, StoreError::WrongSecretKey), "{err}");
+    assert!(err.to_string().contains("BUILDSNAP_SECRET_KEY"));
+    // The right key still works.
+    assert!(
+        open(dir.path())
+            .integration_token("acme", "circleci")
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[test]
+fn capture_job_lifecycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    seed(&s);
+    let at = ts::parse("2024-01-02T03:04:05Z").unwrap();
+    let d = s
+        .register_deploy(
+            "acme",
+            "web",
+            &NewDeploy {
+                deployed_at: Some(at),
+                environment: Some("staging".into()),
+                ..deploy("abcdef1")
+            },
+        )
+        .unwrap();
+    let job = s.next_capture_job().unwrap().unwrap();
+    assert_eq!(
+        job,
+        CaptureJob {
+            deploy_id: d.id,
+            org: "acme".into(),
+            project: "web".into(),
+            code_deployment: "main".into(),
+            repo_url: "https://github.com/acme/web".into(),
+            branch: "main".into(),
+            build_project: Some("gh/acme/web".into()),
+            provider: "circleci".into(),
+            sha: "abcdef1".into(),
+            deployed_at: at,
+            attempts: 1,
+        }
+    );
+    assert!(
+        s.next_capture_job().unwrap().is_none(),
+        "claimed jobs are not handed out twice"
+    );
+    // A restart re-queues the interrupted job.
+    drop(s);
+    let s = open(dir.path());
+    let job = s.next_capture_job().unwrap().unwrap();
+    assert_eq!(job.attempts, 2);
+    // Transient failure: back in the queue, not due yet.
+    let later = ts::now() + time::Duration::hours(1);
+    s.retry_capture(d.id, "429 from provider", later).unwrap();
+    assert!(s.next_capture_job().unwrap().is_none());
+    assert_eq!(s.capture_queue_depth().unwrap(), 1);
+    assert_eq!(
+        s.next_capture_due().unwrap().map(ts::format),
+        Some(ts::format(later))
+    );
+    s.retry_capture(d.id, "429 from provider", ts::now())
+        .unwrap();
+    s.next_capture_job().unwrap().unwrap();
+
+    let builds = json!([{"id": "wf", "status": "success"}]);
+    let fin = FinalSnapshot {
+        state: SnapshotState::Complete,
+        summary: "success".into(),
+        builds: builds.clone(),
+        explain: None,
+        build_project: None,
+        captured_at: ts::now(),
+    };
+    assert!(s.finish_capture(d.id, &fin).unwrap());
+    assert_eq!(s.capture_queue_depth().unwrap(), 0);
+    let snap = s.get_deploy("acme", d.id).unwrap().builds;
+    assert_eq!(
+        (snap.state, snap.summary.as_str(), &snap.builds),
+        (SnapshotState::Complete, "success", &builds)
+    );
+    assert_eq!(snap.as_of, "2024-01-02T03:04:05Z");
+    assert_eq!(snap.build_project.as_deref(), Some("gh/acme/web"));
+    // Complete never changes.
+    let other = FinalSnapshot {
+        summary: "failed".into(),
+        builds: json!([]),
+        ..fin.clone()
+    };
+    assert!(!s.finish_capture(d.id, &other).unwrap());
+    assert_eq!(
+        s.get_deploy("acme", d.id).unwrap().builds.summary,
+        "success"
+    );
+    // Invalid final snapshots are refused.
+    let pending = FinalSnapshot {
+        state: SnapshotState::Pending,
+        ..fin.clone()
+    };
+    assert!(s.finish_capture(d.id, &pending).is_err());
+    let not_array = FinalSnapshot {
+        builds: json!({}),
+        ..fin
+    };
+    assert!(s.finish_capture(d.id, &not_array).is_err());
+}
+
+#[test]
+fn integration_status_and_disable() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    seed(&s);
+    s.set_integration_status("acme", "circleci", true, Some("401 Unauthorized"))
+        .unwrap();
+    let st = s.integration("acme", "circleci").unwrap();
+    assert_eq!(
+        (st.status.as_str(), st.last_error.as_deref()),
+        ("needs_attention", Some("401 Unauthorized"))
+    );
+    // Re-enabling clears the verdict.
+    s.enable_integration(
+        "acme",
+        "circleci",
+        "https://circleci.com",
+        &ProviderToken::new("tok-2".into()),
+        &account(),
+    )
+    .unwrap();
+    assert_eq!(s.integration("acme", "circleci").unwrap().status, "ok");
+
+    s.disable_integration("acme", "circleci").unwrap();
+    let st = s.integration("acme", "circleci").unwrap();
+    assert!(!st.enabled && st.account.is_none() && st.default_build_server_for.is_empty());
+    assert!(s.integration_token("acme", "circleci").unwrap().is_none());
+    // The ciphertext row is gone from the table.
+    let c = rusqlite::Connection::open(s.path()).unwrap();
+    let n: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM integrations WHERE token_sealed IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 0);
+    assert!(matches!(
+        s.set_default_build_server("acme", "circleci", "web"),
+        Err(StoreError::IntegrationDisabled { .. })
+    ));
+    assert_eq!(
+        s.register_deploy("acme", "web", &deploy("abcdef1"))
+            .unwrap()
+            .builds
+            .state,
+        SnapshotState::NoBuildServer
+    );
+}
+
+#[test]
+fn validation_and_isolation_in_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    seed(&s);
+    s.create_org("globex", "Globex").unwrap();
+    assert!(matches!(
+        s.create_org("acme", "x"),
+        Err(StoreError::SlugTaken { .. })
+    ));
+    assert!(matches!(
+        s.create_org("Acme", "x"),
+        Err(StoreError::InvalidSlug(_))
+    ));
+    assert!(matches!(
+        s.register_deploy("acme", "web", &deploy("xyz1234")),
+        Err(StoreError::InvalidSha(_))
+    ));
+    let d = s
+        .register_deploy("acme", "web", &deploy("abcdef1"))
+        .unwrap();
+    assert!(matches!(
+        s.get_deploy("globex", d.id),
+        Err(StoreError::DeployNotFound(_))
+    ));
+    assert!(s.list_deploys("globex", None, 10).unwrap().is_empty());
+    assert!(matches!(
+        s.list_deploys("acme", Some("ghost"), 10),
+        Err(StoreError::ProjectNotFound(_))
+    ));
+    assert!(s.integration_token("globex", "circleci").unwrap().is_none());
+    assert!(matches!(
+        s.create_token("nope", "t", Scope::All),
+        Err(StoreError::OrgNotFound(_))
+    ));
+}
+
+/// Child mode of the kill -9 test: registers deploys forever, printing
+/// `ack <id>` after each acknowledged (committed) registration.
+fn kill_child(dir: &str) -> ! {
+    let s = open(std::path::Path::new(dir));
+    let mut out = std::io::stdout().lock();
+    let mut i: u64 = 0;
+    loop {
+        i += 1;
+        let d = s
+            .register_deploy("acme", "web", &deploy(&format!("{:07x}", i)))
+            .unwrap();
+        use std::io::Write;
+        writeln!(out, "ack {}", d.id).unwrap();
+        out.flush().unwrap();
+    }
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    if let Ok(dir) = std::env::var("BUILDSNAP_STORE_KILL_CHILD") {
+        kill_child(&dir);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    seed(&open(dir.path()));
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "acknowledged_writes_survive_kill_9",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("BUILDSNAP_STORE_KILL_CHILD", dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut acked = vec![];
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        if let Some(id) = line.unwrap().strip_prefix("ack ") {
+            acked.push(id.parse::<i64>().unwrap());
+            if acked.len() == 300 {
+                break;
+            }
+        }
+    }
+    // SIGKILL while the child is still writing.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(acked.len(), 300);
+    let s = open(dir.path());
+    for id in &acked {
+        let d = s.get_deploy("acme", *id).unwrap();
+        assert_eq!(d.builds.state, SnapshotState::Pending);
+    }
+    // Each registration's capture job committed with it.
+    assert!(s.capture_queue_depth().unwrap() >= 300);
+}
