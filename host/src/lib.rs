@@ -1,1 +1,9 @@
+//! buildsnap: ties every deploy to the CI builds of the deployed commit and
+//! keeps a snapshot of their state at deploy time.
+
+pub mod cli;
+pub mod commands;
+pub mod logging;
+pub mod providers;
 pub mod runtime;
+pub mod serve;

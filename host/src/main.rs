@@ -1,1 +1,28 @@
-fn main() {}
+use clap::Parser;
+
+use buildsnap::cli::{Cli, Command};
+use buildsnap::{commands, logging, serve};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => match logging::init(&args.log, args.log_format) {
+            Ok(()) => serve::run(args).await,
+            Err(e) => Err(e),
+        },
+        Command::Orgs { command } => commands::orgs(command),
+        Command::Tokens { command } => commands::tokens(command),
+        Command::Providers { command } => {
+            let _ = logging::init("warn", buildsnap::cli::LogFormat::Text);
+            commands::providers(command).await
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("buildsnap: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! Mapping 10,000 CircleCI jobs' JSON: the CircleCI plugin as a wasm
+//! component vs the same Rust code compiled natively.
+//!
+//! One scenario, served by the CircleCI simulator on 127.0.0.1: 50
+//! pipelines of one commit, each with 10 workflows of 20 jobs (10,000 jobs,
+//! 500 builds). A `builds-for-commit` for that commit reads 3 pipeline
+//! pages, 50 workflow lists and 500 job lists (553 GETs, about 5 MB of
+//! JSON) and maps all of it. Four ways of running that same search:
+//!
+//! | id | code | where the 553 bodies come from |
+//! |---|---|---|
+//! | `native/in-memory` | `buildsnap_circleci::search::builds_for_commit` (rlib) | a `Transport` serving the recorded bodies from a map |
+//! | `component/in-memory` | `BUILTIN_CIRCLECI` on the host's engine settings, fresh instance per call | the `http` import answered from the same map (bench-local embedding) |
+//! | `component/host+simulator` | the real host: `Registry` → `Plugin::builds_for_commit` | the host's outbound HTTP (policy, auth header, retries) to the simulator |
+//! | `native/loopback+simulator` | the rlib | reqwest to the simulator, batches 8 at a time like the host |
+//!
+//! The bodies of the in-memory runs are recorded from the simulator by a
+//! native loopback run, so all four parse the same bytes, and the results
+//! are checked to be the same builds before anything is timed.
+//!
+//! Run: `cargo bench -p buildsnap --bench mapping`. A summary (medians,
+//! ratios, component size) is printed at the end.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use buildsnap::runtime::engine::{EngineSettings, deadline_ticks};
+use buildsnap::runtime::limits::PluginLimits;
+use buildsnap::runtime::origin::AllowList;
+use buildsnap::runtime::registry::BUILTIN_CIRCLECI;
+use buildsnap::runtime::{Credential, Integration, Registry};
+use buildsnap_circleci::transport::Transport;
+use buildsnap_circleci::wit as native;
+use circleci_sim::builder::{JobSpec, PipelineSpec, WorkflowSpec, stable_sha};
+use circleci_sim::{Scenario, SimHandle, SimOptions, Simulator};
+use criterion::Criterion;
+use futures::StreamExt;
+use wasmtime::Store;
+use wasmtime::component::{Component, HasSelf, Linker};
+
+const TOKEN: &str = "bench-token";
+const PROJECT: &str = "gh/bench/app";
+const PIPELINES: i64 = 50;
+const WORKFLOWS: usize = 10;
+const JOBS: usize = 20;
+
+// ------------------------------------------------------------------ scenario
+
+fn scenario(sha: &str) -> Scenario {
+    let mut b = Scenario::builder().user("bench", TOKEN).project(PROJECT);
+    let statuses = ["success", "success", "success", "failed", "canceled", "running", "not_run", "blocked"];
+    for n in 1..=PIPELINES {
+        let mut p = PipelineSpec::new(n).revision(sha).branch(if n % 3 == 0 { "develop" } else { "main" });
+        for w in 0..WORKFLOWS {
+            let mut wf = WorkflowSpec::new(&format!("workflow-{w}")).status(if w % 4 == 3 { "failed" } else { "success" });
+            for j in 0..JOBS {
+                wf = if j == JOBS - 1 && w % 2 == 0 {
+                    wf.job(JobSpec::approval("hold").status("success"))
+                } else {
+                    wf.job(JobSpec::new(&format!("job-{j}")).status(statuses[(j + w) % statuses.len()]))
+                };
+            }
+            p = p.workflow(wf);
+        }
+        b = b.pipeline(p);
+    }
+    b.build().expect("bench scenario")
+}
+
+// ------------------------------------------------------------------ native transports
+
+#[derive(Clone)]
+struct Recorded {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Recorded {
+    fn native(&self) -> native::Response {
+        native::Response { status: self.status, headers: self.headers.clone(), body: self.body.clone() }
+    }
+}
+
+/// Serves recorded answers by URL (the plugin's tests' fake, without the checks).
+struct InMemory(Arc<HashMap<String, Recorded>>);
+
+impl InMemory {
+    fn answer(&self, url: &str) -> Result<native::Response, native::HttpError> {
+        self.0.get(url).map(Recorded::native).ok_or_else(|| native::HttpError::Other(format!("not recorded: {url}")))
+    }
+}
+
+impl Transport for InMemory {
+    fn send(&self, req: &native::Request) -> Result<native::Response, native::HttpError> {
+        self.answer(&req.url)
+    }
+    fn send_batch(&self, reqs: &[native::Request]) -> Vec<Result<native::Response, native::HttpError>> {
+        reqs.iter().map(|r| self.answer(&r.url)).collect()
+    }
+}
+
+/// Real HTTP to the simulator from native code: reqwest with the token
+/// header, batches 8 at a time (the host's default `batch_concurrency`).
+/// Optionally records every answer.
+struct Loopback {
+    rt: tokio::runtime::Handle,
+    client: reqwest::Client,
+    record: Option<RefCell<HashMap<String, Recorded>>>,
+}
+
+impl Loopback {
+    async fn fetch(&self, req: &native::Request) -> Result<Recorded, native::HttpError> {
+        let mut rb = self.client.get(&req.url).header("circle-token", TOKEN);
+        for (k, v) in &req.headers {
+            rb = rb.header(k, v);
+        }
+        let resp = rb.send().await.map_err(|e| native::HttpError::Other(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let body = resp.bytes().await.map_err(|e| native::HttpError::Other(e.to_string()))?.to_vec();
+        Ok(Recorded { status, headers, body })
+    }
+
+    fn keep(&self, url: &str, r: &Result<Recorded, native::HttpError>) {
+        if let (Some(map), Ok(r)) = (&self.record, r) {
+            map.borrow_mut().insert(url.to_string(), r.clone());
+        }
+    }
+}
+
+impl Transport for Loopback {
+    fn send(&self, req: &native::Request) -> Result<native::Response, native::HttpError> {
+        let r = self.rt.block_on(self.fetch(req));
+        self.keep(&req.url, &r);
+        r.map(|r| r.native())
+    }
+    fn send_batch(&self, reqs: &[native::Request]) -> Vec<Result<native::Response, native::HttpError>> {
+        let answers: Vec<_> =
+            self.rt.block_on(futures::stream::iter(reqs).map(|r| self.fetch(r)).buffered(8).collect());
+        reqs.iter()
+            .zip(answers)
+            .map(|(req, r)| {
+                self.keep(&req.url, &r);
+                r.map(|r| r.native())
+            })
+            .collect()
+    }
+}
+
+// ------------------------------------------------------------------ component, in-memory http import
+
+mod guest {
+    wasmtime::component::bindgen!({
+        world: "plugin",
+        path: "../wit/since_v0.1.0",
+        imports: { default: async | trappable },
+        exports: { default: async },
+    });
+}
+
+use guest::buildsnap::provider::http as ghttp;
+
+struct MemState {
+    bodies: Arc<HashMap<String, Recorded>>,
+}
+
+impl MemState {
+    fn answer(&self, url: &str) -> Result<ghttp::Response, ghttp::Error> {
+        match self.bodies.get(url) {
+            Some(r) => Ok(ghttp::Response { status: r.status, headers: r.headers.clone(), body: r.body.clone() }),
+            None => Err(ghttp::Error::Other(format!("not recorded: {url}"))),
+        }
+    }
+}
+
+impl guest::buildsnap::provider::types::Host for MemState {}
+
+impl guest::buildsnap::provider::log::Host for MemState {
+    async fn log(&mut self, _level: guest::buildsnap::provider::log::Level, _message: String) -> wasmtime::Result<()> {
+        Ok(())
+    }
+}
+
+impl ghttp::Host for MemState {
+    async fn send(&mut self, req: ghttp::Request) -> wasmtime::Result<Result<ghttp::Response, ghttp::Error>> {
+        Ok(self.answer(&req.url))
+    }
+    async fn send_batch(&mut self, reqs: Vec<ghttp::Request>) -> wasmtime::Result<Vec<Result<ghttp::Response, ghttp::Error>>> {
+        Ok(reqs.iter().map(|r| self.answer(&r.url)).collect())
+    }
+}
+
+/// The built-in component on an engine with the host's own settings
+/// (pooling, epochs, Cranelift `Speed`), instantiated fresh per call like
+/// the host does, with the `http` import answered from memory.
+struct MemComponent {
+    engine: wasmtime::Engine,
+    pre: guest::PluginPre<MemState>,
+    bodies: Arc<HashMap<String, Recorded>>,
+}
+
+impl MemComponent {
+    fn new(bodies: Arc<HashMap<String, Recorded>>) -> MemComponent {
+        let engine = EngineSettings::default().build().expect("engine");
+        let component = Component::new(&engine, BUILTIN_CIRCLECI).expect("component compiles");
+        let mut linker = Linker::new(&engine);
+        guest::Plugin::add_to_linker::<MemState, HasSelf<MemState>>(&mut linker, |s| s).expect("link");
+        let pre = guest::PluginPre::new(linker.instantiate_pre(&component).expect("instantiate_pre")).expect("pre");
+        MemComponent { engine, pre, bodies }
+    }
+
+    async fn builds_for_commit(
+        &self,
+        base: &str,
+        sha: &str,
+    ) -> guest::exports::buildsnap::provider::provider::CommitBuilds {
+        use guest::exports::buildsnap::provider::provider::{CommitQuery, Horizon};
+        let mut store = Store::new(&self.engine, MemState { bodies: self.bodies.clone() });
+        store.set_epoch_deadline(deadline_ticks(Duration::from_secs(300)));
+        store.epoch_deadline_trap();
+        let instance = self.pre.instantiate_async(&mut store).await.expect("instantiate");
+        let ctx = guest::buildsnap::provider::types::CallContext { base_url: base.to_string(), settings: vec![] };
+        let query = CommitQuery {
+            project: PROJECT.into(),
+            sha: sha.into(),
+            branch: None,
+            horizon: Horizon { max_pipelines: 1_000, not_before: None },
+        };
+        instance
+            .buildsnap_provider_provider()
+            .call_builds_for_commit(&mut store, &ctx, &query)
+            .await
+            .expect("no trap")
+            .expect("no provider error")
+    }
+}
+
+// ------------------------------------------------------------------ main
+
+fn native_query(sha: &str) -> native::CommitQuery {
+    native::CommitQuery {
+        project: PROJECT.into(),
+        sha: sha.into(),
+        branch: None,
+        horizon: native::Horizon { max_pipelines: 1_000, not_before: None },
+    }
+}
+
+fn native_search(t: &dyn Transport, base: &str, sha: &str) -> native::CommitBuilds {
+    let ctx = native::CallContext { base_url: base.to_string(), settings: vec![] };
+    let out = buildsnap_circleci::search::builds_for_commit(t, &ctx, &native_query(sha)).expect("native search");
+    // Natively, log lines pile up per thread; drop them each run.
+    let _ = buildsnap_circleci::logging::take_lines();
+    out
+}
+
+/// (build id, job ids, jobs-complete) of each build, to check that every
+/// variant produced the same answer.
+type Shape = Vec<(String, Vec<String>, bool, Option<String>)>;
+
+fn shape_native(r: &native::CommitBuilds) -> Shape {
+    r.builds.iter().map(|b| (b.id.clone(), b.jobs.iter().map(|j| j.id.clone()).collect(), b.jobs_complete, b.url.clone())).collect()
+}
+
+fn count_jobs(s: &Shape) -> usize {
+    s.iter().map(|b| b.1.len()).sum()
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let sha = stable_sha("bench:mapping");
+    let sim: SimHandle = rt.block_on(async {
+        Simulator::start(scenario(&sha), SimOptions { clock_running: Some(false), ..SimOptions::default() })
+            .await
+            .expect("simulator")
+    });
+    let base = sim.base_url();
+
+    // Record the bodies with a native loopback run.
+    let recorder = Loopback {
+        rt: rt.handle().clone(),
+        client: reqwest::Client::builder().no_proxy().build().unwrap(),
+        record: Some(RefCell::new(HashMap::new())),
+    };
+    let reference = native_search(&recorder, &base, &sha);
+    let recorded = recorder.record.unwrap().into_inner();
+    let requests = sim.requests().len();
+    let body_bytes: usize = recorded.values().map(|r| r.body.len()).sum();
+    let bodies = Arc::new(recorded);
+    let shape = shape_native(&reference);
+    assert_eq!(shape.len(), PIPELINES as usize * WORKFLOWS);
+    assert_eq!(count_jobs(&shape), PIPELINES as usize * WORKFLOWS * JOBS);
+    assert!(shape.iter().all(|b| b.2), "every job list complete");
+
+    // Everyone must give the same answer.
+    let mem = InMemory(bodies.clone());
+    assert_eq!(native_search(&mem, &base, &sha), reference);
+    let component = MemComponent::new(bodies.clone());
+    let c = rt.block_on(component.builds_for_commit(&base, &sha));
+    let c_shape: Shape =
+        c.builds.iter().map(|b| (b.id.clone(), b.jobs.iter().map(|j| j.id.clone()).collect(), b.jobs_complete, b.url.clone())).collect();
+    assert_eq!(c_shape, shape, "component (in-memory) = native");
+    let registry = rt.block_on(async {
+        Registry::builder()
+            .grants(AllowList::parse(&base).unwrap())
+            .limits(PluginLimits::default())
+            .build()
+            .await
+            .unwrap()
+    });
+    let plugin = registry.get("circleci").unwrap();
+    let integ = Integration {
+        base_url: url::Url::parse(&base).unwrap(),
+        settings: vec![],
+        credential: Some(Credential::new(TOKEN)),
+    };
+    let host_query = buildsnap::runtime::wit::CommitQuery {
+        project: PROJECT.into(),
+        sha: sha.clone(),
+        branch: None,
+        horizon: buildsnap::runtime::wit::latest::provider::Horizon { max_pipelines: 1_000, not_before: None },
+    };
+    sim.clear_requests();
+    let h = rt.block_on(plugin.builds_for_commit(&integ, &host_query)).expect("host call");
+    let h_shape: Shape =
+        h.builds.iter().map(|b| (b.id.clone(), b.jobs.iter().map(|j| j.id.clone()).collect(), b.jobs_complete, b.url.clone())).collect();
+    assert_eq!(h_shape, shape, "component (host + simulator) = native");
+    assert_eq!(sim.requests().len(), requests, "same requests through the host");
+    let loopback = Loopback { rt: rt.handle().clone(), client: reqwest::Client::builder().no_proxy().build().unwrap(), record: None };
+
+    let size = std::fs::metadata(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist/circleci.wasm"))
+        .map(|m| m.len())
+        .unwrap_or(BUILTIN_CIRCLECI.len() as u64);
+    println!(
+        "scenario: {} builds, {} jobs; {requests} GETs per search, {body_bytes} bytes of JSON; component {size} bytes ({} KiB)",
+        shape.len(),
+        count_jobs(&shape),
+        size / 1024
+    );
+
+    let mut criterion = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(8))
+        .configure_from_args();
+    {
+        let mut g = criterion.benchmark_group("circleci_mapping_10k_jobs");
+        g.bench_function("native/in-memory", |b| b.iter(|| native_search(&mem, &base, &sha)));
+        g.bench_function("component/in-memory", |b| b.iter(|| rt.block_on(component.builds_for_commit(&base, &sha))));
+        g.bench_function("component/host+simulator", |b| {
+            b.iter(|| rt.block_on(plugin.builds_for_commit(&integ, &host_query)).unwrap())
+        });
+        g.bench_function("native/loopback+simulator", |b| b.iter(|| native_search(&loopback, &base, &sha)));
+        g.finish();
+    }
+    criterion.final_summary();
+
+    // Medians from criterion's estimates, and the ratios.
+    let dir = criterion_dir().join("circleci_mapping_10k_jobs");
+    let median = |id: &str| -> Option<f64> {
+        let text = std::fs::read_to_string(dir.join(id).join("new/estimates.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v["median"]["point_estimate"].as_f64().map(|ns| ns / 1e6)
+    };
+    let ids = ["native_in-memory", "component_in-memory", "component_host+simulator", "native_loopback+simulator"];
+    let m: Vec<Option<f64>> = ids.iter().map(|id| median(id)).collect();
+    println!("\nsummary (medians, ms):");
+    for (id, v) in ids.iter().zip(&m) {
+        println!("  {id:28} {}", v.map_or("n/a".into(), |v| format!("{v:.2}")));
+    }
+    if let [Some(nm), Some(cm), Some(ch), Some(nl)] = m[..] {
+        println!("  ratio component/native, in-memory (mapping only): {:.2}x", cm / nm);
+        println!("  ratio component/native, through HTTP to the simulator: {:.2}x", ch / nl);
+        println!("  host HTTP + simulator share of the host run: {:.1} ms of {:.1} ms", ch - cm, ch);
+    }
+    println!("  component size: {size} bytes ({:.1} KiB)", size as f64 / 1024.0);
+    drop(sim);
+}
+
+fn criterion_dir() -> PathBuf {
+    if let Ok(home) = std::env::var("CRITERION_HOME") {
+        return PathBuf::from(home);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("criterion")
+}
