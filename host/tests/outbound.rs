@@ -208,3 +208,36 @@ async fn batch_runs_concurrently_and_keeps_order() {
     assert_eq!(bodies, ["status 200 /n0", "status 200 /n1", "status 200 /n2", "status 200 /n3"]);
     assert!(elapsed < Duration::from_millis(1200), "batch ran serially: {elapsed:?}");
 }
+
+/// Collects formatted log output for assertions.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn wasi_stdout_goes_to_the_log_with_the_plugin_id() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server = TestServer::start(|_| respond(200, "ok")).await;
+    let spy = plugin("spy", &server.origin(), PluginLimits::default()).await;
+    spy.list_projects(&integration(&server.origin(), &[], Some(TOKEN))).await.unwrap();
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let line = text.lines().find(|l| l.contains("spy was here")).unwrap_or_else(|| panic!("no stdout line in {text}"));
+    assert!(line.contains("plugin=\"spy\"") || line.contains("plugin=spy"), "{line}");
+    assert!(!text.contains(TOKEN));
+}
