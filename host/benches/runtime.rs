@@ -19,15 +19,19 @@ fn guest(name: &str) -> Vec<u8> {
 fn call_overhead(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let mut group = c.benchmark_group("fresh_store_instantiate_describe");
-    for pooling in [true, false] {
+    let variants = [
+        ("pooling", EngineSettings::default()),
+        ("pooling_keep_2m", EngineSettings { pool_keep_resident_bytes: 2 << 20, ..EngineSettings::default() }),
+        ("on_demand", EngineSettings { pooling: false, ..EngineSettings::default() }),
+    ];
+    for (allocator, settings) in variants {
         let registry = rt.block_on(
             Registry::builder()
-                .engine(EngineSettings { pooling, ..EngineSettings::default() })
+                .engine(settings)
                 .source(PluginSource { origin: "bench:echo".into(), bytes: guest("echo") })
                 .build(),
         )
         .unwrap();
-        let allocator = if pooling { "pooling" } else { "on_demand" };
         for id in ["echo", "circleci"] {
             let plugin = registry.get(id).unwrap();
             group.bench_function(format!("{id}/{allocator}"), |b| {

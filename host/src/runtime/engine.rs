@@ -30,6 +30,13 @@ pub struct EngineSettings {
     /// reserves this per slot; the per-call limiter enforces the (smaller
     /// or equal) per-plugin cap. Default 64 MiB.
     pub max_memory_bytes: usize,
+    /// Bytes of each pooled memory slot kept mapped and resident between
+    /// instances; the rest is returned to the OS with `madvise` when an
+    /// instance ends. Default 256 KiB. Larger values trade resident memory
+    /// per used slot for fewer syscalls and page faults per instance; in
+    /// our runtime bench 2 MiB was not faster (docs/performance.md), since
+    /// a call touches little of the guest's 1 MiB shadow stack.
+    pub pool_keep_resident_bytes: usize,
     /// Cranelift optimisation. `Speed` by default: compile time is paid
     /// once (the result is cached on disk) and mapping JSON is CPU work.
     pub opt_level: OptLevel,
@@ -45,6 +52,7 @@ impl Default for EngineSettings {
             pooling: true,
             pool_instances: 64,
             max_memory_bytes: 64 << 20,
+            pool_keep_resident_bytes: 256 << 10,
             opt_level: OptLevel::Speed,
             backtrace_details: true,
         }
@@ -79,9 +87,8 @@ impl EngineSettings {
                 .total_tables(self.pool_instances * 4)
                 .total_stacks(self.pool_instances)
                 .max_memory_size(self.max_memory_bytes)
-                // Keep a little of each slot resident so the next call
-                // reuses warm pages instead of faulting them in again.
-                .linear_memory_keep_resident(256 << 10);
+                .linear_memory_keep_resident(self.pool_keep_resident_bytes)
+                .table_keep_resident(64 << 10);
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
             // The pool bounds memory itself; a 4 GiB reservation per slot
             // would waste address space.

@@ -19,7 +19,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use buildsnap::provider::types;
+pub use self::buildsnap::provider::types;
 pub use exports::buildsnap::provider::provider;
 
 /// The contract version this module serves.
@@ -29,11 +29,11 @@ pub fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
     Plugin::add_to_linker::<PluginState, HasSelf<PluginState>>(linker, |state| state)
 }
 
-impl buildsnap::provider::types::Host for PluginState {}
+impl self::buildsnap::provider::types::Host for PluginState {}
 
-impl buildsnap::provider::log::Host for PluginState {
-    async fn log(&mut self, level: buildsnap::provider::log::Level, message: String) -> wasmtime::Result<()> {
-        use buildsnap::provider::log::Level;
+impl self::buildsnap::provider::log::Host for PluginState {
+    async fn log(&mut self, level: self::buildsnap::provider::log::Level, message: String) -> wasmtime::Result<()> {
+        use self::buildsnap::provider::log::Level;
         let level = match level {
             Level::Trace => tracing::Level::TRACE,
             Level::Debug => tracing::Level::DEBUG,
@@ -46,7 +46,7 @@ impl buildsnap::provider::log::Host for PluginState {
     }
 }
 
-use buildsnap::provider::http as wit_http;
+use self::buildsnap::provider::http as wit_http;
 
 fn to_out(req: wit_http::Request) -> OutRequest {
     use wit_http::Method;
