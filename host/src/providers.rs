@@ -8,6 +8,7 @@ use buildsnap_api::{
 };
 use url::Url;
 
+use crate::capture::Capture;
 use crate::runtime::wit::ProviderError;
 use crate::runtime::{CallError, Credential, Integration, Registry};
 
@@ -15,11 +16,18 @@ use crate::runtime::{CallError, Credential, Integration, Registry};
 pub struct PluginProviders {
     registry: Arc<Registry>,
     metrics: Arc<buildsnap_api::Metrics>,
+    capture: Option<Arc<Capture>>,
 }
 
 impl PluginProviders {
     pub fn new(registry: Arc<Registry>, metrics: Arc<buildsnap_api::Metrics>) -> Self {
-        PluginProviders { registry, metrics }
+        PluginProviders { registry, metrics, capture: None }
+    }
+
+    /// Webhook deliveries go to this capture service (index, wake-ups).
+    pub fn with_capture(mut self, capture: Arc<Capture>) -> Self {
+        self.capture = Some(capture);
+        self
     }
 }
 
@@ -99,14 +107,15 @@ impl Providers for PluginProviders {
         }
     }
 
-    async fn webhook(&self, provider: &str, _org: &str, _req: WebhookRequest) -> Result<WebhookAck, WebhookError> {
+    async fn webhook(&self, provider: &str, org: &str, req: WebhookRequest) -> Result<WebhookAck, WebhookError> {
         if self.registry.get(provider).is_none() {
             return Err(WebhookError::NotConfigured(format!("unknown provider `{provider}`")));
         }
-        // Webhook secrets are set with the integration (a later change);
-        // until one exists no delivery can be verified, so none is accepted.
-        Err(WebhookError::NotConfigured(format!(
-            "no webhook secret is configured for the {provider} integration of this org"
-        )))
+        match &self.capture {
+            Some(capture) => crate::capture::webhooks::receive(capture, provider, org, req).await,
+            None => Err(WebhookError::NotConfigured(format!(
+                "webhooks are not handled by this server (no capture service): the {provider} delivery was not applied"
+            ))),
+        }
     }
 }

@@ -55,6 +55,8 @@ pub struct WebhookAck {
     pub id: String,
     /// The provider's event type.
     pub kind: String,
+    /// The event id was received before: acknowledged, not applied again.
+    pub duplicate: bool,
 }
 
 /// Why a webhook delivery was not accepted.

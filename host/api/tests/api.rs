@@ -437,7 +437,8 @@ async fn integrations_enable_errors_and_reads() {
         list[0],
         json!({"provider": "circleci", "name": "CircleCI", "enabled": false, "account": null,
                "base_url": "https://circleci.com", "default_build_server_for": [],
-               "token_help_url": "https://app.circleci.com/settings/user/tokens", "status": "ok", "last_error": null})
+               "token_help_url": "https://app.circleci.com/settings/user/tokens", "status": "ok", "last_error": null,
+               "webhook_configured": false})
     );
     let r = w
         .call(
@@ -1336,7 +1337,7 @@ async fn webhooks_delegate_to_providers() {
     assert_eq!(r.status(), 202);
     assert_eq!(
         r.json::<Value>().await.unwrap(),
-        json!({"accepted": true, "id": "acme-29", "kind": "workflow-completed"})
+        json!({"accepted": true, "id": "acme-29", "kind": "workflow-completed", "duplicate": false})
     );
 }
 

@@ -25,7 +25,8 @@ fn state(tx: &Transaction<'_>, org_id: i64, provider: &str) -> Result<Integratio
         .collect::<Result<_, _>>()?;
     let row = tx
         .prepare_cached(
-            "SELECT enabled, base_url, account_id, account_login, account_name, status, last_error
+            "SELECT enabled, base_url, account_id, account_login, account_name, status, last_error,
+                    webhook_secret_sealed IS NOT NULL
              FROM integrations WHERE org_id = ?1 AND provider = ?2",
         )?
         .query_row(params![org_id, provider], |r| {
@@ -45,6 +46,7 @@ fn state(tx: &Transaction<'_>, org_id: i64, provider: &str) -> Result<Integratio
                 default_build_server_for: vec![],
                 status: r.get(5)?,
                 last_error: r.get(6)?,
+                webhook_configured: r.get::<_, i64>(7)? == 1,
             })
         })
         .optional()?;
@@ -56,6 +58,7 @@ fn state(tx: &Transaction<'_>, org_id: i64, provider: &str) -> Result<Integratio
         default_build_server_for: vec![],
         status: "ok".into(),
         last_error: None,
+        webhook_configured: false,
     });
     s.default_build_server_for = used_by;
     Ok(s)
@@ -149,10 +152,13 @@ impl Store {
             let now = ts::to_nanos(ts::now());
             tx.execute(
                 "UPDATE integrations SET enabled = 0, token_sealed = NULL, account_id = NULL, account_login = NULL,
-                     account_name = NULL, status = 'ok', last_error = NULL, updated_at = ?3
+                     account_name = NULL, status = 'ok', last_error = NULL, webhook_secret_sealed = NULL,
+                     updated_at = ?3
                  WHERE org_id = ?1 AND provider = ?2",
                 params![org_id, provider, now],
             )?;
+            // What was fetched with the erased credentials goes with them.
+            Store::erase_index(tx, org_id, provider)?;
             tx.execute(
                 "UPDATE projects SET build_server = NULL WHERE org_id = ?1 AND build_server = ?2",
                 params![org_id, provider],
@@ -286,4 +292,55 @@ impl Store {
             Ok(())
         })
     }
+
+    /// Sets (or replaces) the secret that signs the integration's webhook
+    /// deliveries. Stored encrypted like the token; write-only. Requires the
+    /// integration enabled (`IntegrationDisabled`); an empty secret removes it.
+    pub fn set_webhook_secret(&self, org: &str, provider: &str, secret: &ProviderToken) -> Result<()> {
+        self.db.write(|tx| {
+            let org_id = orgs::org_id(tx, org)?;
+            if !crate::index::enabled(tx, org_id, provider)? {
+                return Err(StoreError::IntegrationDisabled { provider: provider.to_string() });
+            }
+            let sealed = if secret.expose().is_empty() {
+                None
+            } else {
+                Some(self.db.key.seal(secret.expose().as_bytes(), &webhook_aad(org_id, provider))?)
+            };
+            tx.execute(
+                "UPDATE integrations SET webhook_secret_sealed = ?3, updated_at = ?4 WHERE org_id = ?1 AND provider = ?2",
+                params![org_id, provider, sealed, ts::to_nanos(ts::now())],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The base URL and decrypted webhook secret of an enabled integration
+    /// that has one; `None` otherwise (deliveries are then refused).
+    pub fn webhook_secret(&self, org: &str, provider: &str) -> Result<Option<(String, ProviderToken)>> {
+        self.db.read(|tx| {
+            let org_id = orgs::org_id(tx, org)?;
+            let row: Option<(Option<String>, Option<Vec<u8>>)> = tx
+                .query_row(
+                    "SELECT base_url, webhook_secret_sealed FROM integrations
+                     WHERE org_id = ?1 AND provider = ?2 AND enabled = 1",
+                    params![org_id, provider],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            match row {
+                Some((Some(base_url), Some(mut sealed))) => {
+                    let plain = self.db.key.open(&sealed, &webhook_aad(org_id, provider));
+                    zeroize::Zeroize::zeroize(&mut sealed);
+                    Ok(Some((base_url, ProviderToken::from_bytes(plain?)?)))
+                }
+                _ => Ok(None),
+            }
+        })
+    }
+}
+
+/// Associated data of a webhook secret ciphertext (distinct from the token's).
+fn webhook_aad(org_id: i64, provider: &str) -> Vec<u8> {
+    format!("integration/{org_id}/{provider}/webhook-secret").into_bytes()
 }

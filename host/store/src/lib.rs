@@ -12,11 +12,13 @@
 
 #![warn(missing_docs)]
 
+mod capture_state;
 mod captures;
 mod crypto;
 mod db;
 mod deploys;
 mod error;
+mod index;
 mod integrations;
 mod migrations;
 mod model;
@@ -32,6 +34,7 @@ use std::sync::Arc;
 pub use crypto::{KeyError, ProviderToken, SecretKey};
 pub use deploys::{DEFAULT_ENVIRONMENT, MAX_LIST_LIMIT};
 pub use error::{Result, StoreError};
+pub use index::{CommitSearch, FINAL_STATUSES, IndexLookup, IndexedBuild, IndexedJob, SyncTarget, is_final};
 pub use model::{
     Account, CaptureJob, CodeDeployment, Deploy, FinalSnapshot, IntegrationState,
     NewCodeDeployment, NewDeploy, NewToken, Org, Principal, Project, Scope, Snapshot,

@@ -121,6 +121,90 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX capture_jobs_due ON capture_jobs (state, not_before);
     "#,
+    // 2: the capture worker's local index of provider builds, commit-search
+    // marks, sync cursors, webhook de-duplication and the webhook secret.
+    r#"
+    -- Builds as the provider last showed them, per org (tenant isolation: an
+    -- org only ever reads what its own credentials fetched) and provider.
+    -- Timestamps are Unix nanoseconds; statuses use buildsnap's vocabulary.
+    CREATE TABLE provider_builds (
+        org_id           INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        provider         TEXT NOT NULL,
+        build_id         TEXT NOT NULL,
+        project          TEXT NOT NULL,
+        sha              TEXT NOT NULL,
+        name             TEXT NOT NULL,
+        status           TEXT NOT NULL,
+        provider_status  TEXT NOT NULL,
+        final            INTEGER NOT NULL CHECK (final IN (0, 1)),
+        url              TEXT,
+        pipeline_id      TEXT NOT NULL,
+        pipeline_number  INTEGER,
+        branch           TEXT,
+        tag              TEXT,
+        created_at       INTEGER NOT NULL,
+        stopped_at       INTEGER,
+        jobs_complete    INTEGER NOT NULL CHECK (jobs_complete IN (0, 1)),
+        first_seen       INTEGER NOT NULL,
+        last_seen        INTEGER NOT NULL,
+        PRIMARY KEY (org_id, provider, build_id)
+    ) STRICT;
+    CREATE INDEX provider_builds_by_sha ON provider_builds (org_id, provider, project, sha);
+    CREATE INDEX provider_builds_unfinished ON provider_builds (org_id, provider, project, final, created_at);
+
+    CREATE TABLE provider_jobs (
+        org_id           INTEGER NOT NULL,
+        provider         TEXT NOT NULL,
+        build_id         TEXT NOT NULL,
+        job_id           TEXT NOT NULL,
+        position         INTEGER NOT NULL,
+        name             TEXT NOT NULL,
+        number           INTEGER,
+        kind             TEXT NOT NULL,
+        status           TEXT NOT NULL,
+        provider_status  TEXT NOT NULL,
+        started_at       INTEGER,
+        stopped_at       INTEGER,
+        url              TEXT,
+        PRIMARY KEY (org_id, provider, build_id, job_id),
+        FOREIGN KEY (org_id, provider, build_id)
+            REFERENCES provider_builds (org_id, provider, build_id) ON DELETE CASCADE
+    ) STRICT;
+
+    -- A commit search (`builds_for_commit`) whose whole answer was stored:
+    -- every build of `project` for `sha_query` that existed at searched_at
+    -- is in provider_builds. The capture's proof that the index is complete.
+    CREATE TABLE commit_searches (
+        org_id       INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        provider     TEXT NOT NULL,
+        project      TEXT NOT NULL,
+        sha_query    TEXT NOT NULL,
+        searched_at  INTEGER NOT NULL,
+        report       TEXT NOT NULL,
+        PRIMARY KEY (org_id, provider, project, sha_query)
+    ) STRICT;
+
+    CREATE TABLE sync_cursors (
+        org_id      INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        provider    TEXT NOT NULL,
+        project     TEXT NOT NULL,
+        cursor      TEXT,
+        synced_at   INTEGER NOT NULL,
+        PRIMARY KEY (org_id, provider, project)
+    ) STRICT;
+
+    CREATE TABLE webhook_events (
+        org_id       INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        provider     TEXT NOT NULL,
+        event_id     TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        received_at  INTEGER NOT NULL,
+        PRIMARY KEY (org_id, provider, event_id)
+    ) STRICT;
+
+    -- nonce || ChaCha20-Poly1305 ciphertext of the webhook signing secret.
+    ALTER TABLE integrations ADD COLUMN webhook_secret_sealed BLOB;
+    "#,
 ];
 
 /// Highest schema version this build knows.

@@ -110,6 +110,8 @@ pub struct IntegrationState {
     pub status: String,
     /// The last error the provider gave, when `needs_attention`.
     pub last_error: Option<String>,
+    /// Whether a webhook signing secret is set (the secret itself is write-only).
+    pub webhook_configured: bool,
 }
 
 /// A deploy target's source: which repository/branch, built where.

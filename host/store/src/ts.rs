@@ -1,8 +1,9 @@
 //! Timestamps: RFC 3339 in UTC on the outside, Unix nanoseconds in the database
 //! (integers sort correctly whatever sub-second precision a client sent).
 
+pub use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use time::{OffsetDateTime, UtcOffset};
+use time::UtcOffset;
 
 /// Now, in UTC.
 pub fn now() -> OffsetDateTime {
@@ -27,7 +28,7 @@ pub fn format(t: OffsetDateTime) -> String {
 
 /// To database form. Times outside what `i64` nanoseconds hold (years before
 /// 1677 or after 2262) saturate.
-pub(crate) fn to_nanos(t: OffsetDateTime) -> i64 {
+pub fn to_nanos(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos()).unwrap_or(if t.year() < 1970 {
         i64::MIN
     } else {
@@ -36,7 +37,7 @@ pub(crate) fn to_nanos(t: OffsetDateTime) -> i64 {
 }
 
 /// From database form.
-pub(crate) fn from_nanos(n: i64) -> OffsetDateTime {
+pub fn from_nanos(n: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(n)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 

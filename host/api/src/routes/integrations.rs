@@ -25,6 +25,7 @@ fn integration_json(info: &ProviderInfo, st: &IntegrationState) -> serde_json::V
         "token_help_url": info.token_help_url,
         "status": st.status,
         "last_error": st.last_error,
+        "webhook_configured": st.webhook_configured,
     })
 }
 
@@ -68,6 +69,10 @@ struct EnableReq {
     token: ProviderToken,
     #[serde(default)]
     base_url: Option<String>,
+    /// Secret that signs the provider's webhook deliveries (write-only,
+    /// stored encrypted). Absent: the stored one, if any, is kept.
+    #[serde(default)]
+    webhook_secret: Option<ProviderToken>,
 }
 
 pub(super) async fn enable(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiError> {
@@ -139,9 +144,17 @@ pub(super) async fn enable(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiE
         }
     };
     let token = b.token;
+    let webhook_secret = b.webhook_secret;
     let (o, p) = (org.clone(), pid.clone());
     let st = db(state, move |s| {
-        s.enable_integration(&o, &p, &base_url, &token, &account)
+        let st = s.enable_integration(&o, &p, &base_url, &token, &account)?;
+        match webhook_secret {
+            Some(secret) => {
+                s.set_webhook_secret(&o, &p, &secret)?;
+                s.integration(&o, &p)
+            }
+            None => Ok(st),
+        }
     })
     .await?;
     tracing::info!(org = %org, provider = %pid, account = ?st.account.as_ref().map(|a| &a.login), "integration enabled");

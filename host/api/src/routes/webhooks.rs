@@ -56,7 +56,7 @@ pub(super) async fn receive(state: &Arc<AppState>, req: Req) -> Result<Resp, Api
     match out {
         Ok(ack) => Ok(json(
             StatusCode::ACCEPTED,
-            &serde_json::json!({"accepted": true, "id": ack.id, "kind": ack.kind}),
+            &serde_json::json!({"accepted": true, "id": ack.id, "kind": ack.kind, "duplicate": ack.duplicate}),
         )),
         Err(WebhookError::Unsupported(m)) => Ok(json(
             StatusCode::ACCEPTED,

@@ -126,6 +126,7 @@ impl Providers for FakeProviders {
             Some("v1=valid") => Ok(WebhookAck {
                 id: format!("{org}-{}", req.body.len()),
                 kind: "workflow-completed".into(),
+                duplicate: false,
             }),
             Some("v1=unsupported") => {
                 Err(WebhookError::Unsupported("ping events are ignored".into()))

@@ -1,0 +1,122 @@
+//! One provider-call budget per integration (org, provider), shared by
+//! captures and the background sync, captures first.
+//!
+//! Each integration has `permits` slots for concurrent plugin calls (every
+//! call makes its own burst of requests with the same token, and the
+//! provider's rate limit is per token). A capture waits for a slot in FIFO
+//! order. The sync takes a slot only when no capture is waiting and at
+//! least one slot stays free for captures, and asks again before each call,
+//! so it yields to captures between calls.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+
+struct Lane {
+    slots: Arc<Semaphore>,
+    captures_waiting: AtomicUsize,
+    changed: Notify,
+}
+
+/// The budgets of every integration.
+pub struct Budget {
+    permits: usize,
+    lanes: Mutex<HashMap<(String, String), Arc<Lane>>>,
+}
+
+/// A held slot; dropping it frees the slot.
+pub struct Slot {
+    _permit: OwnedSemaphorePermit,
+    lane: Arc<Lane>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.lane.changed.notify_waiters();
+    }
+}
+
+impl Budget {
+    /// `permits` concurrent calls per integration (at least 2: one slot is
+    /// always kept for captures).
+    pub fn new(permits: usize) -> Budget {
+        Budget { permits: permits.max(2), lanes: Mutex::new(HashMap::new()) }
+    }
+
+    fn lane(&self, org: &str, provider: &str) -> Arc<Lane> {
+        self.lanes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((org.to_string(), provider.to_string()))
+            .or_insert_with(|| {
+                Arc::new(Lane {
+                    slots: Arc::new(Semaphore::new(self.permits)),
+                    captures_waiting: AtomicUsize::new(0),
+                    changed: Notify::new(),
+                })
+            })
+            .clone()
+    }
+
+    /// A slot for a capture (priority: the sync stops taking slots while
+    /// any capture waits).
+    pub async fn capture(&self, org: &str, provider: &str) -> Slot {
+        let lane = self.lane(org, provider);
+        lane.captures_waiting.fetch_add(1, Ordering::SeqCst);
+        let permit = lane.slots.clone().acquire_owned().await.expect("budget semaphore is never closed");
+        lane.captures_waiting.fetch_sub(1, Ordering::SeqCst);
+        lane.changed.notify_waiters();
+        Slot { _permit: permit, lane }
+    }
+
+    /// A slot for the sync: only when no capture is waiting and another
+    /// slot stays free for the next capture.
+    pub async fn sync(&self, org: &str, provider: &str) -> Slot {
+        let lane = self.lane(org, provider);
+        loop {
+            let notified = lane.changed.notified();
+            if lane.captures_waiting.load(Ordering::SeqCst) == 0
+                && lane.slots.available_permits() >= 2
+                && let Ok(permit) = lane.slots.clone().try_acquire_owned()
+            {
+                return Slot { _permit: permit, lane: lane.clone() };
+            }
+            // Woken by a slot freed or a capture served; the timeout covers
+            // a wake-up that raced with the check above.
+            let _ = tokio::time::timeout(Duration::from_millis(100), notified).await;
+        }
+    }
+
+    /// Captures waiting for a slot of this integration.
+    pub fn captures_waiting(&self, org: &str, provider: &str) -> usize {
+        self.lane(org, provider).captures_waiting.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sync_yields_to_captures_and_leaves_a_slot() {
+        let budget = Arc::new(Budget::new(2));
+        let a = budget.capture("o", "p").await;
+        // One slot left: the sync may not take the last one.
+        let b2 = budget.clone();
+        let sync = tokio::spawn(async move { b2.sync("o", "p").await });
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(!sync.is_finished(), "sync took the last free slot");
+        // A capture still gets it at once.
+        let b = tokio::time::timeout(Duration::from_millis(100), budget.capture("o", "p")).await.expect("capture served");
+        drop(a);
+        drop(b);
+        let s = tokio::time::timeout(Duration::from_secs(1), sync).await.expect("sync served once free").unwrap();
+        // Other integrations are independent.
+        let _other = tokio::time::timeout(Duration::from_millis(100), budget.capture("o2", "p")).await.unwrap();
+        drop(s);
+        assert_eq!(budget.captures_waiting("o", "p"), 0);
+    }
+}

@@ -1,0 +1,203 @@
+//! Deploy build snapshots: the capture worker, the local index of provider
+//! builds, the background sync and webhook intake. Design and rules:
+//! `docs/capture.md`.
+//!
+//! | file | does |
+//! | --- | --- |
+//! | `worker` | the durable queue's consumer: claims jobs, captures, retries |
+//! | `freeze` | pure: builds + deploy time → the builds as they were then |
+//! | `summary` | pure: the snapshot's one-word summary |
+//! | `index` | plugin records ↔ index records; when the index alone suffices |
+//! | `retry` | what a failed call means; backoff |
+//! | `explain` | why a snapshot is empty or failed, in words |
+//! | `budget` | provider-call slots per integration, captures first |
+//! | `sync` | background incremental sync of build projects in use |
+//! | `webhooks` | verified pushed events into the index |
+
+pub mod budget;
+pub mod explain;
+pub mod freeze;
+pub mod index;
+pub mod retry;
+pub mod summary;
+pub mod sync;
+pub mod webhooks;
+pub mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use buildsnap_api::Metrics;
+use buildsnap_store::Store;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::runtime::Registry;
+
+/// Tuning of captures and sync. `Default` is what `serve` uses.
+#[derive(Debug, Clone)]
+pub struct CaptureConfig {
+    /// Captures running at once (one worker task per process).
+    pub concurrency: usize,
+    /// Attempts of a capture (transient failures) before it ends in `error`.
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt (with jitter) up to `backoff_max`.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// How many pipelines a commit search may look at.
+    pub search_max_pipelines: u32,
+    /// Background sync period; zero turns the sync off.
+    pub sync_interval: Duration,
+    /// How many pipelines one sync may look at (per project).
+    pub sync_max_pipelines: u32,
+    /// How far back the sync looks, and how old an unfinished build may be
+    /// to be refreshed.
+    pub sync_max_age: Duration,
+    /// Unfinished builds refreshed per sync call.
+    pub sync_refresh_limit: u32,
+    /// Concurrent provider calls per integration (captures + sync).
+    pub calls_per_integration: usize,
+    /// How often an in-flight call checks that its integration is still enabled.
+    pub disable_poll: Duration,
+    /// How long a stop waits for in-flight captures before leaving them queued.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            concurrency: 4,
+            max_attempts: 8,
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+            search_max_pipelines: 2_000,
+            sync_interval: Duration::from_secs(300),
+            sync_max_pipelines: 200,
+            sync_max_age: Duration::from_secs(7 * 24 * 3600),
+            sync_refresh_limit: 50,
+            calls_per_integration: 4,
+            disable_poll: Duration::from_millis(200),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What the worker, the sync and webhook intake share.
+pub struct Capture {
+    pub store: Store,
+    pub registry: Arc<Registry>,
+    pub metrics: Arc<Metrics>,
+    /// Wakes the worker (deploy registered, webhook news).
+    pub notify: Arc<Notify>,
+    pub budget: budget::Budget,
+    pub config: CaptureConfig,
+    /// One search at a time per (org, provider, project, sha): a second
+    /// capture of the same commit waits, then finds the first one's answer
+    /// in the index instead of searching again.
+    searches: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Capture {
+    pub fn new(store: Store, registry: Arc<Registry>, metrics: Arc<Metrics>, config: CaptureConfig) -> Arc<Capture> {
+        Arc::new(Capture {
+            store,
+            registry,
+            metrics,
+            notify: Arc::new(Notify::new()),
+            budget: budget::Budget::new(config.calls_per_integration),
+            config,
+            searches: Default::default(),
+        })
+    }
+
+    /// Holds the single-flight lock of one commit search for as long as the
+    /// returned guard lives.
+    pub(crate) async fn search_lock(&self, key: String) -> SearchGuard<'_> {
+        let lock = self
+            .searches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let guard = lock.clone().lock_owned().await;
+        SearchGuard { capture: self, key, lock, _guard: guard }
+    }
+
+    /// Starts the worker and (unless the interval is zero) the sync loop.
+    pub fn start(self: &Arc<Self>) -> CaptureHandle {
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = vec![tokio::spawn(worker::run(self.clone(), stopped.clone()))];
+        if !self.config.sync_interval.is_zero() {
+            tasks.push(tokio::spawn(sync::run(self.clone(), stopped)));
+        }
+        CaptureHandle { stop, tasks }
+    }
+
+    /// Whether `org`'s integration with `provider` is enabled now. A store
+    /// error counts as enabled: the writes that follow re-check in their
+    /// own transactions, so nothing is stored for a disabled integration,
+    /// while a hiccup does not drop a capture.
+    pub(crate) async fn enabled(&self, org: &str, provider: &str) -> bool {
+        let (o, p) = (org.to_string(), provider.to_string());
+        db(&self.store, move |s| s.integration(&o, &p)).await.map(|i| i.enabled).unwrap_or(true)
+    }
+
+    /// Resolves once the integration is no longer enabled (polled), so an
+    /// in-flight call can be dropped at once after a disable.
+    pub(crate) async fn until_disabled(&self, org: &str, provider: &str) {
+        loop {
+            tokio::time::sleep(self.config.disable_poll).await;
+            if !self.enabled(org, provider).await {
+                return;
+            }
+        }
+    }
+}
+
+/// The running background work; [`CaptureHandle::stop`] ends it.
+pub struct CaptureHandle {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl CaptureHandle {
+    /// Stops the worker and the sync: no new work starts; in-flight
+    /// captures get the shutdown grace to finish, the rest go back to the
+    /// queue for the next start.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Runs a blocking store call off the async threads.
+pub(crate) async fn db<T: Send + 'static>(
+    store: &Store,
+    f: impl FnOnce(&Store) -> buildsnap_store::Result<T> + Send + 'static,
+) -> buildsnap_store::Result<T> {
+    let s = store.clone();
+    tokio::task::spawn_blocking(move || f(&s))
+        .await
+        .unwrap_or_else(|e| Err(buildsnap_store::StoreError::Invalid(format!("store task failed: {e}"))))
+}
+
+/// See [`Capture::search_lock`]; removes its map entry when the last user leaves.
+pub(crate) struct SearchGuard<'a> {
+    capture: &'a Capture,
+    key: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for SearchGuard<'_> {
+    fn drop(&mut self) {
+        let mut map = self.capture.searches.lock().unwrap_or_else(|e| e.into_inner());
+        // Ours, the map's and the guard's: nobody else waits for it.
+        if Arc::strong_count(&self.lock) <= 3 {
+            map.remove(&self.key);
+        }
+    }
+}

@@ -1,0 +1,557 @@
+//! The local index of provider builds, for the capture worker, the sync loop
+//! and webhooks: builds (CircleCI workflows) with their jobs, keyed by (org,
+//! provider, provider build id) and looked up by (project, commit).
+//!
+//! Writes never make a final build look unfinished again (a late or
+//! re-ordered observation cannot un-finish a workflow), and an observation
+//! without a trustworthy job list (`jobs_complete = false`, e.g. a webhook
+//! that carries no jobs) does not erase the jobs already known.
+//!
+//! Every write checks, in its transaction, that the integration is still
+//! enabled: disabling erases the index (see `disable_integration`), so a
+//! provider answer that arrives after the disable is dropped, not stored.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use crate::{Result, Store, orgs, ts};
+
+/// Statuses after which a build or job never changes again.
+pub const FINAL_STATUSES: &[&str] = &["success", "failed", "error", "canceled", "not_run"];
+
+/// Whether `status` (buildsnap's vocabulary) is final.
+pub fn is_final(status: &str) -> bool {
+    FINAL_STATUSES.contains(&status)
+}
+
+/// One job of an indexed build. Timestamps are RFC 3339 UTC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedJob {
+    /// Provider's id.
+    pub id: String,
+    /// Job name.
+    pub name: String,
+    /// Job number, where the provider has one.
+    pub number: Option<i64>,
+    /// `build`, `approval`, ...
+    pub kind: String,
+    /// buildsnap status word.
+    pub status: String,
+    /// The provider's own word.
+    pub provider_status: String,
+    /// Start time.
+    pub started_at: Option<String>,
+    /// Stop time.
+    pub stopped_at: Option<String>,
+    /// Browser link.
+    pub url: Option<String>,
+}
+
+/// One indexed build (CircleCI workflow). Timestamps are RFC 3339 UTC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedBuild {
+    /// Provider's build id.
+    pub id: String,
+    /// Provider project (normalised slug).
+    pub project: String,
+    /// Build (workflow) name.
+    pub name: String,
+    /// buildsnap status word.
+    pub status: String,
+    /// The provider's own word.
+    pub provider_status: String,
+    /// Browser link.
+    pub url: Option<String>,
+    /// Pipeline (trigger) id.
+    pub pipeline_id: String,
+    /// Pipeline number.
+    pub pipeline_number: Option<i64>,
+    /// Full commit SHA, lower-case.
+    pub sha: String,
+    /// Branch built.
+    pub branch: Option<String>,
+    /// Tag built.
+    pub tag: Option<String>,
+    /// Creation time.
+    pub created_at: String,
+    /// Stop time.
+    pub stopped_at: Option<String>,
+    /// Whether `jobs` is the whole job list.
+    pub jobs_complete: bool,
+    /// Jobs, in the provider's order.
+    pub jobs: Vec<IndexedJob>,
+    /// When this build was first stored (set by the store; ignored on write).
+    pub first_seen: Option<String>,
+    /// When the provider last showed it to us (set by the store; ignored on write).
+    pub last_seen: Option<String>,
+}
+
+/// The record of a stored commit search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitSearch {
+    /// When the search's answer was stored (RFC 3339).
+    pub searched_at: String,
+    /// Unix nanoseconds of `searched_at`, for comparisons.
+    pub searched_at_nanos: i64,
+    /// The plugin's search report, as JSON text.
+    pub report: String,
+}
+
+/// What the index holds for one (project, commit) lookup.
+#[derive(Debug, Clone, Default)]
+pub struct IndexLookup {
+    /// The newest stored search for exactly this SHA (or prefix), if any.
+    pub search: Option<CommitSearch>,
+    /// Builds whose full SHA starts with the asked SHA, newest first.
+    pub builds: Vec<IndexedBuild>,
+}
+
+/// Where an integration's builds are synced from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncTarget {
+    /// Org slug.
+    pub org: String,
+    /// Provider id.
+    pub provider: String,
+    /// Code deployments of projects using this integration as build server:
+    /// `(build_project, repo_url)`, deduplicated.
+    pub sources: Vec<(Option<String>, String)>,
+}
+
+fn parse_nanos(s: &str) -> Option<i64> {
+    ts::parse(s).ok().map(ts::to_nanos)
+}
+
+pub(crate) fn enabled(tx: &Transaction<'_>, org_id: i64, provider: &str) -> Result<bool> {
+    Ok(tx
+        .prepare_cached("SELECT enabled FROM integrations WHERE org_id = ?1 AND provider = ?2")?
+        .query_row(params![org_id, provider], |r| r.get::<_, i64>(0))
+        .optional()?
+        == Some(1))
+}
+
+/// Upserts `builds` (see the module notes for the merge rules).
+pub(crate) fn upsert_builds(
+    tx: &Transaction<'_>,
+    org_id: i64,
+    provider: &str,
+    builds: &[IndexedBuild],
+    now: i64,
+) -> Result<()> {
+    for b in builds {
+        let created = parse_nanos(&b.created_at).unwrap_or(now);
+        let stopped = b.stopped_at.as_deref().and_then(parse_nanos);
+        let fin = is_final(&b.status);
+        let existing: Option<i64> = tx
+            .prepare_cached(
+                "SELECT final FROM provider_builds WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
+            )?
+            .query_row(params![org_id, provider, b.id], |r| r.get(0))
+            .optional()?;
+        let sha = b.sha.to_ascii_lowercase();
+        match existing {
+            None => {
+                tx.prepare_cached(
+                    "INSERT INTO provider_builds (org_id, provider, build_id, project, sha, name, status,
+                         provider_status, final, url, pipeline_id, pipeline_number, branch, tag, created_at,
+                         stopped_at, jobs_complete, first_seen, last_seen)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18)",
+                )?
+                .execute(params![
+                    org_id,
+                    provider,
+                    b.id,
+                    b.project,
+                    sha,
+                    b.name,
+                    b.status,
+                    b.provider_status,
+                    fin as i64,
+                    b.url,
+                    b.pipeline_id,
+                    b.pipeline_number,
+                    b.branch,
+                    b.tag,
+                    created,
+                    stopped,
+                    b.jobs_complete as i64,
+                    now
+                ])?;
+            }
+            Some(was_final) => {
+                // A final build stays final: only fill in what was missing.
+                if was_final == 1 && !fin {
+                    tx.prepare_cached(
+                        "UPDATE provider_builds SET last_seen = ?4,
+                             url = COALESCE(url, ?5), pipeline_number = COALESCE(pipeline_number, ?6),
+                             branch = COALESCE(branch, ?7), tag = COALESCE(tag, ?8)
+                         WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
+                    )?
+                    .execute(params![org_id, provider, b.id, now, b.url, b.pipeline_number, b.branch, b.tag])?;
+                    // Its jobs are final too: a stale list must not reopen them.
+                    continue;
+                } else {
+                    tx.prepare_cached(
+                        "UPDATE provider_builds SET project = ?4, sha = ?5, name = ?6, status = ?7,
+                             provider_status = ?8, final = ?9, url = COALESCE(?10, url), pipeline_id = ?11,
+                             pipeline_number = COALESCE(?12, pipeline_number), branch = COALESCE(?13, branch),
+                             tag = COALESCE(?14, tag), created_at = ?15, stopped_at = COALESCE(?16, stopped_at),
+                             jobs_complete = CASE WHEN ?17 = 1 THEN 1 ELSE jobs_complete END, last_seen = ?18
+                         WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
+                    )?
+                    .execute(params![
+                        org_id,
+                        provider,
+                        b.id,
+                        b.project,
+                        sha,
+                        b.name,
+                        b.status,
+                        b.provider_status,
+                        fin as i64,
+                        b.url,
+                        b.pipeline_id,
+                        b.pipeline_number,
+                        b.branch,
+                        b.tag,
+                        created,
+                        stopped,
+                        b.jobs_complete as i64,
+                        now
+                    ])?;
+                }
+            }
+        }
+        if b.jobs_complete {
+            // The whole list: it replaces what was known.
+            tx.prepare_cached("DELETE FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3")?
+                .execute(params![org_id, provider, b.id])?;
+        }
+        for (pos, j) in b.jobs.iter().enumerate() {
+            let was_final: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT status FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3 AND job_id = ?4",
+                )?
+                .query_row(params![org_id, provider, b.id, j.id], |r| r.get::<_, String>(0))
+                .optional()?
+                .map(|s| is_final(&s) as i64);
+            if was_final == Some(1) && !is_final(&j.status) {
+                continue;
+            }
+            tx.prepare_cached(
+                "INSERT INTO provider_jobs (org_id, provider, build_id, job_id, position, name, number, kind, status,
+                     provider_status, started_at, stopped_at, url)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 ON CONFLICT (org_id, provider, build_id, job_id) DO UPDATE SET
+                     name = excluded.name, number = COALESCE(excluded.number, number), kind = excluded.kind,
+                     status = excluded.status, provider_status = excluded.provider_status,
+                     started_at = COALESCE(excluded.started_at, started_at),
+                     stopped_at = COALESCE(excluded.stopped_at, stopped_at), url = COALESCE(excluded.url, url)",
+            )?
+            .execute(params![
+                org_id,
+                provider,
+                b.id,
+                j.id,
+                pos as i64,
+                j.name,
+                j.number,
+                j.kind,
+                j.status,
+                j.provider_status,
+                j.started_at.as_deref().and_then(parse_nanos),
+                j.stopped_at.as_deref().and_then(parse_nanos),
+                j.url
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+fn read_builds(tx: &Transaction<'_>, org_id: i64, provider: &str, where_sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<IndexedBuild>> {
+    let sql = format!(
+        "SELECT build_id, project, name, status, provider_status, url, pipeline_id, pipeline_number, sha, branch,
+                tag, created_at, stopped_at, jobs_complete, first_seen, last_seen
+         FROM provider_builds WHERE org_id = ?1 AND provider = ?2 AND {where_sql}
+         ORDER BY created_at DESC, build_id DESC"
+    );
+    let mut all: Vec<&dyn rusqlite::ToSql> = vec![&org_id, &provider];
+    all.extend_from_slice(args);
+    let mut st = tx.prepare_cached(&sql)?;
+    let mut builds: Vec<IndexedBuild> = st
+        .query_map(all.as_slice(), |r| {
+            Ok(IndexedBuild {
+                id: r.get(0)?,
+                project: r.get(1)?,
+                name: r.get(2)?,
+                status: r.get(3)?,
+                provider_status: r.get(4)?,
+                url: r.get(5)?,
+                pipeline_id: r.get(6)?,
+                pipeline_number: r.get(7)?,
+                sha: r.get(8)?,
+                branch: r.get(9)?,
+                tag: r.get(10)?,
+                created_at: ts::nanos_to_string(r.get(11)?),
+                stopped_at: r.get::<_, Option<i64>>(12)?.map(ts::nanos_to_string),
+                jobs_complete: r.get::<_, i64>(13)? == 1,
+                jobs: Vec::new(),
+                first_seen: Some(ts::nanos_to_string(r.get(14)?)),
+                last_seen: Some(ts::nanos_to_string(r.get(15)?)),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut jobs_st = tx.prepare_cached(
+        "SELECT job_id, name, number, kind, status, provider_status, started_at, stopped_at, url
+         FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3 ORDER BY position, job_id",
+    )?;
+    for b in &mut builds {
+        b.jobs = jobs_st
+            .query_map(params![org_id, provider, b.id], |r| {
+                Ok(IndexedJob {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    number: r.get(2)?,
+                    kind: r.get(3)?,
+                    status: r.get(4)?,
+                    provider_status: r.get(5)?,
+                    started_at: r.get::<_, Option<i64>>(6)?.map(ts::nanos_to_string),
+                    stopped_at: r.get::<_, Option<i64>>(7)?.map(ts::nanos_to_string),
+                    url: r.get(8)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(builds)
+}
+
+fn is_hex(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|c| c.is_ascii_hexdigit())
+}
+
+impl Store {
+    /// Stores builds the provider showed (sync, webhooks, searches). With
+    /// `search = Some((project, sha_query, report_json))` it also records
+    /// that these builds are the whole answer of a commit search made now.
+    /// Returns `false` (and writes nothing) when the integration is no
+    /// longer enabled.
+    pub fn index_builds(
+        &self,
+        org: &str,
+        provider: &str,
+        builds: &[IndexedBuild],
+        search: Option<(&str, &str, &str)>,
+    ) -> Result<bool> {
+        let now = ts::to_nanos(ts::now());
+        self.db.write(|tx| {
+            let org_id = orgs::org_id(tx, org)?;
+            if !enabled(tx, org_id, provider)? {
+                return Ok(false);
+            }
+            upsert_builds(tx, org_id, provider, builds, now)?;
+            if let Some((project, sha_query, report)) = search {
+                tx.prepare_cached(
+                    "INSERT INTO commit_searches (org_id, provider, project, sha_query, searched_at, report)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (org_id, provider, project, sha_query) DO UPDATE SET
+                         searched_at = excluded.searched_at, report = excluded.report",
+                )?
+                .execute(params![org_id, provider, project, sha_query.to_ascii_lowercase(), now, report])?;
+            }
+            Ok(true)
+        })
+    }
+
+    /// What the index holds for `sha` (full or prefix) in `project`.
+    pub fn index_lookup(&self, org: &str, provider: &str, project: &str, sha: &str) -> Result<IndexLookup> {
+        let sha = sha.to_ascii_lowercase();
+        if !is_hex(&sha) {
+            return Ok(IndexLookup::default());
+        }
+        self.db.read(|tx| {
+            let org_id = orgs::org_id(tx, org)?;
+            let search = tx
+                .prepare_cached(
+                    "SELECT searched_at, report FROM commit_searches
+                     WHERE org_id = ?1 AND provider = ?2 AND project = ?3 AND sha_query = ?4",
+                )?
+                .query_row(params![org_id, provider, project, sha], |r| {
+                    let n: i64 = r.get(0)?;
+                    Ok(CommitSearch { searched_at: ts::nanos_to_string(n), searched_at_nanos: n, report: r.get(1)? })
+                })
+                .optional()?;
+            let pattern = format!("{sha}%");
+            let builds = read_builds(tx, org_id, provider, "project = ?3 AND sha LIKE ?4", &[&project, &pattern])?;
+            Ok(IndexLookup { search, builds })
+        })
+    }
+
+    /// Ids of `project`'s builds that were not final when last seen and were
+    /// created after `since` (RFC 3339), newest first, at most `limit`.
+    pub fn unfinished_builds(
+        &self,
+        org: &str,
+        provider: &str,
+        project: &str,
+        since: &str,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        let since = parse_nanos(since).unwrap_or(0);
+        self.db.read(|tx| {
+            let org_id = orgs::org_id(tx, org)?;
+            let mut st = tx.prepare_cached(
+                "SELECT build_id FROM provider_builds
+                 WHERE org_id = ?1 AND provider = ?2 AND project = ?3 AND final = 0 AND created_at >= ?4
+                 ORDER BY created_at DESC LIMIT ?5",
+            )?;
+            let ids = st
+                .query_map(params![org_id, provider, project, since, limit], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(ids)
+        })
+    }
+
+    /// The current (last seen) status of each of `ids` the index holds.
+    pub fn current_statuses(&self, org: &str, provider: &str, ids: &[String]) -> Result<HashMap<String, String>> {
+        self.db.read(|tx| {
+            let org_id = orgs::org_id(tx, org)?;
+            current_statuses(tx, org_id, provider, ids)
+        })
+    }
+
+    /// Enabled integrations in good standing (`ok`) with the code
+    /// deployments of the projects that use them as build server: what the
+    /// background sync refreshes.
+    pub fn sync_targets(&self) -> Result<Vec<SyncTarget>> {
+        self.db.read(|tx| {
+            let mut st = tx.prepare_cached(
+                "SELECT o.slug, i.provider, c.build_project, c.repo_url
+                 FROM integrations i
+                 JOIN orgs o ON o.id = i.org_id
+                 JOIN projects p ON p.org_id = i.org_id AND p.build_server = i.provider
+                 JOIN code_deployments c ON c.project_id = p.id
+                 WHERE i.enabled = 1 AND i.status = 'ok'
+                 ORDER BY o.slug, i.provider, c.id",
+            )?;
+            let rows: Vec<(String, String, Option<String>, String)> = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<Result<_, _>>()?;
+            let mut out: Vec<SyncTarget> = Vec::new();
+            for (org, provider, build_project, repo_url) in rows {
+                let idx = match out.iter().position(|t| t.org == org && t.provider == provider) {
+                    Some(i) => i,
+                    None => {
+                        out.push(SyncTarget { org, provider, sources: Vec::new() });
+                        out.len() - 1
+                    }
+                };
+                let src = (build_project, repo_url);
+                if !out[idx].sources.contains(&src) {
+                    out[idx].sources.push(src);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// The stored sync cursor of `project`, if a sync ran before.
+    pub fn sync_cursor(&self, org: &str, provider: &str, project: &str) -> Result<Option<String>> {
+        self.db.read(|tx| {
+            let org_id = orgs::org_id(tx, org)?;
+            Ok(tx
+                .prepare_cached(
+                    "SELECT cursor FROM sync_cursors WHERE org_id = ?1 AND provider = ?2 AND project = ?3",
+                )?
+                .query_row(params![org_id, provider, project], |r| r.get::<_, Option<String>>(0))
+                .optional()?
+                .flatten())
+        })
+    }
+
+    /// Stores a sync page: its builds and the next cursor, atomically.
+    /// `false` (nothing written) when the integration is no longer enabled.
+    pub fn save_sync(
+        &self,
+        org: &str,
+        provider: &str,
+        project: &str,
+        builds: &[IndexedBuild],
+        cursor: Option<&str>,
+    ) -> Result<bool> {
+        let now = ts::to_nanos(ts::now());
+        self.db.write(|tx| {
+            let org_id = orgs::org_id(tx, org)?;
+            if !enabled(tx, org_id, provider)? {
+                return Ok(false);
+            }
+            upsert_builds(tx, org_id, provider, builds, now)?;
+            tx.prepare_cached(
+                "INSERT INTO sync_cursors (org_id, provider, project, cursor, synced_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (org_id, provider, project) DO UPDATE SET
+                     cursor = COALESCE(excluded.cursor, cursor), synced_at = excluded.synced_at",
+            )?
+            .execute(params![org_id, provider, project, cursor, now])?;
+            Ok(true)
+        })
+    }
+
+    /// Records a verified webhook event and stores its builds, atomically.
+    /// `None`: the integration is not enabled (nothing written);
+    /// `Some(false)`: the event id was seen before (nothing written);
+    /// `Some(true)`: new, stored.
+    pub fn apply_webhook_event(
+        &self,
+        org: &str,
+        provider: &str,
+        event_id: &str,
+        kind: &str,
+        builds: &[IndexedBuild],
+    ) -> Result<Option<bool>> {
+        let now = ts::to_nanos(ts::now());
+        self.db.write(|tx| {
+            let org_id = orgs::org_id(tx, org)?;
+            if !enabled(tx, org_id, provider)? {
+                return Ok(None);
+            }
+            let n = tx
+                .prepare_cached(
+                    "INSERT INTO webhook_events (org_id, provider, event_id, kind, received_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![org_id, provider, event_id, kind, now])?;
+            if n == 0 {
+                return Ok(Some(false));
+            }
+            upsert_builds(tx, org_id, provider, builds, now)?;
+            Ok(Some(true))
+        })
+    }
+
+    /// Erases everything fetched with an integration's credentials (index,
+    /// searches, cursors, webhook ids). Called inside `disable_integration`.
+    pub(crate) fn erase_index(tx: &Transaction<'_>, org_id: i64, provider: &str) -> Result<()> {
+        for table in ["provider_jobs", "provider_builds", "commit_searches", "sync_cursors", "webhook_events"] {
+            tx.execute(&format!("DELETE FROM {table} WHERE org_id = ?1 AND provider = ?2"), params![org_id, provider])?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn current_statuses(
+    tx: &Transaction<'_>,
+    org_id: i64,
+    provider: &str,
+    ids: &[String],
+) -> Result<HashMap<String, String>> {
+    let mut st = tx.prepare_cached(
+        "SELECT status FROM provider_builds WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
+    )?;
+    let mut out = HashMap::new();
+    for id in ids {
+        if let Some(s) = st.query_row(params![org_id, provider, id], |r| r.get::<_, String>(0)).optional()? {
+            out.insert(id.clone(), s);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,198 @@
+//! The capture worker's part of the store: the provider-build index, commit
+//! searches, sync cursors, webhook de-duplication and secrets, and the
+//! guarded capture completion.
+
+use buildsnap_store::*;
+use serde_json::json;
+
+fn open(dir: &std::path::Path) -> Store {
+    Store::open(dir, SecretKey::load_or_create(dir, None).unwrap()).unwrap()
+}
+
+fn seed(s: &Store) {
+    s.create_org("acme", "Acme").unwrap();
+    s.create_project("acme", "web", "Web").unwrap();
+    let cd = NewCodeDeployment {
+        slug: "main".into(),
+        repo_url: "https://github.com/acme/web".into(),
+        branch: "main".into(),
+        build_project: Some("gh/acme/web".into()),
+    };
+    s.create_code_deployment("acme", "web", &cd).unwrap();
+    let account = Account { id: "1".into(), login: "octo".into(), name: "Octo".into() };
+    s.enable_integration("acme", "circleci", "https://circleci.com", &ProviderToken::new("tok-123456".into()), &account)
+        .unwrap();
+    s.set_default_build_server("acme", "circleci", "web").unwrap();
+}
+
+fn job(id: &str, status: &str) -> IndexedJob {
+    IndexedJob {
+        id: id.into(),
+        name: id.into(),
+        number: Some(1),
+        kind: "build".into(),
+        status: status.into(),
+        provider_status: status.into(),
+        started_at: Some("2025-06-01T11:00:01Z".into()),
+        stopped_at: (status == "success").then(|| "2025-06-01T11:00:31Z".into()),
+        url: None,
+    }
+}
+
+fn build(id: &str, sha: &str, status: &str, jobs: Vec<IndexedJob>, complete: bool) -> IndexedBuild {
+    IndexedBuild {
+        id: id.into(),
+        project: "gh/acme/web".into(),
+        name: "build".into(),
+        status: status.into(),
+        provider_status: status.into(),
+        url: Some(format!("https://app.circleci.com/{id}")),
+        pipeline_id: "p1".into(),
+        pipeline_number: Some(1),
+        sha: sha.into(),
+        branch: Some("main".into()),
+        tag: None,
+        created_at: "2025-06-01T11:00:00.5+00:00".into(),
+        stopped_at: (status == "success").then(|| "2025-06-01T11:01:00Z".into()),
+        jobs_complete: complete,
+        jobs,
+        first_seen: None,
+        last_seen: None,
+    }
+}
+
+const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+#[test]
+fn index_merges_observations_and_records_searches() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    seed(&s);
+    let running = build("w1", SHA, "running", vec![job("a", "running"), job("b", "queued")], true);
+    assert!(s.index_builds("acme", "circleci", &[running], Some(("gh/acme/web", SHA, "{\"pages_fetched\":1}"))).unwrap());
+    let l = s.index_lookup("acme", "circleci", "gh/acme/web", SHA).unwrap();
+    let search = l.search.expect("search recorded");
+    assert_eq!(search.report, "{\"pages_fetched\":1}");
+    assert_eq!(l.builds.len(), 1);
+    assert_eq!(l.builds[0].created_at, "2025-06-01T11:00:00.5Z", "normalised");
+    assert_eq!(l.builds[0].jobs.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    // A prefix finds it, another prefix has no search of its own.
+    let l = s.index_lookup("acme", "circleci", "gh/acme/web", &SHA[..8]).unwrap();
+    assert_eq!(l.builds.len(), 1);
+    assert!(l.search.is_none());
+    assert_eq!(s.unfinished_builds("acme", "circleci", "gh/acme/web", "2025-01-01T00:00:00Z", 10).unwrap(), ["w1"]);
+
+    // A webhook without jobs: status updated, jobs kept.
+    let done = build("w1", SHA, "success", vec![], false);
+    assert_eq!(s.apply_webhook_event("acme", "circleci", "ev-1", "workflow-completed", std::slice::from_ref(&done)).unwrap(), Some(true));
+    assert_eq!(s.apply_webhook_event("acme", "circleci", "ev-1", "workflow-completed", &[done]).unwrap(), Some(false));
+    let l = s.index_lookup("acme", "circleci", "gh/acme/web", SHA).unwrap();
+    assert_eq!(l.builds[0].status, "success");
+    assert_eq!(l.builds[0].jobs.len(), 2);
+    assert!(l.builds[0].jobs_complete, "still the complete list seen before");
+    assert!(s.unfinished_builds("acme", "circleci", "gh/acme/web", "2025-01-01T00:00:00Z", 10).unwrap().is_empty());
+    // A stale observation does not reopen a final build.
+    let stale = build("w1", SHA, "running", vec![job("a", "running")], true);
+    assert!(s.save_sync("acme", "circleci", "gh/acme/web", &[stale], Some("cursor-1")).unwrap());
+    let l = s.index_lookup("acme", "circleci", "gh/acme/web", SHA).unwrap();
+    assert_eq!(l.builds[0].status, "success");
+    assert_eq!(s.sync_cursor("acme", "circleci", "gh/acme/web").unwrap().as_deref(), Some("cursor-1"));
+    assert_eq!(
+        s.current_statuses("acme", "circleci", &["w1".into(), "nope".into()]).unwrap().into_iter().collect::<Vec<_>>(),
+        [("w1".to_string(), "success".to_string())]
+    );
+    let targets = s.sync_targets().unwrap();
+    assert_eq!(targets.len(), 1);
+    assert_eq!(targets[0].sources, [(Some("gh/acme/web".to_string()), "https://github.com/acme/web".to_string())]);
+}
+
+#[test]
+fn webhook_secret_is_sealed_and_disable_erases_it_with_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    seed(&s);
+    assert!(!s.integration("acme", "circleci").unwrap().webhook_configured);
+    s.set_webhook_secret("acme", "circleci", &ProviderToken::new("hook-secret-xyz".into())).unwrap();
+    assert!(s.integration("acme", "circleci").unwrap().webhook_configured);
+    let (base, secret) = s.webhook_secret("acme", "circleci").unwrap().unwrap();
+    assert_eq!((base.as_str(), secret.expose()), ("https://circleci.com", "hook-secret-xyz"));
+    s.index_builds("acme", "circleci", &[build("w1", SHA, "running", vec![], true)], Some(("gh/acme/web", SHA, "{}")))
+        .unwrap();
+    drop(s);
+    let raw = std::fs::read(dir.path().join(Store::DB_FILE)).unwrap();
+    assert!(!raw.windows(15).any(|w| w == b"hook-secret-xyz"), "secret stored in plain text");
+    let s = open(dir.path());
+    s.disable_integration("acme", "circleci").unwrap();
+    assert!(s.webhook_secret("acme", "circleci").unwrap().is_none());
+    assert!(!s.integration("acme", "circleci").unwrap().webhook_configured);
+    let l = s.index_lookup("acme", "circleci", "gh/acme/web", SHA).unwrap();
+    assert!(l.builds.is_empty() && l.search.is_none(), "fetched data erased with the token");
+    // Writes after the disable are refused.
+    assert!(!s.index_builds("acme", "circleci", &[build("w2", SHA, "running", vec![], true)], None).unwrap());
+    assert_eq!(s.apply_webhook_event("acme", "circleci", "ev-2", "x", &[]).unwrap(), None);
+    assert!(s.set_webhook_secret("acme", "circleci", &ProviderToken::new("again".into())).is_err());
+}
+
+#[test]
+fn complete_capture_only_for_a_job_still_running_and_defer_does_not_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    seed(&s);
+    let d = s
+        .register_deploy("acme", "web", &NewDeploy { sha: SHA.into(), environment: None, deployed_at: None, code_deployment: None })
+        .unwrap();
+    let job = s.next_capture_job().unwrap().unwrap();
+    assert_eq!(job.attempts, 1);
+    s.defer_capture(d.id, ts::now(), "interrupted by shutdown").unwrap();
+    assert_eq!(s.capture_job_state(d.id).unwrap().unwrap().1, 0, "a deferral is not an attempt");
+    let job = s.next_capture_job().unwrap().unwrap();
+    assert_eq!(job.attempts, 1);
+    let fin = FinalSnapshot {
+        state: SnapshotState::Complete,
+        summary: "success".into(),
+        builds: json!([{"id": "w1", "status": "success"}]),
+        explain: None,
+        build_project: Some("gh/acme/web".into()),
+        captured_at: ts::now(),
+    };
+    // Disabled while in flight: the capture's result is not written.
+    s.disable_integration("acme", "circleci").unwrap();
+    assert!(!s.complete_capture(d.id, &fin).unwrap());
+    let got = s.get_deploy("acme", d.id).unwrap();
+    assert_eq!(got.builds.state, SnapshotState::Error);
+    assert!(got.builds.explain.unwrap().contains("disabled"));
+    assert_eq!(s.capture_job_state(d.id).unwrap().unwrap().0, "done");
+}
+
+#[test]
+fn current_status_is_shown_beside_a_frozen_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    seed(&s);
+    let d = s
+        .register_deploy("acme", "web", &NewDeploy { sha: SHA.into(), environment: None, deployed_at: None, code_deployment: None })
+        .unwrap();
+    s.next_capture_job().unwrap().unwrap();
+    let fin = FinalSnapshot {
+        state: SnapshotState::Complete,
+        summary: "running".into(),
+        builds: json!([{"id": "w1", "status": "running"}, {"id": "w2", "status": "success"}]),
+        explain: None,
+        build_project: Some("gh/acme/web".into()),
+        captured_at: ts::now(),
+    };
+    assert!(s.complete_capture(d.id, &fin).unwrap());
+    s.index_builds(
+        "acme",
+        "circleci",
+        &[build("w1", SHA, "success", vec![], true), build("w2", SHA, "success", vec![], true)],
+        None,
+    )
+    .unwrap();
+    let got = s.get_deploy_with_current("acme", d.id).unwrap();
+    assert_eq!(got.builds.builds[0]["status"], "running");
+    assert_eq!(got.builds.builds[0]["current_status"], "success");
+    assert!(got.builds.builds[1].get("current_status").is_none(), "same status: nothing beside it");
+    // The stored snapshot itself is untouched.
+    assert!(s.get_deploy("acme", d.id).unwrap().builds.builds[0].get("current_status").is_none());
+}
