@@ -33,6 +33,26 @@ pub enum Command {
         #[command(subcommand)]
         command: ProvidersCommand,
     },
+    /// Try buildsnap: a CircleCI simulator, a server with a demo org and a
+    /// stream of deploys; prints the URL to open and how to sign in.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Address of the web page and API.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Keep the demo's state in this (new or empty) directory. Default: a
+    /// temporary directory, removed at exit.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Seconds between the deploys the demo registers.
+    #[arg(long, default_value_t = 8)]
+    pub deploy_every: u64,
+    /// Log filter of the server, tracing syntax.
+    #[arg(long, default_value = "warn")]
+    pub log: String,
 }
 
 #[derive(Debug, Subcommand)]

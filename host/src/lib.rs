@@ -1,8 +1,10 @@
 //! buildsnap: ties every deploy to the CI builds of the deployed commit and
 //! keeps a snapshot of their state at deploy time.
 
+pub mod capture;
 pub mod cli;
 pub mod commands;
+pub mod demo;
 pub mod logging;
 pub mod providers;
 pub mod runtime;

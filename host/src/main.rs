@@ -1,7 +1,7 @@
 use clap::Parser;
 
 use buildsnap::cli::{Cli, Command};
-use buildsnap::{commands, logging, serve};
+use buildsnap::{commands, demo, logging, serve};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -17,6 +17,10 @@ async fn main() -> std::process::ExitCode {
             let _ = logging::init("warn", buildsnap::cli::LogFormat::Text);
             commands::providers(command).await
         }
+        Command::Demo(args) => match logging::init(&args.log, buildsnap::cli::LogFormat::Text) {
+            Ok(()) => demo::run(args).await,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

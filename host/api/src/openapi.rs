@@ -31,8 +31,11 @@ mod tests {
                 }
             }
         }
+        // The web page's routes serve HTML/JS/CSS, not the API the
+        // document describes.
         let in_router: BTreeSet<(String, String)> = ROUTES
             .iter()
+            .filter(|(_, _, id)| !id.is_web_page())
             .map(|(m, p, _)| (m.as_str().to_string(), p.to_string()))
             .collect();
         let missing: Vec<_> = in_router.difference(&in_doc).collect();

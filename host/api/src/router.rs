@@ -26,6 +26,22 @@ pub(crate) enum RouteId {
     GetDeploy,
     GetDeployBuilds,
     Webhook,
+    /// The web page (`routes/web.rs`): not part of the HTTP API, so neither
+    /// authenticated nor listed in the OpenAPI document.
+    WebIndex,
+    WebScript,
+    WebStyle,
+    WebIcon,
+}
+
+impl RouteId {
+    /// A route of the web page rather than of the HTTP API.
+    pub(crate) fn is_web_page(self) -> bool {
+        matches!(
+            self,
+            RouteId::WebIndex | RouteId::WebScript | RouteId::WebStyle | RouteId::WebIcon
+        )
+    }
 }
 
 /// `(method, path template, route)`. Templates use `{name}` for one segment.
@@ -110,6 +126,10 @@ pub(crate) const ROUTES: &[(Method, &str, RouteId)] = &[
         "/api/v1/webhooks/{provider}/{org}",
         RouteId::Webhook,
     ),
+    (Method::GET, "/", RouteId::WebIndex),
+    (Method::GET, "/assets/app.js", RouteId::WebScript),
+    (Method::GET, "/assets/app.css", RouteId::WebStyle),
+    (Method::GET, "/assets/icon.svg", RouteId::WebIcon),
 ];
 
 /// Result of matching a request.

@@ -161,7 +161,7 @@ fn requires_token(r: RouteId) -> bool {
     !matches!(
         r,
         RouteId::Healthz | RouteId::Metrics | RouteId::OpenApi | RouteId::Webhook
-    )
+    ) && !r.is_web_page()
 }
 
 impl App {

@@ -5,6 +5,7 @@ mod integrations;
 mod orgs;
 mod projects;
 mod system;
+mod web;
 mod webhooks;
 
 use std::sync::Arc;
@@ -50,6 +51,7 @@ pub(crate) async fn dispatch(
         R::GetDeploy => deploys::get(state, req).await,
         R::GetDeployBuilds => deploys::builds(state, req).await,
         R::Webhook => webhooks::receive(state, req).await,
+        R::WebIndex | R::WebScript | R::WebStyle | R::WebIcon => Ok(web::asset(route, &req)),
     }
 }
 
