@@ -6,7 +6,7 @@
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
-use crate::{Deploy, FinalSnapshot, Result, SnapshotState, Store, StoreError, index, orgs, ts};
+use crate::{Deploy, FinalSnapshot, Result, Store, index, orgs, ts};
 
 impl Store {
     /// Like [`Store::finish_capture`], but only while the job is still
@@ -15,41 +15,7 @@ impl Store {
     /// snapshot into `error` and the job `done`) writes nothing. Returns
     /// whether the snapshot was written.
     pub fn complete_capture(&self, deploy_id: i64, snap: &FinalSnapshot) -> Result<bool> {
-        if !matches!(snap.state, SnapshotState::Complete | SnapshotState::Error) {
-            return Err(StoreError::Invalid("a final snapshot is `complete` or `error`".into()));
-        }
-        if !snap.builds.is_array() {
-            return Err(StoreError::Invalid("snapshot builds must be a JSON array".into()));
-        }
-        let builds = serde_json::to_string(&snap.builds)?;
-        let now = ts::to_nanos(ts::now());
-        self.db.write(|tx| {
-            let running: Option<String> = tx
-                .query_row("SELECT state FROM capture_jobs WHERE deploy_id = ?1", [deploy_id], |r| r.get(0))
-                .optional()?;
-            if running.as_deref() != Some("running") {
-                return Ok(false);
-            }
-            let n = tx.execute(
-                "UPDATE snapshots SET state = ?2, summary = ?3, builds = ?4, explain = ?5,
-                     build_project = COALESCE(?6, build_project), captured_at = ?7
-                 WHERE deploy_id = ?1 AND state = 'pending'",
-                params![
-                    deploy_id,
-                    snap.state.as_str(),
-                    snap.summary,
-                    builds,
-                    snap.explain,
-                    snap.build_project,
-                    ts::to_nanos(snap.captured_at)
-                ],
-            )?;
-            tx.execute(
-                "UPDATE capture_jobs SET state = 'done', updated_at = ?2 WHERE deploy_id = ?1",
-                params![deploy_id, now],
-            )?;
-            Ok(n == 1)
-        })
+        self.write_final(deploy_id, snap, crate::captures::Replace::PendingOfRunningJob)
     }
 
     /// Puts a claimed job back in the queue until `not_before` without

@@ -90,6 +90,12 @@ impl Store {
     /// that is already `complete` never changes: then nothing is written and
     /// `false` is returned.
     pub fn finish_capture(&self, deploy_id: i64, snap: &FinalSnapshot) -> Result<bool> {
+        self.write_final(deploy_id, snap, Replace::AnyButComplete)
+    }
+
+    /// The one place a final snapshot is written; `replace` says which
+    /// snapshots it may overwrite.
+    pub(crate) fn write_final(&self, deploy_id: i64, snap: &FinalSnapshot, replace: Replace) -> Result<bool> {
         if !matches!(snap.state, SnapshotState::Complete | SnapshotState::Error) {
             return Err(StoreError::Invalid(
                 "a final snapshot is `complete` or `error`".into(),
@@ -103,10 +109,24 @@ impl Store {
         let builds = serde_json::to_string(&snap.builds)?;
         let now = ts::to_nanos(ts::now());
         self.db.write(|tx| {
+            let condition = match replace {
+                Replace::AnyButComplete => "state != 'complete'",
+                Replace::PendingOfRunningJob => {
+                    let job: Option<String> = tx
+                        .query_row("SELECT state FROM capture_jobs WHERE deploy_id = ?1", [deploy_id], |r| r.get(0))
+                        .optional()?;
+                    if job.as_deref() != Some("running") {
+                        return Ok(false);
+                    }
+                    "state = 'pending'"
+                }
+            };
             let n = tx.execute(
-                "UPDATE snapshots SET state = ?2, summary = ?3, builds = ?4, explain = ?5,
-                     build_project = COALESCE(?6, build_project), captured_at = ?7
-                 WHERE deploy_id = ?1 AND state != 'complete'",
+                &format!(
+                    "UPDATE snapshots SET state = ?2, summary = ?3, builds = ?4, explain = ?5,
+                         build_project = COALESCE(?6, build_project), captured_at = ?7
+                     WHERE deploy_id = ?1 AND {condition}"
+                ),
                 params![
                     deploy_id,
                     snap.state.as_str(),
@@ -153,4 +173,13 @@ impl Store {
             Ok(n as u64)
         })
     }
+}
+
+/// Which snapshots a final write may replace.
+pub(crate) enum Replace {
+    /// Anything not yet `complete` (a complete snapshot never changes).
+    AnyButComplete,
+    /// Only a `pending` snapshot whose job is still `running`: a capture
+    /// that lost its integration meanwhile writes nothing.
+    PendingOfRunningJob,
 }
