@@ -8,7 +8,7 @@
 //! write. Callers in async code run these blocking calls in `spawn_blocking`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
@@ -16,9 +16,39 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::crypto::SecretKey;
 use crate::{Result, migrations};
 
-/// Readers kept open for reuse; more may be opened under load and are closed
-/// when returned to a full pool.
-const MAX_IDLE_READERS: usize = 4;
+/// Most reader connections open at once. They stay open for reuse; a read
+/// that finds all of them busy waits for one instead of opening (and then
+/// closing) another: opening a connection parses the schema and starts with
+/// an empty statement cache, which under load cost more than the reads
+/// themselves (docs/performance.md, "HTTP API"). SQLite reads are CPU-bound,
+/// so a few more readers than cores is enough.
+const MAX_READERS: usize = 8;
+
+/// The reader pool: idle connections and how many exist (idle or lent).
+#[derive(Default)]
+struct Readers {
+    idle: Vec<Connection>,
+    open: usize,
+}
+
+/// A reader lent to one `read`; gives it back (or, after a panic, closes it)
+/// when dropped, and wakes one waiting reader.
+struct Lease<'a> {
+    db: &'a Db,
+    conn: Option<Connection>,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        let mut r = self.db.readers.lock().unwrap_or_else(|e| e.into_inner());
+        match self.conn.take() {
+            Some(c) if !std::thread::panicking() => r.idle.push(c),
+            _ => r.open -= 1,
+        }
+        drop(r);
+        self.db.reader_free.notify_one();
+    }
+}
 
 pub(crate) struct Db {
     pub(crate) path: PathBuf,
@@ -28,7 +58,8 @@ pub(crate) struct Db {
     /// removes a stored token hash must clear it.
     pub(crate) auth_cache: Mutex<std::collections::HashMap<[u8; 32], crate::Principal>>,
     writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<Readers>,
+    reader_free: Condvar,
     pub(crate) key: SecretKey,
 }
 
@@ -95,7 +126,8 @@ impl Db {
             path: path.to_path_buf(),
             auth_cache: Mutex::default(),
             writer: Mutex::new(writer),
-            readers: Mutex::new(Vec::new()),
+            readers: Mutex::default(),
+            reader_free: Condvar::new(),
             key,
         })
     }
@@ -125,23 +157,31 @@ impl Db {
     }
 
     /// Runs `f` in one read transaction (a consistent snapshot) on a reader.
+    /// `f` must not start another read (it could wait for itself).
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let mut conn = match pooled {
-            Some(c) => c,
-            None => self.open_reader()?,
+        let mut lease = Lease {
+            db: self,
+            conn: None,
         };
-        let out = {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-            let out = f(&tx);
-            // Ending a read transaction cannot lose anything; dropping rolls back.
-            drop(tx);
-            out
-        };
-        let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < MAX_IDLE_READERS {
-            pool.push(conn);
+        let mut r = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(c) = r.idle.pop() {
+                drop(r);
+                lease.conn = Some(c);
+                break;
+            }
+            if r.open < MAX_READERS {
+                // Counted before opening, so the lease's drop undoes it on failure.
+                r.open += 1;
+                drop(r);
+                lease.conn = Some(self.open_reader()?);
+                break;
+            }
+            r = self.reader_free.wait(r).unwrap_or_else(|e| e.into_inner());
         }
-        out
+        let conn = lease.conn.as_mut().expect("a reader was leased");
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        // Ending a read transaction cannot lose anything; dropping rolls back.
+        f(&tx)
     }
 }

@@ -1,0 +1,309 @@
+//! Bench-only seeding of deploys, for `host/api/examples/bench_http.sh`.
+//!
+//! Two modes:
+//!
+//! * `http BASE ORG PROJECT TOKEN COUNT [CONCURRENCY]`: registers COUNT
+//!   deploys through a running server (`POST .../projects/{p}/deploys`) with
+//!   CONCURRENCY keep-alive clients (default 8). Without an enabled
+//!   integration every snapshot is `no_build_server`.
+//! * `complete DATA_DIR ORG PROJECT COUNT`: with the server **stopped**, opens
+//!   its data dir (default key file) and, in an org and project that already
+//!   exist with one code deployment, marks the `circleci` integration enabled
+//!   with a placeholder token (no provider call: nothing will use it while
+//!   `--sync-interval 0` and no capture is queued), makes it the project's
+//!   build server, then stores COUNT deploys, each `complete` with 5 builds
+//!   (2 pipelines, 3 to 6 jobs each) that are also in the build index, as a
+//!   real capture leaves them.
+//!
+//! Prints one line: how many deploys, how long, and the smallest and largest id.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use buildsnap_store::{
+    Account, FinalSnapshot, IndexedBuild, IndexedJob, NewDeploy, ProviderToken, SecretKey,
+    SnapshotState, Store, ts,
+};
+use serde_json::{Value, json};
+use time::Duration;
+
+const USAGE: &str = "usage: seed_deploys http BASE ORG PROJECT TOKEN COUNT [CONCURRENCY]\n       \
+                     seed_deploys complete DATA_DIR ORG PROJECT COUNT";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| {
+        args.get(i)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("{USAGE}"))
+    };
+    let num = |i: usize| -> usize { arg(i).parse().unwrap_or_else(|_| panic!("{USAGE}")) };
+    let started = Instant::now();
+    let (min, max) = match arg(0) {
+        "http" => http(
+            arg(1),
+            arg(2),
+            arg(3),
+            arg(4),
+            num(5),
+            args.get(6).map_or(8, |_| num(6)),
+        ),
+        "complete" => complete(arg(1), arg(2), arg(3), num(4)),
+        _ => panic!("{USAGE}"),
+    };
+    println!(
+        "{} deploys in {:.1}s, ids {min}..={max}",
+        max - min + 1,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// A SHA-like hex string for deploy `i` (SplitMix64, so SHAs look random).
+fn sha(i: u64) -> String {
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
+        z ^ (z >> 31)
+    };
+    let a = mix(i.wrapping_add(0x9e3779b97f4a7c15));
+    let b = mix(a);
+    let c = mix(b);
+    format!("{a:016x}{b:016x}{:08x}", c as u32)
+}
+
+#[tokio::main]
+async fn http(
+    base: &str,
+    org: &str,
+    project: &str,
+    token: &str,
+    total: usize,
+    conc: usize,
+) -> (i64, i64) {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(conc)
+        .build()
+        .expect("http client");
+    let url = Arc::new(format!(
+        "{base}/api/v1/orgs/{org}/projects/{project}/deploys"
+    ));
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = vec![];
+    for _ in 0..conc {
+        let (client, url, next, token) =
+            (client.clone(), url.clone(), next.clone(), token.to_string());
+        tasks.push(tokio::spawn(async move {
+            let (mut min, mut max) = (i64::MAX, i64::MIN);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    return (min, max);
+                }
+                let r = client
+                    .post(url.as_str())
+                    .bearer_auth(&token)
+                    .json(&json!({ "sha": sha(i as u64) }))
+                    .send()
+                    .await
+                    .expect("POST deploy");
+                assert_eq!(r.status(), 202, "registering deploy {i}");
+                let id = r.json::<Value>().await.expect("deploy JSON")["id"]
+                    .as_i64()
+                    .expect("deploy id");
+                (min, max) = (min.min(id), max.max(id));
+            }
+        }));
+    }
+    let (mut min, mut max) = (i64::MAX, i64::MIN);
+    for t in tasks {
+        let (a, b) = t.await.expect("seeding task");
+        (min, max) = (min.min(a), max.max(b));
+    }
+    (min, max)
+}
+
+/// The 5 builds (CircleCI workflows) of deploy `i`'s commit: pipeline N runs
+/// `build-test` (6 jobs), `lint` (3) and `deploy` (4); a second pipeline
+/// re-runs `build-test` and `lint`. Every build stopped before `deployed_at`.
+fn builds_of(
+    i: u64,
+    project: &str,
+    sha: &str,
+    deployed_at: time::OffsetDateTime,
+) -> Vec<IndexedBuild> {
+    let pipelines = [(2 * i + 1, 45i64), (2 * i + 2, 25)];
+    let mut out = vec![];
+    let layout: [(usize, &str, &[&str]); 5] = [
+        (
+            1,
+            "build-test",
+            &[
+                "checkout",
+                "build",
+                "unit-tests",
+                "integration-tests",
+                "e2e",
+                "package",
+            ],
+        ),
+        (1, "lint", &["checkout", "clippy", "fmt"]),
+        (
+            0,
+            "deploy",
+            &["checkout", "hold", "deploy-staging", "deploy-production"],
+        ),
+        (
+            0,
+            "build-test",
+            &[
+                "checkout",
+                "build",
+                "unit-tests",
+                "integration-tests",
+                "e2e",
+                "package",
+            ],
+        ),
+        (0, "lint", &["checkout", "clippy", "fmt"]),
+    ];
+    for (n, (p, name, jobs)) in layout.iter().enumerate() {
+        let (pipeline, minutes_before) = pipelines[*p];
+        let created = deployed_at - Duration::minutes(minutes_before - 2 * n as i64);
+        let stopped = created + Duration::minutes(8);
+        let failed = *p == 0 && *name == "build-test" && i % 10 == 0;
+        let id = format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            i,
+            n,
+            i % 4096,
+            n,
+            i * 7 + n as u64
+        );
+        let jobs = jobs
+            .iter()
+            .enumerate()
+            .map(|(k, job)| {
+                let number = (i * 40 + n as u64 * 8 + k as u64) as i64;
+                let status = if failed && *job == "e2e" { "failed" } else { "success" };
+                IndexedJob {
+                    id: format!("{id}-{k:02}"),
+                    name: job.to_string(),
+                    number: (*job != "hold").then_some(number),
+                    kind: if *job == "hold" { "approval" } else { "build" }.into(),
+                    status: status.into(),
+                    provider_status: status.into(),
+                    started_at: Some(ts::format(created + Duration::seconds(10 + 60 * k as i64))),
+                    stopped_at: Some(ts::format(created + Duration::seconds(60 + 60 * k as i64))),
+                    url: Some(format!("https://app.circleci.com/pipelines/gh/acme/web/{pipeline}/workflows/{id}/jobs/{number}")),
+                }
+            })
+            .collect();
+        let status = if failed { "failed" } else { "success" };
+        out.push(IndexedBuild {
+            id: id.clone(),
+            project: project.to_string(),
+            name: name.to_string(),
+            status: status.into(),
+            provider_status: status.into(),
+            url: Some(format!(
+                "https://app.circleci.com/pipelines/gh/acme/web/{pipeline}/workflows/{id}"
+            )),
+            pipeline_id: format!("{pipeline:08x}-0000-4000-8000-{:012x}", pipeline),
+            pipeline_number: Some(pipeline as i64),
+            sha: sha.to_string(),
+            branch: Some("main".into()),
+            tag: None,
+            created_at: ts::format(created),
+            stopped_at: Some(ts::format(stopped)),
+            jobs_complete: true,
+            jobs,
+            first_seen: None,
+            last_seen: None,
+        });
+    }
+    out
+}
+
+/// A build as a snapshot shows it (the shape `capture::freeze` writes).
+fn build_json(b: &IndexedBuild) -> Value {
+    let jobs: Vec<Value> = b
+        .jobs
+        .iter()
+        .map(|j| {
+            json!({
+                "id": j.id, "name": j.name, "number": j.number, "type": j.kind,
+                "status": j.status, "provider_status": j.provider_status,
+                "started_at": j.started_at, "stopped_at": j.stopped_at, "url": j.url,
+            })
+        })
+        .collect();
+    json!({
+        "id": b.id, "name": b.name, "status": b.status, "provider_status": b.provider_status,
+        "url": b.url, "pipeline_id": b.pipeline_id, "pipeline_number": b.pipeline_number,
+        "sha": b.sha, "branch": b.branch, "tag": b.tag, "created_at": b.created_at,
+        "stopped_at": b.stopped_at, "jobs": jobs,
+    })
+}
+
+fn complete(data_dir: &str, org: &str, project: &str, total: usize) -> (i64, i64) {
+    let dir = std::path::Path::new(data_dir);
+    let store =
+        Store::open(dir, SecretKey::load_or_create(dir, None).expect("key")).expect("store");
+    let account = Account {
+        id: "1".into(),
+        login: "bench".into(),
+        name: "Bench".into(),
+    };
+    store
+        .enable_integration(
+            org,
+            "circleci",
+            "https://circleci.com",
+            &ProviderToken::new("bench-placeholder".into()),
+            &account,
+        )
+        .expect("enable circleci");
+    store
+        .set_default_build_server(org, "circleci", project)
+        .expect("default build server");
+    let build_project = format!("gh/{org}/{project}");
+    let first = ts::now() - Duration::minutes(total as i64);
+    let (mut min, mut max) = (i64::MAX, i64::MIN);
+    let mut batch = vec![];
+    for i in 0..total {
+        let sha = sha(i as u64);
+        let deployed_at = first + Duration::minutes(i as i64);
+        let new = NewDeploy {
+            sha: sha.clone(),
+            environment: None,
+            deployed_at: Some(deployed_at),
+            code_deployment: None,
+        };
+        let d = store.register_deploy(org, project, &new).expect("register");
+        assert_eq!(d.builds.state, SnapshotState::Pending);
+        let builds = builds_of(i as u64, &build_project, &sha, deployed_at);
+        let snap = FinalSnapshot {
+            state: SnapshotState::Complete,
+            summary: if i % 10 == 0 { "failed" } else { "success" }.into(),
+            builds: Value::Array(builds.iter().rev().map(build_json).collect()),
+            explain: None,
+            build_project: Some(build_project.clone()),
+            captured_at: deployed_at + Duration::seconds(30),
+        };
+        assert!(store.finish_capture(d.id, &snap).expect("finish"));
+        batch.extend(builds);
+        if batch.len() >= 5000 || i + 1 == total {
+            assert!(
+                store
+                    .index_builds(org, "circleci", &batch, None)
+                    .expect("index")
+            );
+            batch.clear();
+        }
+        (min, max) = (min.min(d.id), max.max(d.id));
+    }
+    assert_eq!(store.capture_queue_depth().expect("queue depth"), 0);
+    (min, max)
+}
