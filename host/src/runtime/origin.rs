@@ -162,6 +162,12 @@ impl AllowList {
         self.patterns.iter().any(|p| p.matches(origin))
     }
 
+    /// The one grant rule: a plugin's own default origin, or one the
+    /// operator listed.
+    pub fn grants(&self, origin: &Origin, default_origin: &Origin) -> bool {
+        origin == default_origin || self.allows(origin)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.patterns.is_empty()
     }

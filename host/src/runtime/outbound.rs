@@ -110,7 +110,7 @@ impl CallPolicy {
                 self.plugin
             )));
         }
-        if origin != self.default_origin && !self.grants.allows(&origin) {
+        if !self.grants.grants(&origin, &self.default_origin) {
             return Err(OutError::Denied(format!(
                 "origin {origin} is not granted to plugin `{}`; an operator grants it with BUILDSNAP_ALLOW_HOSTS={}://{}:{}",
                 self.plugin, origin.scheme, origin.host, origin.port

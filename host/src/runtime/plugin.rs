@@ -124,7 +124,7 @@ impl Plugin {
     pub fn check_base_url(&self, base_url: &Url) -> Result<Origin, CallError> {
         let origin = Origin::of(base_url)
             .ok_or_else(|| CallError::HostNotAllowed(format!("`{base_url}` is not an http(s) URL")))?;
-        if origin == default_origin(&self.info) || self.grants.allows(&origin) {
+        if self.grants.grants(&origin, &default_origin(&self.info)) {
             Ok(origin)
         } else {
             Err(CallError::HostNotAllowed(format!(
