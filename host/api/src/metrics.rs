@@ -13,12 +13,41 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 /// host's workers; the public methods are the hooks the host bumps.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    request_seconds: Mutex<BTreeMap<String, (f64, u64)>>,
+    /// Keyed by `&'static str`: route templates come from the route table
+    /// and methods from [`method_label`], so counting a request allocates
+    /// nothing and takes one lock.
+    requests: Mutex<RequestStats>,
     plugin_calls: Mutex<BTreeMap<(String, String, String), u64>>,
     captures: Mutex<BTreeMap<String, u64>>,
     capture_queue_depth: AtomicU64,
     in_flight: AtomicI64,
+}
+
+#[derive(Debug, Default)]
+struct RequestStats {
+    /// By (route, method, status).
+    count: BTreeMap<(&'static str, &'static str, u16), u64>,
+    /// By route: seconds summed, and requests.
+    seconds: BTreeMap<&'static str, (f64, u64)>,
+}
+
+/// The label of a method: the standard ones by name, any other as `OTHER`
+/// (extension methods are client-chosen text; as labels they would let
+/// clients grow the metrics without bound).
+fn method_label(m: &hyper::Method) -> &'static str {
+    use hyper::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "OTHER",
+    }
 }
 
 fn esc(v: &str) -> String {
@@ -34,18 +63,10 @@ impl Metrics {
     }
 
     /// Counts one HTTP request by route template, method and status.
-    pub fn record_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        *self
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry((route.into(), method.into(), status))
-            .or_default() += 1;
-        let mut d = self
-            .request_seconds
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let e = d.entry(route.into()).or_default();
+    pub fn record_request(&self, route: &'static str, method: &hyper::Method, status: u16, seconds: f64) {
+        let mut r = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        *r.count.entry((route, method_label(method), status)).or_default() += 1;
+        let e = r.seconds.entry(route).or_default();
         e.0 += seconds;
         e.1 += 1;
     }
@@ -85,12 +106,8 @@ impl Metrics {
         let mut o = String::new();
         o.push_str("# HELP buildsnap_http_requests_total HTTP requests by route template, method and status.\n");
         o.push_str("# TYPE buildsnap_http_requests_total counter\n");
-        for ((r, m, s), n) in self
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
+        let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        for ((r, m, s), n) in &requests.count {
             let _ = writeln!(
                 o,
                 "buildsnap_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{s}\"}} {n}",
@@ -100,12 +117,7 @@ impl Metrics {
         }
         o.push_str("# HELP buildsnap_http_request_duration_seconds Time spent answering requests, by route template.\n");
         o.push_str("# TYPE buildsnap_http_request_duration_seconds summary\n");
-        for (r, (sum, count)) in self
-            .request_seconds
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
+        for (r, (sum, count)) in &requests.seconds {
             let _ = writeln!(
                 o,
                 "buildsnap_http_request_duration_seconds_sum{{route=\"{}\"}} {sum}",
@@ -172,8 +184,8 @@ mod tests {
     #[test]
     fn renders_counters_and_gauges() {
         let m = Metrics::new();
-        m.record_request("/api/v1/orgs/{org}/deploys", "GET", 200, 0.5);
-        m.record_request("/api/v1/orgs/{org}/deploys", "GET", 200, 0.25);
+        m.record_request("/api/v1/orgs/{org}/deploys", &hyper::Method::GET, 200, 0.5);
+        m.record_request("/api/v1/orgs/{org}/deploys", &hyper::Method::GET, 200, 0.25);
         m.record_plugin_call("circleci", "validate", "ok");
         m.record_capture("complete");
         m.set_capture_queue_depth(7);

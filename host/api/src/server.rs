@@ -4,7 +4,8 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use buildsnap_store::{Principal, Store};
@@ -128,17 +129,23 @@ pub struct App {
     shutdown_timeout: Duration,
 }
 
+/// A new request id: 32 hex digits, a random per-process half and a
+/// counter. Uniqueness, not secrecy, matters here, so one `getrandom` at
+/// start replaces one per request (a syscall on every request).
 fn new_request_id() -> String {
-    let mut b = [0u8; 16];
-    if getrandom::getrandom(&mut b).is_err() {
-        // Uniqueness, not secrecy, matters here.
-        let n = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        b = n.to_le_bytes();
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    static PROCESS: LazyLock<u64> = LazyLock::new(|| {
+        let mut b = [0u8; 8];
+        if getrandom::getrandom(&mut b).is_err() {
+            let n = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos();
+            b = (n as u64).to_le_bytes();
+        }
+        u64::from_le_bytes(b)
+    });
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!("{:016x}{:016x}", *PROCESS, COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A client-supplied request id is kept when it is short and plain (so it can
@@ -211,7 +218,7 @@ impl App {
         self.state.metrics.in_flight_add(-1);
         self.state.metrics.record_request(
             template,
-            method.as_str(),
+            &method,
             resp.status().as_u16(),
             started.elapsed().as_secs_f64(),
         );

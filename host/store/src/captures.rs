@@ -5,7 +5,7 @@
 //! or back to `queued` with a later `not_before` ([`Store::retry_capture`]).
 //! Jobs left `running` by a stopped process are re-queued by [`Store::open`].
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
 use crate::{CaptureJob, FinalSnapshot, Result, SnapshotState, Store, StoreError, ts};
@@ -137,6 +137,9 @@ impl Store {
                     ts::to_nanos(snap.captured_at)
                 ],
             )?;
+            if n == 1 {
+                write_snapshot_builds(tx, deploy_id, &snap.builds)?;
+            }
             tx.execute(
                 "UPDATE capture_jobs SET state = 'done', updated_at = ?2 WHERE deploy_id = ?1",
                 params![deploy_id, now],
@@ -173,6 +176,21 @@ impl Store {
             Ok(n as u64)
         })
     }
+}
+
+/// Mirrors the frozen builds' ids and statuses into `snapshot_builds` (see
+/// migration 3), which the reads join against the index.
+fn write_snapshot_builds(tx: &Connection, deploy_id: i64, builds: &serde_json::Value) -> Result<()> {
+    tx.prepare_cached("DELETE FROM snapshot_builds WHERE deploy_id = ?1")?.execute([deploy_id])?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO snapshot_builds (deploy_id, position, build_id, status) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (pos, b) in builds.as_array().into_iter().flatten().enumerate() {
+        if let Some(id) = b.get("id").and_then(|v| v.as_str()) {
+            insert.execute(params![deploy_id, pos as i64, id, b.get("status").and_then(|v| v.as_str())])?;
+        }
+    }
+    Ok(())
 }
 
 /// Which snapshots a final write may replace.

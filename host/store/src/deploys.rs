@@ -1,6 +1,6 @@
 //! Deploy registration and reads.
 
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::{
     Deploy, NewDeploy, Result, Snapshot, SnapshotState, Store, StoreError, orgs, projects, ts,
@@ -13,12 +13,19 @@ pub const DEFAULT_ENVIRONMENT: &str = "production";
 /// Upper bound of `limit` in listings.
 pub const MAX_LIST_LIMIT: u32 = 1000;
 
-const SELECT: &str = "SELECT d.id, p.slug, c.slug, d.sha, d.environment, d.deployed_at,
-        s.state, s.captured_at, s.provider, s.build_project, s.summary, s.builds, s.explain
-    FROM deploys d
-    JOIN projects p ON p.id = d.project_id
-    JOIN code_deployments c ON c.id = d.code_deployment_id
-    JOIN snapshots s ON s.deploy_id = d.id";
+/// The columns `from_row` reads, as a macro so that fixed queries can be
+/// built with `concat!` at compile time rather than `format!` per call.
+macro_rules! select_deploys {
+    () => {
+        "SELECT d.id, p.slug, c.slug, d.sha, d.environment, d.deployed_at,
+            s.state, s.captured_at, s.provider, s.build_project, s.summary, s.builds, s.explain, d.org_id
+        FROM deploys d
+        JOIN projects p ON p.id = d.project_id
+        JOIN code_deployments c ON c.id = d.code_deployment_id
+        JOIN snapshots s ON s.deploy_id = d.id"
+    };
+}
+const SELECT: &str = select_deploys!();
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<(Deploy, String)> {
     let deployed_at = ts::nanos_to_string(r.get(5)?);
@@ -174,14 +181,25 @@ impl Store {
 
     /// One deploy of `org`; `DeployNotFound` also for another org's deploy.
     pub fn get_deploy(&self, org: &str, id: i64) -> Result<Deploy> {
-        self.db.read(|tx| {
-            let org_id = orgs::org_id(tx, org)?;
-            let sql = format!("{SELECT} WHERE d.id = ?1 AND d.org_id = ?2");
-            let row = tx
-                .prepare_cached(&sql)?
-                .query_row(params![id, org_id], from_row)
-                .optional()?;
-            finish(row.ok_or(StoreError::DeployNotFound(id))?)
-        })
+        self.db.read(|tx| finish(deploy_row(tx, org, id)?.1))
+    }
+}
+
+/// Org id and row of deploy `id` of org `org` (its builds still JSON text),
+/// in one statement: the org is matched by slug in the same join.
+/// `OrgNotFound` / `DeployNotFound` as [`Store::get_deploy`] says.
+pub(crate) fn deploy_row(tx: &Connection, org: &str, id: i64) -> Result<(i64, (Deploy, String))> {
+    const SQL: &str = concat!(select_deploys!(), " JOIN orgs o ON o.id = d.org_id WHERE d.id = ?1 AND o.slug = ?2");
+    let row = tx
+        .prepare_cached(SQL)?
+        .query_row(params![id, org], |r| Ok((r.get::<_, i64>(13)?, from_row(r)?)))
+        .optional()?;
+    match row {
+        Some(row) => Ok(row),
+        None => {
+            // Only the miss pays for telling a missing org from a missing deploy.
+            orgs::org_id(tx, org)?;
+            Err(StoreError::DeployNotFound(id))
+        }
     }
 }

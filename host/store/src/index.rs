@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{Result, Store, orgs, ts};
 
@@ -123,7 +123,7 @@ fn parse_nanos(s: &str) -> Option<i64> {
     ts::parse(s).ok().map(ts::to_nanos)
 }
 
-pub(crate) fn enabled(tx: &Transaction<'_>, org_id: i64, provider: &str) -> Result<bool> {
+pub(crate) fn enabled(tx: &Connection, org_id: i64, provider: &str) -> Result<bool> {
     Ok(tx
         .prepare_cached("SELECT enabled FROM integrations WHERE org_id = ?1 AND provider = ?2")?
         .query_row(params![org_id, provider], |r| r.get::<_, i64>(0))
@@ -133,7 +133,7 @@ pub(crate) fn enabled(tx: &Transaction<'_>, org_id: i64, provider: &str) -> Resu
 
 /// Upserts `builds` (see the module notes for the merge rules).
 pub(crate) fn upsert_builds(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     org_id: i64,
     provider: &str,
     builds: &[IndexedBuild],
@@ -269,7 +269,7 @@ pub(crate) fn upsert_builds(
     Ok(())
 }
 
-fn read_builds(tx: &Transaction<'_>, org_id: i64, provider: &str, where_sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<IndexedBuild>> {
+fn read_builds(tx: &Connection, org_id: i64, provider: &str, where_sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<IndexedBuild>> {
     let sql = format!(
         "SELECT build_id, project, name, status, provider_status, url, pipeline_id, pipeline_number, sha, branch,
                 tag, created_at, stopped_at, jobs_complete, first_seen, last_seen
@@ -530,7 +530,7 @@ impl Store {
 
     /// Erases everything fetched with an integration's credentials (index,
     /// searches, cursors, webhook ids). Called inside `disable_integration`.
-    pub(crate) fn erase_index(tx: &Transaction<'_>, org_id: i64, provider: &str) -> Result<()> {
+    pub(crate) fn erase_index(tx: &Connection, org_id: i64, provider: &str) -> Result<()> {
         for table in ["provider_jobs", "provider_builds", "commit_searches", "sync_cursors", "webhook_events"] {
             tx.execute(&format!("DELETE FROM {table} WHERE org_id = ?1 AND provider = ?2"), params![org_id, provider])?;
         }
@@ -539,7 +539,7 @@ impl Store {
 }
 
 pub(crate) fn current_statuses(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     org_id: i64,
     provider: &str,
     ids: &[String],

@@ -1,7 +1,7 @@
 //! Integrations: an org's encrypted credentials for one provider, and which
 //! projects use it as their build server.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{
     Account, IntegrationState, ProviderToken, Result, Store, StoreError, orgs, projects, ts,
@@ -16,7 +16,7 @@ fn aad(org_id: i64, provider: &str) -> Vec<u8> {
     format!("integration/{org_id}/{provider}").into_bytes()
 }
 
-fn state(tx: &Transaction<'_>, org_id: i64, provider: &str) -> Result<IntegrationState> {
+fn state(tx: &Connection, org_id: i64, provider: &str) -> Result<IntegrationState> {
     let mut st = tx.prepare_cached(
         "SELECT slug FROM projects WHERE org_id = ?1 AND build_server = ?2 ORDER BY slug",
     )?;

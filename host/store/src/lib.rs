@@ -37,7 +37,7 @@ pub use error::{Result, StoreError};
 pub use index::{CommitSearch, FINAL_STATUSES, IndexLookup, IndexedBuild, IndexedJob, SyncTarget, is_final};
 pub use model::{
     Account, CaptureJob, CodeDeployment, Deploy, FinalSnapshot, IntegrationState,
-    NewCodeDeployment, NewDeploy, NewToken, Org, Principal, Project, Scope, Snapshot,
+    NewCodeDeployment, NewDeploy, NewToken, Org, Principal, Project, RawBuilds, Scope, Snapshot,
     SnapshotState,
 };
 
@@ -73,6 +73,14 @@ impl Store {
         store.check_secret_key()?;
         store.requeue_interrupted_captures()?;
         Ok(store)
+    }
+
+    /// Whether a read started now would find a reader connection without
+    /// waiting for one. The HTTP API runs short point reads inline on its
+    /// async workers only when this says yes, so a worker never blocks on
+    /// the pool; a hint, not a reservation.
+    pub fn reader_available(&self) -> bool {
+        self.db.reader_available()
     }
 
     /// Path of the database file.

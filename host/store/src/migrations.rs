@@ -205,6 +205,23 @@ const MIGRATIONS: &[&str] = &[
     -- nonce || ChaCha20-Poly1305 ciphertext of the webhook signing secret.
     ALTER TABLE integrations ADD COLUMN webhook_secret_sealed BLOB;
     "#,
+    // 3: each frozen build's id and status by position, so that reading a
+    // deploy finds the builds whose status has moved on since with one
+    // indexed join, instead of parsing the snapshot's JSON on every read.
+    r#"
+    CREATE TABLE snapshot_builds (
+        deploy_id  INTEGER NOT NULL REFERENCES snapshots(deploy_id) ON DELETE CASCADE,
+        position   INTEGER NOT NULL,
+        build_id   TEXT NOT NULL,
+        status     TEXT,
+        PRIMARY KEY (deploy_id, position)
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO snapshot_builds (deploy_id, position, build_id, status)
+        SELECT s.deploy_id, CAST(j.key AS INTEGER), j.value ->> '$.id',
+               CASE WHEN json_type(j.value, '$.status') = 'text' THEN j.value ->> '$.status' END
+        FROM snapshots s, json_each(s.builds) j
+        WHERE json_type(j.value, '$.id') = 'text';
+    "#,
 ];
 
 /// Highest schema version this build knows.
@@ -231,6 +248,40 @@ pub(crate) fn apply(conn: &mut Connection) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A database written before migration 3 gets `snapshot_builds` filled
+    /// from its snapshots' JSON: string ids only, positions as in the array.
+    #[test]
+    fn migration_3_backfills_snapshot_builds() {
+        let mut c = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..2] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 2).unwrap();
+        c.execute_batch(
+            r#"
+            INSERT INTO orgs (id, slug, name, created_at) VALUES (1, 'acme', 'Acme', 0);
+            INSERT INTO projects (id, org_id, slug, name, created_at) VALUES (1, 1, 'web', 'Web', 0);
+            INSERT INTO code_deployments (id, project_id, slug, repo_url, branch, created_at)
+                VALUES (1, 1, 'main', 'https://github.com/acme/web', 'main', 0);
+            INSERT INTO deploys (id, org_id, project_id, code_deployment_id, sha, environment, deployed_at, created_at)
+                VALUES (7, 1, 1, 1, 'abc', 'production', 0, 0);
+            INSERT INTO snapshots (deploy_id, state, provider, summary, builds)
+                VALUES (7, 'complete', 'circleci', 'failed',
+                        '[{"id":"w1","status":"failed"},{"id":2,"status":"success"},{"id":"w3"}]');
+            "#,
+        )
+        .unwrap();
+        apply(&mut c).unwrap();
+        let rows: Vec<(i64, String, Option<String>)> = c
+            .prepare("SELECT position, build_id, status FROM snapshot_builds WHERE deploy_id = 7 ORDER BY position")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(rows, vec![(0, "w1".into(), Some("failed".into())), (2, "w3".into(), None)]);
+    }
 
     #[test]
     fn migrations_are_idempotent_and_versioned() {

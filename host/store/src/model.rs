@@ -203,8 +203,13 @@ impl SnapshotState {
 }
 
 /// `<snapshot>`: the builds of a deploy's commit as of its `deployed_at`.
+///
+/// `B` is how `builds` is held: a parsed [`serde_json::Value`] for code that
+/// looks inside, or [`RawBuilds`] for reads that only pass the stored JSON on
+/// (the HTTP reads of one deploy), which saves a parse and a re-serialisation
+/// of what can be tens of KB per request.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Snapshot {
+pub struct Snapshot<B = serde_json::Value> {
     /// Capture state.
     pub state: SnapshotState,
     /// The deploy's `deployed_at`.
@@ -218,14 +223,18 @@ pub struct Snapshot {
     /// A status word, or `none` when there are no builds.
     pub summary: String,
     /// `<build>` objects, newest first.
-    pub builds: serde_json::Value,
+    pub builds: B,
     /// Why `builds` is empty / what went wrong.
     pub explain: Option<String>,
 }
 
-/// `<deploy>`.
+/// The stored `builds` JSON text of a snapshot, unparsed (validated once
+/// when read); serialises verbatim.
+pub type RawBuilds = Box<serde_json::value::RawValue>;
+
+/// `<deploy>`; `B` as in [`Snapshot`].
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Deploy {
+pub struct Deploy<B = serde_json::Value> {
     /// Id, unique across the whole service.
     pub id: i64,
     /// Project slug.
@@ -239,7 +248,38 @@ pub struct Deploy {
     /// RFC 3339 UTC.
     pub deployed_at: String,
     /// The snapshot.
-    pub builds: Snapshot,
+    pub builds: Snapshot<B>,
+}
+
+impl<B> Snapshot<B> {
+    /// The same snapshot with `builds` held as `C`.
+    pub fn with_builds<C>(self, builds: C) -> Snapshot<C> {
+        Snapshot {
+            state: self.state,
+            as_of: self.as_of,
+            captured_at: self.captured_at,
+            provider: self.provider,
+            build_project: self.build_project,
+            summary: self.summary,
+            builds,
+            explain: self.explain,
+        }
+    }
+}
+
+impl<B> Deploy<B> {
+    /// The same deploy with its snapshot's `builds` held as `C`.
+    pub fn with_builds<C>(self, builds: C) -> Deploy<C> {
+        Deploy {
+            id: self.id,
+            project: self.project,
+            code_deployment: self.code_deployment,
+            sha: self.sha,
+            environment: self.environment,
+            deployed_at: self.deployed_at,
+            builds: self.builds.with_builds(builds),
+        }
+    }
 }
 
 /// A claimed capture job: everything the worker needs to call the provider.

@@ -1,11 +1,11 @@
 //! Organisations.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{Org, Result, Store, StoreError, ts, validate};
 
 /// The row id of org `slug`, or `OrgNotFound`.
-pub(crate) fn org_id(tx: &Transaction<'_>, slug: &str) -> Result<i64> {
+pub(crate) fn org_id(tx: &Connection, slug: &str) -> Result<i64> {
     tx.prepare_cached("SELECT id FROM orgs WHERE slug = ?1")?
         .query_row([slug], |r| r.get(0))
         .optional()?

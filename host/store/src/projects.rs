@@ -1,6 +1,6 @@
 //! Projects and their code deployments.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{
     CodeDeployment, NewCodeDeployment, Project, Result, Store, StoreError, orgs, ts, validate,
@@ -12,7 +12,7 @@ pub(crate) struct ProjectRow {
     pub build_server: Option<String>,
 }
 
-pub(crate) fn project_row(tx: &Transaction<'_>, org_id: i64, slug: &str) -> Result<ProjectRow> {
+pub(crate) fn project_row(tx: &Connection, org_id: i64, slug: &str) -> Result<ProjectRow> {
     tx.prepare_cached("SELECT id, build_server FROM projects WHERE org_id = ?1 AND slug = ?2")?
         .query_row(params![org_id, slug], |r| {
             Ok(ProjectRow {
@@ -25,7 +25,7 @@ pub(crate) fn project_row(tx: &Transaction<'_>, org_id: i64, slug: &str) -> Resu
 }
 
 pub(crate) fn code_deployments(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     project_id: i64,
 ) -> Result<Vec<(i64, CodeDeployment)>> {
     let mut st = tx.prepare_cached(

@@ -182,6 +182,10 @@ fn current_status_is_shown_beside_a_frozen_build() {
         captured_at: ts::now(),
     };
     assert!(s.complete_capture(d.id, &fin).unwrap());
+    // While no build's status has moved on, the stored text is handed on
+    // byte for byte.
+    let raw = s.get_deploy_with_current_raw("acme", d.id).unwrap();
+    assert_eq!(raw.builds.builds.get(), serde_json::to_string(&fin.builds).unwrap());
     s.index_builds(
         "acme",
         "circleci",
@@ -195,4 +199,9 @@ fn current_status_is_shown_beside_a_frozen_build() {
     assert!(got.builds.builds[1].get("current_status").is_none(), "same status: nothing beside it");
     // The stored snapshot itself is untouched.
     assert!(s.get_deploy("acme", d.id).unwrap().builds.builds[0].get("current_status").is_none());
+    // The pass-through read says the same as the parsed one.
+    let raw = s.get_deploy_with_current_raw("acme", d.id).unwrap();
+    let raw: serde_json::Value = serde_json::from_str(&serde_json::to_string(&raw).unwrap()).unwrap();
+    assert_eq!(raw, serde_json::to_value(&got).unwrap());
+    assert_eq!(raw["builds"]["builds"][1], json!({"id": "w2", "status": "success"}));
 }

@@ -6,7 +6,7 @@ use buildsnap_store::{NewDeploy, SnapshotState, ts};
 use hyper::StatusCode;
 use serde::Deserialize;
 
-use super::{Resp, body, db, json, param};
+use super::{Resp, body, db, db_point_read, json, param};
 use crate::auth::{Need, require_org};
 use crate::errors::ApiError;
 use crate::router::percent_decode;
@@ -106,7 +106,7 @@ pub(super) async fn get(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiErro
     let org = param(&req, 0);
     require_org(req.principal()?, &org, Need::All)?;
     let id = deploy_id(&req)?;
-    let d = db(state, move |s| s.get_deploy_with_current(&org, id)).await?;
+    let d = db_point_read(state, move |s| s.get_deploy_with_current_raw(&org, id)).await?;
     Ok(json(StatusCode::OK, &d))
 }
 
@@ -114,6 +114,6 @@ pub(super) async fn builds(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiE
     let org = param(&req, 0);
     require_org(req.principal()?, &org, Need::All)?;
     let id = deploy_id(&req)?;
-    let d = db(state, move |s| s.get_deploy_with_current(&org, id)).await?;
+    let d = db_point_read(state, move |s| s.get_deploy_with_current_raw(&org, id)).await?;
     Ok(json(StatusCode::OK, &d.builds))
 }

@@ -105,6 +105,24 @@ where
     }
 }
 
+/// Like [`db`], for reads that are a few primary-key lookups (one deploy,
+/// its snapshot): they take tens of microseconds, less than handing the
+/// work to the blocking pool and waking the task again costs (two thread
+/// wake-ups per request; docs/performance.md, "HTTP API"). They run right
+/// here on the async worker when a reader connection is free, so the
+/// worker never waits on the pool, and go to `spawn_blocking` otherwise.
+/// Anything that may scan (listings) or write must use [`db`].
+pub(crate) async fn db_point_read<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+{
+    if state.store.reader_available() {
+        return f(&state.store).map_err(ApiError::from);
+    }
+    db(state, f).await
+}
+
 /// The `i`-th path parameter.
 pub(crate) fn param(req: &Req, i: usize) -> String {
     req.params.get(i).cloned().unwrap_or_default()
