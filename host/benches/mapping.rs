@@ -18,7 +18,8 @@
 //! native loopback run, so all four parse the same bytes, and the results
 //! are checked to be the same builds before anything is timed.
 //!
-//! Run: `cargo bench -p buildsnap --bench mapping`. A summary (medians,
+//! Run: `cargo bench -p buildsnap --bench mapping` (add `PERF_MAP=1` to
+//! profile the guest with `perf record`). A summary (medians,
 //! ratios, component size) is printed at the end.
 
 use std::cell::RefCell;
@@ -209,7 +210,11 @@ struct MemComponent {
 
 impl MemComponent {
     fn new(bodies: Arc<HashMap<String, Recorded>>) -> MemComponent {
-        let engine = EngineSettings::default().build().expect("engine");
+        // PERF_MAP=1 names the guest's functions for `perf report` (by index:
+        // map them with the name section of the unstripped core module in
+        // target/wasm/wasm32-unknown-unknown/plugin/).
+        let settings = EngineSettings { perf_map: std::env::var_os("PERF_MAP").is_some(), ..EngineSettings::default() };
+        let engine = settings.build().expect("engine");
         let component = Component::new(&engine, BUILTIN_CIRCLECI).expect("component compiles");
         let mut linker = Linker::new(&engine);
         guest::Plugin::add_to_linker::<MemState, HasSelf<MemState>>(&mut linker, |s| s).expect("link");

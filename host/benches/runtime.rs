@@ -20,8 +20,12 @@ fn call_overhead(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let mut group = c.benchmark_group("fresh_store_instantiate_describe");
     let variants = [
+        // Default: PAGEMAP_SCAN on, 8 MiB kept resident.
         ("pooling", EngineSettings::default()),
-        ("pooling_keep_2m", EngineSettings { pool_keep_resident_bytes: 2 << 20, ..EngineSettings::default() }),
+        ("pooling_keep_256k", EngineSettings { pool_keep_resident_bytes: 256 << 10, ..EngineSettings::default() }),
+        ("pooling_keep_1m", EngineSettings { pool_keep_resident_bytes: 1 << 20, ..EngineSettings::default() }),
+        // Without PAGEMAP_SCAN the kept size is capped at 256 KiB.
+        ("pooling_no_scan", EngineSettings { pool_pagemap_scan: false, ..EngineSettings::default() }),
         ("on_demand", EngineSettings { pooling: false, ..EngineSettings::default() }),
     ];
     for (allocator, settings) in variants {

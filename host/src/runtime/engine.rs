@@ -3,12 +3,17 @@
 
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 
 /// How often the epoch advances. Deadlines are measured in these ticks, so
 /// this is the resolution of a call timeout. 10 ms costs nothing measurable
 /// (one atomic increment) and keeps timeouts within 10 ms of their mark.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The most `pool_keep_resident_bytes` used where `PAGEMAP_SCAN` is off or
+/// missing (kernels before 6.7): every kept byte is then `memset` after
+/// each instance, and 256 KiB is where that stops paying off.
+pub const KEEP_RESIDENT_WITHOUT_SCAN: usize = 256 << 10;
 
 /// Engine settings. Built with [`EngineSettings::default`] and adjusted
 /// field by field; every field says what it trades.
@@ -32,11 +37,25 @@ pub struct EngineSettings {
     pub max_memory_bytes: usize,
     /// Bytes of each pooled memory slot kept mapped and resident between
     /// instances; the rest is returned to the OS with `madvise` when an
-    /// instance ends. Default 256 KiB. Larger values trade resident memory
-    /// per used slot for fewer syscalls and page faults per instance; in
-    /// our runtime bench 2 MiB was not faster (docs/performance.md), since
-    /// a call touches little of the guest's 1 MiB shadow stack.
+    /// instance ends. Larger values trade resident memory per used slot
+    /// (only the pages calls actually touch, and only for slots in use:
+    /// the pool reuses a plugin's recent slots) for no page faults and no
+    /// `madvise` per call. Default 8 MiB, which covers a CircleCI mapping
+    /// of 10,000 jobs (6 MiB peak); fresh instance + `describe` went from
+    /// 35 µs at 256 KiB to 23 µs (docs/performance.md, "Plugin runtime").
+    /// Only with `pool_pagemap_scan` working: without it the whole kept
+    /// range is `memset` after every instance, so the engine then keeps at
+    /// most [`KEEP_RESIDENT_WITHOUT_SCAN`].
     pub pool_keep_resident_bytes: usize,
+    /// Reset pooled memory with Linux's `PAGEMAP_SCAN` ioctl (kernel 6.7+)
+    /// when the kernel has it: the pages an instance actually dirtied are
+    /// found and restored in place, up to `pool_keep_resident_bytes`, instead
+    /// of assuming the low addresses are dirty and `madvise`-ing the rest.
+    /// On by default (wasmtime's own default is off while they evaluate
+    /// it); it is skipped silently on kernels without the ioctl. The cost is
+    /// one ioctl per instance end, which replaces a `madvise` and the page
+    /// faults that follow it.
+    pub pool_pagemap_scan: bool,
     /// Cranelift optimisation. `Speed` by default: compile time is paid
     /// once (the result is cached on disk) and mapping JSON is CPU work.
     pub opt_level: OptLevel,
@@ -44,6 +63,11 @@ pub struct EngineSettings {
     /// a plugin author needs to know where a trap came from; the cost is
     /// paid only when a trap happens.
     pub backtrace_details: bool,
+    /// Write `/tmp/perf-<pid>.map` so that `perf report` names the compiled
+    /// wasm functions (plugin profiling). Off by default: it appends a line
+    /// per compiled function to a file in /tmp, and loading from the
+    /// precompiled cache does not write it (delete the cache to profile).
+    pub perf_map: bool,
 }
 
 impl Default for EngineSettings {
@@ -52,9 +76,11 @@ impl Default for EngineSettings {
             pooling: true,
             pool_instances: 64,
             max_memory_bytes: 64 << 20,
-            pool_keep_resident_bytes: 256 << 10,
+            pool_keep_resident_bytes: 8 << 20,
+            pool_pagemap_scan: true,
             opt_level: OptLevel::Speed,
             backtrace_details: true,
+            perf_map: false,
         }
     }
 }
@@ -79,7 +105,16 @@ impl EngineSettings {
         // 512 KiB of wasm stack: recursion in a JSON parser is bounded by
         // document depth; deeper than this is a hostile document.
         config.max_wasm_stack(512 << 10);
+        if self.perf_map {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         if pooling {
+            let scan = self.pool_pagemap_scan && PoolingAllocationConfig::is_pagemap_scan_available();
+            let keep = if scan {
+                self.pool_keep_resident_bytes
+            } else {
+                self.pool_keep_resident_bytes.min(KEEP_RESIDENT_WITHOUT_SCAN)
+            };
             let mut pool = PoolingAllocationConfig::default();
             pool.total_component_instances(self.pool_instances)
                 .total_core_instances(self.pool_instances * 4)
@@ -87,8 +122,9 @@ impl EngineSettings {
                 .total_tables(self.pool_instances * 4)
                 .total_stacks(self.pool_instances)
                 .max_memory_size(self.max_memory_bytes)
-                .linear_memory_keep_resident(self.pool_keep_resident_bytes)
-                .table_keep_resident(64 << 10);
+                .linear_memory_keep_resident(keep)
+                .table_keep_resident(64 << 10)
+                .pagemap_scan(if scan { Enabled::Yes } else { Enabled::No });
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
             // The pool bounds memory itself; a 4 GiB reservation per slot
             // would waste address space.

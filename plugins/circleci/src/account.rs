@@ -54,7 +54,7 @@ pub fn list_projects(
     let api = Api::new(transport, ctx);
     let req = api.get("/api/v1.1/projects");
     let resp = api.send(&req)?;
-    let items: Vec<serde_json::Value> = parse_json(&resp.body, &req.url)?;
+    let items: Vec<Box<serde_json::value::RawValue>> = parse_json(&resp.body, &req.url)?;
     let mut seen = HashSet::new();
     let mut projects = Vec::new();
     for p in parse_items::<V1Project>(items, "project", &req.url) {

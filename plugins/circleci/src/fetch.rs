@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::api::{self, Page};
 use crate::client::{Api, encode_component, host_error, ok_or_error, parse_json, with_query};
@@ -23,7 +23,7 @@ pub const MAX_PAGES_PER_LIST: u32 = 100;
 /// Everything read of one list.
 #[derive(Debug, Default)]
 pub struct ListRead {
-    pub items: Vec<Value>,
+    pub items: Vec<Box<RawValue>>,
     /// False when a later page failed, a page token came back twice, or the
     /// page cap was hit: `items` is then a prefix of the list.
     pub complete: bool,
@@ -127,10 +127,10 @@ pub fn read_lists(api: &Api, paths: &[String]) -> Vec<Result<ListRead, ProviderE
 }
 
 /// Items of a list that parse as `T`; the others are skipped with a log line.
-pub fn parse_items<T: DeserializeOwned>(items: Vec<Value>, what: &str, source: &str) -> Vec<T> {
+pub fn parse_items<T: DeserializeOwned>(items: Vec<Box<RawValue>>, what: &str, source: &str) -> Vec<T> {
     items
         .into_iter()
-        .filter_map(|item| match serde_json::from_value::<T>(item) {
+        .filter_map(|item| match serde_json::from_slice::<T>(item.get().as_bytes()) {
             Ok(v) => Some(v),
             Err(e) => {
                 warn(&format!("skipped a malformed {what} from {source}: {e}"));
@@ -219,7 +219,7 @@ pub fn attach_jobs(
             Err(e) => return Err(e),
         };
         builds.push(mapping::build(
-            links, project, pipeline, wf, &jobs, complete,
+            links, project, pipeline, wf, jobs, complete,
         ));
     }
     Ok(builds)

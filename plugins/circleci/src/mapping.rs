@@ -43,7 +43,7 @@ pub fn build(
     project: &str,
     pipeline: &PipelineInfo,
     wf: &api::Workflow,
-    jobs: &[api::Job],
+    jobs: Vec<api::Job>,
     jobs_complete: bool,
 ) -> Build {
     let slug = wf
@@ -72,8 +72,9 @@ pub fn build(
             .or_else(|| pipeline.created_at.clone())
             .unwrap_or_default(),
         stopped_at: wf.stopped_at.clone(),
+        // Jobs are moved, not cloned: one allocation per string, not two.
         jobs: jobs
-            .iter()
+            .into_iter()
             .map(|j| job(links, &slug, number, &wf.id, j))
             .collect(),
         jobs_complete,
@@ -87,22 +88,22 @@ pub fn job(
     slug: &str,
     pipeline_number: Option<u64>,
     workflow_id: &str,
-    j: &api::Job,
+    j: api::Job,
 ) -> Job {
-    let provider_status = j.status.clone().unwrap_or_default();
+    let provider_status = j.status.unwrap_or_default();
     let url = pipeline_number.map(|n| match j.job_number {
         Some(job_number) => links.job(slug, n, workflow_id, job_number),
         None => links.workflow(slug, n, workflow_id),
     });
     Job {
-        id: j.id.clone(),
-        name: j.name.clone().unwrap_or_default(),
+        id: j.id,
+        name: j.name.unwrap_or_default(),
         number: j.job_number,
-        kind: j.kind.clone().unwrap_or_default(),
+        kind: j.kind.unwrap_or_default(),
         status: job_status(&provider_status),
         provider_status,
-        started_at: j.started_at.clone(),
-        stopped_at: j.stopped_at.clone(),
+        started_at: j.started_at,
+        stopped_at: j.stopped_at,
         url,
     }
 }

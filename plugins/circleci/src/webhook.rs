@@ -8,7 +8,8 @@
 
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use sha2::Sha256;
 
 use crate::api::{Job, Pipeline, Workflow};
@@ -88,12 +89,26 @@ struct Event {
     kind: String,
     #[serde(default)]
     project: Option<EventProject>,
+    // Kept as raw text and parsed with the same `from_slice` as API
+    // answers: one deserializer per record type keeps the component small.
     #[serde(default)]
-    workflow: Option<Value>,
+    workflow: Option<Box<RawValue>>,
     #[serde(default)]
-    pipeline: Option<Value>,
+    pipeline: Option<Box<RawValue>>,
     #[serde(default)]
-    job: Option<Value>,
+    job: Option<Box<RawValue>>,
+}
+
+/// A part of the event as `T`; a missing part reads as `null`.
+fn part<T: DeserializeOwned>(raw: Option<&RawValue>) -> serde_json::Result<T> {
+    serde_json::from_slice(raw.map_or("null", RawValue::get).as_bytes())
+}
+
+/// The one workflow field the event has beyond the API's workflow record.
+#[derive(Deserialize)]
+struct EventLink {
+    #[serde(default)]
+    url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -129,13 +144,11 @@ pub fn parse(ctx: &CallContext, req: &WebhookRequest) -> Result<WebhookEvent, We
         WebhookError::Malformed(format!("{} event: {what}: {e}", event.kind))
     };
 
-    let workflow: Workflow = serde_json::from_value(event.workflow.clone().unwrap_or(Value::Null))
-        .map_err(|e| malformed("workflow", e))?;
-    let pipeline: Pipeline = serde_json::from_value(event.pipeline.clone().unwrap_or(Value::Null))
-        .map_err(|e| malformed("pipeline", e))?;
+    let workflow: Workflow = part(event.workflow.as_deref()).map_err(|e| malformed("workflow", e))?;
+    let pipeline: Pipeline = part(event.pipeline.as_deref()).map_err(|e| malformed("pipeline", e))?;
     let jobs: Vec<Job> = match &event.job {
         Some(job) if event.kind == "job-completed" => {
-            vec![serde_json::from_value(job.clone()).map_err(|e| malformed("job", e))?]
+            vec![part(Some(job)).map_err(|e| malformed("job", e))?]
         }
         None if event.kind == "job-completed" => {
             return Err(WebhookError::Malformed(
@@ -149,16 +162,16 @@ pub fn parse(ctx: &CallContext, req: &WebhookRequest) -> Result<WebhookEvent, We
     if let Some(info) = PipelineInfo::from_api(&pipeline) {
         let links = Links::for_base(&ctx.base_url);
         let project_slug = project.clone().unwrap_or_default();
-        let mut build = mapping::build(&links, &project_slug, &info, &workflow, &jobs, false);
+        let mut build = mapping::build(&links, &project_slug, &info, &workflow, jobs, false);
         // The event's own link wins when it has one (real events sent "").
         if let Some(url) = event
             .workflow
-            .as_ref()
-            .and_then(|w| w.get("url"))
-            .and_then(Value::as_str)
+            .as_deref()
+            .and_then(|w| part::<EventLink>(Some(w)).ok())
+            .and_then(|l| l.url)
             && !url.is_empty()
         {
-            build.url = Some(url.to_string());
+            build.url = Some(url);
         }
         if event.kind == "job-completed" {
             build.status = Status::Unknown;
