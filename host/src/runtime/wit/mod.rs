@@ -39,25 +39,25 @@ pub fn linker(engine: &Engine, wasi: bool) -> wasmtime::Result<Linker<PluginStat
 
 /// A component ready to instantiate, per contract version.
 pub enum ProviderPre {
-    V0_1_0(since_v0_1_0::PluginPre<PluginState>),
+    V0_1_0(since_v0_1_0::Pre),
 }
 
 /// A live instance, per contract version.
 pub enum ProviderInstance {
-    V0_1_0(since_v0_1_0::Plugin),
+    V0_1_0(since_v0_1_0::Live),
 }
 
 impl ProviderPre {
     pub fn new(version: &str, pre: InstancePre<PluginState>) -> wasmtime::Result<Self> {
         match version {
-            since_v0_1_0::VERSION => Ok(ProviderPre::V0_1_0(since_v0_1_0::PluginPre::new(pre)?)),
+            since_v0_1_0::VERSION => Ok(ProviderPre::V0_1_0(since_v0_1_0::Pre::new(pre)?)),
             other => wasmtime::bail!("contract version {other} is not supported"),
         }
     }
 
     pub async fn instantiate(&self, store: &mut Store<PluginState>) -> wasmtime::Result<ProviderInstance> {
         match self {
-            ProviderPre::V0_1_0(pre) => Ok(ProviderInstance::V0_1_0(pre.instantiate_async(store).await?)),
+            ProviderPre::V0_1_0(pre) => Ok(ProviderInstance::V0_1_0(pre.instantiate(store).await?)),
         }
     }
 }
@@ -67,7 +67,7 @@ impl ProviderPre {
 impl ProviderInstance {
     pub async fn describe(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Descriptor> {
         match self {
-            ProviderInstance::V0_1_0(p) => p.buildsnap_provider_provider().call_describe(store).await,
+            ProviderInstance::V0_1_0(p) => p.describe(store).await,
         }
     }
 
@@ -77,7 +77,7 @@ impl ProviderInstance {
         ctx: &CallContext,
     ) -> wasmtime::Result<Result<Account, ProviderError>> {
         match self {
-            ProviderInstance::V0_1_0(p) => p.buildsnap_provider_provider().call_validate_credentials(store, ctx).await,
+            ProviderInstance::V0_1_0(p) => p.validate_credentials(store, ctx).await,
         }
     }
 
@@ -87,13 +87,13 @@ impl ProviderInstance {
         ctx: &CallContext,
     ) -> wasmtime::Result<Result<Vec<Project>, ProviderError>> {
         match self {
-            ProviderInstance::V0_1_0(p) => p.buildsnap_provider_provider().call_list_projects(store, ctx).await,
+            ProviderInstance::V0_1_0(p) => p.list_projects(store, ctx).await,
         }
     }
 
     pub async fn project_for_repo(&self, store: &mut Store<PluginState>, repo_url: &str) -> wasmtime::Result<Option<String>> {
         match self {
-            ProviderInstance::V0_1_0(p) => p.buildsnap_provider_provider().call_project_for_repo(store, repo_url).await,
+            ProviderInstance::V0_1_0(p) => p.project_for_repo(store, repo_url).await,
         }
     }
 
@@ -104,7 +104,7 @@ impl ProviderInstance {
         query: &CommitQuery,
     ) -> wasmtime::Result<Result<CommitBuilds, ProviderError>> {
         match self {
-            ProviderInstance::V0_1_0(p) => p.buildsnap_provider_provider().call_builds_for_commit(store, ctx, query).await,
+            ProviderInstance::V0_1_0(p) => p.builds_for_commit(store, ctx, query).await,
         }
     }
 
@@ -115,7 +115,7 @@ impl ProviderInstance {
         req: &SyncRequest,
     ) -> wasmtime::Result<Result<SyncPage, ProviderError>> {
         match self {
-            ProviderInstance::V0_1_0(p) => p.buildsnap_provider_provider().call_sync(store, ctx, req).await,
+            ProviderInstance::V0_1_0(p) => p.sync(store, ctx, req).await,
         }
     }
 
@@ -126,7 +126,7 @@ impl ProviderInstance {
         req: &WebhookRequest,
     ) -> wasmtime::Result<Result<WebhookEvent, WebhookError>> {
         match self {
-            ProviderInstance::V0_1_0(p) => p.buildsnap_provider_provider().call_parse_webhook(store, ctx, req).await,
+            ProviderInstance::V0_1_0(p) => p.parse_webhook(store, ctx, req).await,
         }
     }
 }

@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::Store;
+use wasmtime::component::{ComponentExportIndex, ComponentNamedList, HasSelf, Lift, Linker, Lower};
 
 use crate::runtime::outbound::{OutError, OutRequest};
 use crate::runtime::state::PluginState;
@@ -98,5 +99,164 @@ impl wit_http::Host for PluginState {
         };
         let answers = http.send_batch(reqs.into_iter().map(to_out).collect()).await;
         Ok(answers.into_iter().map(from_out).collect())
+    }
+}
+
+/// The component, ready to instantiate, with its export indices resolved
+/// once at load.
+///
+/// Calls do not go through the generated `PluginPre::instantiate_async`:
+/// that type-checks all seven exports on every instantiation, which was
+/// about a tenth of a fresh instance + `describe` (docs/performance.md,
+/// "Plugin runtime"). Here each call type-checks only the export it
+/// calls, still safely (`get_typed_func`), by a precomputed index.
+#[derive(Clone)]
+pub struct Pre {
+    pre: wasmtime::component::InstancePre<PluginState>,
+    idx: Indices,
+}
+
+#[derive(Clone)]
+struct Indices {
+    describe: ComponentExportIndex,
+    validate_credentials: ComponentExportIndex,
+    list_projects: ComponentExportIndex,
+    project_for_repo: ComponentExportIndex,
+    builds_for_commit: ComponentExportIndex,
+    sync: ComponentExportIndex,
+    parse_webhook: ComponentExportIndex,
+}
+
+impl Pre {
+    pub fn new(pre: wasmtime::component::InstancePre<PluginState>) -> wasmtime::Result<Self> {
+        // The generated constructor checks that the component exports the
+        // whole interface; keep its error messages.
+        PluginPre::new(pre.clone())?;
+        let component = pre.component();
+        let iface = component
+            .get_export_index(None, &format!("buildsnap:provider/provider@{VERSION}"))
+            .ok_or_else(|| wasmtime::format_err!("no export buildsnap:provider/provider@{VERSION}"))?;
+        let export = |name: &str| {
+            component
+                .get_export_index(Some(&iface), name)
+                .ok_or_else(|| wasmtime::format_err!("no export {name} in buildsnap:provider/provider@{VERSION}"))
+        };
+        let idx = Indices {
+            describe: export("describe")?,
+            validate_credentials: export("validate-credentials")?,
+            list_projects: export("list-projects")?,
+            project_for_repo: export("project-for-repo")?,
+            builds_for_commit: export("builds-for-commit")?,
+            sync: export("sync")?,
+            parse_webhook: export("parse-webhook")?,
+        };
+        Ok(Pre { pre, idx })
+    }
+
+    pub async fn instantiate(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Live> {
+        Ok(Live { instance: self.pre.instantiate_async(&mut *store).await?, idx: self.idx.clone() })
+    }
+}
+
+/// One instance of the component.
+pub struct Live {
+    instance: wasmtime::component::Instance,
+    idx: Indices,
+}
+
+impl Live {
+    async fn call<P, R>(&self, store: &mut Store<PluginState>, idx: &ComponentExportIndex, params: P) -> wasmtime::Result<R>
+    where
+        P: ComponentNamedList + Lower + Send + Sync,
+        R: ComponentNamedList + Lift + Send + Sync + 'static,
+    {
+        let f = self.instance.get_typed_func::<P, R>(&mut *store, idx)?;
+        f.call_async(&mut *store, params).await
+    }
+
+    pub async fn describe(&self, store: &mut Store<PluginState>) -> wasmtime::Result<provider::Descriptor> {
+        Ok(self.call::<(), (provider::Descriptor,)>(store, &self.idx.describe, ()).await?.0)
+    }
+
+    pub async fn validate_credentials(
+        &self,
+        store: &mut Store<PluginState>,
+        ctx: &types::CallContext,
+    ) -> wasmtime::Result<Result<types::Account, types::ProviderError>> {
+        Ok(self
+            .call::<(&types::CallContext,), (Result<types::Account, types::ProviderError>,)>(
+                store,
+                &self.idx.validate_credentials,
+                (ctx,),
+            )
+            .await?
+            .0)
+    }
+
+    pub async fn list_projects(
+        &self,
+        store: &mut Store<PluginState>,
+        ctx: &types::CallContext,
+    ) -> wasmtime::Result<Result<Vec<types::Project>, types::ProviderError>> {
+        Ok(self
+            .call::<(&types::CallContext,), (Result<Vec<types::Project>, types::ProviderError>,)>(
+                store,
+                &self.idx.list_projects,
+                (ctx,),
+            )
+            .await?
+            .0)
+    }
+
+    pub async fn project_for_repo(&self, store: &mut Store<PluginState>, repo_url: &str) -> wasmtime::Result<Option<String>> {
+        Ok(self.call::<(&str,), (Option<String>,)>(store, &self.idx.project_for_repo, (repo_url,)).await?.0)
+    }
+
+    pub async fn builds_for_commit(
+        &self,
+        store: &mut Store<PluginState>,
+        ctx: &types::CallContext,
+        query: &provider::CommitQuery,
+    ) -> wasmtime::Result<Result<provider::CommitBuilds, types::ProviderError>> {
+        Ok(self
+            .call::<(&types::CallContext, &provider::CommitQuery), (Result<provider::CommitBuilds, types::ProviderError>,)>(
+                store,
+                &self.idx.builds_for_commit,
+                (ctx, query),
+            )
+            .await?
+            .0)
+    }
+
+    pub async fn sync(
+        &self,
+        store: &mut Store<PluginState>,
+        ctx: &types::CallContext,
+        req: &provider::SyncRequest,
+    ) -> wasmtime::Result<Result<provider::SyncPage, types::ProviderError>> {
+        Ok(self
+            .call::<(&types::CallContext, &provider::SyncRequest), (Result<provider::SyncPage, types::ProviderError>,)>(
+                store,
+                &self.idx.sync,
+                (ctx, req),
+            )
+            .await?
+            .0)
+    }
+
+    pub async fn parse_webhook(
+        &self,
+        store: &mut Store<PluginState>,
+        ctx: &types::CallContext,
+        req: &provider::WebhookRequest,
+    ) -> wasmtime::Result<Result<provider::WebhookEvent, provider::WebhookError>> {
+        Ok(self
+            .call::<(&types::CallContext, &provider::WebhookRequest), (Result<provider::WebhookEvent, provider::WebhookError>,)>(
+                store,
+                &self.idx.parse_webhook,
+                (ctx, req),
+            )
+            .await?
+            .0)
     }
 }
