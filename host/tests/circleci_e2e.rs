@@ -624,3 +624,29 @@ async fn webhook_from_the_simulator_is_verified_and_mapped_through_the_host() {
     let event = circleci.parse_webhook(&integ, &resigned).await.unwrap().expect("verified");
     assert_eq!(event.builds[0].id, workflow_id);
 }
+
+/// A commit with 2,000 jobs: the component's heap outgrows the memory it
+/// starts with (src/heap.rs claims that first, then grows and extends), and
+/// every build and job still comes back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_commit_outgrows_the_initial_heap_and_maps_completely() {
+    let sha = stable_sha("e2e:large-commit");
+    let mut b = Scenario::builder().user("alice", ALICE).project(API);
+    for n in 1..=10 {
+        let mut p = PipelineSpec::new(n).revision(&sha).branch("main");
+        for w in 0..10 {
+            let mut wf = WorkflowSpec::new(&format!("workflow-{w}")).status("success");
+            for j in 0..20 {
+                wf = wf.job(JobSpec::new(&format!("job-{j}-with-a-longer-name-to-take-room")).status("success"));
+            }
+            p = p.workflow(wf);
+        }
+        b = b.pipeline(p);
+    }
+    let sim = start(b.build().expect("scenario")).await;
+    let circleci = circleci(&sim).await;
+    let result = circleci.builds_for_commit(&integration(&sim, Some(ALICE)), &query(API, &sha)).await.unwrap();
+    assert_eq!(result.builds.len(), 100);
+    assert!(result.builds.iter().all(|b| b.jobs.len() == 20 && b.jobs_complete && b.sha == sha));
+    assert_eq!(result.builds.iter().map(|b| b.jobs.len()).sum::<usize>(), 2_000);
+}

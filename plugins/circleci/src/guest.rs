@@ -9,13 +9,6 @@ use crate::wit::*;
 
 struct Plugin;
 
-/// talc, not Rust's default dlmalloc: the instance lives for one call and is
-/// single-threaded, and mapping makes many small allocations, where talc is
-/// markedly faster (docs/performance.md, "CircleCI mapping").
-#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
-#[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
-
 /// HTTP through the host's `http` import.
 struct HostHttp;
 

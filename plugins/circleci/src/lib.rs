@@ -49,3 +49,8 @@ pub mod webhook;
 
 #[cfg(target_arch = "wasm32")]
 mod guest;
+/// talc, not Rust's default dlmalloc: an instance lives for one call and is
+/// single-threaded, and mapping makes many small allocations, where talc is
+/// markedly faster (docs/performance.md, "CircleCI mapping").
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+mod heap;
