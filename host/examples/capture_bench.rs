@@ -136,6 +136,9 @@ async fn main() -> anyhow::Result<()> {
         plugins: PluginArgs { plugins_dir: None, allow_hosts: sim.base_url() },
         admin_token: Some("bench-admin-token-0123456789".into()),
         sync_interval: 0,
+        capture_concurrency: 4,
+        capture_attempts: 8,
+        search_max_pipelines: 2000,
         log: "warn".into(),
         log_format: LogFormat::Text,
     })

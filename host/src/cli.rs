@@ -145,10 +145,52 @@ pub struct ServeArgs {
     /// Seconds between background refreshes of recent builds; 0 turns it off.
     #[arg(long, env = "BUILDSNAP_SYNC_INTERVAL", default_value_t = 300)]
     pub sync_interval: u64,
+    /// Deploy snapshots captured at once. More drains a burst of deploys
+    /// sooner; each capture holds one provider call slot of its integration.
+    #[arg(long, env = "BUILDSNAP_CAPTURE_CONCURRENCY", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub capture_concurrency: u32,
+    /// Tries of a capture (on timeouts, 5xx, rate limits) before its
+    /// snapshot ends in `error`; retries back off from 1 s to 5 min.
+    #[arg(long, env = "BUILDSNAP_CAPTURE_ATTEMPTS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub capture_attempts: u32,
+    /// Newest pipelines a commit search looks through before it gives up on
+    /// an unknown SHA (each page of 20 is one provider request).
+    #[arg(long, env = "BUILDSNAP_SEARCH_MAX_PIPELINES", default_value_t = 2000,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub search_max_pipelines: u32,
     /// Log filter, tracing syntax (`info`, `buildsnap=debug,plugin=trace`).
     #[arg(long, env = "BUILDSNAP_LOG", default_value = "info")]
     pub log: String,
     /// Log line format.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    fn serve(args: &[&str]) -> Result<super::ServeArgs, clap::Error> {
+        let argv = ["buildsnap", "serve"].iter().chain(args).copied();
+        match Cli::try_parse_from(argv)?.command {
+            Command::Serve(a) => Ok(a),
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn capture_settings_have_defaults_flags_and_bounds() {
+        let d = serve(&[]).unwrap();
+        assert_eq!((d.capture_concurrency, d.capture_attempts, d.search_max_pipelines), (4, 8, 2000));
+        let a = serve(&["--capture-concurrency", "16", "--capture-attempts", "3", "--search-max-pipelines", "500"]).unwrap();
+        assert_eq!((a.capture_concurrency, a.capture_attempts, a.search_max_pipelines), (16, 3, 500));
+        for bad in [["--capture-concurrency", "0"], ["--capture-attempts", "0"], ["--search-max-pipelines", "0"], ["--capture-concurrency", "65"]] {
+            let e = serve(&bad).unwrap_err().to_string();
+            assert!(e.contains(bad[0]), "{bad:?}: {e}");
+        }
+    }
 }

@@ -82,7 +82,13 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     let generated_admin_token = store.bootstrap_admin(args.admin_token.as_deref())?;
     let registry = Arc::new(load_plugins(&args.plugins, &args.data.data_dir).await?);
     let metrics = Arc::new(buildsnap_api::Metrics::new());
-    let config = CaptureConfig { sync_interval: std::time::Duration::from_secs(args.sync_interval), ..CaptureConfig::default() };
+    let config = CaptureConfig {
+        sync_interval: std::time::Duration::from_secs(args.sync_interval),
+        concurrency: args.capture_concurrency as usize,
+        max_attempts: args.capture_attempts,
+        search_max_pipelines: args.search_max_pipelines,
+        ..CaptureConfig::default()
+    };
     let capture = Capture::new(store.clone(), registry.clone(), metrics.clone(), config);
     let providers = Arc::new(PluginProviders::new(registry.clone(), metrics.clone()).with_capture(capture.clone()));
     let app = buildsnap_api::App::builder()

@@ -96,6 +96,9 @@ pub fn serve_args(sim: &SimHandle, dir: &Path, sync_interval: u64) -> ServeArgs 
         plugins: PluginArgs { plugins_dir: None, allow_hosts: sim.base_url() },
         admin_token: Some(ADMIN.into()),
         sync_interval,
+        capture_concurrency: 4,
+        capture_attempts: 8,
+        search_max_pipelines: 2000,
         log: "info".into(),
         log_format: LogFormat::Text,
     }
