@@ -41,8 +41,8 @@ pub struct EngineSettings {
     /// (only the pages calls actually touch, and only for slots in use:
     /// the pool reuses a plugin's recent slots) for no page faults and no
     /// `madvise` per call. Default 8 MiB, which covers a CircleCI mapping
-    /// of 10,000 jobs (6 MiB peak); fresh instance + `describe` went from
-    /// 35 µs at 256 KiB to 23 µs (docs/performance.md, "Plugin runtime").
+    /// of 10,000 jobs (6 MiB peak); for a small call such as `describe` it
+    /// measured the same as 256 KiB (docs/performance.md, "Plugin runtime").
     /// Only with `pool_pagemap_scan` working: without it the whole kept
     /// range is `memset` after every instance, so the engine then keeps at
     /// most [`KEEP_RESIDENT_WITHOUT_SCAN`].

@@ -69,17 +69,11 @@ impl Store {
     /// [`Store::get_deploy`], with `current_status` added to each build of the
     /// snapshot whose status in the index (its latest known state) differs
     /// from the frozen one. The snapshot's own fields never change.
-    pub fn get_deploy_with_current(&self, org: &str, id: i64) -> Result<Deploy> {
-        let d = self.get_deploy_with_current_raw(org, id)?;
-        let builds = serde_json::from_str(d.builds.builds.get())?;
-        Ok(d.with_builds(builds))
-    }
-
-    /// [`Store::get_deploy_with_current`] for reads that pass the snapshot on
-    /// as JSON: one read transaction, and the stored `builds` text is handed
-    /// back as it is unless some build's status has moved on (the common
-    /// case once builds are final), when it is parsed and patched.
-    pub fn get_deploy_with_current_raw(&self, org: &str, id: i64) -> Result<Deploy<RawBuilds>> {
+    ///
+    /// For reads that pass the snapshot on as JSON: one read transaction,
+    /// and the stored `builds` text is handed back as it is unless some
+    /// build's status has moved on, when it is parsed and patched.
+    pub fn get_deploy_with_current(&self, org: &str, id: i64) -> Result<Deploy<RawBuilds>> {
         self.db.read(|tx| {
             let (org_id, (d, json)) = deploys::deploy_row(tx, org, id)?;
             let moved = match &d.builds.provider {

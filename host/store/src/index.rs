@@ -11,7 +11,6 @@
 //! enabled: disabling erases the index (see `disable_integration`), so a
 //! provider answer that arrives after the disable is dropped, not stored.
 
-use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -149,80 +148,56 @@ pub(crate) fn upsert_builds(
             )?
             .query_row(params![org_id, provider, b.id], |r| r.get(0))
             .optional()?;
-        let sha = b.sha.to_ascii_lowercase();
-        match existing {
-            None => {
-                tx.prepare_cached(
-                    "INSERT INTO provider_builds (org_id, provider, build_id, project, sha, name, status,
-                         provider_status, final, url, pipeline_id, pipeline_number, branch, tag, created_at,
-                         stopped_at, jobs_complete, first_seen, last_seen)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18)",
-                )?
-                .execute(params![
-                    org_id,
-                    provider,
-                    b.id,
-                    b.project,
-                    sha,
-                    b.name,
-                    b.status,
-                    b.provider_status,
-                    fin as i64,
-                    b.url,
-                    b.pipeline_id,
-                    b.pipeline_number,
-                    b.branch,
-                    b.tag,
-                    created,
-                    stopped,
-                    b.jobs_complete as i64,
-                    now
-                ])?;
-            }
-            Some(was_final) => {
-                // A final build stays final: only fill in what was missing.
-                if was_final == 1 && !fin {
-                    tx.prepare_cached(
-                        "UPDATE provider_builds SET last_seen = ?4,
-                             url = COALESCE(url, ?5), pipeline_number = COALESCE(pipeline_number, ?6),
-                             branch = COALESCE(branch, ?7), tag = COALESCE(tag, ?8)
-                         WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
-                    )?
-                    .execute(params![org_id, provider, b.id, now, b.url, b.pipeline_number, b.branch, b.tag])?;
-                    // Its jobs are final too: a stale list must not reopen them.
-                    continue;
-                } else {
-                    tx.prepare_cached(
-                        "UPDATE provider_builds SET project = ?4, sha = ?5, name = ?6, status = ?7,
-                             provider_status = ?8, final = ?9, url = COALESCE(?10, url), pipeline_id = ?11,
-                             pipeline_number = COALESCE(?12, pipeline_number), branch = COALESCE(?13, branch),
-                             tag = COALESCE(?14, tag), created_at = ?15, stopped_at = COALESCE(?16, stopped_at),
-                             jobs_complete = CASE WHEN ?17 = 1 THEN 1 ELSE jobs_complete END, last_seen = ?18
-                         WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
-                    )?
-                    .execute(params![
-                        org_id,
-                        provider,
-                        b.id,
-                        b.project,
-                        sha,
-                        b.name,
-                        b.status,
-                        b.provider_status,
-                        fin as i64,
-                        b.url,
-                        b.pipeline_id,
-                        b.pipeline_number,
-                        b.branch,
-                        b.tag,
-                        created,
-                        stopped,
-                        b.jobs_complete as i64,
-                        now
-                    ])?;
-                }
-            }
+        // A final build stays final: only fill in what was missing.
+        if existing == Some(1) && !fin {
+            tx.prepare_cached(
+                "UPDATE provider_builds SET last_seen = ?4,
+                     url = COALESCE(url, ?5), pipeline_number = COALESCE(pipeline_number, ?6),
+                     branch = COALESCE(branch, ?7), tag = COALESCE(tag, ?8)
+                 WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
+            )?
+            .execute(params![org_id, provider, b.id, now, b.url, b.pipeline_number, b.branch, b.tag])?;
+            // Its jobs are final too: a stale list must not reopen them.
+            continue;
         }
+        // New, or newer news: one upsert. What the observation lacks (a
+        // link, a number, a stop time) keeps its known value, and a job list
+        // once complete stays known to be complete.
+        tx.prepare_cached(
+            "INSERT INTO provider_builds (org_id, provider, build_id, project, sha, name, status,
+                 provider_status, final, url, pipeline_id, pipeline_number, branch, tag, created_at,
+                 stopped_at, jobs_complete, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18)
+             ON CONFLICT (org_id, provider, build_id) DO UPDATE SET
+                 project = excluded.project, sha = excluded.sha, name = excluded.name,
+                 status = excluded.status, provider_status = excluded.provider_status, final = excluded.final,
+                 url = COALESCE(excluded.url, url), pipeline_id = excluded.pipeline_id,
+                 pipeline_number = COALESCE(excluded.pipeline_number, pipeline_number),
+                 branch = COALESCE(excluded.branch, branch), tag = COALESCE(excluded.tag, tag),
+                 created_at = excluded.created_at, stopped_at = COALESCE(excluded.stopped_at, stopped_at),
+                 jobs_complete = CASE WHEN excluded.jobs_complete = 1 THEN 1 ELSE jobs_complete END,
+                 last_seen = excluded.last_seen",
+        )?
+        .execute(params![
+            org_id,
+            provider,
+            b.id,
+            b.project,
+            b.sha.to_ascii_lowercase(),
+            b.name,
+            b.status,
+            b.provider_status,
+            fin as i64,
+            b.url,
+            b.pipeline_id,
+            b.pipeline_number,
+            b.branch,
+            b.tag,
+            created,
+            stopped,
+            b.jobs_complete as i64,
+            now
+        ])?;
         if b.jobs_complete {
             // The whole list: it replaces what was known.
             tx.prepare_cached("DELETE FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3")?
@@ -412,13 +387,6 @@ impl Store {
         })
     }
 
-    /// The current (last seen) status of each of `ids` the index holds.
-    pub fn current_statuses(&self, org: &str, provider: &str, ids: &[String]) -> Result<HashMap<String, String>> {
-        self.db.read(|tx| {
-            let org_id = orgs::org_id(tx, org)?;
-            current_statuses(tx, org_id, provider, ids)
-        })
-    }
 
     /// Enabled integrations in good standing (`ok`) with the code
     /// deployments of the projects that use them as build server: what the
@@ -536,22 +504,4 @@ impl Store {
         }
         Ok(())
     }
-}
-
-pub(crate) fn current_statuses(
-    tx: &Connection,
-    org_id: i64,
-    provider: &str,
-    ids: &[String],
-) -> Result<HashMap<String, String>> {
-    let mut st = tx.prepare_cached(
-        "SELECT status FROM provider_builds WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
-    )?;
-    let mut out = HashMap::new();
-    for id in ids {
-        if let Some(s) = st.query_row(params![org_id, provider, id], |r| r.get::<_, String>(0)).optional()? {
-            out.insert(id.clone(), s);
-        }
-    }
-    Ok(out)
 }

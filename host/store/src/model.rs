@@ -228,8 +228,8 @@ pub struct Snapshot<B = serde_json::Value> {
     pub explain: Option<String>,
 }
 
-/// The stored `builds` JSON text of a snapshot, unparsed (validated once
-/// when read); serialises verbatim.
+/// The stored `builds` JSON text of a snapshot, unparsed; serialises
+/// verbatim.
 pub type RawBuilds = Box<serde_json::value::RawValue>;
 
 /// `<deploy>`; `B` as in [`Snapshot`].

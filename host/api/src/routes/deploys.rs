@@ -106,7 +106,7 @@ pub(super) async fn get(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiErro
     let org = param(&req, 0);
     require_org(req.principal()?, &org, Need::All)?;
     let id = deploy_id(&req)?;
-    let d = db_point_read(state, move |s| s.get_deploy_with_current_raw(&org, id)).await?;
+    let d = db_point_read(state, move |s| s.get_deploy_with_current(&org, id)).await?;
     Ok(json(StatusCode::OK, &d))
 }
 
@@ -114,6 +114,6 @@ pub(super) async fn builds(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiE
     let org = param(&req, 0);
     require_org(req.principal()?, &org, Need::All)?;
     let id = deploy_id(&req)?;
-    let d = db_point_read(state, move |s| s.get_deploy_with_current_raw(&org, id)).await?;
+    let d = db_point_read(state, move |s| s.get_deploy_with_current(&org, id)).await?;
     Ok(json(StatusCode::OK, &d.builds))
 }
