@@ -52,20 +52,28 @@ struct JobAt {
     approval_pending: bool,
 }
 
-fn word(frozen: &str, current: &str, provider_status: &str) -> String {
-    if frozen == current { provider_status.to_string() } else { frozen.to_string() }
-}
-
-fn job_at(j: &IndexedJob, as_of: OffsetDateTime, approval_stops: &[Option<OffsetDateTime>]) -> JobAt {
-    if done_by(j.stopped_at.as_deref(), as_of) {
-        return JobAt {
+impl JobAt {
+    /// The job as the index has it now: it, or its whole build, had
+    /// finished by `as_of`.
+    fn as_is(j: &IndexedJob) -> JobAt {
+        JobAt {
             status: j.status.clone(),
             provider_status: j.provider_status.clone(),
             started_at: j.started_at.clone(),
             stopped_at: j.stopped_at.clone(),
             behind_approval: false,
             approval_pending: false,
-        };
+        }
+    }
+}
+
+fn word(frozen: &str, current: &str, provider_status: &str) -> String {
+    if frozen == current { provider_status.to_string() } else { frozen.to_string() }
+}
+
+fn job_at(j: &IndexedJob, as_of: OffsetDateTime, approval_stops: &[Option<OffsetDateTime>]) -> JobAt {
+    if done_by(j.stopped_at.as_deref(), as_of) {
+        return JobAt::as_is(j);
     }
     if j.kind == "approval" {
         return JobAt {
@@ -146,19 +154,7 @@ pub fn freeze_build(b: &IndexedBuild, as_of: OffsetDateTime) -> Value {
             let jobs = b
                 .jobs
                 .iter()
-                .map(|j| {
-                    job_json(
-                        j,
-                        &JobAt {
-                            status: j.status.clone(),
-                            provider_status: j.provider_status.clone(),
-                            started_at: j.started_at.clone(),
-                            stopped_at: j.stopped_at.clone(),
-                            behind_approval: false,
-                            approval_pending: false,
-                        },
-                    )
-                })
+                .map(|j| job_json(j, &JobAt::as_is(j)))
                 .collect();
             (b.status.clone(), b.provider_status.clone(), b.stopped_at.clone(), jobs)
         } else {
