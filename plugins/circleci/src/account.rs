@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use crate::api::{Me, V1Project};
 use crate::client::{Api, parse_json};
-use crate::fetch::parse_items;
+use crate::items::{Items, keep_read};
 use crate::slug;
 use crate::transport::Transport;
 use crate::wit::{Account, CallContext, Project, ProviderError};
@@ -54,10 +54,10 @@ pub fn list_projects(
     let api = Api::new(transport, ctx);
     let req = api.get("/api/v1.1/projects");
     let resp = api.send(&req)?;
-    let items: Vec<Box<serde_json::value::RawValue>> = parse_json(&resp.body, &req.url)?;
+    let Items(items) = parse_json::<Items<V1Project>>(&resp.body, &req.url)?;
     let mut seen = HashSet::new();
     let mut projects = Vec::new();
-    for p in parse_items::<V1Project>(items, "project", &req.url) {
+    for p in keep_read(items, "project", &req.url) {
         let Some(project) = project_of(&p) else {
             crate::logging::warn(&format!(
                 "skipped a followed project without a usable slug: {p:?}"

@@ -7,19 +7,6 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
-
-/// One page of a v2 list: `{items, next_page_token}`. Items stay raw JSON
-/// text so one malformed item can be skipped without losing the page; raw
-/// text, not `Value`, because building a `Value` tree per item and then
-/// converting it costs an allocation per key and value, which inside wasm
-/// was most of the mapping time.
-#[derive(Debug, Deserialize)]
-pub struct Page {
-    pub items: Vec<Box<RawValue>>,
-    #[serde(default)]
-    pub next_page_token: Option<String>,
-}
 
 /// A pipeline (one trigger of a project).
 #[derive(Debug, Clone, Deserialize)]

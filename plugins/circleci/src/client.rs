@@ -86,7 +86,7 @@ pub fn ok_or_error(resp: Response) -> Result<Response, ProviderError> {
 
 /// Parse a JSON body; failure is an invalid response naming the URL.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8], url: &str) -> Result<T, ProviderError> {
-    serde_json::from_slice(body).map_err(|e| {
+    crate::items::from_body(body).map_err(|e| {
         ProviderError::InvalidResponse(format!("CircleCI answered {url} with unexpected JSON: {e}"))
     })
 }
@@ -114,7 +114,7 @@ pub fn status_error(resp: &Response) -> ProviderError {
 /// of a JSON object, else the text itself (a 429 may say `Rate limited.`).
 /// None when there is nothing readable (empty body, `{}`).
 pub fn error_message(body: &[u8]) -> Option<String> {
-    if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body) {
+    if let Ok(serde_json::Value::Object(map)) = crate::items::from_body::<serde_json::Value>(body) {
         return ["message", "error"]
             .iter()
             .find_map(|k| map.get(*k).and_then(|v| v.as_str()))

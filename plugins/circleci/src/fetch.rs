@@ -7,10 +7,10 @@
 use std::collections::HashSet;
 
 use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 
-use crate::api::{self, Page};
+use crate::api;
 use crate::client::{Api, encode_component, host_error, ok_or_error, parse_json, with_query};
+use crate::items::{Item, Page, keep_read};
 use crate::links::Links;
 use crate::logging::warn;
 use crate::mapping::{self, PipelineInfo};
@@ -21,33 +21,40 @@ use crate::wit::{Build, ProviderError};
 pub const MAX_PAGES_PER_LIST: u32 = 100;
 
 /// Everything read of one list.
-#[derive(Debug, Default)]
-pub struct ListRead {
-    pub items: Vec<Box<RawValue>>,
+#[derive(Debug)]
+pub struct ListRead<T> {
+    pub items: Vec<Item<T>>,
     /// False when a later page failed, a page token came back twice, or the
     /// page cap was hit: `items` is then a prefix of the list.
     pub complete: bool,
     pub pages: u32,
 }
 
-struct ListState {
+struct ListState<T> {
     path: String,
     token: Option<String>,
     seen: HashSet<String>,
-    read: ListRead,
+    read: ListRead<T>,
     result: Option<Result<(), ProviderError>>,
 }
 
 /// Read every page of each list at `paths`, batching each round. A list's
 /// first-page failure is its `Err`; a later failure only makes it incomplete.
-pub fn read_lists(api: &Api, paths: &[String]) -> Vec<Result<ListRead, ProviderError>> {
-    let mut lists: Vec<ListState> = paths
+pub fn read_lists<T: DeserializeOwned>(
+    api: &Api,
+    paths: &[String],
+) -> Vec<Result<ListRead<T>, ProviderError>> {
+    let mut lists: Vec<ListState<T>> = paths
         .iter()
         .map(|p| ListState {
             path: p.clone(),
             token: None,
             seen: HashSet::new(),
-            read: ListRead::default(),
+            read: ListRead {
+                items: Vec::new(),
+                complete: false,
+                pages: 0,
+            },
             result: None,
         })
         .collect();
@@ -74,7 +81,7 @@ pub fn read_lists(api: &Api, paths: &[String]) -> Vec<Result<ListRead, ProviderE
             let page = answer
                 .map_err(|e| host_error(&e))
                 .and_then(ok_or_error)
-                .and_then(|resp| parse_json::<Page>(&resp.body, &req.url));
+                .and_then(|resp| parse_json::<Page<T>>(&resp.body, &req.url));
             let page = match page {
                 Ok(page) => page,
                 Err(e) if first => {
@@ -126,20 +133,6 @@ pub fn read_lists(api: &Api, paths: &[String]) -> Vec<Result<ListRead, ProviderE
         .collect()
 }
 
-/// Items of a list that parse as `T`; the others are skipped with a log line.
-pub fn parse_items<T: DeserializeOwned>(items: Vec<Box<RawValue>>, what: &str, source: &str) -> Vec<T> {
-    items
-        .into_iter()
-        .filter_map(|item| match serde_json::from_slice::<T>(item.get().as_bytes()) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                warn(&format!("skipped a malformed {what} from {source}: {e}"));
-                None
-            }
-        })
-        .collect()
-}
-
 /// The builds (with jobs) of `pipelines`, in the pipelines' order and, within
 /// a pipeline, newest workflow first. A pipeline whose workflow list is gone
 /// (404, retention) contributes nothing; any other failure fails the call.
@@ -172,7 +165,7 @@ pub fn builds_for_pipelines(
                 pipeline.id
             ));
         }
-        let mut workflows: Vec<api::Workflow> = parse_items(list.items, "workflow", path);
+        let mut workflows: Vec<api::Workflow> = keep_read(list.items, "workflow", path);
         newest_first(&mut workflows);
         pairs.extend(workflows.into_iter().map(|wf| (pipeline.clone(), wf)));
     }
@@ -193,13 +186,13 @@ pub fn attach_jobs(
         .iter()
         .map(|(_, wf)| format!("/api/v2/workflow/{}/job", encode_component(&wf.id)))
         .collect();
-    let lists = read_lists(api, &paths);
+    let lists = read_lists::<api::Job>(api, &paths);
     let mut builds = Vec::with_capacity(pairs.len());
     for (((pipeline, wf), path), list) in pairs.iter().zip(&paths).zip(lists) {
         let (jobs, complete) = match list {
             Ok(list) => {
                 let total = list.items.len();
-                let jobs: Vec<api::Job> = parse_items(list.items, "job", path);
+                let jobs = keep_read(list.items, "job", path);
                 let complete = list.complete && jobs.len() == total;
                 (jobs, complete)
             }
@@ -218,9 +211,7 @@ pub fn attach_jobs(
             }
             Err(e) => return Err(e),
         };
-        builds.push(mapping::build(
-            links, project, pipeline, wf, jobs, complete,
-        ));
+        builds.push(mapping::build(links, project, pipeline, wf, jobs, complete));
     }
     Ok(builds)
 }

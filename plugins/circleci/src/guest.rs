@@ -33,43 +33,48 @@ fn install_panic_hook() {
     });
 }
 
+/// Every export runs through here: the panic hook first, and the heap told
+/// when the result is ready (see `heap::result_ready`).
+fn export<R>(body: impl FnOnce() -> R) -> R {
+    #[cfg(not(target_feature = "atomics"))]
+    crate::heap::calls_start();
+    install_panic_hook();
+    let result = body();
+    #[cfg(not(target_feature = "atomics"))]
+    crate::heap::result_ready();
+    result
+}
+
 impl Guest for Plugin {
     fn describe() -> Descriptor {
-        install_panic_hook();
-        crate::describe::descriptor()
+        export(crate::describe::descriptor)
     }
 
     fn validate_credentials(ctx: CallContext) -> Result<Account, ProviderError> {
-        install_panic_hook();
-        crate::account::validate_credentials(&HostHttp, &ctx)
+        export(|| crate::account::validate_credentials(&HostHttp, &ctx))
     }
 
     fn list_projects(ctx: CallContext) -> Result<Vec<Project>, ProviderError> {
-        install_panic_hook();
-        crate::account::list_projects(&HostHttp, &ctx)
+        export(|| crate::account::list_projects(&HostHttp, &ctx))
     }
 
     fn project_for_repo(repo_url: String) -> Option<String> {
-        install_panic_hook();
-        crate::slug::for_repo_url(&repo_url)
+        export(|| crate::slug::for_repo_url(&repo_url))
     }
 
     fn builds_for_commit(
         ctx: CallContext,
         query: CommitQuery,
     ) -> Result<CommitBuilds, ProviderError> {
-        install_panic_hook();
-        crate::search::builds_for_commit(&HostHttp, &ctx, &query)
+        export(|| crate::search::builds_for_commit(&HostHttp, &ctx, &query))
     }
 
     fn sync(ctx: CallContext, req: SyncRequest) -> Result<SyncPage, ProviderError> {
-        install_panic_hook();
-        crate::sync::sync(&HostHttp, &ctx, &req)
+        export(|| crate::sync::sync(&HostHttp, &ctx, &req))
     }
 
     fn parse_webhook(ctx: CallContext, req: WebhookRequest) -> Result<WebhookEvent, WebhookError> {
-        install_panic_hook();
-        crate::webhook::parse(&ctx, &req)
+        export(|| crate::webhook::parse(&ctx, &req))
     }
 }
 

@@ -5,7 +5,7 @@
 //! commit, branch and tag, which workflows do not carry.
 
 use crate::api;
-use crate::links::Links;
+use crate::links::{self, Links};
 use crate::slug;
 use crate::status::{job_status, workflow_status};
 use crate::wit::{Build, Job};
@@ -53,12 +53,15 @@ pub fn build(
         .unwrap_or_else(|| project.to_string());
     let number = wf.pipeline_number.or(pipeline.number);
     let provider_status = wf.status.clone().unwrap_or_default();
+    let url = number.map(|n| links.workflow(&slug, n, &wf.id));
     Build {
         id: wf.id.clone(),
         name: wf.name.clone().unwrap_or_default(),
         status: workflow_status(&provider_status),
         provider_status,
-        url: number.map(|n| links.workflow(&slug, n, &wf.id)),
+        // Jobs are moved, not cloned: one allocation per string, not two.
+        jobs: jobs.into_iter().map(|j| job(url.as_deref(), j)).collect(),
+        url,
         pipeline_id: pipeline.id.clone(),
         pipeline_number: number,
         sha: pipeline.sha.clone(),
@@ -72,28 +75,18 @@ pub fn build(
             .or_else(|| pipeline.created_at.clone())
             .unwrap_or_default(),
         stopped_at: wf.stopped_at.clone(),
-        // Jobs are moved, not cloned: one allocation per string, not two.
-        jobs: jobs
-            .into_iter()
-            .map(|j| job(links, &slug, number, &wf.id, j))
-            .collect(),
         jobs_complete,
     }
 }
 
-/// One job. An approval job has no number and so no page of its own; its
-/// link is the workflow page, where it is approved.
-pub fn job(
-    links: &Links,
-    slug: &str,
-    pipeline_number: Option<u64>,
-    workflow_id: &str,
-    j: api::Job,
-) -> Job {
+/// One job of the workflow whose page is `workflow_url`. An approval job
+/// has no number and so no page of its own; its link is the workflow page,
+/// where it is approved.
+pub fn job(workflow_url: Option<&str>, j: api::Job) -> Job {
     let provider_status = j.status.unwrap_or_default();
-    let url = pipeline_number.map(|n| match j.job_number {
-        Some(job_number) => links.job(slug, n, workflow_id, job_number),
-        None => links.workflow(slug, n, workflow_id),
+    let url = workflow_url.map(|w| match j.job_number {
+        Some(job_number) => links::job_of(w, job_number),
+        None => w.to_string(),
     });
     Job {
         id: j.id,

@@ -31,9 +31,10 @@
 //! different commits: all of them are returned, each build carrying its
 //! full `sha`, and the host decides what an ambiguous prefix means.
 
-use crate::api::{Page, Pipeline, is_sha};
+use crate::api::{Pipeline, is_sha};
 use crate::client::{Api, parse_json, with_query};
-use crate::fetch::{builds_for_pipelines, parse_items};
+use crate::fetch::builds_for_pipelines;
+use crate::items::{Page, keep_read};
 use crate::links::Links;
 use crate::logging::{debug, warn};
 use crate::mapping::PipelineInfo;
@@ -128,10 +129,10 @@ fn scan_pipelines(
             )),
             e => e,
         })?;
-        let page: Page = parse_json(&resp.body, &req.url)?;
+        let page: Page<Pipeline> = parse_json(&resp.body, &req.url)?;
         report.pages_fetched += 1;
         let item_count = page.items.len();
-        let pipelines: Vec<Pipeline> = parse_items(page.items, "pipeline", &req.url);
+        let pipelines = keep_read(page.items, "pipeline", &req.url);
         // A malformed item was looked at and its commit could not be read.
         let malformed = (item_count - pipelines.len()) as u32;
         report.pipelines_searched += malformed;

@@ -12,9 +12,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::api::{Page, Pipeline, Workflow};
+use crate::api::{Pipeline, Workflow};
 use crate::client::{Api, encode_component, host_error, ok_or_error, parse_json, with_query};
-use crate::fetch::{attach_jobs, builds_for_pipelines, describe, parse_items};
+use crate::fetch::{attach_jobs, builds_for_pipelines, describe};
+use crate::items::{Page, from_body, keep_read};
 use crate::links::Links;
 use crate::logging::warn;
 use crate::mapping::PipelineInfo;
@@ -108,9 +109,9 @@ fn new_pipelines(
             break;
         }
         let r = api.get(&with_query(&path, &[("page-token", token.as_deref())]));
-        let page: Page = parse_json(&api.send(&r)?.body, &r.url)?;
+        let page: Page<Pipeline> = parse_json(&api.send(&r)?.body, &r.url)?;
         let empty = page.items.is_empty();
-        for p in parse_items::<Pipeline>(page.items, "pipeline", &r.url) {
+        for p in keep_read(page.items, "pipeline", &r.url) {
             if looked_at >= req.horizon.max_pipelines {
                 break 'paging;
             }
@@ -167,7 +168,7 @@ fn refresh(
     let mut workflows = Vec::new();
     for ((id, r), answer) in ids.iter().zip(&reqs).zip(api.send_batch(&reqs)) {
         match answer.map_err(|e| host_error(&e)).and_then(ok_or_error) {
-            Ok(resp) => match serde_json::from_slice::<Workflow>(&resp.body) {
+            Ok(resp) => match from_body::<Workflow>(&resp.body) {
                 Ok(wf) => workflows.push(wf),
                 Err(e) => warn(&format!(
                     "skipped workflow {id}: unexpected JSON from {}: {e}",
@@ -201,7 +202,7 @@ fn refresh(
         .collect();
     for ((id, r), answer) in missing.iter().zip(&reqs).zip(api.send_batch(&reqs)) {
         match answer.map_err(|e| host_error(&e)).and_then(ok_or_error) {
-            Ok(resp) => match serde_json::from_slice::<Pipeline>(&resp.body) {
+            Ok(resp) => match from_body::<Pipeline>(&resp.body) {
                 Ok(p) => match PipelineInfo::from_api(&p) {
                     Some(info) => {
                         pipelines.insert(id.clone(), info);

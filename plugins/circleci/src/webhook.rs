@@ -89,8 +89,9 @@ struct Event {
     kind: String,
     #[serde(default)]
     project: Option<EventProject>,
-    // Kept as raw text and parsed with the same `from_slice` as API
-    // answers: one deserializer per record type keeps the component small.
+    // Kept as raw text and parsed from `&str` like API answers
+    // (`items::from_body`): one deserializer per record type keeps the
+    // component small.
     #[serde(default)]
     workflow: Option<Box<RawValue>>,
     #[serde(default)]
@@ -101,7 +102,7 @@ struct Event {
 
 /// A part of the event as `T`; a missing part reads as `null`.
 fn part<T: DeserializeOwned>(raw: Option<&RawValue>) -> serde_json::Result<T> {
-    serde_json::from_slice(raw.map_or("null", RawValue::get).as_bytes())
+    serde_json::from_str(raw.map_or("null", RawValue::get))
 }
 
 /// The one workflow field the event has beyond the API's workflow record.
@@ -127,7 +128,7 @@ struct EventProject {
 /// pipeline names no commit has no builds.
 pub fn parse(ctx: &CallContext, req: &WebhookRequest) -> Result<WebhookEvent, WebhookError> {
     verify_signature(req)?;
-    let event: Event = serde_json::from_slice(&req.body)
+    let event: Event = crate::items::from_body(&req.body)
         .map_err(|e| WebhookError::Malformed(format!("not a CircleCI webhook body: {e}")))?;
     if event.kind != "workflow-completed" && event.kind != "job-completed" {
         return Err(WebhookError::Unsupported(format!(
@@ -144,8 +145,10 @@ pub fn parse(ctx: &CallContext, req: &WebhookRequest) -> Result<WebhookEvent, We
         WebhookError::Malformed(format!("{} event: {what}: {e}", event.kind))
     };
 
-    let workflow: Workflow = part(event.workflow.as_deref()).map_err(|e| malformed("workflow", e))?;
-    let pipeline: Pipeline = part(event.pipeline.as_deref()).map_err(|e| malformed("pipeline", e))?;
+    let workflow: Workflow =
+        part(event.workflow.as_deref()).map_err(|e| malformed("workflow", e))?;
+    let pipeline: Pipeline =
+        part(event.pipeline.as_deref()).map_err(|e| malformed("pipeline", e))?;
     let jobs: Vec<Job> = match &event.job {
         Some(job) if event.kind == "job-completed" => {
             vec![part(Some(job)).map_err(|e| malformed("job", e))?]
