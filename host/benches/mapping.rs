@@ -20,7 +20,12 @@
 //!
 //! Run: `cargo bench -p buildsnap --bench mapping` (add `PERF_MAP=1` to
 //! profile the guest with `perf record`). A summary (medians,
-//! ratios, component size) is printed at the end.
+//! ratios, component size) is printed at the end, then the in-memory ratio
+//! once more from interleaved blocks of runs (`PAIRED_ROUNDS` rounds,
+//! default 20): native, the component, and the component on a 64 MiB
+//! reservation (bounds checks on), one block after the other in each round. On a shared VM that ratio is
+//! the one to quote: criterion's groups run seconds apart, and the
+//! machine's speed drifts in between.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -209,11 +214,11 @@ struct MemComponent {
 }
 
 impl MemComponent {
-    fn new(bodies: Arc<HashMap<String, Recorded>>) -> MemComponent {
+    fn new(bodies: Arc<HashMap<String, Recorded>>, settings: EngineSettings) -> MemComponent {
         // PERF_MAP=1 names the guest's functions for `perf report` (by index:
         // map them with the name section of the unstripped core module in
         // target/wasm/wasm32-unknown-unknown/plugin/).
-        let settings = EngineSettings { perf_map: std::env::var_os("PERF_MAP").is_some(), ..EngineSettings::default() };
+        let settings = EngineSettings { perf_map: std::env::var_os("PERF_MAP").is_some(), ..settings };
         let engine = settings.build().expect("engine");
         let component = Component::new(&engine, BUILTIN_CIRCLECI).expect("component compiles");
         let mut linker = Linker::new(&engine);
@@ -308,7 +313,13 @@ fn main() {
     // Everyone must give the same answer.
     let mem = InMemory(bodies.clone());
     assert_eq!(native_search(&mem, &base, &sha), reference);
-    let component = MemComponent::new(bodies.clone());
+    let component = MemComponent::new(bodies.clone(), EngineSettings::default());
+    // The same with a reservation only as large as memories may grow: every
+    // load and store then carries a bounds check (EngineSettings docs).
+    let checked = MemComponent::new(
+        bodies.clone(),
+        EngineSettings { memory_reservation_bytes: 64 << 20, ..EngineSettings::default() },
+    );
     let c = rt.block_on(component.builds_for_commit(&base, &sha));
     let c_shape: Shape =
         c.builds.iter().map(|b| (b.id.clone(), b.jobs.iter().map(|j| j.id.clone()).collect(), b.jobs_complete, b.url.clone())).collect();
@@ -387,6 +398,53 @@ fn main() {
         println!("  host HTTP + simulator share of the host run: {:.1} ms of {:.1} ms", ch - cm, ch);
     }
     println!("  component size: {size} bytes ({:.1} KiB)", size as f64 / 1024.0);
+
+    // The ratio again, from interleaved blocks: on a shared 2-core VM the
+    // machine's speed drifts over the seconds between criterion's groups.
+    // Each round runs a short block of each variant back to back (so each
+    // sees its own steady state: the allocator's heap as the same work left
+    // it) and keeps the block's median after a warm-up run; the ratio is
+    // taken within the round, where the machine was the same.
+    let rounds: usize = std::env::var("PAIRED_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    const BLOCK: usize = 5;
+    let time = |run: &dyn Fn()| {
+        run();
+        let mut block: Vec<f64> = (1..BLOCK)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                run();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        block.sort_by(f64::total_cmp);
+        block[block.len() / 2]
+    };
+    let run_native = || drop(std::hint::black_box(native_search(&mem, &base, &sha)));
+    let run_component = || drop(std::hint::black_box(rt.block_on(component.builds_for_commit(&base, &sha))));
+    let run_checked = || drop(std::hint::black_box(rt.block_on(checked.builds_for_commit(&base, &sha))));
+    let runs: [&dyn Fn(); 3] = [&run_native, &run_component, &run_checked];
+    // times[i][round]; each round runs the three blocks, starting with a different one.
+    let mut times = vec![Vec::with_capacity(rounds); 3];
+    for round in 0..rounds {
+        for k in 0..3 {
+            let i = (round + k) % 3;
+            times[i].push(time(runs[i]));
+        }
+    }
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let ratio = |i: usize| {
+        let mut r: Vec<f64> = times[i].iter().zip(&times[0]).map(|(c, n)| c / n).collect();
+        r.sort_by(f64::total_cmp);
+        format!("{:.2}x (quartiles {:.2}x-{:.2}x)", r[r.len() / 2], r[r.len() / 4], r[r.len() * 3 / 4])
+    };
+    println!("\ninterleaved, {rounds} rounds of {BLOCK}-run blocks in memory (medians; ratios to native within each round):");
+    println!("  native                                 {:.2} ms", median(&times[0]));
+    println!("  component                              {:.2} ms  ratio {}", median(&times[1]), ratio(1));
+    println!("  component, 64 MiB reservation (checks) {:.2} ms  ratio {}", median(&times[2]), ratio(2));
     drop(sim);
 }
 

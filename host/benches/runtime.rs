@@ -27,6 +27,7 @@ fn call_overhead(c: &mut Criterion) {
         // Without PAGEMAP_SCAN the kept size is capped at 256 KiB.
         ("pooling_no_scan", EngineSettings { pool_pagemap_scan: false, ..EngineSettings::default() }),
         ("on_demand", EngineSettings { pooling: false, ..EngineSettings::default() }),
+        ("pooling_reserve_64m", EngineSettings { memory_reservation_bytes: 64 << 20, ..EngineSettings::default() }),
     ];
     for (allocator, settings) in variants {
         let registry = rt.block_on(

@@ -6,7 +6,11 @@
 //! word is kept as a string.
 
 use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess};
 use serde_json::Value;
+
+use crate::fields::{self, Field, ObjectReader};
+use crate::items::{Item, ListRecord};
 
 /// A pipeline (one trigger of a project).
 #[derive(Debug, Clone, Deserialize)]
@@ -120,24 +124,124 @@ pub struct Workflow {
     pub stopped_at: Option<String>,
 }
 
-/// A job of a workflow's job list.
-#[derive(Debug, Clone, Deserialize)]
+/// A job of a workflow's job list. Read only by its one-pass reader
+/// ([`ListRecord::read_item`]): keys `id` (required), `name`,
+/// `job_number` (alias `number`), `type`, `status`, `started_at`,
+/// `stopped_at`; `null` is absent, unknown keys are ignored.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     pub id: String,
-    #[serde(default)]
     pub name: Option<String>,
     /// Absent for approval jobs and some canceled ones.
-    #[serde(default, alias = "number")]
     pub job_number: Option<u64>,
-    #[serde(default, rename = "type")]
     pub kind: Option<String>,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub started_at: Option<String>,
-    #[serde(default)]
     pub stopped_at: Option<String>,
 }
+
+impl ListRecord for Job {
+    /// One pass: jobs are the bulk of every search (20 a workflow), and
+    /// finding each item's end before parsing it was about a fifth of the
+    /// component's mapping time. Reads exactly what serde's derived reader
+    /// would (the tests compare the two), except that an array is not
+    /// taken for a job.
+    fn read_item<'de, D: Deserializer<'de>>(d: D) -> Result<Item<Job>, D::Error> {
+        Ok(fields::object(d, JobFields)?.map_or_else(Item::Malformed, Item::Read))
+    }
+}
+
+/// The keys of a job that are read; `number` is an alias of `job_number`.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum JobKey {
+    Id,
+    Name,
+    JobNumber,
+    Number,
+    Type,
+    Status,
+    StartedAt,
+    StoppedAt,
+    #[serde(other)]
+    Other,
+}
+
+struct JobFields;
+
+impl<'de> ObjectReader<'de> for JobFields {
+    type Record = Job;
+    const NAME: &'static str = "struct Job";
+
+    fn read<A: MapAccess<'de>>(self, mut map: A) -> Result<Result<Job, String>, A::Error> {
+        let (mut id, mut name, mut number, mut kind) = (None, None, None, None);
+        let (mut status, mut started_at, mut stopped_at) = (None, None, None);
+        let mut problem = None;
+        while let Some(key) = map.next_key::<JobKey>()? {
+            let p = &mut problem;
+            match key {
+                JobKey::Id => map
+                    .next_value::<Field<String>>()?
+                    .into_optional("id", &mut id, p),
+                JobKey::Name => map
+                    .next_value::<Field<_>>()?
+                    .into_optional("name", &mut name, p),
+                JobKey::JobNumber | JobKey::Number => {
+                    map.next_value::<Field<_>>()?
+                        .into_optional("job_number", &mut number, p)
+                }
+                JobKey::Type => map
+                    .next_value::<Field<_>>()?
+                    .into_optional("type", &mut kind, p),
+                JobKey::Status => {
+                    map.next_value::<Field<_>>()?
+                        .into_optional("status", &mut status, p)
+                }
+                JobKey::StartedAt => {
+                    map.next_value::<Field<_>>()?
+                        .into_optional("started_at", &mut started_at, p)
+                }
+                JobKey::StoppedAt => {
+                    map.next_value::<Field<_>>()?
+                        .into_optional("stopped_at", &mut stopped_at, p)
+                }
+                JobKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if let Some(problem) = problem {
+            return Ok(Err(problem));
+        }
+        let id = match id {
+            Some(Some(id)) => id,
+            Some(None) => return Ok(Err("invalid type: null, expected a string for `id`".into())),
+            None => return Ok(Err("missing field `id`".into())),
+        };
+        Ok(Ok(Job {
+            id,
+            name: name.flatten(),
+            job_number: number.flatten(),
+            kind: kind.flatten(),
+            status: status.flatten(),
+            started_at: started_at.flatten(),
+            stopped_at: stopped_at.flatten(),
+        }))
+    }
+}
+
+macro_rules! in_two_passes {
+    ($($record:ty),*) => {$(
+        impl ListRecord for $record {
+            fn read_item<'de, D: Deserializer<'de>>(d: D) -> Result<Item<Self>, D::Error> {
+                crate::items::read_in_two_passes(d)
+            }
+        }
+    )*};
+}
+
+// Read by the tens: the derived readers, kept for their nested fields.
+in_two_passes!(Pipeline, Workflow, V1Project);
 
 /// `GET /api/v2/me`.
 #[derive(Debug, Deserialize)]
@@ -208,6 +312,90 @@ mod tests {
 
         let p: Pipeline = serde_json::from_str(r#"{"id":"c","vcs":{"revision":""},"trigger_parameters":{"git":{"checkout_sha":"not-a-sha"}}}"#).unwrap();
         assert_eq!(p.sha(), None);
+    }
+
+    /// What serde's derived reader would make of a job: the reference the
+    /// one-pass reader is held to.
+    #[derive(Debug, Deserialize)]
+    struct DerivedJob {
+        id: String,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default, alias = "number")]
+        job_number: Option<u64>,
+        #[serde(default, rename = "type")]
+        kind: Option<String>,
+        #[serde(default)]
+        status: Option<String>,
+        #[serde(default)]
+        started_at: Option<String>,
+        #[serde(default)]
+        stopped_at: Option<String>,
+    }
+
+    impl From<DerivedJob> for Job {
+        fn from(j: DerivedJob) -> Job {
+            let DerivedJob {
+                id,
+                name,
+                job_number,
+                kind,
+                status,
+                started_at,
+                stopped_at,
+            } = j;
+            Job {
+                id,
+                name,
+                job_number,
+                kind,
+                status,
+                started_at,
+                stopped_at,
+            }
+        }
+    }
+
+    /// The one-pass job reader against serde's derived one, item by item:
+    /// the same job, or malformed for both.
+    #[test]
+    fn one_pass_jobs_read_what_the_derived_reader_reads() {
+        let items = [
+            r#"{"id":"j","name":"build","job_number":7,"type":"build","status":"success","started_at":"2024-01-01T00:00:00Z","stopped_at":null,"extra":{"a":[1,{"b":null}]}}"#,
+            r#"{"id":"j","number":8}"#,
+            r#"{"id":"caf\u00e9","name":"a \"quoted\" name\n"}"#,
+            r#"{"name":"no id"}"#,
+            r#"{"id":null}"#,
+            r#"{"id":5}"#,
+            r#"{"id":"j","job_number":-1}"#,
+            r#"{"id":"j","job_number":1.5}"#,
+            r#"{"id":"j","job_number":"7"}"#,
+            r#"{"id":"j","status":["success"]}"#,
+            r#"{"id":"j","name":{"first":"x"}}"#,
+            r#"{"id":"j","started_at":true}"#,
+            r#"{"id":"j","id":"k"}"#,
+            r#"{"id":"j","job_number":1,"number":2}"#,
+            r#"{}"#,
+            r#""text""#,
+            r#"7"#,
+            r#"null"#,
+            r#"{"id":"j","type":"approval","approval_request_id":"r"}"#,
+        ];
+        let body = format!(
+            r#"{{"items":[{}],"next_page_token":null}}"#,
+            items.join(",")
+        );
+        let page: crate::items::Page<Job> = crate::items::from_body(body.as_bytes()).unwrap();
+        assert_eq!(page.items.len(), items.len());
+        for (text, item) in items.iter().zip(page.items) {
+            match (serde_json::from_str::<DerivedJob>(text), item) {
+                (Ok(derived), Item::Read(one_pass)) => {
+                    assert_eq!(Job::from(derived), one_pass, "{text}")
+                }
+                (Err(_), Item::Malformed(_)) => {}
+                (derived, one_pass) => panic!("{text}: derived {derived:?}, one pass {one_pass:?}"),
+            }
+        }
     }
 
     #[test]

@@ -6,11 +6,9 @@
 
 use std::collections::HashSet;
 
-use serde::de::DeserializeOwned;
-
 use crate::api;
 use crate::client::{Api, encode_component, host_error, ok_or_error, parse_json, with_query};
-use crate::items::{Item, Page, keep_read};
+use crate::items::{Item, ListRecord, Page, keep_read};
 use crate::links::Links;
 use crate::logging::warn;
 use crate::mapping::{self, PipelineInfo};
@@ -40,7 +38,7 @@ struct ListState<T> {
 
 /// Read every page of each list at `paths`, batching each round. A list's
 /// first-page failure is its `Err`; a later failure only makes it incomplete.
-pub fn read_lists<T: DeserializeOwned>(
+pub fn read_lists<T: ListRecord>(
     api: &Api,
     paths: &[String],
 ) -> Vec<Result<ListRead<T>, ProviderError>> {

@@ -24,22 +24,38 @@ pub enum Item<T> {
     Malformed(String),
 }
 
-impl<'de, T: DeserializeOwned> Deserialize<'de> for Item<T> {
+/// A record read from list items.
+pub trait ListRecord: Sized {
+    /// Read one item. A syntax error is the page's (the parser cannot find
+    /// the next item); a record that does not fit is only this item's.
+    fn read_item<'de, D: Deserializer<'de>>(d: D) -> Result<Item<Self>, D::Error>;
+}
+
+/// [`ListRecord::read_item`] for a record with a derived reader, in two
+/// passes: find the item's end, borrowing its text (with a `&str` input, a
+/// slice of the body), then parse that text. Records read by the thousand
+/// (jobs) read it in one instead (see [`crate::fields`]).
+pub fn read_in_two_passes<'de, T, D>(d: D) -> Result<Item<T>, D::Error>
+where
+    T: DeserializeOwned,
+    D: Deserializer<'de>,
+{
+    let raw = <&RawValue>::deserialize(d)?;
+    Ok(match serde_json::from_str(raw.get()) {
+        Ok(record) => Item::Read(record),
+        Err(e) => Item::Malformed(e.to_string()),
+    })
+}
+
+impl<'de, T: ListRecord> Deserialize<'de> for Item<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // Borrowed: with a `&str` input this is a slice of the body. A
-        // syntax error here is the page's (the rest cannot be found); a
-        // record that does not fit `T` is only this item's.
-        let raw = <&RawValue>::deserialize(d)?;
-        Ok(match serde_json::from_str(raw.get()) {
-            Ok(record) => Item::Read(record),
-            Err(e) => Item::Malformed(e.to_string()),
-        })
+        T::read_item(d)
     }
 }
 
 /// One page of a v2 list: `{items, next_page_token}`.
 #[derive(Debug, Deserialize)]
-#[serde(bound = "T: DeserializeOwned")]
+#[serde(bound = "T: ListRecord")]
 pub struct Page<T> {
     pub items: Vec<Item<T>>,
     #[serde(default)]
@@ -48,7 +64,7 @@ pub struct Page<T> {
 
 /// A whole body that is a bare JSON array (v1.1 lists).
 #[derive(Debug, Deserialize)]
-#[serde(bound = "T: DeserializeOwned", transparent)]
+#[serde(bound = "T: ListRecord", transparent)]
 pub struct Items<T>(pub Vec<Item<T>>);
 
 /// The records of `items`; each malformed one is skipped with a log line
@@ -99,6 +115,12 @@ mod tests {
         id: String,
         #[serde(default)]
         n: Option<u64>,
+    }
+
+    impl ListRecord for Rec {
+        fn read_item<'de, D: Deserializer<'de>>(d: D) -> Result<Item<Self>, D::Error> {
+            read_in_two_passes(d)
+        }
     }
 
     #[test]

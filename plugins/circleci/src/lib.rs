@@ -36,6 +36,7 @@ pub mod api;
 pub mod client;
 pub mod describe;
 pub mod fetch;
+pub mod fields;
 pub mod items;
 pub mod links;
 pub mod logging;

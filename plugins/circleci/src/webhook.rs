@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 use sha2::Sha256;
 
 use crate::api::{Job, Pipeline, Workflow};
+use crate::items::Item;
 use crate::links::Links;
 use crate::mapping::{self, PipelineInfo};
 use crate::slug;
@@ -141,17 +142,22 @@ pub fn parse(ctx: &CallContext, req: &WebhookRequest) -> Result<WebhookEvent, We
         .and_then(|p| p.slug)
         .map(|s| slug::normalize(&s))
         .filter(|s| !s.is_empty());
-    let malformed = |what: &str, e: serde_json::Error| {
+    let malformed = |what: &str, e: &dyn std::fmt::Display| {
         WebhookError::Malformed(format!("{} event: {what}: {e}", event.kind))
     };
 
     let workflow: Workflow =
-        part(event.workflow.as_deref()).map_err(|e| malformed("workflow", e))?;
+        part(event.workflow.as_deref()).map_err(|e| malformed("workflow", &e))?;
     let pipeline: Pipeline =
-        part(event.pipeline.as_deref()).map_err(|e| malformed("pipeline", e))?;
+        part(event.pipeline.as_deref()).map_err(|e| malformed("pipeline", &e))?;
     let jobs: Vec<Job> = match &event.job {
         Some(job) if event.kind == "job-completed" => {
-            vec![part(Some(job)).map_err(|e| malformed("job", e))?]
+            // Read like a job list's item: jobs have only the one reader.
+            match serde_json::from_str::<Item<Job>>(job.get()) {
+                Ok(Item::Read(job)) => vec![job],
+                Ok(Item::Malformed(e)) => return Err(malformed("job", &e)),
+                Err(e) => return Err(malformed("job", &e)),
+            }
         }
         None if event.kind == "job-completed" => {
             return Err(WebhookError::Malformed(
