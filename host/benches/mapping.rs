@@ -424,7 +424,7 @@ fn main() {
     let run_checked = || drop(std::hint::black_box(rt.block_on(checked.builds_for_commit(&base, &sha))));
     let runs: [&dyn Fn(); 3] = [&run_native, &run_component, &run_checked];
     // times[i][round]; each round runs the three blocks, starting with a different one.
-    let mut times = vec![Vec::with_capacity(rounds); 3];
+    let mut times: Vec<Vec<f64>> = (0..3).map(|_| Vec::with_capacity(rounds)).collect();
     for round in 0..rounds {
         for k in 0..3 {
             let i = (round + k) % 3;

@@ -93,10 +93,10 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 /// The source hash stamped into a component, if any.
 pub fn stamped_hash(component: &[u8]) -> Result<Option<String>> {
     for payload in wasmparser::Parser::new(0).parse_all(component) {
-        if let wasmparser::Payload::CustomSection(section) = payload? {
-            if section.name() == SOURCE_HASH_SECTION {
-                return Ok(Some(String::from_utf8_lossy(section.data()).into_owned()));
-            }
+        if let wasmparser::Payload::CustomSection(section) = payload?
+            && section.name() == SOURCE_HASH_SECTION
+        {
+            return Ok(Some(String::from_utf8_lossy(section.data()).into_owned()));
         }
     }
     Ok(None)

@@ -169,12 +169,15 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// The methods one path answers: method, route, template.
+type Methods = Vec<(Method, RouteId, &'static str)>;
+
 /// [`ROUTES`] as a radix tree (matchit, as used by axum): one walk of the
 /// path whatever the number of routes, where trying every template in turn
 /// cost a few per cent of the server's CPU on the hottest read. Each path
 /// maps to its methods, for `405` with `Allow`.
-static TREE: LazyLock<matchit::Router<Vec<(Method, RouteId, &'static str)>>> = LazyLock::new(|| {
-    let mut paths: Vec<(&'static str, Vec<(Method, RouteId, &'static str)>)> = Vec::new();
+static TREE: LazyLock<matchit::Router<Methods>> = LazyLock::new(|| {
+    let mut paths: Vec<(&'static str, Methods)> = Vec::new();
     for (m, template, id) in ROUTES {
         match paths.iter_mut().find(|(t, _)| t == template) {
             Some((_, ms)) => ms.push((m.clone(), *id, template)),

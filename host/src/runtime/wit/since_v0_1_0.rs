@@ -134,7 +134,7 @@ impl Pre {
         PluginPre::new(pre.clone())?;
         let component = pre.component();
         let iface = component
-            .get_export_index(None, &format!("buildsnap:provider/provider@{VERSION}"))
+            .get_export_index(None, format!("buildsnap:provider/provider@{VERSION}"))
             .ok_or_else(|| wasmtime::format_err!("no export buildsnap:provider/provider@{VERSION}"))?;
         let export = |name: &str| {
             component
