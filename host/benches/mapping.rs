@@ -21,7 +21,7 @@
 //! Run: `cargo bench -p buildsnap --bench mapping` (add `PERF_MAP=1` to
 //! profile the guest with `perf record`). A summary (medians,
 //! ratios, component size) is printed at the end, then the in-memory ratio
-//! once more from interleaved blocks of runs (`PAIRED_ROUNDS` rounds,
+//! once more from interleaved blocks of runs (`INTERLEAVED_ROUNDS` rounds,
 //! default 20): native, the component, and the component on a 64 MiB
 //! reservation (bounds checks on), one block after the other in each round. On a shared VM that ratio is
 //! the one to quote: criterion's groups run seconds apart, and the
@@ -405,7 +405,7 @@ fn main() {
     // sees its own steady state: the allocator's heap as the same work left
     // it) and keeps the block's median after a warm-up run; the ratio is
     // taken within the round, where the machine was the same.
-    let rounds: usize = std::env::var("PAIRED_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let rounds: usize = std::env::var("INTERLEAVED_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     const BLOCK: usize = 5;
     let time = |run: &dyn Fn()| {
         run();

@@ -37,7 +37,7 @@ fn install_panic_hook() {
 /// when the result is ready (see `heap::result_ready`).
 fn export<R>(body: impl FnOnce() -> R) -> R {
     #[cfg(not(target_feature = "atomics"))]
-    crate::heap::calls_start();
+    crate::heap::call_starts();
     install_panic_hook();
     let result = body();
     #[cfg(not(target_feature = "atomics"))]

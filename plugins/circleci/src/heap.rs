@@ -79,12 +79,12 @@ unsafe impl talc::source::Source for InitialThenGrow {
 /// post-return frees every string and list of it, one by one: for a search
 /// of 10,000 jobs that is about 100,000 frees of memory that is about to be
 /// dropped wholesale. Skipping them only leaks into a memory that is not
-/// used again; should a host ever reuse an instance, [`calls_start`] turns
+/// used again; should a host ever reuse an instance, [`call_starts`] turns
 /// freeing back on and only the previous result stays allocated.
 static FREES_SKIPPED: AtomicBool = AtomicBool::new(false);
 
 /// An export begins: memory freed from now on is reused.
-pub fn calls_start() {
+pub fn call_starts() {
     FREES_SKIPPED.store(false, Ordering::Relaxed);
 }
 

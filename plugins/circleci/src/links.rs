@@ -60,20 +60,6 @@ impl Links {
         url.push_str(workflow_id);
         url
     }
-
-    /// A job's page.
-    pub fn job(
-        &self,
-        slug: &str,
-        pipeline_number: u64,
-        workflow_id: &str,
-        job_number: u64,
-    ) -> String {
-        job_of(
-            &self.workflow(slug, pipeline_number, workflow_id),
-            job_number,
-        )
-    }
 }
 
 /// A job's page, given its workflow's page.
@@ -113,7 +99,7 @@ mod tests {
             "https://app.circleci.com/pipelines/github/coldgust/coldgust.github.io/5/workflows/6731159f"
         );
         assert_eq!(
-            l.job("bb/team/repo", 7, "w1", 42),
+            job_of(&l.workflow("bb/team/repo", 7, "w1"), 42),
             "https://app.circleci.com/pipelines/bitbucket/team/repo/7/workflows/w1/jobs/42"
         );
         assert_eq!(
