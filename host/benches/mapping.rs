@@ -65,16 +65,28 @@ const JOBS: usize = 20;
 
 fn scenario(sha: &str) -> Scenario {
     let mut b = Scenario::builder().user("bench", TOKEN).project(PROJECT);
-    let statuses = ["success", "success", "success", "failed", "canceled", "running", "not_run", "blocked"];
+    let statuses = [
+        "success", "success", "success", "failed", "canceled", "running", "not_run", "blocked",
+    ];
     for n in 1..=PIPELINES {
-        let mut p = PipelineSpec::new(n).revision(sha).branch(if n % 3 == 0 { "develop" } else { "main" });
+        let mut p =
+            PipelineSpec::new(n)
+                .revision(sha)
+                .branch(if n % 3 == 0 { "develop" } else { "main" });
         for w in 0..WORKFLOWS {
-            let mut wf = WorkflowSpec::new(&format!("workflow-{w}")).status(if w % 4 == 3 { "failed" } else { "success" });
+            let mut wf = WorkflowSpec::new(&format!("workflow-{w}")).status(if w % 4 == 3 {
+                "failed"
+            } else {
+                "success"
+            });
             for j in 0..JOBS {
                 wf = if j == JOBS - 1 && w % 2 == 0 {
                     wf.job(JobSpec::approval("hold").status("success"))
                 } else {
-                    wf.job(JobSpec::new(&format!("job-{j}")).status(statuses[(j + w) % statuses.len()]))
+                    wf.job(
+                        JobSpec::new(&format!("job-{j}"))
+                            .status(statuses[(j + w) % statuses.len()]),
+                    )
                 };
             }
             p = p.workflow(wf);
@@ -95,7 +107,11 @@ struct Recorded {
 
 impl Recorded {
     fn native(&self) -> native::Response {
-        native::Response { status: self.status, headers: self.headers.clone(), body: self.body.clone() }
+        native::Response {
+            status: self.status,
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+        }
     }
 }
 
@@ -104,7 +120,10 @@ struct InMemory(Arc<HashMap<String, Recorded>>);
 
 impl InMemory {
     fn answer(&self, url: &str) -> Result<native::Response, native::HttpError> {
-        self.0.get(url).map(Recorded::native).ok_or_else(|| native::HttpError::Other(format!("not recorded: {url}")))
+        self.0
+            .get(url)
+            .map(Recorded::native)
+            .ok_or_else(|| native::HttpError::Other(format!("not recorded: {url}")))
     }
 }
 
@@ -112,7 +131,10 @@ impl Transport for InMemory {
     fn send(&self, req: &native::Request) -> Result<native::Response, native::HttpError> {
         self.answer(&req.url)
     }
-    fn send_batch(&self, reqs: &[native::Request]) -> Vec<Result<native::Response, native::HttpError>> {
+    fn send_batch(
+        &self,
+        reqs: &[native::Request],
+    ) -> Vec<Result<native::Response, native::HttpError>> {
         reqs.iter().map(|r| self.answer(&r.url)).collect()
     }
 }
@@ -132,15 +154,31 @@ impl Loopback {
         for (k, v) in &req.headers {
             rb = rb.header(k, v);
         }
-        let resp = rb.send().await.map_err(|e| native::HttpError::Other(e.to_string()))?;
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| native::HttpError::Other(e.to_string()))?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
             .iter()
-            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
-        let body = resp.bytes().await.map_err(|e| native::HttpError::Other(e.to_string()))?.to_vec();
-        Ok(Recorded { status, headers, body })
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| native::HttpError::Other(e.to_string()))?
+            .to_vec();
+        Ok(Recorded {
+            status,
+            headers,
+            body,
+        })
     }
 
     fn keep(&self, url: &str, r: &Result<Recorded, native::HttpError>) {
@@ -156,9 +194,16 @@ impl Transport for Loopback {
         self.keep(&req.url, &r);
         r.map(|r| r.native())
     }
-    fn send_batch(&self, reqs: &[native::Request]) -> Vec<Result<native::Response, native::HttpError>> {
-        let answers: Vec<_> =
-            self.rt.block_on(futures::stream::iter(reqs).map(|r| self.fetch(r)).buffered(8).collect());
+    fn send_batch(
+        &self,
+        reqs: &[native::Request],
+    ) -> Vec<Result<native::Response, native::HttpError>> {
+        let answers: Vec<_> = self.rt.block_on(
+            futures::stream::iter(reqs)
+                .map(|r| self.fetch(r))
+                .buffered(8)
+                .collect(),
+        );
         reqs.iter()
             .zip(answers)
             .map(|(req, r)| {
@@ -189,7 +234,11 @@ struct MemState {
 impl MemState {
     fn answer(&self, url: &str) -> Result<ghttp::Response, ghttp::Error> {
         match self.bodies.get(url) {
-            Some(r) => Ok(ghttp::Response { status: r.status, headers: r.headers.clone(), body: r.body.clone() }),
+            Some(r) => Ok(ghttp::Response {
+                status: r.status,
+                headers: r.headers.clone(),
+                body: r.body.clone(),
+            }),
             None => Err(ghttp::Error::Other(format!("not recorded: {url}"))),
         }
     }
@@ -198,16 +247,26 @@ impl MemState {
 impl guest::buildsnap::provider::types::Host for MemState {}
 
 impl guest::buildsnap::provider::log::Host for MemState {
-    async fn log(&mut self, _level: guest::buildsnap::provider::log::Level, _message: String) -> wasmtime::Result<()> {
+    async fn log(
+        &mut self,
+        _level: guest::buildsnap::provider::log::Level,
+        _message: String,
+    ) -> wasmtime::Result<()> {
         Ok(())
     }
 }
 
 impl ghttp::Host for MemState {
-    async fn send(&mut self, req: ghttp::Request) -> wasmtime::Result<Result<ghttp::Response, ghttp::Error>> {
+    async fn send(
+        &mut self,
+        req: ghttp::Request,
+    ) -> wasmtime::Result<Result<ghttp::Response, ghttp::Error>> {
         Ok(self.answer(&req.url))
     }
-    async fn send_batch(&mut self, reqs: Vec<ghttp::Request>) -> wasmtime::Result<Vec<Result<ghttp::Response, ghttp::Error>>> {
+    async fn send_batch(
+        &mut self,
+        reqs: Vec<ghttp::Request>,
+    ) -> wasmtime::Result<Vec<Result<ghttp::Response, ghttp::Error>>> {
         Ok(reqs.iter().map(|r| self.answer(&r.url)).collect())
     }
 }
@@ -228,15 +287,30 @@ impl MemComponent {
         // PERF_MAP=1 names the guest's functions for `perf report` (by index:
         // map them with the name section of the unstripped core module in
         // target/wasm/wasm32-unknown-unknown/plugin/).
-        let settings = EngineSettings { perf_map: std::env::var_os("PERF_MAP").is_some(), ..settings };
+        let settings = EngineSettings {
+            perf_map: std::env::var_os("PERF_MAP").is_some(),
+            ..settings
+        };
         let engine = settings.build().expect("engine");
         let component = Component::new(&engine, BUILTIN_CIRCLECI).expect("component compiles");
         let mut linker = Linker::new(&engine);
-        guest::Plugin::add_to_linker::<MemState, HasSelf<MemState>>(&mut linker, |s| s).expect("link");
-        let pre = guest::PluginPre::new(linker.instantiate_pre(&component).expect("instantiate_pre")).expect("pre");
-        let (_, iface) = component.get_export(None, "buildsnap:provider/provider@0.1.0").expect("interface");
-        let (_, export) = component.get_export(Some(&iface), "builds-for-commit").expect("export");
-        MemComponent { engine, pre, export, bodies }
+        guest::Plugin::add_to_linker::<MemState, HasSelf<MemState>>(&mut linker, |s| s)
+            .expect("link");
+        let pre =
+            guest::PluginPre::new(linker.instantiate_pre(&component).expect("instantiate_pre"))
+                .expect("pre");
+        let (_, iface) = component
+            .get_export(None, "buildsnap:provider/provider@0.1.0")
+            .expect("interface");
+        let (_, export) = component
+            .get_export(Some(&iface), "builds-for-commit")
+            .expect("export");
+        MemComponent {
+            engine,
+            pre,
+            export,
+            bodies,
+        }
     }
 
     async fn builds_for_commit(
@@ -245,16 +319,31 @@ impl MemComponent {
         sha: &str,
     ) -> guest::exports::buildsnap::provider::provider::CommitBuilds {
         use guest::exports::buildsnap::provider::provider::{CommitQuery, Horizon};
-        let mut store = Store::new(&self.engine, MemState { bodies: self.bodies.clone() });
+        let mut store = Store::new(
+            &self.engine,
+            MemState {
+                bodies: self.bodies.clone(),
+            },
+        );
         store.set_epoch_deadline(deadline_ticks(Duration::from_secs(300)));
         store.epoch_deadline_trap();
-        let instance = self.pre.instantiate_async(&mut store).await.expect("instantiate");
-        let ctx = guest::buildsnap::provider::types::CallContext { base_url: base.to_string(), settings: vec![] };
+        let instance = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .expect("instantiate");
+        let ctx = guest::buildsnap::provider::types::CallContext {
+            base_url: base.to_string(),
+            settings: vec![],
+        };
         let query = CommitQuery {
             project: PROJECT.into(),
             sha: sha.into(),
             branch: None,
-            horizon: Horizon { max_pipelines: 1_000, not_before: None },
+            horizon: Horizon {
+                max_pipelines: 1_000,
+                not_before: None,
+            },
         };
         instance
             .buildsnap_provider_provider()
@@ -285,26 +374,59 @@ impl MemComponent {
     async fn builds_in_guest(&self, base: &str, sha: &str, check: Option<&Shape>) -> u32 {
         use guest::buildsnap::provider::types::{CallContext, ProviderError};
         use guest::exports::buildsnap::provider::provider::{CommitQuery, Horizon};
-        let mut store = Store::new(&self.engine, MemState { bodies: self.bodies.clone() });
+        let mut store = Store::new(
+            &self.engine,
+            MemState {
+                bodies: self.bodies.clone(),
+            },
+        );
         store.set_epoch_deadline(deadline_ticks(Duration::from_secs(300)));
         store.epoch_deadline_trap();
-        let instance = self.pre.instance_pre().instantiate_async(&mut store).await.expect("instantiate");
-        let ctx = CallContext { base_url: base.to_string(), settings: vec![] };
+        let instance = self
+            .pre
+            .instance_pre()
+            .instantiate_async(&mut store)
+            .await
+            .expect("instantiate");
+        let ctx = CallContext {
+            base_url: base.to_string(),
+            settings: vec![],
+        };
         let query = CommitQuery {
             project: PROJECT.into(),
             sha: sha.into(),
             branch: None,
-            horizon: Horizon { max_pipelines: 1_000, not_before: None },
+            horizon: Horizon {
+                max_pipelines: 1_000,
+                not_before: None,
+            },
         };
         let func = instance
             .get_typed_func::<(&CallContext, &CommitQuery), (Result<BuildsInGuest, ProviderError>,)>(&mut store, self.export)
             .expect("typed export");
-        let (result,) = func.call_async(&mut store, (&ctx, &query)).await.expect("no trap");
+        let (result,) = func
+            .call_async(&mut store, (&ctx, &query))
+            .await
+            .expect("no trap");
         let found = result.expect("no provider error");
         if let Some(shape) = check {
-            let builds: Vec<_> = found.builds.iter(&mut store).expect("list").map(|b| b.expect("build")).collect();
-            let got: Shape =
-                builds.iter().map(|b| (b.id.clone(), b.jobs.iter().map(|j| j.id.clone()).collect(), b.jobs_complete, b.url.clone())).collect();
+            let builds: Vec<_> = found
+                .builds
+                .iter(&mut store)
+                .expect("list")
+                .map(|b| b.expect("build"))
+                .collect();
+            let got: Shape = builds
+                .iter()
+                .map(|b| {
+                    (
+                        b.id.clone(),
+                        b.jobs.iter().map(|j| j.id.clone()).collect(),
+                        b.jobs_complete,
+                        b.url.clone(),
+                    )
+                })
+                .collect();
             assert_eq!(&got, shape, "component (result in guest memory) = native");
         }
         found.builds.len() as u32 + found.report.pipelines_searched
@@ -318,13 +440,20 @@ fn native_query(sha: &str) -> native::CommitQuery {
         project: PROJECT.into(),
         sha: sha.into(),
         branch: None,
-        horizon: native::Horizon { max_pipelines: 1_000, not_before: None },
+        horizon: native::Horizon {
+            max_pipelines: 1_000,
+            not_before: None,
+        },
     }
 }
 
 fn native_search(t: &dyn Transport, base: &str, sha: &str) -> native::CommitBuilds {
-    let ctx = native::CallContext { base_url: base.to_string(), settings: vec![] };
-    let out = buildsnap_circleci::search::builds_for_commit(t, &ctx, &native_query(sha)).expect("native search");
+    let ctx = native::CallContext {
+        base_url: base.to_string(),
+        settings: vec![],
+    };
+    let out = buildsnap_circleci::search::builds_for_commit(t, &ctx, &native_query(sha))
+        .expect("native search");
     // Natively, log lines pile up per thread; drop them each run.
     let _ = buildsnap_circleci::logging::take_lines();
     out
@@ -335,7 +464,17 @@ fn native_search(t: &dyn Transport, base: &str, sha: &str) -> native::CommitBuil
 type Shape = Vec<(String, Vec<String>, bool, Option<String>)>;
 
 fn shape_native(r: &native::CommitBuilds) -> Shape {
-    r.builds.iter().map(|b| (b.id.clone(), b.jobs.iter().map(|j| j.id.clone()).collect(), b.jobs_complete, b.url.clone())).collect()
+    r.builds
+        .iter()
+        .map(|b| {
+            (
+                b.id.clone(),
+                b.jobs.iter().map(|j| j.id.clone()).collect(),
+                b.jobs_complete,
+                b.url.clone(),
+            )
+        })
+        .collect()
 }
 
 fn count_jobs(s: &Shape) -> usize {
@@ -353,12 +492,22 @@ fn main() {
 pub fn run(allocator: &str) {
     println!("host process allocator: {allocator}");
     let started = std::time::SystemTime::now();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let sha = stable_sha("bench:mapping");
     let sim: SimHandle = rt.block_on(async {
-        Simulator::start(scenario(&sha), SimOptions { clock_running: Some(false), ..SimOptions::default() })
-            .await
-            .expect("simulator")
+        Simulator::start(
+            scenario(&sha),
+            SimOptions {
+                clock_running: Some(false),
+                ..SimOptions::default()
+            },
+        )
+        .await
+        .expect("simulator")
     });
     let base = sim.base_url();
 
@@ -386,13 +535,29 @@ pub fn run(allocator: &str) {
     // load and store then carries a bounds check (EngineSettings docs).
     let checked = MemComponent::new(
         bodies.clone(),
-        EngineSettings { memory_reservation_bytes: 64 << 20, ..EngineSettings::default() },
+        EngineSettings {
+            memory_reservation_bytes: 64 << 20,
+            ..EngineSettings::default()
+        },
     );
     let c = rt.block_on(component.builds_for_commit(&base, &sha));
-    let c_shape: Shape =
-        c.builds.iter().map(|b| (b.id.clone(), b.jobs.iter().map(|j| j.id.clone()).collect(), b.jobs_complete, b.url.clone())).collect();
+    let c_shape: Shape = c
+        .builds
+        .iter()
+        .map(|b| {
+            (
+                b.id.clone(),
+                b.jobs.iter().map(|j| j.id.clone()).collect(),
+                b.jobs_complete,
+                b.url.clone(),
+            )
+        })
+        .collect();
     assert_eq!(c_shape, shape, "component (in-memory) = native");
-    assert_eq!(rt.block_on(component.builds_in_guest(&base, &sha, Some(&shape))), 500 + PIPELINES as u32);
+    assert_eq!(
+        rt.block_on(component.builds_in_guest(&base, &sha, Some(&shape))),
+        500 + PIPELINES as u32
+    );
     let registry = rt.block_on(async {
         Registry::builder()
             .grants(AllowList::parse(&base).unwrap())
@@ -411,19 +576,44 @@ pub fn run(allocator: &str) {
         project: PROJECT.into(),
         sha: sha.clone(),
         branch: None,
-        horizon: buildsnap::runtime::wit::latest::provider::Horizon { max_pipelines: 1_000, not_before: None },
+        horizon: buildsnap::runtime::wit::latest::provider::Horizon {
+            max_pipelines: 1_000,
+            not_before: None,
+        },
     };
     sim.clear_requests();
-    let h = rt.block_on(plugin.builds_for_commit(&integ, &host_query)).expect("host call");
-    let h_shape: Shape =
-        h.builds.iter().map(|b| (b.id.clone(), b.jobs.iter().map(|j| j.id.clone()).collect(), b.jobs_complete, b.url.clone())).collect();
+    let h = rt
+        .block_on(plugin.builds_for_commit(&integ, &host_query))
+        .expect("host call");
+    let h_shape: Shape = h
+        .builds
+        .iter()
+        .map(|b| {
+            (
+                b.id.clone(),
+                b.jobs.iter().map(|j| j.id.clone()).collect(),
+                b.jobs_complete,
+                b.url.clone(),
+            )
+        })
+        .collect();
     assert_eq!(h_shape, shape, "component (host + simulator) = native");
-    assert_eq!(sim.requests().len(), requests, "same requests through the host");
-    let loopback = Loopback { rt: rt.handle().clone(), client: reqwest::Client::builder().no_proxy().build().unwrap(), record: None };
+    assert_eq!(
+        sim.requests().len(),
+        requests,
+        "same requests through the host"
+    );
+    let loopback = Loopback {
+        rt: rt.handle().clone(),
+        client: reqwest::Client::builder().no_proxy().build().unwrap(),
+        record: None,
+    };
 
-    let size = std::fs::metadata(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist/circleci.wasm"))
-        .map(|m| m.len())
-        .unwrap_or(BUILTIN_CIRCLECI.len() as u64);
+    let size = std::fs::metadata(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist/circleci.wasm"),
+    )
+    .map(|m| m.len())
+    .unwrap_or(BUILTIN_CIRCLECI.len() as u64);
     println!(
         "scenario: {} builds, {} jobs; {requests} GETs per search, {body_bytes} bytes of JSON; component {size} bytes ({} KiB)",
         shape.len(),
@@ -438,12 +628,21 @@ pub fn run(allocator: &str) {
         .configure_from_args();
     {
         let mut g = criterion.benchmark_group("circleci_mapping_10k_jobs");
-        g.bench_function("native/in-memory", |b| b.iter(|| native_search(&mem, &base, &sha)));
-        g.bench_function("component/in-memory", |b| b.iter(|| rt.block_on(component.builds_for_commit(&base, &sha))));
-        g.bench_function("component/host+simulator", |b| {
-            b.iter(|| rt.block_on(plugin.builds_for_commit(&integ, &host_query)).unwrap())
+        g.bench_function("native/in-memory", |b| {
+            b.iter(|| native_search(&mem, &base, &sha))
         });
-        g.bench_function("native/loopback+simulator", |b| b.iter(|| native_search(&loopback, &base, &sha)));
+        g.bench_function("component/in-memory", |b| {
+            b.iter(|| rt.block_on(component.builds_for_commit(&base, &sha)))
+        });
+        g.bench_function("component/host+simulator", |b| {
+            b.iter(|| {
+                rt.block_on(plugin.builds_for_commit(&integ, &host_query))
+                    .unwrap()
+            })
+        });
+        g.bench_function("native/loopback+simulator", |b| {
+            b.iter(|| native_search(&loopback, &base, &sha))
+        });
         g.finish();
     }
     criterion.final_summary();
@@ -461,18 +660,39 @@ pub fn run(allocator: &str) {
         let v: serde_json::Value = serde_json::from_str(&text).ok()?;
         v["median"]["point_estimate"].as_f64().map(|ns| ns / 1e6)
     };
-    let ids = ["native_in-memory", "component_in-memory", "component_host+simulator", "native_loopback+simulator"];
+    let ids = [
+        "native_in-memory",
+        "component_in-memory",
+        "component_host+simulator",
+        "native_loopback+simulator",
+    ];
     let m: Vec<Option<f64>> = ids.iter().map(|id| median(id)).collect();
     println!("\nsummary (medians, ms):");
     for (id, v) in ids.iter().zip(&m) {
-        println!("  {id:28} {}", v.map_or("n/a".into(), |v| format!("{v:.2}")));
+        println!(
+            "  {id:28} {}",
+            v.map_or("n/a".into(), |v| format!("{v:.2}"))
+        );
     }
     if let [Some(nm), Some(cm), Some(ch), Some(nl)] = m[..] {
-        println!("  ratio component/native, in-memory (mapping only): {:.2}x", cm / nm);
-        println!("  ratio component/native, through HTTP to the simulator: {:.2}x", ch / nl);
-        println!("  host HTTP + simulator share of the host run: {:.1} ms of {:.1} ms", ch - cm, ch);
+        println!(
+            "  ratio component/native, in-memory (mapping only): {:.2}x",
+            cm / nm
+        );
+        println!(
+            "  ratio component/native, through HTTP to the simulator: {:.2}x",
+            ch / nl
+        );
+        println!(
+            "  host HTTP + simulator share of the host run: {:.1} ms of {:.1} ms",
+            ch - cm,
+            ch
+        );
     }
-    println!("  component size: {size} bytes ({:.1} KiB)", size as f64 / 1024.0);
+    println!(
+        "  component size: {size} bytes ({:.1} KiB)",
+        size as f64 / 1024.0
+    );
 
     // The ratio again, from interleaved blocks: on a shared 2-core VM the
     // machine's speed drifts over the seconds between criterion's groups.
@@ -480,7 +700,10 @@ pub fn run(allocator: &str) {
     // sees its own steady state: the allocator's heap as the same work left
     // it) and keeps the block's median after a warm-up run; the ratio is
     // taken within the round, where the machine was the same.
-    let rounds: usize = std::env::var("INTERLEAVED_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let rounds: usize = std::env::var("INTERLEAVED_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
     const BLOCK: usize = 5;
     let time = |run: &dyn Fn()| {
         run();
@@ -495,14 +718,24 @@ pub fn run(allocator: &str) {
         block[block.len() / 2]
     };
     let run_native = || drop(std::hint::black_box(native_search(&mem, &base, &sha)));
-    let run_component = || drop(std::hint::black_box(rt.block_on(component.builds_for_commit(&base, &sha))));
-    let run_checked = || drop(std::hint::black_box(rt.block_on(checked.builds_for_commit(&base, &sha))));
+    let run_component = || {
+        drop(std::hint::black_box(
+            rt.block_on(component.builds_for_commit(&base, &sha)),
+        ))
+    };
+    let run_checked = || {
+        drop(std::hint::black_box(
+            rt.block_on(checked.builds_for_commit(&base, &sha)),
+        ))
+    };
     let run_in_guest = || {
         std::hint::black_box(rt.block_on(component.builds_in_guest(&base, &sha, None)));
     };
     let runs: [&dyn Fn(); 4] = [&run_native, &run_component, &run_checked, &run_in_guest];
     // times[i][round]; each round runs every block, starting with a different one.
-    let mut times: Vec<Vec<f64>> = (0..runs.len()).map(|_| Vec::with_capacity(rounds)).collect();
+    let mut times: Vec<Vec<f64>> = (0..runs.len())
+        .map(|_| Vec::with_capacity(rounds))
+        .collect();
     for round in 0..rounds {
         for k in 0..runs.len() {
             let i = (round + k) % runs.len();
@@ -517,14 +750,38 @@ pub fn run(allocator: &str) {
     let ratio = |i: usize| {
         let mut r: Vec<f64> = times[i].iter().zip(&times[0]).map(|(c, n)| c / n).collect();
         r.sort_by(f64::total_cmp);
-        format!("{:.2}x (quartiles {:.2}x-{:.2}x)", r[r.len() / 2], r[r.len() / 4], r[r.len() * 3 / 4])
+        format!(
+            "{:.2}x (quartiles {:.2}x-{:.2}x)",
+            r[r.len() / 2],
+            r[r.len() / 4],
+            r[r.len() * 3 / 4]
+        )
     };
-    println!("\ninterleaved, {rounds} rounds of {BLOCK}-run blocks in memory (medians; ratios to native within each round):");
-    println!("  native                                 {:.2} ms", median(&times[0]));
-    println!("  component                              {:.2} ms  ratio {}", median(&times[1]), ratio(1));
-    println!("  component, 64 MiB reservation (checks) {:.2} ms  ratio {}", median(&times[2]), ratio(2));
-    println!("  component, result left in guest memory {:.2} ms  ratio {}", median(&times[3]), ratio(3));
-    println!("    (the plugin's own work; the difference to `component` is the host lifting the result)");
+    println!(
+        "\ninterleaved, {rounds} rounds of {BLOCK}-run blocks in memory (medians; ratios to native within each round):"
+    );
+    println!(
+        "  native                                 {:.2} ms",
+        median(&times[0])
+    );
+    println!(
+        "  component                              {:.2} ms  ratio {}",
+        median(&times[1]),
+        ratio(1)
+    );
+    println!(
+        "  component, 64 MiB reservation (checks) {:.2} ms  ratio {}",
+        median(&times[2]),
+        ratio(2)
+    );
+    println!(
+        "  component, result left in guest memory {:.2} ms  ratio {}",
+        median(&times[3]),
+        ratio(3)
+    );
+    println!(
+        "    (the plugin's own work; the difference to `component` is the host lifting the result)"
+    );
     drop(sim);
 }
 

@@ -32,7 +32,9 @@ fn pages(n: usize) -> usize {
 
 fn sha_of(p: &Pipeline) -> Option<String> {
     p.vcs.as_ref().map(|v| v.revision.clone()).or_else(|| {
-        p.trigger_parameters.as_ref().and_then(|t| t["git"]["checkout_sha"].as_str().map(str::to_string))
+        p.trigger_parameters
+            .as_ref()
+            .and_then(|t| t["git"]["checkout_sha"].as_str().map(str::to_string))
     })
 }
 
@@ -52,10 +54,24 @@ async fn main() -> anyhow::Result<()> {
     pipelines.sort_by_key(|p| std::cmp::Reverse(p.number));
     let total_workflows: usize = pipelines.iter().map(|p| p.workflows.len()).sum();
     let devlake = pages(pipelines.len())
-        + pipelines.iter().map(|p| pages(p.workflows.len())).sum::<usize>()
-        + pipelines.iter().flat_map(|p| &p.workflows).map(|w| pages(w.jobs.len())).sum::<usize>();
+        + pipelines
+            .iter()
+            .map(|p| pages(p.workflows.len()))
+            .sum::<usize>()
+        + pipelines
+            .iter()
+            .flat_map(|p| &p.workflows)
+            .map(|w| pages(w.jobs.len()))
+            .sum::<usize>();
 
-    let sim = Simulator::start(scenario, SimOptions { clock_running: Some(false), ..SimOptions::default() }).await?;
+    let sim = Simulator::start(
+        scenario,
+        SimOptions {
+            clock_running: Some(false),
+            ..SimOptions::default()
+        },
+    )
+    .await?;
     let registry = Registry::builder()
         .grants(AllowList::parse(&sim.base_url())?)
         .cache_dir(std::env::temp_dir().join("buildsnap-capture-bench-cache"))
@@ -71,12 +87,17 @@ async fn main() -> anyhow::Result<()> {
         project: BENCH_PROJECT.into(),
         sha: sha.into(),
         branch: None,
-        horizon: Horizon { max_pipelines: n as u32, not_before: None },
+        horizon: Horizon {
+            max_pipelines: n as u32,
+            not_before: None,
+        },
     };
 
     println!("scenario: generate::large({n}, {seed}): {n} pipelines, {total_workflows} workflows");
     println!("collector listing everything (DevLake-style): {devlake} requests for any lookup\n");
-    println!("| target | position | builds | requests | lower bound | pipeline pages | latency (100 ms/request) | (pages + 2) x 100 ms |");
+    println!(
+        "| target | position | builds | requests | lower bound | pipeline pages | latency (100 ms/request) | (pages + 2) x 100 ms |"
+    );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     let mut targets: Vec<(String, Option<usize>)> = Vec::new();
     for pos in [0usize, 5, 45, 250, 1_000, n - 1] {
@@ -89,13 +110,26 @@ async fn main() -> anyhow::Result<()> {
     }
     targets.push(("ffffffffffffffffffffffffffffffffffff0000".into(), None));
     for (sha, pos) in targets {
-        let matching: Vec<&Pipeline> = pipelines.iter().filter(|p| sha_of(p).as_deref() == Some(sha.as_str())).collect();
-        let oldest_pos = pipelines.iter().rposition(|p| sha_of(p).as_deref() == Some(sha.as_str()));
+        let matching: Vec<&Pipeline> = pipelines
+            .iter()
+            .filter(|p| sha_of(p).as_deref() == Some(sha.as_str()))
+            .collect();
+        let oldest_pos = pipelines
+            .iter()
+            .rposition(|p| sha_of(p).as_deref() == Some(sha.as_str()));
         let lower_bound = match oldest_pos {
             Some(i) => {
-                i / PAGE + 1
-                    + matching.iter().map(|p| pages(p.workflows.len())).sum::<usize>()
-                    + matching.iter().flat_map(|p| &p.workflows).map(|w| pages(w.jobs.len())).sum::<usize>()
+                i / PAGE
+                    + 1
+                    + matching
+                        .iter()
+                        .map(|p| pages(p.workflows.len()))
+                        .sum::<usize>()
+                    + matching
+                        .iter()
+                        .flat_map(|p| &p.workflows)
+                        .map(|w| pages(w.jobs.len()))
+                        .sum::<usize>()
             }
             None => pages(n),
         };
@@ -132,8 +166,15 @@ async fn main() -> anyhow::Result<()> {
     copy_dir(&cache, &dir.path().join("plugin-cache"))?;
     let server = buildsnap::serve::start(ServeArgs {
         listen: "127.0.0.1:0".parse()?,
-        data: DataArgs { data_dir: dir.path().to_path_buf(), secret_key: None, secret_key_file: None },
-        plugins: PluginArgs { plugins_dir: None, allow_hosts: sim.base_url() },
+        data: DataArgs {
+            data_dir: dir.path().to_path_buf(),
+            secret_key: None,
+            secret_key_file: None,
+        },
+        plugins: PluginArgs {
+            plugins_dir: None,
+            allow_hosts: sim.base_url(),
+        },
         admin_token: Some("bench-admin-token-0123456789".into()),
         sync_interval: 0,
         capture_concurrency: 4,
@@ -146,10 +187,25 @@ async fn main() -> anyhow::Result<()> {
     let base = format!("http://{}", server.addr);
     let http = reqwest::Client::new();
     let call = |m: reqwest::Method, path: &str, body: serde_json::Value| {
-        http.request(m, format!("{base}{path}")).bearer_auth("bench-admin-token-0123456789").json(&body).send()
+        http.request(m, format!("{base}{path}"))
+            .bearer_auth("bench-admin-token-0123456789")
+            .json(&body)
+            .send()
     };
-    call(reqwest::Method::POST, "/api/v1/orgs", json!({"slug": "bench", "name": "Bench"})).await?.error_for_status()?;
-    call(reqwest::Method::POST, "/api/v1/orgs/bench/projects", json!({"slug": "app", "name": "App"})).await?.error_for_status()?;
+    call(
+        reqwest::Method::POST,
+        "/api/v1/orgs",
+        json!({"slug": "bench", "name": "Bench"}),
+    )
+    .await?
+    .error_for_status()?;
+    call(
+        reqwest::Method::POST,
+        "/api/v1/orgs/bench/projects",
+        json!({"slug": "app", "name": "App"}),
+    )
+    .await?
+    .error_for_status()?;
     call(
         reqwest::Method::POST,
         "/api/v1/orgs/bench/projects/app/code-deployments",
@@ -157,12 +213,20 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?
     .error_for_status()?;
-    call(reqwest::Method::PUT, "/api/v1/orgs/bench/integrations/circleci", json!({"token": BENCH_TOKEN, "base_url": sim.base_url()}))
-        .await?
-        .error_for_status()?;
-    call(reqwest::Method::PUT, "/api/v1/orgs/bench/integrations/circleci/default-build-server", json!({"project": "app"}))
-        .await?
-        .error_for_status()?;
+    call(
+        reqwest::Method::PUT,
+        "/api/v1/orgs/bench/integrations/circleci",
+        json!({"token": BENCH_TOKEN, "base_url": sim.base_url()}),
+    )
+    .await?
+    .error_for_status()?;
+    call(
+        reqwest::Method::PUT,
+        "/api/v1/orgs/bench/integrations/circleci/default-build-server",
+        json!({"project": "app"}),
+    )
+    .await?
+    .error_for_status()?;
     sim.set_fault(FaultRule::always("/api/v2/*", Fault::Latency { ms: 100 }));
     println!("\nend to end (POST deploy → snapshot complete), 100 ms per CircleCI request:\n");
     println!("| target | position | pipeline pages | register → complete | (pages + 2) x 100 ms |");
@@ -184,8 +248,13 @@ async fn main() -> anyhow::Result<()> {
         .await?;
         let id = d["id"].as_i64().expect("deploy id");
         let snap = loop {
-            let s: serde_json::Value =
-                http.get(format!("{base}/api/v1/orgs/bench/deploys/{id}/builds")).bearer_auth("bench-admin-token-0123456789").send().await?.json().await?;
+            let s: serde_json::Value = http
+                .get(format!("{base}/api/v1/orgs/bench/deploys/{id}/builds"))
+                .bearer_auth("bench-admin-token-0123456789")
+                .send()
+                .await?
+                .json()
+                .await?;
             if s["state"] != "pending" {
                 break s;
             }

@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "buildsnap", version, about = "Snapshots of CI build state for every deploy")]
+#[command(
+    name = "buildsnap",
+    version,
+    about = "Snapshots of CI build state for every deploy"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -105,7 +109,12 @@ pub struct DataArgs {
     pub data_dir: PathBuf,
     /// Key that encrypts provider tokens at rest: 64 hex characters or
     /// base64 of 32 bytes. Default: a key file created in the data dir.
-    #[arg(long, env = "BUILDSNAP_SECRET_KEY", hide_env_values = true, hide = true)]
+    #[arg(
+        long,
+        env = "BUILDSNAP_SECRET_KEY",
+        hide_env_values = true,
+        hide = true
+    )]
     pub secret_key: Option<String>,
     /// Read the key that encrypts provider tokens from this file instead.
     #[arg(long)]
@@ -185,10 +194,37 @@ mod tests {
     #[test]
     fn capture_settings_have_defaults_flags_and_bounds() {
         let d = serve(&[]).unwrap();
-        assert_eq!((d.capture_concurrency, d.capture_attempts, d.search_max_pipelines), (4, 8, 2000));
-        let a = serve(&["--capture-concurrency", "16", "--capture-attempts", "3", "--search-max-pipelines", "500"]).unwrap();
-        assert_eq!((a.capture_concurrency, a.capture_attempts, a.search_max_pipelines), (16, 3, 500));
-        for bad in [["--capture-concurrency", "0"], ["--capture-attempts", "0"], ["--search-max-pipelines", "0"], ["--capture-concurrency", "65"]] {
+        assert_eq!(
+            (
+                d.capture_concurrency,
+                d.capture_attempts,
+                d.search_max_pipelines
+            ),
+            (4, 8, 2000)
+        );
+        let a = serve(&[
+            "--capture-concurrency",
+            "16",
+            "--capture-attempts",
+            "3",
+            "--search-max-pipelines",
+            "500",
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                a.capture_concurrency,
+                a.capture_attempts,
+                a.search_max_pipelines
+            ),
+            (16, 3, 500)
+        );
+        for bad in [
+            ["--capture-concurrency", "0"],
+            ["--capture-attempts", "0"],
+            ["--search-max-pipelines", "0"],
+            ["--capture-concurrency", "65"],
+        ] {
             let e = serve(&bad).unwrap_err().to_string();
             assert!(e.contains(bad[0]), "{bad:?}: {e}");
         }

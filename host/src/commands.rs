@@ -19,7 +19,12 @@ pub fn orgs(command: OrgsCommand) -> anyhow::Result<()> {
 
 pub fn tokens(command: TokensCommand) -> anyhow::Result<()> {
     match command {
-        TokensCommand::Create { org, name, scope, data } => {
+        TokensCommand::Create {
+            org,
+            name,
+            scope,
+            data,
+        } => {
             let scope = match scope.as_str() {
                 "all" => Scope::All,
                 "register_deploy" => Scope::RegisterDeploy,
@@ -28,7 +33,11 @@ pub fn tokens(command: TokensCommand) -> anyhow::Result<()> {
             let store = open_store(&data)?;
             let token = store.create_token(&org, &name, scope)?;
             // The token itself on stdout alone, for `$(buildsnap tokens create ...)`.
-            eprintln!("created {} token `{}` for org {org} (shown once)", scope.as_str(), token.name);
+            eprintln!(
+                "created {} token `{}` for org {org} (shown once)",
+                scope.as_str(),
+                token.name
+            );
             println!("{}", token.token);
             Ok(())
         }

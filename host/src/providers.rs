@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use buildsnap_api::{
-    Account, ProviderInfo, ProviderToken, Providers, ValidateError, WebhookAck, WebhookError, WebhookRequest,
+    Account, ProviderInfo, ProviderToken, Providers, ValidateError, WebhookAck, WebhookError,
+    WebhookRequest,
 };
 use url::Url;
 
@@ -21,7 +22,11 @@ pub struct PluginProviders {
 
 impl PluginProviders {
     pub fn new(registry: Arc<Registry>, metrics: Arc<buildsnap_api::Metrics>) -> Self {
-        PluginProviders { registry, metrics, capture: None }
+        PluginProviders {
+            registry,
+            metrics,
+            capture: None,
+        }
     }
 
     /// Webhook deliveries go to this capture service (index, wake-ups).
@@ -74,31 +79,59 @@ impl Providers for PluginProviders {
                 api_version: p.info.api_version.clone(),
                 token_help_url: p.info.token_help_url.clone(),
                 status: "ok".into(),
-                default_base_url: p.info.default_base_url.as_str().trim_end_matches('/').to_string(),
+                default_base_url: p
+                    .info
+                    .default_base_url
+                    .as_str()
+                    .trim_end_matches('/')
+                    .to_string(),
             })
             .collect()
     }
 
     fn check_base_url(&self, provider: &str, base_url: &str) -> Result<(), String> {
-        let plugin = self.registry.get(provider).ok_or_else(|| format!("unknown provider `{provider}`"))?;
-        let url = Url::parse(base_url).map_err(|e| format!("invalid base_url `{base_url}`: {e}"))?;
-        plugin.check_base_url(&url).map(|_| ()).map_err(|e| e.to_string())
+        let plugin = self
+            .registry
+            .get(provider)
+            .ok_or_else(|| format!("unknown provider `{provider}`"))?;
+        let url =
+            Url::parse(base_url).map_err(|e| format!("invalid base_url `{base_url}`: {e}"))?;
+        plugin
+            .check_base_url(&url)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
-    async fn validate(&self, provider: &str, base_url: &str, token: &ProviderToken) -> Result<Account, ValidateError> {
+    async fn validate(
+        &self,
+        provider: &str,
+        base_url: &str,
+        token: &ProviderToken,
+    ) -> Result<Account, ValidateError> {
         let plugin = self
             .registry
             .get(provider)
             .ok_or_else(|| ValidateError::Other(format!("unknown provider `{provider}`")))?;
-        let base_url = Url::parse(base_url).map_err(|e| ValidateError::Other(format!("invalid base_url: {e}")))?;
-        let integration =
-            Integration { base_url, settings: Vec::new(), credential: Some(Credential::new(token.expose())) };
+        let base_url = Url::parse(base_url)
+            .map_err(|e| ValidateError::Other(format!("invalid base_url: {e}")))?;
+        let integration = Integration {
+            base_url,
+            settings: Vec::new(),
+            credential: Some(Credential::new(token.expose())),
+        };
         let result = plugin.validate_credentials(&integration).await;
-        self.metrics.record_plugin_call(provider, "validate_credentials", outcome_label(&result));
+        self.metrics
+            .record_plugin_call(provider, "validate_credentials", outcome_label(&result));
         match result {
-            Ok(account) => Ok(Account { id: account.id, login: account.login, name: account.name }),
+            Ok(account) => Ok(Account {
+                id: account.id,
+                login: account.login,
+                name: account.name,
+            }),
             Err(CallError::Provider(e)) if matches!(e.0, ProviderError::Unauthorized(_)) => {
-                let ProviderError::Unauthorized(reason) = e.0 else { unreachable!() };
+                let ProviderError::Unauthorized(reason) = e.0 else {
+                    unreachable!()
+                };
                 Err(ValidateError::InvalidCredentials(reason))
             }
             Err(CallError::HostNotAllowed(m)) => Err(ValidateError::HostNotAllowed(m)),
@@ -107,9 +140,16 @@ impl Providers for PluginProviders {
         }
     }
 
-    async fn webhook(&self, provider: &str, org: &str, req: WebhookRequest) -> Result<WebhookAck, WebhookError> {
+    async fn webhook(
+        &self,
+        provider: &str,
+        org: &str,
+        req: WebhookRequest,
+    ) -> Result<WebhookAck, WebhookError> {
         if self.registry.get(provider).is_none() {
-            return Err(WebhookError::NotConfigured(format!("unknown provider `{provider}`")));
+            return Err(WebhookError::NotConfigured(format!(
+                "unknown provider `{provider}`"
+            )));
         }
         match &self.capture {
             Some(capture) => crate::capture::webhooks::receive(capture, provider, org, req).await,

@@ -23,13 +23,16 @@ pub fn open_store(data: &DataArgs) -> anyhow::Result<Store> {
             SecretKey::load_or_create(&data.data_dir, data.secret_key.as_deref())?
         }
     };
-    Store::open(&data.data_dir, key).with_context(|| format!("opening the store in {}", data.data_dir.display()))
+    Store::open(&data.data_dir, key)
+        .with_context(|| format!("opening the store in {}", data.data_dir.display()))
 }
 
 /// Load the built-in and extra plugins, caching compiled code in the data dir.
 pub async fn load_plugins(plugins: &PluginArgs, data_dir: &Path) -> anyhow::Result<Registry> {
     let grants = AllowList::parse(&plugins.allow_hosts)?;
-    let mut builder = Registry::builder().grants(grants).cache_dir(data_dir.join("plugin-cache"));
+    let mut builder = Registry::builder()
+        .grants(grants)
+        .cache_dir(data_dir.join("plugin-cache"));
     if let Some(dir) = &plugins.plugins_dir {
         builder = builder.plugins_dir(dir);
     }
@@ -90,7 +93,9 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
         ..CaptureConfig::default()
     };
     let capture = Capture::new(store.clone(), registry.clone(), metrics.clone(), config);
-    let providers = Arc::new(PluginProviders::new(registry.clone(), metrics.clone()).with_capture(capture.clone()));
+    let providers = Arc::new(
+        PluginProviders::new(registry.clone(), metrics.clone()).with_capture(capture.clone()),
+    );
     let app = buildsnap_api::App::builder()
         .store(store.clone())
         .providers(providers)
@@ -112,7 +117,16 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     // background work behind. Captures queued before (a restart) run now.
     let background = capture.start();
     tracing::info!(listen = %addr, plugins = registry.plugins().count(), sync_interval_s = args.sync_interval, "buildsnap serving");
-    Ok(Server { addr, generated_admin_token, registry, store, capture, stop: Some(stop), task, background: Some(background) })
+    Ok(Server {
+        addr,
+        generated_admin_token,
+        registry,
+        store,
+        capture,
+        stop: Some(stop),
+        task,
+        background: Some(background),
+    })
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {

@@ -14,15 +14,31 @@ use circleci_sim::{Fault, FaultRule, SimHandle, SimOptions};
 use support::*;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn spawn(sim: &SimHandle, dir: &Path, port: u16, log: &str) -> Child {
     let log = std::fs::File::create(dir.join(log)).unwrap();
     Command::new(env!("CARGO_BIN_EXE_buildsnap"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(dir)
-        .args(["--allow-hosts", &sim.base_url(), "--admin-token", ADMIN, "--sync-interval", "0"])
+        .args([
+            "--allow-hosts",
+            &sim.base_url(),
+            "--admin-token",
+            ADMIN,
+            "--sync-interval",
+            "0",
+        ])
         .env_remove("BUILDSNAP_SECRET_KEY")
         .stdout(Stdio::null())
         .stderr(log)
@@ -39,7 +55,10 @@ async fn wait_healthy(port: u16) {
         {
             return;
         }
-        assert!(Instant::now() < deadline, "buildsnap did not come up on {port}");
+        assert!(
+            Instant::now() < deadline,
+            "buildsnap did not come up on {port}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -66,11 +85,21 @@ async fn kill_9_during_capture_then_restart_completes_exactly_once() {
     let api = Api::new(format!("127.0.0.1:{port}").parse().unwrap());
     api.setup(&sim, ALICE, Some(PROJECT)).await;
     // The workflow list hangs: the capture is in flight when the process dies.
-    let hang = sim.set_fault(FaultRule::always("/api/v2/pipeline/*/workflow", Fault::Hang { ms: None }));
+    let hang = sim.set_fault(FaultRule::always(
+        "/api/v2/pipeline/*/workflow",
+        Fault::Hang { ms: None },
+    ));
     let id = api.deploy(&sha, &plus(&start, 120), "production").await;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !sim.requests().iter().any(|r| r.route == "/api/v2/pipeline/{id}/workflow") {
-        assert!(Instant::now() < deadline, "capture never reached the workflow list");
+    while !sim
+        .requests()
+        .iter()
+        .any(|r| r.route == "/api/v2/pipeline/{id}/workflow")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "capture never reached the workflow list"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(api.snapshot(id).await["state"], "pending");
@@ -88,20 +117,45 @@ async fn kill_9_during_capture_then_restart_completes_exactly_once() {
     assert_eq!(snap["state"], "complete", "{snap}");
     assert_eq!(snap["summary"], "success");
     assert_eq!(statuses(&snap), ["success", "success"]);
-    assert!(snap["builds"].as_array().unwrap().iter().all(|b| b["sha"] == sha.as_str()));
+    assert!(
+        snap["builds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["sha"] == sha.as_str())
+    );
     // Exactly once: one search after the restart, one completed capture, and
     // nothing more happens afterwards.
-    assert_eq!(wait_metric(&api, "buildsnap_captures_total{outcome=\"complete\"}", 1).await, 1);
+    assert_eq!(
+        wait_metric(&api, "buildsnap_captures_total{outcome=\"complete\"}", 1).await,
+        1
+    );
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    let pages = sim.requests().iter().filter(|r| r.route == "/api/v2/project/{slug}/pipeline").count();
+    let pages = sim
+        .requests()
+        .iter()
+        .filter(|r| r.route == "/api/v2/project/{slug}/pipeline")
+        .count();
     assert_eq!(pages, 1, "{:#?}", sim.requests());
-    assert_eq!(metric(&api.metrics().await, "buildsnap_captures_total{outcome=\"complete\"}"), 1);
-    assert_eq!(metric(&api.metrics().await, "buildsnap_capture_queue_depth"), 0);
+    assert_eq!(
+        metric(
+            &api.metrics().await,
+            "buildsnap_captures_total{outcome=\"complete\"}"
+        ),
+        1
+    );
+    assert_eq!(
+        metric(&api.metrics().await, "buildsnap_capture_queue_depth"),
+        0
+    );
     let again = api.snapshot(id).await;
     assert_eq!(again, snap, "a complete snapshot never changes");
     let log = std::fs::read_to_string(dir.path().join("second.log")).unwrap();
     assert!(log.contains("re-queued capture jobs interrupted"), "{log}");
-    assert!(!log.contains(ALICE) && !log.contains(WEBHOOK_SECRET), "secrets in the log");
+    assert!(
+        !log.contains(ALICE) && !log.contains(WEBHOOK_SECRET),
+        "secrets in the log"
+    );
 
     // A clean stop (SIGTERM) ends background work and exits 0.
     sigterm(&second);
@@ -117,6 +171,9 @@ async fn kill_9_during_capture_then_restart_completes_exactly_once() {
 }
 
 fn sigterm(child: &Child) {
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 }

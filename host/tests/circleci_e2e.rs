@@ -10,13 +10,17 @@ mod sim;
 
 use std::time::{Duration, Instant};
 
+use buildsnap::runtime::CallError;
 use buildsnap::runtime::limits::{HttpLimits, PluginLimits};
 use buildsnap::runtime::plugin::ProviderErrorText;
-use buildsnap::runtime::wit::{Build, CommitBuilds, ProviderError, Status, WebhookError, WebhookRequest};
-use buildsnap::runtime::CallError;
+use buildsnap::runtime::wit::{
+    Build, CommitBuilds, ProviderError, Status, WebhookError, WebhookRequest,
+};
 use circleci_sim::auth::{AuthForm, fingerprint};
 use circleci_sim::builder::{JobSpec, PipelineSpec, WorkflowSpec, stable_sha};
-use circleci_sim::{Fault, FaultRule, RateLimitBody, Scenario, SimHandle, SimOptions, WebhookConfig};
+use circleci_sim::{
+    Fault, FaultRule, RateLimitBody, Scenario, SimHandle, SimOptions, WebhookConfig,
+};
 use serde_json::json;
 use sim::*;
 
@@ -43,13 +47,20 @@ fn ids(builds: &[Build]) -> Vec<&str> {
 fn quick_retries(call_timeout: Duration) -> PluginLimits {
     PluginLimits {
         call_timeout,
-        http: HttpLimits { initial_backoff: Duration::from_millis(50), ..HttpLimits::default() },
+        http: HttpLimits {
+            initial_backoff: Duration::from_millis(50),
+            ..HttpLimits::default()
+        },
         ..PluginLimits::default()
     }
 }
 
 /// The ids the simulator gave a scenario's pipeline `number` of `project`.
-fn pipeline_of<'a>(sim: &'a SimHandle, project: &str, number: i64) -> &'a circleci_sim::model::Pipeline {
+fn pipeline_of<'a>(
+    sim: &'a SimHandle,
+    project: &str,
+    number: i64,
+) -> &'a circleci_sim::model::Pipeline {
     sim.scenario()
         .projects
         .iter()
@@ -64,7 +75,10 @@ fn pipeline_of<'a>(sim: &'a SimHandle, project: &str, number: i64) -> &'a circle
 async fn validate_credentials_good_token_names_the_user() {
     let sim = start(demo_scenario()).await;
     let circleci = circleci(&sim).await;
-    let account = circleci.validate_credentials(&integration(&sim, Some(ALICE))).await.unwrap();
+    let account = circleci
+        .validate_credentials(&integration(&sim, Some(ALICE)))
+        .await
+        .unwrap();
     assert_eq!(account.id, "e00447d8-2df0-5da9-8781-df8ecc088846");
     assert_eq!(account.login, "alice");
     assert_eq!(account.name, "Alice Example");
@@ -79,9 +93,15 @@ async fn validate_credentials_bad_or_missing_token_is_unauthorized_with_circleci
     let sim = start(demo_scenario()).await;
     let circleci = circleci(&sim).await;
     for token in [Some("not-a-real-token"), None] {
-        let err = provider_error(circleci.validate_credentials(&integration(&sim, token)).await);
+        let err = provider_error(
+            circleci
+                .validate_credentials(&integration(&sim, token))
+                .await,
+        );
         match err {
-            ProviderError::Unauthorized(m) => assert_eq!(m, "You must log in first.", "token {token:?}"),
+            ProviderError::Unauthorized(m) => {
+                assert_eq!(m, "You must log in first.", "token {token:?}")
+            }
             other => panic!("token {token:?}: {other:?}"),
         }
     }
@@ -94,16 +114,28 @@ async fn validate_credentials_bad_or_missing_token_is_unauthorized_with_circleci
 async fn list_projects_returns_followed_projects_with_normalised_slugs() {
     let sim = start(demo_scenario()).await;
     let circleci = circleci(&sim).await;
-    let projects = circleci.list_projects(&integration(&sim, Some(ALICE))).await.unwrap();
+    let projects = circleci
+        .list_projects(&integration(&sim, Some(ALICE)))
+        .await
+        .unwrap();
     let slugs: Vec<&str> = projects.iter().map(|p| p.slug.as_str()).collect();
     // v1.1 lists classic projects only (the GitHub App project is not in it);
     // bob's gh/other/secret is not visible to alice.
     assert_eq!(slugs, ["gh/acme/api", "bb/acme-bb/lib"], "{projects:#?}");
     assert_eq!(projects[0].name, "api");
-    assert_eq!(projects[0].repo_url.as_deref(), Some("https://github.com/acme/api"));
+    assert_eq!(
+        projects[0].repo_url.as_deref(),
+        Some("https://github.com/acme/api")
+    );
     assert_eq!(projects[1].name, "lib");
-    let bob = circleci.list_projects(&integration(&sim, Some("demo-token-bob"))).await.unwrap();
-    assert_eq!(bob.iter().map(|p| p.slug.as_str()).collect::<Vec<_>>(), ["gh/other/secret"]);
+    let bob = circleci
+        .list_projects(&integration(&sim, Some("demo-token-bob")))
+        .await
+        .unwrap();
+    assert_eq!(
+        bob.iter().map(|p| p.slug.as_str()).collect::<Vec<_>>(),
+        ["gh/other/secret"]
+    );
 }
 
 // ---------------------------------------------------------------- search
@@ -147,22 +179,47 @@ async fn builds_for_commit_pages_to_page_three_and_beyond() {
     // and #55 (position 65, page 4). #75 has a workflow of 25 jobs, so its
     // job list has a second page too.
     let scenario = history(APP, 120, &sha, &[75, 55], |n| match n {
-        75 => vec![(0..25).fold(WorkflowSpec::new("build"), |w, i| w.job(JobSpec::new(&format!("shard-{i}"))))],
+        75 => vec![(0..25).fold(WorkflowSpec::new("build"), |w, i| {
+            w.job(JobSpec::new(&format!("shard-{i}")))
+        })],
         _ => vec![
             WorkflowSpec::new("build").job(JobSpec::new("test")),
-            WorkflowSpec::new("deploy").status("on_hold").job(JobSpec::approval("hold")),
+            WorkflowSpec::new("deploy")
+                .status("on_hold")
+                .job(JobSpec::approval("hold")),
         ],
     });
     assert_eq!((page_of(120, 75), page_of(120, 55)), (3, 4));
     let sim = start(scenario).await;
     let circleci = circleci(&sim).await;
-    let result = circleci.builds_for_commit(&integration(&sim, Some(ALICE)), &query(APP, &sha)).await.unwrap();
+    let result = circleci
+        .builds_for_commit(&integration(&sim, Some(ALICE)), &query(APP, &sha))
+        .await
+        .unwrap();
 
     let numbers: Vec<Option<u64>> = result.builds.iter().map(|b| b.pipeline_number).collect();
-    assert_eq!(numbers, [Some(75), Some(55), Some(55)], "{:#?}", result.builds);
-    assert!(result.builds.iter().all(|b| b.sha == sha && b.jobs_complete));
-    assert_eq!(result.builds[0].jobs.len(), 25, "the job list's second page was read");
-    let names: Vec<&str> = result.builds[0].jobs.iter().map(|j| j.name.as_str()).collect();
+    assert_eq!(
+        numbers,
+        [Some(75), Some(55), Some(55)],
+        "{:#?}",
+        result.builds
+    );
+    assert!(
+        result
+            .builds
+            .iter()
+            .all(|b| b.sha == sha && b.jobs_complete)
+    );
+    assert_eq!(
+        result.builds[0].jobs.len(),
+        25,
+        "the job list's second page was read"
+    );
+    let names: Vec<&str> = result.builds[0]
+        .jobs
+        .iter()
+        .map(|j| j.name.as_str())
+        .collect();
     assert_eq!(names.first(), Some(&"shard-0"));
     assert_eq!(names.last(), Some(&"shard-24"));
 
@@ -172,11 +229,22 @@ async fn builds_for_commit_pages_to_page_three_and_beyond() {
     assert_eq!(result.report.stopped_because, "past-matches");
     assert_eq!(result.report.without_commit, 0);
     let oldest = pipeline_of(&sim, APP, 21).created_at.to_string();
-    assert_eq!(result.report.oldest_searched.as_deref(), Some(oldest.as_str()));
+    assert_eq!(
+        result.report.oldest_searched.as_deref(),
+        Some(oldest.as_str())
+    );
     let pages = on_route(&sim, PIPELINES);
     assert_eq!(pages.len(), 5);
-    assert!(pages[0].query.is_none(), "first page has no token: {:?}", pages[0].query);
-    assert!(pages[1..].iter().all(|r| r.query.as_deref().is_some_and(|q| q.starts_with("page-token="))));
+    assert!(
+        pages[0].query.is_none(),
+        "first page has no token: {:?}",
+        pages[0].query
+    );
+    assert!(pages[1..].iter().all(|r| {
+        r.query
+            .as_deref()
+            .is_some_and(|q| q.starts_with("page-token="))
+    }));
     // The job list of the 25-job workflow was read in two pages, the others in one.
     let jobs = on_route(&sim, JOBS);
     assert_eq!(jobs.len(), 3 + 1, "{jobs:#?}");
@@ -187,7 +255,10 @@ async fn builds_for_commit_pages_to_page_three_and_beyond() {
 async fn two_pipelines_of_one_commit_and_a_rerun_are_all_builds_newest_first() {
     let sim = start(demo_scenario()).await;
     let circleci = circleci(&sim).await;
-    let result = circleci.builds_for_commit(&integration(&sim, Some(ALICE)), &query(API, SHA_45)).await.unwrap();
+    let result = circleci
+        .builds_for_commit(&integration(&sim, Some(ALICE)), &query(API, SHA_45))
+        .await
+        .unwrap();
     let b = &result.builds;
     // Pipeline 5's deploy, then pipeline 4's re-run (newer) and original.
     assert_eq!(
@@ -199,18 +270,30 @@ async fn two_pipelines_of_one_commit_and_a_rerun_are_all_builds_newest_first() {
         ],
         "{b:#?}"
     );
-    assert_eq!(b.iter().map(|b| b.pipeline_number).collect::<Vec<_>>(), [Some(5), Some(4), Some(4)]);
+    assert_eq!(
+        b.iter().map(|b| b.pipeline_number).collect::<Vec<_>>(),
+        [Some(5), Some(4), Some(4)]
+    );
     assert_ne!(b[0].pipeline_id, b[1].pipeline_id);
     assert_eq!(b[1].pipeline_id, b[2].pipeline_id);
     // A re-run is its own build with the same name.
     assert_eq!((b[1].name.as_str(), b[2].name.as_str()), ("build", "build"));
-    assert_eq!((b[1].status, b[2].status), (Status::Success, Status::Failed));
+    assert_eq!(
+        (b[1].status, b[2].status),
+        (Status::Success, Status::Failed)
+    );
     assert_eq!(b[1].created_at, "2025-06-01T11:10:00Z");
     assert_eq!(b[2].stopped_at.as_deref(), Some("2025-06-01T11:02:00Z"));
     assert!(b.iter().all(|b| b.sha == SHA_45 && b.jobs_complete));
     // Pipeline 5 built the tag v1.0.0 (no branch), pipeline 4 the branch feature/x.
-    assert_eq!((b[0].branch.as_deref(), b[0].tag.as_deref()), (None, Some("v1.0.0")));
-    assert_eq!((b[1].branch.as_deref(), b[1].tag.as_deref()), (Some("feature/x"), None));
+    assert_eq!(
+        (b[0].branch.as_deref(), b[0].tag.as_deref()),
+        (None, Some("v1.0.0"))
+    );
+    assert_eq!(
+        (b[1].branch.as_deref(), b[1].tag.as_deref()),
+        (Some("feature/x"), None)
+    );
     assert_eq!(b[2].branch.as_deref(), Some("feature/x"));
     // The failed run's canceled job has no number: its link is the workflow page.
     let canceled = b[2].jobs.iter().find(|j| j.name == "test").unwrap();
@@ -225,21 +308,43 @@ async fn approval_job_on_hold_and_its_release_as_the_clock_moves() {
     let sim = start(demo_scenario()).await;
     let circleci = circleci(&sim).await;
     let integ = integration(&sim, Some(ALICE));
-    let held = circleci.builds_for_commit(&integ, &query(API, SHA_45)).await.unwrap();
+    let held = circleci
+        .builds_for_commit(&integ, &query(API, SHA_45))
+        .await
+        .unwrap();
     let deploy = &held.builds[0];
-    assert_eq!((deploy.name.as_str(), deploy.status, deploy.provider_status.as_str()), ("deploy", Status::OnHold, "on_hold"));
+    assert_eq!(
+        (
+            deploy.name.as_str(),
+            deploy.status,
+            deploy.provider_status.as_str()
+        ),
+        ("deploy", Status::OnHold, "on_hold")
+    );
     assert_eq!(deploy.stopped_at, None);
     let hold = &deploy.jobs[0];
-    assert_eq!((hold.name.as_str(), hold.kind.as_str(), hold.status), ("hold", "approval", Status::OnHold));
+    assert_eq!(
+        (hold.name.as_str(), hold.kind.as_str(), hold.status),
+        ("hold", "approval", Status::OnHold)
+    );
     assert_eq!(hold.number, None, "approval jobs have no number");
-    assert_eq!(hold.url, deploy.url, "an approval job links to its workflow page");
+    assert_eq!(
+        hold.url, deploy.url,
+        "an approval job links to its workflow page"
+    );
     assert_eq!(hold.started_at, None);
     let prod = &deploy.jobs[1];
-    assert_eq!((prod.status, prod.provider_status.as_str(), prod.number), (Status::Queued, "blocked", Some(7)));
+    assert_eq!(
+        (prod.status, prod.provider_status.as_str(), prod.number),
+        (Status::Queued, "blocked", Some(7))
+    );
 
     // Approved at 12:01, deploy-prod runs, the workflow succeeds at 12:05.
     sim.clock().advance(Duration::from_secs(6 * 60));
-    let done = circleci.builds_for_commit(&integ, &query(API, SHA_45)).await.unwrap();
+    let done = circleci
+        .builds_for_commit(&integ, &query(API, SHA_45))
+        .await
+        .unwrap();
     let deploy = &done.builds[0];
     assert_eq!(deploy.status, Status::Success);
     assert_eq!(deploy.stopped_at.as_deref(), Some("2025-06-01T12:05:00Z"));
@@ -269,12 +374,18 @@ async fn missing_vcs_takes_the_sha_and_branch_from_trigger_parameters() {
     let circleci = circleci(&sim).await;
     // Asked with a short, upper-case prefix.
     let result = circleci
-        .builds_for_commit(&integration(&sim, Some(ALICE)), &query(APP, &sha[..12].to_uppercase()))
+        .builds_for_commit(
+            &integration(&sim, Some(ALICE)),
+            &query(APP, &sha[..12].to_uppercase()),
+        )
         .await
         .unwrap();
     assert_eq!(result.builds.len(), 1, "{result:#?}");
     let b = &result.builds[0];
-    assert_eq!(b.sha, sha, "the full SHA, from trigger_parameters.git.checkout_sha");
+    assert_eq!(
+        b.sha, sha,
+        "the full SHA, from trigger_parameters.git.checkout_sha"
+    );
     assert_eq!(b.branch.as_deref(), Some("release/2.x"));
     assert_eq!(b.pipeline_number, Some(2));
     assert_eq!(result.report.without_commit, 0);
@@ -285,20 +396,38 @@ async fn github_app_project_with_opaque_slug() {
     let sim = start(demo_scenario()).await;
     let circleci = circleci(&sim).await;
     let result = circleci
-        .builds_for_commit(&integration(&sim, Some(ALICE)), &query(GH_APP_PROJECT, GH_APP_SHA))
+        .builds_for_commit(
+            &integration(&sim, Some(ALICE)),
+            &query(GH_APP_PROJECT, GH_APP_SHA),
+        )
         .await
         .unwrap();
-    assert_eq!(ids(&result.builds), ["2957b04b-07ba-5cb0-b1e0-afed7a2cb5ca"], "{result:#?}");
+    assert_eq!(
+        ids(&result.builds),
+        ["2957b04b-07ba-5cb0-b1e0-afed7a2cb5ca"],
+        "{result:#?}"
+    );
     let b = &result.builds[0];
     assert_eq!(b.sha, GH_APP_SHA);
     assert_eq!(b.branch.as_deref(), Some("main"));
-    let wf_url = format!("{}/pipelines/{GH_APP_PROJECT}/1/workflows/{}", sim.base_url(), b.id);
+    let wf_url = format!(
+        "{}/pipelines/{GH_APP_PROJECT}/1/workflows/{}",
+        sim.base_url(),
+        b.id
+    );
     assert_eq!(b.url.as_deref(), Some(wf_url.as_str()));
-    assert_eq!(b.jobs[0].url.as_deref(), Some(format!("{wf_url}/jobs/1").as_str()));
+    assert_eq!(
+        b.jobs[0].url.as_deref(),
+        Some(format!("{wf_url}/jobs/1").as_str())
+    );
     // The slug went out as the opaque path it is (no gh/ rewriting).
     let pages = on_route(&sim, PIPELINES);
     assert_eq!(pages.len(), 1);
-    assert!(pages[0].path.contains("9z8PamRuKaKWrW91o7Kqvn"), "{}", pages[0].path);
+    assert!(
+        pages[0].path.contains("9z8PamRuKaKWrW91o7Kqvn"),
+        "{}",
+        pages[0].path
+    );
     assert_eq!(pages[0].status, Some(200));
 }
 
@@ -307,13 +436,30 @@ async fn retention_404_keeps_the_workflow_with_jobs_incomplete() {
     let sim = start(demo_scenario()).await;
     sim.expire_workflows(["d8b34e72-5659-5d84-aa6a-55798940869f"]);
     let circleci = circleci(&sim).await;
-    let result = circleci.builds_for_commit(&integration(&sim, Some(ALICE)), &query(API, SHA_45)).await.unwrap();
+    let result = circleci
+        .builds_for_commit(&integration(&sim, Some(ALICE)), &query(API, SHA_45))
+        .await
+        .unwrap();
     assert_eq!(result.builds.len(), 3);
-    let gone = result.builds.iter().find(|b| b.id == "d8b34e72-5659-5d84-aa6a-55798940869f").unwrap();
+    let gone = result
+        .builds
+        .iter()
+        .find(|b| b.id == "d8b34e72-5659-5d84-aa6a-55798940869f")
+        .unwrap();
     assert!(!gone.jobs_complete);
     assert!(gone.jobs.is_empty());
-    assert_eq!(gone.status, Status::Failed, "the workflow itself is still known");
-    assert!(result.builds.iter().filter(|b| b.id != gone.id).all(|b| b.jobs_complete && !b.jobs.is_empty()));
+    assert_eq!(
+        gone.status,
+        Status::Failed,
+        "the workflow itself is still known"
+    );
+    assert!(
+        result
+            .builds
+            .iter()
+            .filter(|b| b.id != gone.id)
+            .all(|b| b.jobs_complete && !b.jobs.is_empty())
+    );
     // One 404 (not retried), the other job lists fine.
     let jobs = on_route(&sim, JOBS);
     assert_eq!(jobs.iter().filter(|r| r.status == Some(404)).count(), 1);
@@ -328,17 +474,26 @@ async fn rate_limit_with_retry_after_is_honoured_by_the_host() {
     sim.set_fault(FaultRule::times(
         "/api/v2/project/*",
         2,
-        Fault::RateLimit { retry_after_secs: 1, body: RateLimitBody::PlainText, http_date: false },
+        Fault::RateLimit {
+            retry_after_secs: 1,
+            body: RateLimitBody::PlainText,
+            http_date: false,
+        },
     ));
     let circleci = circleci(&sim).await;
     let started = Instant::now();
-    let result = circleci.builds_for_commit(&integration(&sim, Some(ALICE)), &query(API, SHA_45)).await.unwrap();
+    let result = circleci
+        .builds_for_commit(&integration(&sim, Some(ALICE)), &query(API, SHA_45))
+        .await
+        .unwrap();
     let elapsed = started.elapsed();
     assert_eq!(result.builds.len(), 3);
     assert_eq!(sim.count_by_status().get(&429), Some(&2));
     let pages = on_route(&sim, PIPELINES);
     assert_eq!(pages.len(), 3, "two 429s, then the page: {pages:#?}");
-    sim.assert_retry_after_respected().map_err(|v| v.to_string()).unwrap();
+    sim.assert_retry_after_respected()
+        .map_err(|v| v.to_string())
+        .unwrap();
     assert!(elapsed >= Duration::from_secs(2), "waited only {elapsed:?}");
 }
 
@@ -347,11 +502,19 @@ async fn rate_limit_beyond_the_call_budget_surfaces_rate_limited_with_retry_afte
     let sim = start(demo_scenario()).await;
     sim.set_fault(FaultRule::always(
         "/api/v2/project/*",
-        Fault::RateLimit { retry_after_secs: 60, body: RateLimitBody::Json, http_date: false },
+        Fault::RateLimit {
+            retry_after_secs: 60,
+            body: RateLimitBody::Json,
+            http_date: false,
+        },
     ));
     let circleci = circleci_with(&sim, quick_retries(Duration::from_secs(5))).await;
     let started = Instant::now();
-    let err = provider_error(circleci.builds_for_commit(&integration(&sim, Some(ALICE)), &query(API, SHA_45)).await);
+    let err = provider_error(
+        circleci
+            .builds_for_commit(&integration(&sim, Some(ALICE)), &query(API, SHA_45))
+            .await,
+    );
     match err {
         ProviderError::RateLimited(r) => {
             assert_eq!(r.retry_after_ms, Some(60_000));
@@ -360,9 +523,15 @@ async fn rate_limit_beyond_the_call_budget_surfaces_rate_limited_with_retry_afte
         other => panic!("{other:?}"),
     }
     // The host did not sleep past the deadline, and did not retry early.
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(sim.requests().len(), 1);
-    sim.assert_retry_after_respected().map_err(|v| v.to_string()).unwrap();
+    sim.assert_retry_after_respected()
+        .map_err(|v| v.to_string())
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -370,13 +539,23 @@ async fn rate_limit_as_http_date_beyond_the_budget_carries_the_wait() {
     let sim = start(demo_scenario()).await;
     sim.set_fault(FaultRule::always(
         "/api/v2/me",
-        Fault::RateLimit { retry_after_secs: 30, body: RateLimitBody::EmptyObject, http_date: true },
+        Fault::RateLimit {
+            retry_after_secs: 30,
+            body: RateLimitBody::EmptyObject,
+            http_date: true,
+        },
     ));
     let circleci = circleci_with(&sim, quick_retries(Duration::from_secs(5))).await;
-    let err = provider_error(circleci.validate_credentials(&integration(&sim, Some(ALICE))).await);
+    let err = provider_error(
+        circleci
+            .validate_credentials(&integration(&sim, Some(ALICE)))
+            .await,
+    );
     match err {
         ProviderError::RateLimited(r) => {
-            let ms = r.retry_after_ms.expect("retry-after from the HTTP date and the answer's Date");
+            let ms = r
+                .retry_after_ms
+                .expect("retry-after from the HTTP date and the answer's Date");
             assert!((28_000..=31_000).contains(&ms), "{ms}");
         }
         other => panic!("{other:?}"),
@@ -387,12 +566,35 @@ async fn rate_limit_as_http_date_beyond_the_budget_carries_the_wait() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_are_retried_then_succeed() {
     let sim = start(demo_scenario()).await;
-    sim.set_fault(FaultRule::times("/api/v2/workflow/*/job", 2, Fault::ServerError { status: 502, body: None }));
-    sim.set_fault(FaultRule::times("/api/v2/project/*", 1, Fault::ServerError { status: 500, body: None }));
+    sim.set_fault(FaultRule::times(
+        "/api/v2/workflow/*/job",
+        2,
+        Fault::ServerError {
+            status: 502,
+            body: None,
+        },
+    ));
+    sim.set_fault(FaultRule::times(
+        "/api/v2/project/*",
+        1,
+        Fault::ServerError {
+            status: 500,
+            body: None,
+        },
+    ));
     let circleci = circleci_with(&sim, quick_retries(Duration::from_secs(20))).await;
-    let result = circleci.builds_for_commit(&integration(&sim, Some(ALICE)), &query(API, SHA_45)).await.unwrap();
+    let result = circleci
+        .builds_for_commit(&integration(&sim, Some(ALICE)), &query(API, SHA_45))
+        .await
+        .unwrap();
     assert_eq!(result.builds.len(), 3);
-    assert!(result.builds.iter().all(|b| b.jobs_complete && !b.jobs.is_empty()), "{result:#?}");
+    assert!(
+        result
+            .builds
+            .iter()
+            .all(|b| b.jobs_complete && !b.jobs.is_empty()),
+        "{result:#?}"
+    );
     let by_status = sim.count_by_status();
     assert_eq!(by_status.get(&502), Some(&2));
     assert_eq!(by_status.get(&500), Some(&1));
@@ -402,9 +604,19 @@ async fn server_errors_are_retried_then_succeed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persistent_server_error_surfaces_upstream_after_max_attempts() {
     let sim = start(demo_scenario()).await;
-    sim.set_fault(FaultRule::always("/api/v2/pipeline/*/workflow", Fault::ServerError { status: 503, body: None }));
+    sim.set_fault(FaultRule::always(
+        "/api/v2/pipeline/*/workflow",
+        Fault::ServerError {
+            status: 503,
+            body: None,
+        },
+    ));
     let circleci = circleci_with(&sim, quick_retries(Duration::from_secs(20))).await;
-    let err = provider_error(circleci.builds_for_commit(&integration(&sim, Some(ALICE)), &query(API, SHA_45)).await);
+    let err = provider_error(
+        circleci
+            .builds_for_commit(&integration(&sim, Some(ALICE)), &query(API, SHA_45))
+            .await,
+    );
     match err {
         ProviderError::Upstream(u) => assert_eq!(u.status, 503),
         other => panic!("{other:?}"),
@@ -417,24 +629,47 @@ async fn persistent_server_error_surfaces_upstream_after_max_attempts() {
 async fn malformed_item_is_skipped_but_a_malformed_body_is_an_invalid_response() {
     let sha = stable_sha("e2e:malformed");
     let mut scenario = history(APP, 5, &sha, &[3], |_| {
-        vec![WorkflowSpec::new("build").job(JobSpec::new("good")).job(JobSpec::new("bad"))]
+        vec![
+            WorkflowSpec::new("build")
+                .job(JobSpec::new("good"))
+                .job(JobSpec::new("bad")),
+        ]
     });
     // Item level: one job whose name is a number, one pipeline whose number is a string.
     let project = &mut scenario.projects[0];
-    let p3 = project.pipelines.iter_mut().find(|p| p.number == 3).unwrap();
-    p3.workflows[0].jobs[1].extra.insert("name".into(), json!(42));
-    let p4 = project.pipelines.iter_mut().find(|p| p.number == 4).unwrap();
+    let p3 = project
+        .pipelines
+        .iter_mut()
+        .find(|p| p.number == 3)
+        .unwrap();
+    p3.workflows[0].jobs[1]
+        .extra
+        .insert("name".into(), json!(42));
+    let p4 = project
+        .pipelines
+        .iter_mut()
+        .find(|p| p.number == 4)
+        .unwrap();
     p4.extra.insert("number".into(), json!("four"));
     let sim = start(scenario).await;
     let circleci = circleci(&sim).await;
     let integ = integration(&sim, Some(ALICE));
 
-    let result = circleci.builds_for_commit(&integ, &query(APP, &sha)).await.unwrap();
+    let result = circleci
+        .builds_for_commit(&integ, &query(APP, &sha))
+        .await
+        .unwrap();
     assert_eq!(result.builds.len(), 1, "{result:#?}");
     let b = &result.builds[0];
-    assert_eq!(b.jobs.iter().map(|j| j.name.as_str()).collect::<Vec<_>>(), ["good"]);
+    assert_eq!(
+        b.jobs.iter().map(|j| j.name.as_str()).collect::<Vec<_>>(),
+        ["good"]
+    );
     assert!(!b.jobs_complete, "a skipped job makes the list incomplete");
-    assert_eq!(result.report.without_commit, 1, "the unreadable pipeline is counted");
+    assert_eq!(
+        result.report.without_commit, 1,
+        "the unreadable pipeline is counted"
+    );
     assert_eq!(result.report.pipelines_searched, 5);
 
     // Whole body: the pipeline page is not JSON.
@@ -446,8 +681,15 @@ async fn malformed_item_is_skipped_but_a_malformed_body_is_an_invalid_response()
     sim.remove_fault(rule);
 
     // Whole body of a job list: the build stays, its jobs are not trusted.
-    sim.set_fault(FaultRule::times("/api/v2/workflow/*/job", 1, Fault::Truncated));
-    let result = circleci.builds_for_commit(&integ, &query(APP, &sha)).await.unwrap();
+    sim.set_fault(FaultRule::times(
+        "/api/v2/workflow/*/job",
+        1,
+        Fault::Truncated,
+    ));
+    let result = circleci
+        .builds_for_commit(&integ, &query(APP, &sha))
+        .await
+        .unwrap();
     assert_eq!(result.builds.len(), 1);
     assert!(!result.builds[0].jobs_complete);
     assert!(result.builds[0].jobs.is_empty());
@@ -462,22 +704,50 @@ async fn links_derive_from_the_server_base_url_and_a_running_build_moves_on() {
     let sha6 = "773bae214fb25ffda72072354e94b5a2c62d4ea5";
     // A CircleCI server install at the simulator's address, given with a trailing slash.
     let integ = integration_at(&format!("{}/", sim.base_url()), Some(ALICE));
-    let running = circleci.builds_for_commit(&integ, &query(API, sha6)).await.unwrap();
+    let running = circleci
+        .builds_for_commit(&integ, &query(API, sha6))
+        .await
+        .unwrap();
     let b = &running.builds[0];
-    let wf = format!("{}/pipelines/github/acme/api/6/workflows/98c2a213-3e85-5723-8511-597d9514633c", sim.base_url());
+    let wf = format!(
+        "{}/pipelines/github/acme/api/6/workflows/98c2a213-3e85-5723-8511-597d9514633c",
+        sim.base_url()
+    );
     assert_eq!(b.url.as_deref(), Some(wf.as_str()));
-    assert_eq!(b.jobs.iter().map(|j| j.url.clone().unwrap()).collect::<Vec<_>>(), [format!("{wf}/jobs/8"), format!("{wf}/jobs/9")]);
-    assert!(b.url.as_deref().unwrap().starts_with(&sim.base_url()), "never app.circleci.com for a server");
+    assert_eq!(
+        b.jobs
+            .iter()
+            .map(|j| j.url.clone().unwrap())
+            .collect::<Vec<_>>(),
+        [format!("{wf}/jobs/8"), format!("{wf}/jobs/9")]
+    );
+    assert!(
+        b.url.as_deref().unwrap().starts_with(&sim.base_url()),
+        "never app.circleci.com for a server"
+    );
     assert_eq!((b.status, b.stopped_at.as_deref()), (Status::Running, None));
-    assert!(b.jobs.iter().all(|j| j.status == Status::Running && j.stopped_at.is_none()));
+    assert!(
+        b.jobs
+            .iter()
+            .all(|j| j.status == Status::Running && j.stopped_at.is_none())
+    );
 
     sim.clock().advance(Duration::from_secs(150));
-    let failing = circleci.builds_for_commit(&integ, &query(API, sha6)).await.unwrap();
+    let failing = circleci
+        .builds_for_commit(&integ, &query(API, sha6))
+        .await
+        .unwrap();
     assert_eq!(failing.builds[0].status, Status::Failing);
     sim.clock().advance(Duration::from_secs(60));
-    let failed = circleci.builds_for_commit(&integ, &query(API, sha6)).await.unwrap();
+    let failed = circleci
+        .builds_for_commit(&integ, &query(API, sha6))
+        .await
+        .unwrap();
     assert_eq!(failed.builds[0].status, Status::Failed);
-    assert_eq!(failed.builds[0].stopped_at.as_deref(), Some("2025-06-01T12:03:00Z"));
+    assert_eq!(
+        failed.builds[0].stopped_at.as_deref(),
+        Some("2025-06-01T12:03:00Z")
+    );
 }
 
 /// The economy bound: pipeline pages down to the page of the oldest match
@@ -490,13 +760,29 @@ fn assert_economy(sim: &SimHandle, count: i64, matching: &[i64], result: &Commit
     let pages = on_route(sim, PIPELINES).len() as u32;
     assert_eq!(pages, bound.min(last_page), "pipeline pages");
     assert_eq!(result.report.pages_fetched, pages);
-    assert_eq!(on_route(sim, WORKFLOWS).len(), matching.len(), "one workflow list per matching pipeline");
-    assert_eq!(on_route(sim, JOBS).len(), result.builds.len(), "one job list per workflow");
+    assert_eq!(
+        on_route(sim, WORKFLOWS).len(),
+        matching.len(),
+        "one workflow list per matching pipeline"
+    );
+    assert_eq!(
+        on_route(sim, JOBS).len(),
+        result.builds.len(),
+        "one job list per workflow"
+    );
     let by_route = sim.count_by_route();
     let mut expected = [JOBS, WORKFLOWS, PIPELINES];
     expected.sort();
-    assert_eq!(by_route.keys().collect::<Vec<_>>(), expected, "nothing else was requested: {by_route:?}");
-    assert!(sim.requests().iter().all(|r| r.method == "GET" && r.status == Some(200)));
+    assert_eq!(
+        by_route.keys().collect::<Vec<_>>(),
+        expected,
+        "nothing else was requested: {by_route:?}"
+    );
+    assert!(
+        sim.requests()
+            .iter()
+            .all(|r| r.method == "GET" && r.status == Some(200))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -506,12 +792,23 @@ async fn request_counts_meet_the_economy_bound() {
     // (#162 and #161 at positions 38 and 39, #160 at position 40).
     let matching = [162, 161, 160];
     let scenario = history(APP, 200, &sha, &matching, |n| {
-        let wf = |name: &str| WorkflowSpec::new(name).job(JobSpec::new("a")).job(JobSpec::new("b"));
-        if n == 161 { vec![wf("build"), wf("lint")] } else { vec![wf("build")] }
+        let wf = |name: &str| {
+            WorkflowSpec::new(name)
+                .job(JobSpec::new("a"))
+                .job(JobSpec::new("b"))
+        };
+        if n == 161 {
+            vec![wf("build"), wf("lint")]
+        } else {
+            vec![wf("build")]
+        }
     });
     let sim = start(scenario).await;
     let circleci = circleci(&sim).await;
-    let result = circleci.builds_for_commit(&integration(&sim, Some(ALICE)), &query(APP, &sha)).await.unwrap();
+    let result = circleci
+        .builds_for_commit(&integration(&sim, Some(ALICE)), &query(APP, &sha))
+        .await
+        .unwrap();
     assert_eq!(result.builds.len(), 4);
     assert_eq!(result.report.stopped_because, "past-matches");
     assert_economy(&sim, 200, &matching, &result);
@@ -520,7 +817,10 @@ async fn request_counts_meet_the_economy_bound() {
     // The demo's commit of pipelines 4 and 5 (history ends first).
     let demo = start(demo_scenario()).await;
     let circleci = sim::circleci(&demo).await;
-    let result = circleci.builds_for_commit(&integration(&demo, Some(ALICE)), &query(API, SHA_45)).await.unwrap();
+    let result = circleci
+        .builds_for_commit(&integration(&demo, Some(ALICE)), &query(API, SHA_45))
+        .await
+        .unwrap();
     assert_eq!(result.report.pages_fetched, 1);
     assert_eq!(on_route(&demo, WORKFLOWS).len(), 2);
     assert_eq!(on_route(&demo, JOBS).len(), 3);
@@ -534,28 +834,54 @@ async fn token_reaches_the_simulator_as_circle_token_and_never_comes_back() {
     let integ = integration(&sim, Some(ALICE));
     let account = circleci.validate_credentials(&integ).await.unwrap();
     let projects = circleci.list_projects(&integ).await.unwrap();
-    let builds = circleci.builds_for_commit(&integ, &query(API, SHA_45)).await.unwrap();
-    let unauthorized = circleci.builds_for_commit(&integration(&sim, Some("wrong-token")), &query(API, SHA_45)).await;
+    let builds = circleci
+        .builds_for_commit(&integ, &query(API, SHA_45))
+        .await
+        .unwrap();
+    let unauthorized = circleci
+        .builds_for_commit(&integration(&sim, Some("wrong-token")), &query(API, SHA_45))
+        .await;
 
     let reqs = sim.requests();
     let alice = fingerprint(ALICE);
-    let alice_reqs: Vec<_> = reqs.iter().filter(|r| r.client.as_deref() == Some(alice.as_str())).collect();
+    let alice_reqs: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.client.as_deref() == Some(alice.as_str()))
+        .collect();
     assert_eq!(alice_reqs.len(), reqs.len() - 1, "{reqs:#?}");
-    assert!(reqs.iter().all(|r| r.auth == Some(AuthForm::CircleToken)), "every request carried Circle-Token");
-    assert!(reqs.iter().all(|r| r.query.as_deref().is_none_or(|q| !q.contains(ALICE))));
+    assert!(
+        reqs.iter().all(|r| r.auth == Some(AuthForm::CircleToken)),
+        "every request carried Circle-Token"
+    );
+    assert!(
+        reqs.iter()
+            .all(|r| r.query.as_deref().is_none_or(|q| !q.contains(ALICE)))
+    );
     // Nothing the plugin returned holds the token.
     let everything = format!("{account:?} {projects:?} {builds:?} {unauthorized:?}");
-    assert!(!everything.contains(ALICE), "token leaked into plugin output");
-    assert!(!everything.contains("wrong-token"), "token leaked into plugin output");
+    assert!(
+        !everything.contains(ALICE),
+        "token leaked into plugin output"
+    );
+    assert!(
+        !everything.contains("wrong-token"),
+        "token leaked into plugin output"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_is_not_sent_to_an_origin_that_was_not_granted() {
     let sim = start(demo_scenario()).await;
     // No grant for the simulator's origin: the call is refused before any request.
-    let registry = buildsnap::runtime::Registry::builder().build().await.unwrap();
+    let registry = buildsnap::runtime::Registry::builder()
+        .build()
+        .await
+        .unwrap();
     let circleci = registry.get("circleci").unwrap();
-    match circleci.validate_credentials(&integration(&sim, Some(ALICE))).await {
+    match circleci
+        .validate_credentials(&integration(&sim, Some(ALICE)))
+        .await
+    {
         Err(CallError::HostNotAllowed(m)) => assert!(m.contains("BUILDSNAP_ALLOW_HOSTS"), "{m}"),
         other => panic!("{other:?}"),
     }
@@ -577,51 +903,105 @@ async fn webhook_from_the_simulator_is_verified_and_mapped_through_the_host() {
                 WorkflowSpec::new("build")
                     .status("running")
                     .then_at(60, "success")
-                    .job(JobSpec::new("test").status("running").then_at(55, "success")),
+                    .job(
+                        JobSpec::new("test")
+                            .status("running")
+                            .then_at(55, "success"),
+                    ),
             ),
         )
         .build()
         .unwrap();
-    let config = WebhookConfig { events: vec!["workflow-completed".into()], ..WebhookConfig::new(receiver.url(), secret) };
-    let sim = start_with(scenario, SimOptions { webhooks: vec![config], ..SimOptions::default() }).await;
+    let config = WebhookConfig {
+        events: vec!["workflow-completed".into()],
+        ..WebhookConfig::new(receiver.url(), secret)
+    };
+    let sim = start_with(
+        scenario,
+        SimOptions {
+            webhooks: vec![config],
+            ..SimOptions::default()
+        },
+    )
+    .await;
     let workflow_id = pipeline_of(&sim, API, 7).workflows[0].id.clone();
     sim.clock().advance(Duration::from_secs(120));
     let delivery = receiver
-        .wait_for(Duration::from_secs(10), |r| header(r, "circleci-event-type") == Some("workflow-completed"))
+        .wait_for(Duration::from_secs(10), |r| {
+            header(r, "circleci-event-type") == Some("workflow-completed")
+        })
         .await
         .expect("the simulator delivered workflow-completed");
     assert!(header(&delivery, "circleci-signature").is_some_and(|s| s.starts_with("v1=")));
 
     let circleci = circleci(&sim).await;
     let integ = integration(&sim, Some(ALICE));
-    let req = WebhookRequest { headers: delivery.headers.clone(), body: delivery.body.clone(), secret: secret.into() };
-    let event = circleci.parse_webhook(&integ, &req).await.unwrap().expect("verified");
+    let req = WebhookRequest {
+        headers: delivery.headers.clone(),
+        body: delivery.body.clone(),
+        secret: secret.into(),
+    };
+    let event = circleci
+        .parse_webhook(&integ, &req)
+        .await
+        .unwrap()
+        .expect("verified");
     assert_eq!(event.kind, "workflow-completed");
-    assert_eq!(event.project.as_deref(), Some(API), "long slug github/… normalised");
+    assert_eq!(
+        event.project.as_deref(),
+        Some(API),
+        "long slug github/… normalised"
+    );
     let payload: serde_json::Value = serde_json::from_slice(&delivery.body).unwrap();
     assert_eq!(event.id, payload["id"].as_str().unwrap());
     assert_eq!(event.builds.len(), 1);
     let b = &event.builds[0];
     assert_eq!(b.id, workflow_id);
-    assert_eq!((b.status, b.sha.as_str(), b.branch.as_deref()), (Status::Success, sha.as_str(), Some("main")));
+    assert_eq!(
+        (b.status, b.sha.as_str(), b.branch.as_deref()),
+        (Status::Success, sha.as_str(), Some("main"))
+    );
     assert_eq!(b.pipeline_number, Some(7));
     assert!(!b.jobs_complete, "a workflow event carries no jobs");
     // Webhook parsing makes no HTTP requests.
     assert!(sim.requests().is_empty());
 
     // The same body with another secret, or one changed byte, is refused.
-    let wrong = WebhookRequest { secret: "not-the-secret".into(), ..req.clone() };
-    assert!(matches!(circleci.parse_webhook(&integ, &wrong).await.unwrap(), Err(WebhookError::BadSignature(_))));
+    let wrong = WebhookRequest {
+        secret: "not-the-secret".into(),
+        ..req.clone()
+    };
+    assert!(matches!(
+        circleci.parse_webhook(&integ, &wrong).await.unwrap(),
+        Err(WebhookError::BadSignature(_))
+    ));
     let mut body = req.body.clone();
     let at = body.iter().position(|&c| c == b'7').unwrap();
     body[at] = b'8';
-    let tampered = WebhookRequest { body, ..req.clone() };
-    assert!(matches!(circleci.parse_webhook(&integ, &tampered).await.unwrap(), Err(WebhookError::BadSignature(_))));
+    let tampered = WebhookRequest {
+        body,
+        ..req.clone()
+    };
+    assert!(matches!(
+        circleci.parse_webhook(&integ, &tampered).await.unwrap(),
+        Err(WebhookError::BadSignature(_))
+    ));
     // A body signed by the test itself with the secret (HMAC-SHA256) verifies.
     let body = serde_json::to_vec(&payload).unwrap();
-    let signature = format!("v1={}", circleci_sim::webhooks::sign(secret.as_bytes(), &body));
-    let resigned = WebhookRequest { headers: vec![("circleci-signature".into(), signature)], body, secret: secret.into() };
-    let event = circleci.parse_webhook(&integ, &resigned).await.unwrap().expect("verified");
+    let signature = format!(
+        "v1={}",
+        circleci_sim::webhooks::sign(secret.as_bytes(), &body)
+    );
+    let resigned = WebhookRequest {
+        headers: vec![("circleci-signature".into(), signature)],
+        body,
+        secret: secret.into(),
+    };
+    let event = circleci
+        .parse_webhook(&integ, &resigned)
+        .await
+        .unwrap()
+        .expect("verified");
     assert_eq!(event.builds[0].id, workflow_id);
 }
 
@@ -637,7 +1017,10 @@ async fn a_large_commit_outgrows_the_initial_heap_and_maps_completely() {
         for w in 0..10 {
             let mut wf = WorkflowSpec::new(&format!("workflow-{w}")).status("success");
             for j in 0..20 {
-                wf = wf.job(JobSpec::new(&format!("job-{j}-with-a-longer-name-to-take-room")).status("success"));
+                wf = wf.job(
+                    JobSpec::new(&format!("job-{j}-with-a-longer-name-to-take-room"))
+                        .status("success"),
+                );
             }
             p = p.workflow(wf);
         }
@@ -645,8 +1028,19 @@ async fn a_large_commit_outgrows_the_initial_heap_and_maps_completely() {
     }
     let sim = start(b.build().expect("scenario")).await;
     let circleci = circleci(&sim).await;
-    let result = circleci.builds_for_commit(&integration(&sim, Some(ALICE)), &query(API, &sha)).await.unwrap();
+    let result = circleci
+        .builds_for_commit(&integration(&sim, Some(ALICE)), &query(API, &sha))
+        .await
+        .unwrap();
     assert_eq!(result.builds.len(), 100);
-    assert!(result.builds.iter().all(|b| b.jobs.len() == 20 && b.jobs_complete && b.sha == sha));
-    assert_eq!(result.builds.iter().map(|b| b.jobs.len()).sum::<usize>(), 2_000);
+    assert!(
+        result
+            .builds
+            .iter()
+            .all(|b| b.jobs.len() == 20 && b.jobs_complete && b.sha == sha)
+    );
+    assert_eq!(
+        result.builds.iter().map(|b| b.jobs.len()).sum::<usize>(),
+        2_000
+    );
 }

@@ -14,30 +14,61 @@ async fn broken_and_incompatible_files_are_skipped_while_others_load() {
     let echo = guest("echo");
     std::fs::write(dir.path().join("a-truncated.wasm"), &echo[..echo.len() / 2]).unwrap();
     // A valid core module (magic + version 1), not a component.
-    std::fs::write(dir.path().join("b-core.wasm"), wasm_encoder::Module::new().finish()).unwrap();
+    std::fs::write(
+        dir.path().join("b-core.wasm"),
+        wasm_encoder::Module::new().finish(),
+    )
+    .unwrap();
     std::fs::write(dir.path().join("c-future.wasm"), guest("future-contract")).unwrap();
     std::fs::write(dir.path().join("d-echo.wasm"), &echo).unwrap();
     std::fs::write(dir.path().join("e-notes.txt"), b"ignored: not *.wasm").unwrap();
 
-    let registry = Registry::builder().plugins_dir(dir.path()).build().await.unwrap();
+    let registry = Registry::builder()
+        .plugins_dir(dir.path())
+        .build()
+        .await
+        .unwrap();
     let ids: Vec<&str> = registry.plugins().map(|p| p.id()).collect();
     assert_eq!(ids, ["circleci", "echo"]);
 
     let failures = registry.failures();
     assert_eq!(failures.len(), 3, "{failures:?}");
-    assert!(matches!(failures[0].error, LoadError::Malformed { .. }), "{:?}", failures[0]);
+    assert!(
+        matches!(failures[0].error, LoadError::Malformed { .. }),
+        "{:?}",
+        failures[0]
+    );
     assert!(failures[0].error.to_string().contains("a-truncated.wasm"));
-    assert!(matches!(failures[1].error, LoadError::CoreModule { .. }), "{:?}", failures[1]);
+    assert!(
+        matches!(failures[1].error, LoadError::CoreModule { .. }),
+        "{:?}",
+        failures[1]
+    );
     let future = failures[2].error.to_string();
-    assert!(matches!(failures[2].error, LoadError::UnsupportedVersion { .. }), "{future}");
-    assert!(future.contains("9.0.0") && future.contains("0.1.0"), "names found and supported versions: {future}");
+    assert!(
+        matches!(failures[2].error, LoadError::UnsupportedVersion { .. }),
+        "{future}"
+    );
+    assert!(
+        future.contains("9.0.0") && future.contains("0.1.0"),
+        "names found and supported versions: {future}"
+    );
 }
 
 #[tokio::test]
 async fn duplicate_ids_keep_the_first() {
-    let registry = Registry::builder().builtin(false).source(source("echo")).source(source("echo")).build().await.unwrap();
+    let registry = Registry::builder()
+        .builtin(false)
+        .source(source("echo"))
+        .source(source("echo"))
+        .build()
+        .await
+        .unwrap();
     assert_eq!(registry.plugins().count(), 1);
-    assert!(matches!(registry.failures()[0].error, LoadError::Duplicate { .. }));
+    assert!(matches!(
+        registry.failures()[0].error,
+        LoadError::Duplicate { .. }
+    ));
 }
 
 #[tokio::test]
@@ -49,25 +80,41 @@ async fn precompiled_cache_is_reused_and_invalidated_on_change() {
             Registry::builder()
                 .builtin(false)
                 .cache_dir(dir)
-                .source(buildsnap::runtime::PluginSource { origin: "test:echo".into(), bytes })
+                .source(buildsnap::runtime::PluginSource {
+                    origin: "test:echo".into(),
+                    bytes,
+                })
                 .build()
                 .await
                 .unwrap()
         }
     };
     let echo = guest("echo");
-    assert_eq!(load(echo.clone()).await.cache_outcome("echo"), Some(CacheOutcome::Miss));
-    assert_eq!(load(echo.clone()).await.cache_outcome("echo"), Some(CacheOutcome::Hit));
+    assert_eq!(
+        load(echo.clone()).await.cache_outcome("echo"),
+        Some(CacheOutcome::Miss)
+    );
+    assert_eq!(
+        load(echo.clone()).await.cache_outcome("echo"),
+        Some(CacheOutcome::Hit)
+    );
     // Same plugin, different bytes (an extra custom section): recompiled.
     let mut changed = echo.clone();
     changed.extend_from_slice(&[0, 4, 1, b'x', 1, 2]);
-    assert_eq!(load(changed).await.cache_outcome("echo"), Some(CacheOutcome::Miss));
+    assert_eq!(
+        load(changed).await.cache_outcome("echo"),
+        Some(CacheOutcome::Miss)
+    );
     let artifacts = std::fs::read_dir(cache.path()).unwrap().count();
     assert_eq!(artifacts, 2);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(cache.path()).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(cache.path())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o700);
     }
 }
@@ -75,14 +122,23 @@ async fn precompiled_cache_is_reused_and_invalidated_on_change() {
 #[tokio::test]
 async fn corrupt_cached_artifact_is_discarded_and_rebuilt() {
     let cache = tempfile::tempdir().unwrap();
-    let build = || Registry::builder().builtin(false).cache_dir(cache.path()).source(source("echo")).build();
+    let build = || {
+        Registry::builder()
+            .builtin(false)
+            .cache_dir(cache.path())
+            .source(source("echo"))
+            .build()
+    };
     build().await.unwrap();
     for entry in std::fs::read_dir(cache.path()).unwrap() {
         std::fs::write(entry.unwrap().path(), b"garbage").unwrap();
     }
     let registry = build().await.unwrap();
     assert_eq!(registry.cache_outcome("echo"), Some(CacheOutcome::Miss));
-    assert_eq!(registry.get("echo").unwrap().describe().await.unwrap().id, "echo");
+    assert_eq!(
+        registry.get("echo").unwrap().describe().await.unwrap().id,
+        "echo"
+    );
 }
 
 #[tokio::test]
@@ -91,9 +147,20 @@ async fn builtin_circleci_describes_itself() {
     let circleci = registry.get("circleci").expect("built-in plugin loads");
     assert_eq!(circleci.info.api_version, "0.1.0");
     assert_eq!(circleci.info.name, "CircleCI");
-    assert_eq!(circleci.info.default_base_url.as_str(), "https://circleci.com/");
-    assert!(!circleci.info.uses_wasi, "the shipped plugin imports nothing beyond the contract");
-    assert!(circleci.info.token_help_url.starts_with("https://app.circleci.com/"));
+    assert_eq!(
+        circleci.info.default_base_url.as_str(),
+        "https://circleci.com/"
+    );
+    assert!(
+        !circleci.info.uses_wasi,
+        "the shipped plugin imports nothing beyond the contract"
+    );
+    assert!(
+        circleci
+            .info
+            .token_help_url
+            .starts_with("https://app.circleci.com/")
+    );
 }
 
 #[test]
@@ -108,5 +175,8 @@ fn committed_components_match_their_sources() {
             stale.push(plugin.output);
         }
     }
-    assert!(stale.is_empty(), "components older than their sources: {stale:?}; run `cargo xtask plugins`");
+    assert!(
+        stale.is_empty(),
+        "components older than their sources: {stale:?}; run `cargo xtask plugins`"
+    );
 }

@@ -28,14 +28,23 @@ async fn plugin(name: &str, grants: &str, limits: PluginLimits) -> std::sync::Ar
 fn integration(base: &str, settings: &[(&str, String)], token: Option<&str>) -> Integration {
     Integration {
         base_url: Url::parse(base).unwrap(),
-        settings: settings.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        settings: settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
         credential: token.map(Credential::new),
     }
 }
 
 /// `list-projects` of echo: (url, outcome) pairs.
 async fn fetch(plugin: &Plugin, integ: &Integration) -> Vec<(String, String)> {
-    plugin.list_projects(integ).await.unwrap().into_iter().map(|p| (p.slug, p.name)).collect()
+    plugin
+        .list_projects(integ)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.slug, p.name))
+        .collect()
 }
 
 #[tokio::test]
@@ -43,12 +52,28 @@ async fn ungranted_origin_is_denied_before_any_connection() {
     let granted = TestServer::start(|_| respond(200, "ok")).await;
     let forbidden = TestServer::start(|_| respond(200, "should never be reached")).await;
     let echo = plugin("echo", &granted.origin(), PluginLimits::default()).await;
-    let integ = integration(&granted.origin(), &[("get", forbidden.url("/secret")), ("get", granted.url("/fine"))], None);
+    let integ = integration(
+        &granted.origin(),
+        &[
+            ("get", forbidden.url("/secret")),
+            ("get", granted.url("/fine")),
+        ],
+        None,
+    );
     let results = fetch(&echo, &integ).await;
     assert!(results[0].1.starts_with("error denied:"), "{results:?}");
-    assert!(results[0].1.contains(&forbidden.origin().replace("http://", "")), "the reason names the origin: {results:?}");
+    assert!(
+        results[0]
+            .1
+            .contains(&forbidden.origin().replace("http://", "")),
+        "the reason names the origin: {results:?}"
+    );
     assert_eq!(results[1].1, "status 200 ok");
-    assert_eq!(forbidden.connections(), 0, "the forbidden origin saw a connection");
+    assert_eq!(
+        forbidden.connections(),
+        0,
+        "the forbidden origin saw a connection"
+    );
 }
 
 #[tokio::test]
@@ -57,14 +82,22 @@ async fn redirect_to_ungranted_origin_is_denied() {
     let target = forbidden.url("/stolen");
     let granted = TestServer::start(move |seen| {
         if seen.path == "/hop" {
-            hyper::Response::builder().status(302).header("location", target.as_str()).body(Default::default()).unwrap()
+            hyper::Response::builder()
+                .status(302)
+                .header("location", target.as_str())
+                .body(Default::default())
+                .unwrap()
         } else {
             respond(200, "landed")
         }
     })
     .await;
     let echo = plugin("echo", &granted.origin(), PluginLimits::default()).await;
-    let integ = integration(&granted.origin(), &[("get", granted.url("/hop"))], Some(TOKEN));
+    let integ = integration(
+        &granted.origin(),
+        &[("get", granted.url("/hop"))],
+        Some(TOKEN),
+    );
     let results = fetch(&echo, &integ).await;
     assert!(results[0].1.starts_with("error denied:"), "{results:?}");
     assert_eq!(forbidden.connections(), 0);
@@ -73,12 +106,20 @@ async fn redirect_to_ungranted_origin_is_denied() {
 #[tokio::test]
 async fn same_origin_redirect_is_followed() {
     let server = TestServer::start(|seen| match seen.path.as_str() {
-        "/old" => hyper::Response::builder().status(301).header("location", "/new").body(Default::default()).unwrap(),
+        "/old" => hyper::Response::builder()
+            .status(301)
+            .header("location", "/new")
+            .body(Default::default())
+            .unwrap(),
         _ => respond(200, "moved here"),
     })
     .await;
     let echo = plugin("echo", &server.origin(), PluginLimits::default()).await;
-    let results = fetch(&echo, &integration(&server.origin(), &[("get", server.url("/old"))], None)).await;
+    let results = fetch(
+        &echo,
+        &integration(&server.origin(), &[("get", server.url("/old"))], None),
+    )
+    .await;
     assert_eq!(results[0].1, "status 200 moved here");
 }
 
@@ -90,18 +131,37 @@ async fn plugin_never_observes_the_token_but_requests_carry_it() {
         hyper::Response::builder()
             .status(200)
             .header("x-reflected", reflected.as_str())
-            .body(http_body_util::Full::new(bytes::Bytes::from(format!("you sent {reflected}"))))
+            .body(http_body_util::Full::new(bytes::Bytes::from(format!(
+                "you sent {reflected}"
+            ))))
             .unwrap()
     })
     .await;
     let spy = plugin("spy", &server.origin(), PluginLimits::default()).await;
     assert!(spy.info.uses_wasi);
-    let report = spy.list_projects(&integration(&server.origin(), &[("team", "blue".into())], Some(TOKEN))).await.unwrap();
+    let report = spy
+        .list_projects(&integration(
+            &server.origin(),
+            &[("team", "blue".into())],
+            Some(TOKEN),
+        ))
+        .await
+        .unwrap();
     let all = format!("{report:?}");
     assert!(!all.contains(TOKEN), "the plugin observed the token: {all}");
-    let get = |key: &str| report.iter().find(|p| p.slug == key).map(|p| p.name.clone()).unwrap_or_default();
+    let get = |key: &str| {
+        report
+            .iter()
+            .find(|p| p.slug == key)
+            .map(|p| p.name.clone())
+            .unwrap_or_default()
+    };
     assert_eq!(get("http.status"), "200");
-    assert!(get("http.body").contains("[redacted]"), "{}", get("http.body"));
+    assert!(
+        get("http.body").contains("[redacted]"),
+        "{}",
+        get("http.body")
+    );
     assert_eq!(get("context.setting.team"), "blue");
     // WASI grants nothing.
     assert_eq!(get("wasi.env"), "[]");
@@ -122,18 +182,31 @@ async fn auth_header_only_goes_to_the_integration_origin() {
     // The echo plugin declares only its default origin; the second granted
     // origin is not declared, so it is refused as well.
     let echo = plugin("echo", &grants, PluginLimits::default()).await;
-    let integ = integration(&integration_server.origin(), &[("get", integration_server.url("/a")), ("get", other.url("/b"))], Some(TOKEN));
+    let integ = integration(
+        &integration_server.origin(),
+        &[
+            ("get", integration_server.url("/a")),
+            ("get", other.url("/b")),
+        ],
+        Some(TOKEN),
+    );
     let results = fetch(&echo, &integ).await;
     assert_eq!(results[0].1, "status 200 me");
     assert!(results[1].1.contains("did not declare"), "{results:?}");
-    assert_eq!(header(&integration_server.seen()[0], "x-echo-token"), Some(TOKEN));
+    assert_eq!(
+        header(&integration_server.seen()[0], "x-echo-token"),
+        Some(TOKEN)
+    );
     assert_eq!(other.connections(), 0);
 }
 
 #[tokio::test]
 async fn base_url_outside_the_grants_is_refused() {
     let echo = plugin("echo", "", PluginLimits::default()).await;
-    let err = echo.validate_credentials(&integration("http://127.0.0.1:9", &[], Some(TOKEN))).await.unwrap_err();
+    let err = echo
+        .validate_credentials(&integration("http://127.0.0.1:9", &[], Some(TOKEN)))
+        .await
+        .unwrap_err();
     assert!(matches!(err, CallError::HostNotAllowed(_)), "{err:?}");
     assert!(err.to_string().contains("BUILDSNAP_ALLOW_HOSTS"));
 }
@@ -146,7 +219,11 @@ async fn retries_429_after_retry_after_and_5xx_with_backoff() {
     let server = TestServer::start(move |seen| match seen.path.as_str() {
         "/limited" => {
             if h.fetch_add(1, Ordering::SeqCst) == 0 {
-                hyper::Response::builder().status(429).header("retry-after", "1").body("Rate limited.".to_string().into()).unwrap()
+                hyper::Response::builder()
+                    .status(429)
+                    .header("retry-after", "1")
+                    .body("Rate limited.".to_string().into())
+                    .unwrap()
             } else {
                 respond(200, "finally")
             }
@@ -155,7 +232,14 @@ async fn retries_429_after_retry_after_and_5xx_with_backoff() {
     })
     .await;
     let echo = plugin("echo", &server.origin(), PluginLimits::default()).await;
-    let integ = integration(&server.origin(), &[("get", server.url("/limited")), ("get", server.url("/down"))], None);
+    let integ = integration(
+        &server.origin(),
+        &[
+            ("get", server.url("/limited")),
+            ("get", server.url("/down")),
+        ],
+        None,
+    );
     let results = fetch(&echo, &integ).await;
     assert_eq!(results[0].1, "status 200 finally");
     // 5xx is retried up to max_attempts, then the plugin sees the answer.
@@ -163,20 +247,37 @@ async fn retries_429_after_retry_after_and_5xx_with_backoff() {
     let seen = server.seen();
     let limited: Vec<_> = seen.iter().filter(|s| s.path == "/limited").collect();
     assert_eq!(limited.len(), 2);
-    assert!(limited[1].at.duration_since(limited[0].at) >= Duration::from_millis(990), "retried before Retry-After");
-    assert_eq!(seen.iter().filter(|s| s.path == "/down").count() as u32, PluginLimits::default().http.max_attempts);
+    assert!(
+        limited[1].at.duration_since(limited[0].at) >= Duration::from_millis(990),
+        "retried before Retry-After"
+    );
+    assert_eq!(
+        seen.iter().filter(|s| s.path == "/down").count() as u32,
+        PluginLimits::default().http.max_attempts
+    );
 }
 
 #[tokio::test]
 async fn retry_after_beyond_the_deadline_returns_the_429() {
     let server = TestServer::start(|_| {
-        hyper::Response::builder().status(429).header("retry-after", "60").body("{}".to_string().into()).unwrap()
+        hyper::Response::builder()
+            .status(429)
+            .header("retry-after", "60")
+            .body("{}".to_string().into())
+            .unwrap()
     })
     .await;
-    let limits = PluginLimits { call_timeout: Duration::from_secs(3), ..PluginLimits::default() };
+    let limits = PluginLimits {
+        call_timeout: Duration::from_secs(3),
+        ..PluginLimits::default()
+    };
     let echo = plugin("echo", &server.origin(), limits).await;
     let started = std::time::Instant::now();
-    let results = fetch(&echo, &integration(&server.origin(), &[("get", server.url("/x"))], None)).await;
+    let results = fetch(
+        &echo,
+        &integration(&server.origin(), &[("get", server.url("/x"))], None),
+    )
+    .await;
     assert_eq!(results[0].1, "status 429 {}");
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(server.seen().len(), 1);
@@ -188,7 +289,11 @@ async fn oversized_response_is_refused() {
     let mut limits = PluginLimits::default();
     limits.http.max_response_bytes = 16 * 1024;
     let echo = plugin("echo", &server.origin(), limits).await;
-    let results = fetch(&echo, &integration(&server.origin(), &[("get", server.url("/big"))], None)).await;
+    let results = fetch(
+        &echo,
+        &integration(&server.origin(), &[("get", server.url("/big"))], None),
+    )
+    .await;
     assert_eq!(results[0].1, "error too-large: 16384");
 }
 
@@ -203,17 +308,31 @@ async fn batch_runs_concurrently_and_keeps_order() {
     })
     .await;
     let echo = plugin("echo", &server.origin(), PluginLimits::default()).await;
-    let settings: Vec<(&str, String)> = (0..4).map(|i| ("batch", server.url(&format!("/n{i}")))).collect();
+    let settings: Vec<(&str, String)> = (0..4)
+        .map(|i| ("batch", server.url(&format!("/n{i}"))))
+        .collect();
     let results = fetch(&echo, &integration(&server.origin(), &settings, None)).await;
     let bodies: Vec<&str> = results.iter().map(|(_, o)| o.as_str()).collect();
-    assert_eq!(bodies, ["status 200 /n0", "status 200 /n1", "status 200 /n2", "status 200 /n3"]);
+    assert_eq!(
+        bodies,
+        [
+            "status 200 /n0",
+            "status 200 /n1",
+            "status 200 /n2",
+            "status 200 /n3"
+        ]
+    );
     // Concurrency shown by arrival times, not by total time (which depends
     // on the machine's load): sent one after another, the last request
     // could not arrive before the first answer, 400 ms after the first.
-    let arrivals: Vec<std::time::Instant> = server.seen.lock().unwrap().iter().map(|s| s.at).collect();
+    let arrivals: Vec<std::time::Instant> =
+        server.seen.lock().unwrap().iter().map(|s| s.at).collect();
     assert_eq!(arrivals.len(), 4);
     let spread = *arrivals.iter().max().unwrap() - *arrivals.iter().min().unwrap();
-    assert!(spread < Duration::from_millis(300), "requests arrived one after another: spread {spread:?}");
+    assert!(
+        spread < Duration::from_millis(300),
+        "requests arrived one after another: spread {spread:?}"
+    );
 }
 
 /// Collects formatted log output for assertions.
@@ -242,9 +361,17 @@ async fn wasi_stdout_goes_to_the_log_with_the_plugin_id() {
     let _guard = tracing::subscriber::set_default(subscriber);
     let server = TestServer::start(|_| respond(200, "ok")).await;
     let spy = plugin("spy", &server.origin(), PluginLimits::default()).await;
-    spy.list_projects(&integration(&server.origin(), &[], Some(TOKEN))).await.unwrap();
+    spy.list_projects(&integration(&server.origin(), &[], Some(TOKEN)))
+        .await
+        .unwrap();
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    let line = text.lines().find(|l| l.contains("spy was here")).unwrap_or_else(|| panic!("no stdout line in {text}"));
-    assert!(line.contains("plugin=\"spy\"") || line.contains("plugin=spy"), "{line}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("spy was here"))
+        .unwrap_or_else(|| panic!("no stdout line in {text}"));
+    assert!(
+        line.contains("plugin=\"spy\"") || line.contains("plugin=spy"),
+        "{line}"
+    );
     assert!(!text.contains(TOKEN));
 }

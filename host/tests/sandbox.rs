@@ -12,11 +12,19 @@ use support::*;
 use url::Url;
 
 fn limits(timeout: Duration) -> PluginLimits {
-    PluginLimits { call_timeout: timeout, memory_bytes: 16 << 20, ..PluginLimits::default() }
+    PluginLimits {
+        call_timeout: timeout,
+        memory_bytes: 16 << 20,
+        ..PluginLimits::default()
+    }
 }
 
 fn integration(base: &str) -> Integration {
-    Integration { base_url: Url::parse(base).unwrap(), settings: vec![], credential: None }
+    Integration {
+        base_url: Url::parse(base).unwrap(),
+        settings: vec![],
+        credential: None,
+    }
 }
 
 async fn registry(names: &[&str], timeout: Duration) -> Registry {
@@ -37,26 +45,44 @@ async fn endless_loop_times_out_within_deadline_and_others_keep_working() {
     let echo = registry.get("echo").unwrap();
 
     let started = Instant::now();
-    let looping = tokio::spawn(async move { looper.validate_credentials(&integration("https://example.invalid")).await });
+    let looping = tokio::spawn(async move {
+        looper
+            .validate_credentials(&integration("https://example.invalid"))
+            .await
+    });
     // While the looper spins, another plugin's calls still complete.
     tokio::time::sleep(Duration::from_millis(200)).await;
     for _ in 0..5 {
         let t = Instant::now();
         let d = echo.describe().await.unwrap();
         assert_eq!(d.id, "echo");
-        assert!(t.elapsed() < Duration::from_secs(1), "describe took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "describe took {:?}",
+            t.elapsed()
+        );
     }
     let result = looping.await.unwrap();
     let elapsed = started.elapsed();
-    assert!(matches!(result, Err(CallError::Timeout { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(CallError::Timeout { .. })),
+        "{result:?}"
+    );
     assert!(elapsed >= timeout, "stopped early: {elapsed:?}");
-    assert!(elapsed < timeout + Duration::from_secs(1), "deadline overrun: {elapsed:?}");
+    assert!(
+        elapsed < timeout + Duration::from_secs(1),
+        "deadline overrun: {elapsed:?}"
+    );
 }
 
 #[tokio::test]
 async fn unbounded_allocation_hits_the_memory_limit() {
     let registry = registry(&["hog"], Duration::from_secs(10)).await;
-    let result = registry.get("hog").unwrap().validate_credentials(&integration("https://example.invalid")).await;
+    let result = registry
+        .get("hog")
+        .unwrap()
+        .validate_credentials(&integration("https://example.invalid"))
+        .await;
     match result {
         Err(CallError::MemoryLimit { plugin, limit_mib }) => {
             assert_eq!(plugin, "hog");
@@ -69,16 +95,32 @@ async fn unbounded_allocation_hits_the_memory_limit() {
 #[tokio::test]
 async fn panic_message_reaches_the_error() {
     let registry = registry(&["panicker"], Duration::from_secs(10)).await;
-    let result = registry.get("panicker").unwrap().validate_credentials(&integration("https://example.invalid")).await;
+    let result = registry
+        .get("panicker")
+        .unwrap()
+        .validate_credentials(&integration("https://example.invalid"))
+        .await;
     match result {
         Err(CallError::Panic { plugin, message }) => {
             assert_eq!(plugin, "panicker");
-            assert!(message.contains("kaboom: cannot handle base url https://example.invalid"), "{message}");
+            assert!(
+                message.contains("kaboom: cannot handle base url https://example.invalid"),
+                "{message}"
+            );
         }
         other => panic!("expected a panic error, got {other:?}"),
     }
     // The plugin is still usable: every call gets a fresh instance.
-    assert_eq!(registry.get("panicker").unwrap().describe().await.unwrap().id, "panicker");
+    assert_eq!(
+        registry
+            .get("panicker")
+            .unwrap()
+            .describe()
+            .await
+            .unwrap()
+            .id,
+        "panicker"
+    );
 }
 
 #[tokio::test]
@@ -99,8 +141,16 @@ async fn a_blocked_host_call_is_cut_off_by_the_call_timeout() {
         .await
         .unwrap();
     let started = Instant::now();
-    let result = registry.get("echo").unwrap().validate_credentials(&integration(&server.origin())).await;
-    assert!(started.elapsed() < Duration::from_millis(1900), "{:?}", started.elapsed());
+    let result = registry
+        .get("echo")
+        .unwrap()
+        .validate_credentials(&integration(&server.origin()))
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_millis(1900),
+        "{:?}",
+        started.elapsed()
+    );
     // The HTTP layer clamps the request to the call's remaining time, so
     // either the request or the call reports the timeout.
     match result {

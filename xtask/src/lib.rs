@@ -36,22 +36,53 @@ const WIT: &[&str] = &["wit/since_v0.1.0"];
 /// Every plugin the repository builds: the shipped ones, then the test
 /// guests that exercise the sandbox.
 pub const PLUGINS: &[PluginCrate] = &[
-    PluginCrate { package: "buildsnap-circleci", dir: "plugins/circleci", manifest: "Cargo.toml", output: "plugins/dist/circleci.wasm", inputs: WIT },
-    test_plugin("looper", "tests/plugins/looper", "tests/plugins/dist/looper.wasm"),
+    PluginCrate {
+        package: "buildsnap-circleci",
+        dir: "plugins/circleci",
+        manifest: "Cargo.toml",
+        output: "plugins/dist/circleci.wasm",
+        inputs: WIT,
+    },
+    test_plugin(
+        "looper",
+        "tests/plugins/looper",
+        "tests/plugins/dist/looper.wasm",
+    ),
     test_plugin("hog", "tests/plugins/hog", "tests/plugins/dist/hog.wasm"),
-    test_plugin("panicker", "tests/plugins/panicker", "tests/plugins/dist/panicker.wasm"),
+    test_plugin(
+        "panicker",
+        "tests/plugins/panicker",
+        "tests/plugins/dist/panicker.wasm",
+    ),
     test_plugin("spy", "tests/plugins/spy", "tests/plugins/dist/spy.wasm"),
-    test_plugin("future-contract", "tests/plugins/future-contract", "tests/plugins/dist/future-contract.wasm"),
+    test_plugin(
+        "future-contract",
+        "tests/plugins/future-contract",
+        "tests/plugins/dist/future-contract.wasm",
+    ),
     test_plugin("echo", "tests/plugins/echo", "tests/plugins/dist/echo.wasm"),
 ];
 
-const fn test_plugin(package: &'static str, dir: &'static str, output: &'static str) -> PluginCrate {
-    PluginCrate { package, dir, manifest: "tests/plugins/Cargo.toml", output, inputs: WIT }
+const fn test_plugin(
+    package: &'static str,
+    dir: &'static str,
+    output: &'static str,
+) -> PluginCrate {
+    PluginCrate {
+        package,
+        dir,
+        manifest: "tests/plugins/Cargo.toml",
+        output,
+        inputs: WIT,
+    }
 }
 
 /// The repository root (this crate lives in `<root>/xtask`).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask has a parent")
+        .to_path_buf()
 }
 
 /// SHA-256 over the plugin's sources: every file under its folder and its
@@ -64,7 +95,11 @@ pub fn source_hash(root: &Path, plugin: &PluginCrate) -> Result<String> {
     files.sort();
     let mut hasher = Sha256::new();
     for file in files {
-        let rel = file.strip_prefix(root).unwrap_or(&file).to_string_lossy().replace('\\', "/");
+        let rel = file
+            .strip_prefix(root)
+            .unwrap_or(&file)
+            .to_string_lossy()
+            .replace('\\', "/");
         let content = fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
         hasher.update((rel.len() as u64).to_le_bytes());
         hasher.update(rel.as_bytes());
@@ -135,7 +170,10 @@ fn strip_custom_sections(module: &[u8]) -> Result<Vec<u8>> {
             wasmparser::Payload::End(_) => {}
             other => {
                 if let Some((id, range)) = other.as_section() {
-                    out.section(&wasm_encoder::RawSection { id, data: &module[range.start as usize..range.end as usize] });
+                    out.section(&wasm_encoder::RawSection {
+                        id,
+                        data: &module[range.start as usize..range.end as usize],
+                    });
                 }
             }
         }

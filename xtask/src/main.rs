@@ -44,7 +44,11 @@ fn pick_route() -> Result<Route> {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == TARGET))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == TARGET)
+        })
         .unwrap_or(false);
     if installed {
         return Ok(Route::Installed);
@@ -66,36 +70,63 @@ fn pick_route() -> Result<Route> {
 
 fn build_all(root: &Path, only: &[&str]) -> Result<()> {
     let route = pick_route()?;
-    let selected: Vec<&PluginCrate> =
-        PLUGINS.iter().filter(|p| only.is_empty() || only.contains(&p.package)).collect();
+    let selected: Vec<&PluginCrate> = PLUGINS
+        .iter()
+        .filter(|p| only.is_empty() || only.contains(&p.package))
+        .collect();
     if selected.is_empty() {
-        bail!("no plugin named {only:?}; known: {:?}", PLUGINS.iter().map(|p| p.package).collect::<Vec<_>>());
+        bail!(
+            "no plugin named {only:?}; known: {:?}",
+            PLUGINS.iter().map(|p| p.package).collect::<Vec<_>>()
+        );
     }
     let target_dir = root.join("target/wasm");
     // One cargo invocation per workspace keeps std built once per run.
     let mut manifests: Vec<&str> = selected.iter().map(|p| p.manifest).collect();
     manifests.dedup();
     for manifest in manifests {
-        let packages: Vec<&str> = selected.iter().filter(|p| p.manifest == manifest).map(|p| p.package).collect();
+        let packages: Vec<&str> = selected
+            .iter()
+            .filter(|p| p.manifest == manifest)
+            .map(|p| p.package)
+            .collect();
         cargo_build(root, &route, manifest, &packages, &target_dir)?;
     }
     for plugin in selected {
-        let core_path = target_dir.join(TARGET).join("plugin").join(format!("{}.wasm", plugin.package.replace('-', "_")));
-        let core = std::fs::read(&core_path).with_context(|| format!("reading {}", core_path.display()))?;
+        let core_path = target_dir
+            .join(TARGET)
+            .join("plugin")
+            .join(format!("{}.wasm", plugin.package.replace('-', "_")));
+        let core = std::fs::read(&core_path)
+            .with_context(|| format!("reading {}", core_path.display()))?;
         let hash = source_hash(root, plugin)?;
-        let component = componentize(&core, &hash).with_context(|| format!("componentizing {}", plugin.package))?;
+        let component = componentize(&core, &hash)
+            .with_context(|| format!("componentizing {}", plugin.package))?;
         let out = root.join(plugin.output);
         std::fs::create_dir_all(out.parent().expect("output has a folder"))?;
         std::fs::write(&out, &component)?;
-        println!("{:<20} {:>8} bytes  {}", plugin.package, component.len(), plugin.output);
+        println!(
+            "{:<20} {:>8} bytes  {}",
+            plugin.package,
+            component.len(),
+            plugin.output
+        );
     }
     Ok(())
 }
 
-fn cargo_build(root: &Path, route: &Route, manifest: &str, packages: &[&str], target_dir: &Path) -> Result<()> {
+fn cargo_build(
+    root: &Path,
+    route: &Route,
+    manifest: &str,
+    packages: &[&str],
+    target_dir: &Path,
+) -> Result<()> {
     let home = std::env::var("CARGO_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo"));
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo")
+        });
     // Build paths end up in panic messages; map them to fixed names so the
     // same sources give the same bytes on every machine.
     let mut rustflags = format!(
@@ -119,7 +150,16 @@ fn cargo_build(root: &Path, route: &Route, manifest: &str, packages: &[&str], ta
     cmd.current_dir(root)
         .env("CARGO_ENCODED_RUSTFLAGS", rustflags.replace(' ', "\x1f"))
         .env_remove("RUSTFLAGS")
-        .args(["build", "--locked", "--manifest-path", manifest, "--profile", "plugin", "--target", TARGET])
+        .args([
+            "build",
+            "--locked",
+            "--manifest-path",
+            manifest,
+            "--profile",
+            "plugin",
+            "--target",
+            TARGET,
+        ])
         .arg("--target-dir")
         .arg(target_dir);
     if let Route::BuildStd { .. } = route {
@@ -138,7 +178,8 @@ fn cargo_build(root: &Path, route: &Route, manifest: &str, packages: &[&str], ta
 fn check_all(root: &Path) -> Result<()> {
     let mut stale = Vec::new();
     for plugin in PLUGINS {
-        let bytes = std::fs::read(root.join(plugin.output)).with_context(|| format!("reading {}", plugin.output))?;
+        let bytes = std::fs::read(root.join(plugin.output))
+            .with_context(|| format!("reading {}", plugin.output))?;
         let want = source_hash(root, plugin)?;
         match stamped_hash(&bytes)? {
             Some(have) if have == want => println!("ok     {}", plugin.output),

@@ -63,9 +63,17 @@ impl Metrics {
     }
 
     /// Counts one HTTP request by route template, method and status.
-    pub fn record_request(&self, route: &'static str, method: &hyper::Method, status: u16, seconds: f64) {
+    pub fn record_request(
+        &self,
+        route: &'static str,
+        method: &hyper::Method,
+        status: u16,
+        seconds: f64,
+    ) {
         let mut r = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        *r.count.entry((route, method_label(method), status)).or_default() += 1;
+        *r.count
+            .entry((route, method_label(method), status))
+            .or_default() += 1;
         let e = r.seconds.entry(route).or_default();
         e.0 += seconds;
         e.1 += 1;

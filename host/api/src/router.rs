@@ -186,7 +186,8 @@ static TREE: LazyLock<matchit::Router<Methods>> = LazyLock::new(|| {
     }
     let mut tree = matchit::Router::new();
     for (template, methods) in paths {
-        tree.insert(template, methods).expect("route templates do not conflict");
+        tree.insert(template, methods)
+            .expect("route templates do not conflict");
     }
     tree
 });
@@ -195,7 +196,9 @@ static TREE: LazyLock<matchit::Router<Methods>> = LazyLock::new(|| {
 /// A `{name}` matches one non-empty segment, still percent-encoded; the
 /// captures are decoded here (`NotFound` when an escape is malformed).
 pub(crate) fn route(method: &Method, path: &str) -> Match {
-    let Ok(found) = TREE.at(path) else { return Match::NotFound };
+    let Ok(found) = TREE.at(path) else {
+        return Match::NotFound;
+    };
     match found.value.iter().find(|(m, _, _)| m == method) {
         Some((_, route, template)) => {
             let mut params = Vec::with_capacity(found.params.len());
@@ -205,9 +208,15 @@ pub(crate) fn route(method: &Method, path: &str) -> Match {
                     None => return Match::NotFound,
                 }
             }
-            Match::Found { route: *route, template, params }
+            Match::Found {
+                route: *route,
+                template,
+                params,
+            }
         }
-        None => Match::MethodNotAllowed { allow: found.value.iter().map(|(m, _, _)| m.clone()).collect() },
+        None => Match::MethodNotAllowed {
+            allow: found.value.iter().map(|(m, _, _)| m.clone()).collect(),
+        },
     }
 }
 
@@ -240,12 +249,18 @@ mod tests {
             route(&Method::GET, "/api/v1/orgs/a/projects/"),
             Match::NotFound
         ));
-        assert!(matches!(route(&Method::GET, "/api/v1/orgs/a%zz/projects"), Match::NotFound));
+        assert!(matches!(
+            route(&Method::GET, "/api/v1/orgs/a%zz/projects"),
+            Match::NotFound
+        ));
         match route(&Method::GET, "/api/v1/orgs/a%2Fb/projects") {
             Match::Found { params, .. } => assert_eq!(params, vec!["a/b"]),
             _ => panic!("an encoded slash stays inside its segment"),
         }
-        assert!(matches!(route(&Method::GET, "/api/v1/nope"), Match::NotFound));
+        assert!(matches!(
+            route(&Method::GET, "/api/v1/nope"),
+            Match::NotFound
+        ));
         assert!(matches!(route(&Method::GET, "/healthz/x"), Match::NotFound));
         assert_eq!(percent_decode("a%2Fb").as_deref(), Some("a/b"));
         assert_eq!(percent_decode("a%zz"), None);

@@ -145,7 +145,11 @@ fn new_request_id() -> String {
         u64::from_le_bytes(b)
     });
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    format!("{:016x}{:016x}", *PROCESS, COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{:016x}{:016x}",
+        *PROCESS,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A client-supplied request id is kept when it is short and plain (so it can

@@ -43,7 +43,10 @@ impl Budget {
     /// `permits` concurrent calls per integration (at least 2: one slot is
     /// always kept for captures).
     pub fn new(permits: usize) -> Budget {
-        Budget { permits: permits.max(2), lanes: Mutex::new(HashMap::new()) }
+        Budget {
+            permits: permits.max(2),
+            lanes: Mutex::new(HashMap::new()),
+        }
     }
 
     fn lane(&self, org: &str, provider: &str) -> Arc<Lane> {
@@ -66,10 +69,18 @@ impl Budget {
     pub async fn capture(&self, org: &str, provider: &str) -> Slot {
         let lane = self.lane(org, provider);
         lane.captures_waiting.fetch_add(1, Ordering::SeqCst);
-        let permit = lane.slots.clone().acquire_owned().await.expect("budget semaphore is never closed");
+        let permit = lane
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("budget semaphore is never closed");
         lane.captures_waiting.fetch_sub(1, Ordering::SeqCst);
         lane.changed.notify_waiters();
-        Slot { _permit: permit, lane }
+        Slot {
+            _permit: permit,
+            lane,
+        }
     }
 
     /// A slot for the sync: only when no capture is waiting and another
@@ -82,7 +93,10 @@ impl Budget {
                 && lane.slots.available_permits() >= 2
                 && let Ok(permit) = lane.slots.clone().try_acquire_owned()
             {
-                return Slot { _permit: permit, lane: lane.clone() };
+                return Slot {
+                    _permit: permit,
+                    lane: lane.clone(),
+                };
             }
             // Woken by a slot freed or a capture served; the timeout covers
             // a wake-up that raced with the check above.
@@ -92,7 +106,9 @@ impl Budget {
 
     /// Captures waiting for a slot of this integration.
     pub fn captures_waiting(&self, org: &str, provider: &str) -> usize {
-        self.lane(org, provider).captures_waiting.load(Ordering::SeqCst)
+        self.lane(org, provider)
+            .captures_waiting
+            .load(Ordering::SeqCst)
     }
 }
 
@@ -110,12 +126,19 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(150)).await;
         assert!(!sync.is_finished(), "sync took the last free slot");
         // A capture still gets it at once.
-        let b = tokio::time::timeout(Duration::from_millis(100), budget.capture("o", "p")).await.expect("capture served");
+        let b = tokio::time::timeout(Duration::from_millis(100), budget.capture("o", "p"))
+            .await
+            .expect("capture served");
         drop(a);
         drop(b);
-        let s = tokio::time::timeout(Duration::from_secs(1), sync).await.expect("sync served once free").unwrap();
+        let s = tokio::time::timeout(Duration::from_secs(1), sync)
+            .await
+            .expect("sync served once free")
+            .unwrap();
         // Other integrations are independent.
-        let _other = tokio::time::timeout(Duration::from_millis(100), budget.capture("o2", "p")).await.unwrap();
+        let _other = tokio::time::timeout(Duration::from_millis(100), budget.capture("o2", "p"))
+            .await
+            .unwrap();
         drop(s);
         assert_eq!(budget.captures_waiting("o", "p"), 0);
     }

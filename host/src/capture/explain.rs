@@ -4,7 +4,11 @@ use crate::runtime::wit::latest::provider::SearchReport;
 
 /// What the search looked at, in one clause.
 pub fn searched(report: &SearchReport) -> String {
-    let pages = if report.pages_fetched == 1 { "1 page".to_string() } else { format!("{} pages", report.pages_fetched) };
+    let pages = if report.pages_fetched == 1 {
+        "1 page".to_string()
+    } else {
+        format!("{} pages", report.pages_fetched)
+    };
     let back_to = match &report.oldest_searched {
         Some(t) => format!(" back to {t}"),
         None => String::new(),
@@ -20,7 +24,11 @@ pub fn searched(report: &SearchReport) -> String {
     format!(
         "searched the {} most recent pipeline{} ({pages}){back_to}; {why}",
         report.pipelines_searched,
-        if report.pipelines_searched == 1 { "" } else { "s" },
+        if report.pipelines_searched == 1 {
+            ""
+        } else {
+            "s"
+        },
     )
 }
 
@@ -45,13 +53,22 @@ pub fn not_found(provider: &str, project: &str, sha: &str, report: &SearchReport
 }
 
 /// The commit's builds all started after the deploy.
-pub fn all_after(provider: &str, project: &str, sha: &str, count: usize, as_of: &str, report: Option<&SearchReport>) -> String {
+pub fn all_after(
+    provider: &str,
+    project: &str,
+    sha: &str,
+    count: usize,
+    as_of: &str,
+    report: Option<&SearchReport>,
+) -> String {
     format!(
         "no build existed at deploy time: the {count} {provider} build{} of commit {sha} in project {project} \
          {} created after {as_of}, so none is part of the snapshot{}",
         if count == 1 { "" } else { "s" },
         if count == 1 { "was" } else { "were" },
-        report.map(|r| format!(" ({})", searched(r))).unwrap_or_default()
+        report
+            .map(|r| format!(" ({})", searched(r)))
+            .unwrap_or_default()
     )
 }
 
@@ -110,12 +127,27 @@ mod tests {
 
     #[test]
     fn not_found_says_what_was_searched_and_why() {
-        let m = not_found("circleci", "gh/acme/api", "abcdef1", &report("end-of-history", 0));
+        let m = not_found(
+            "circleci",
+            "gh/acme/api",
+            "abcdef1",
+            &report("end-of-history", 0),
+        );
         assert!(m.starts_with("not found:"), "{m}");
-        for part in ["gh/acme/api", "abcdef1", "6 most recent pipelines", "1 page", "back to 2025-06-01T10:00:00Z", "whole pipeline history"] {
+        for part in [
+            "gh/acme/api",
+            "abcdef1",
+            "6 most recent pipelines",
+            "1 page",
+            "back to 2025-06-01T10:00:00Z",
+            "whole pipeline history",
+        ] {
             assert!(m.contains(part), "{part}: {m}");
         }
         let m = not_found("circleci", "gh/acme/api", "abcdef1", &report("horizon", 2));
-        assert!(m.contains("horizon was reached") && m.contains("2 pipelines had no commit data"), "{m}");
+        assert!(
+            m.contains("horizon was reached") && m.contains("2 pipelines had no commit data"),
+            "{m}"
+        );
     }
 }

@@ -68,10 +68,18 @@ impl JobAt {
 }
 
 fn word(frozen: &str, current: &str, provider_status: &str) -> String {
-    if frozen == current { provider_status.to_string() } else { frozen.to_string() }
+    if frozen == current {
+        provider_status.to_string()
+    } else {
+        frozen.to_string()
+    }
 }
 
-fn job_at(j: &IndexedJob, as_of: OffsetDateTime, approval_stops: &[Option<OffsetDateTime>]) -> JobAt {
+fn job_at(
+    j: &IndexedJob,
+    as_of: OffsetDateTime,
+    approval_stops: &[Option<OffsetDateTime>],
+) -> JobAt {
     if done_by(j.stopped_at.as_deref(), as_of) {
         return JobAt::as_is(j);
     }
@@ -130,12 +138,17 @@ fn job_json(j: &IndexedJob, a: &JobAt) -> Value {
 
 /// The status of an in-progress build at `as_of`, from its jobs then.
 fn in_progress_status(jobs: &[JobAt], current: &str) -> &'static str {
-    if jobs.iter().any(|j| matches!(j.status.as_str(), "failed" | "error")) {
+    if jobs
+        .iter()
+        .any(|j| matches!(j.status.as_str(), "failed" | "error"))
+    {
         return "failing";
     }
     let pending_approval = jobs.iter().any(|j| j.approval_pending);
-    let unfinished: Vec<&JobAt> =
-        jobs.iter().filter(|j| matches!(j.status.as_str(), "running" | "queued")).collect();
+    let unfinished: Vec<&JobAt> = jobs
+        .iter()
+        .filter(|j| matches!(j.status.as_str(), "running" | "queued"))
+        .collect();
     if pending_approval && unfinished.iter().all(|j| j.behind_approval) {
         return "on_hold";
     }
@@ -156,7 +169,12 @@ pub fn freeze_build(b: &IndexedBuild, as_of: OffsetDateTime) -> Value {
                 .iter()
                 .map(|j| job_json(j, &JobAt::as_is(j)))
                 .collect();
-            (b.status.clone(), b.provider_status.clone(), b.stopped_at.clone(), jobs)
+            (
+                b.status.clone(),
+                b.provider_status.clone(),
+                b.stopped_at.clone(),
+                jobs,
+            )
         } else {
             let approval_stops: Vec<Option<OffsetDateTime>> = b
                 .jobs
@@ -164,7 +182,11 @@ pub fn freeze_build(b: &IndexedBuild, as_of: OffsetDateTime) -> Value {
                 .filter(|j| j.kind == "approval" && !done_by(j.stopped_at.as_deref(), as_of))
                 .map(|j| at(j.stopped_at.as_deref()))
                 .collect();
-            let states: Vec<JobAt> = b.jobs.iter().map(|j| job_at(j, as_of, &approval_stops)).collect();
+            let states: Vec<JobAt> = b
+                .jobs
+                .iter()
+                .map(|j| job_at(j, as_of, &approval_stops))
+                .collect();
             let status = in_progress_status(&states, &b.status);
             let jobs = b
                 .jobs
@@ -180,7 +202,12 @@ pub fn freeze_build(b: &IndexedBuild, as_of: OffsetDateTime) -> Value {
                     job_json(j, &a)
                 })
                 .collect();
-            (status.to_string(), word(status, &b.status, &b.provider_status), None, jobs)
+            (
+                status.to_string(),
+                word(status, &b.status, &b.provider_status),
+                None,
+                jobs,
+            )
         };
     let mut out = json!({
         "id": b.id,
@@ -214,12 +241,17 @@ pub fn freeze(builds: &[IndexedBuild], as_of: OffsetDateTime) -> Vec<Value> {
         .filter(|(created, _)| *created <= as_of)
         .collect();
     kept.sort_by_key(|(created, _)| std::cmp::Reverse(*created));
-    kept.into_iter().map(|(_, b)| freeze_build(b, as_of)).collect()
+    kept.into_iter()
+        .map(|(_, b)| freeze_build(b, as_of))
+        .collect()
 }
 
 /// How many of `builds` were created after `as_of` (for explanations).
 pub fn created_after(builds: &[IndexedBuild], as_of: OffsetDateTime) -> usize {
-    builds.iter().filter(|b| at(Some(&b.created_at)).is_none_or(|c| c > as_of)).count()
+    builds
+        .iter()
+        .filter(|b| at(Some(&b.created_at)).is_none_or(|c| c > as_of))
+        .count()
 }
 
 #[cfg(test)]
@@ -230,7 +262,12 @@ mod tests {
         ts::parse(s).unwrap()
     }
 
-    pub(crate) fn job(name: &str, status: &str, started: Option<&str>, stopped: Option<&str>) -> IndexedJob {
+    pub(crate) fn job(
+        name: &str,
+        status: &str,
+        started: Option<&str>,
+        stopped: Option<&str>,
+    ) -> IndexedJob {
         IndexedJob {
             id: format!("job-{name}"),
             name: name.into(),
@@ -245,10 +282,20 @@ mod tests {
     }
 
     fn approval(name: &str, status: &str, stopped: Option<&str>) -> IndexedJob {
-        IndexedJob { kind: "approval".into(), number: None, ..job(name, status, None, stopped) }
+        IndexedJob {
+            kind: "approval".into(),
+            number: None,
+            ..job(name, status, None, stopped)
+        }
     }
 
-    pub(crate) fn build(id: &str, status: &str, created: &str, stopped: Option<&str>, jobs: Vec<IndexedJob>) -> IndexedBuild {
+    pub(crate) fn build(
+        id: &str,
+        status: &str,
+        created: &str,
+        stopped: Option<&str>,
+        jobs: Vec<IndexedJob>,
+    ) -> IndexedBuild {
         IndexedBuild {
             id: id.into(),
             project: "gh/acme/api".into(),
@@ -280,7 +327,13 @@ mod tests {
 
     #[test]
     fn created_after_as_of_is_left_out_and_exactly_at_is_kept() {
-        let later = build("later", "success", "2025-06-01T12:00:01Z", Some("2025-06-01T12:01:00Z"), vec![]);
+        let later = build(
+            "later",
+            "success",
+            "2025-06-01T12:00:01Z",
+            Some("2025-06-01T12:01:00Z"),
+            vec![],
+        );
         let exact = build("exact", "running", AS_OF, None, vec![]);
         let out = freeze(&[later.clone(), exact.clone()], t(AS_OF));
         assert_eq!(out.len(), 1);
@@ -290,10 +343,18 @@ mod tests {
 
     #[test]
     fn stopped_at_or_before_keeps_every_final_status() {
-        for status in ["success", "failed", "error", "canceled", "not_run", "unknown"] {
+        for status in [
+            "success", "failed", "error", "canceled", "not_run", "unknown",
+        ] {
             for stop in ["2025-06-01T11:59:00Z", AS_OF] {
                 let j = job("test", status, Some("2025-06-01T11:50:00Z"), Some(stop));
-                let b = one(build("b", status, "2025-06-01T11:40:00Z", Some(stop), vec![j]));
+                let b = one(build(
+                    "b",
+                    status,
+                    "2025-06-01T11:40:00Z",
+                    Some(stop),
+                    vec![j],
+                ));
                 assert_eq!(b["status"], status, "{status} stopped {stop}");
                 assert_eq!(b["stopped_at"], stop);
                 assert_eq!(b["jobs"][0]["status"], status);
@@ -304,11 +365,25 @@ mod tests {
 
     #[test]
     fn stopped_after_or_not_stopped_was_running_with_jobs_running_or_queued() {
-        for (status, stopped) in [("success", Some("2025-06-01T12:10:00Z")), ("running", None), ("failed", Some("2025-06-01T12:00:01Z"))] {
+        for (status, stopped) in [
+            ("success", Some("2025-06-01T12:10:00Z")),
+            ("running", None),
+            ("failed", Some("2025-06-01T12:00:01Z")),
+        ] {
             let jobs = vec![
-                job("lint", "success", Some("2025-06-01T11:41:00Z"), Some("2025-06-01T11:45:00Z")),
+                job(
+                    "lint",
+                    "success",
+                    Some("2025-06-01T11:41:00Z"),
+                    Some("2025-06-01T11:45:00Z"),
+                ),
                 job("test", status, Some("2025-06-01T11:45:00Z"), stopped),
-                job("deploy", if stopped.is_some() { status } else { "queued" }, Some("2025-06-01T12:05:00Z"), stopped),
+                job(
+                    "deploy",
+                    if stopped.is_some() { status } else { "queued" },
+                    Some("2025-06-01T12:05:00Z"),
+                    stopped,
+                ),
             ];
             let b = one(build("b", status, "2025-06-01T11:40:00Z", stopped, jobs));
             assert_eq!(b["status"], "running", "{status}");
@@ -326,37 +401,96 @@ mod tests {
     #[test]
     fn a_job_failed_by_as_of_makes_the_build_failing() {
         let jobs = vec![
-            job("unit", "failed", Some("2025-06-01T11:41:00Z"), Some("2025-06-01T11:50:00Z")),
-            job("e2e", "success", Some("2025-06-01T11:41:00Z"), Some("2025-06-01T12:20:00Z")),
+            job(
+                "unit",
+                "failed",
+                Some("2025-06-01T11:41:00Z"),
+                Some("2025-06-01T11:50:00Z"),
+            ),
+            job(
+                "e2e",
+                "success",
+                Some("2025-06-01T11:41:00Z"),
+                Some("2025-06-01T12:20:00Z"),
+            ),
         ];
-        let b = one(build("b", "failed", "2025-06-01T11:40:00Z", Some("2025-06-01T12:20:00Z"), jobs));
+        let b = one(build(
+            "b",
+            "failed",
+            "2025-06-01T11:40:00Z",
+            Some("2025-06-01T12:20:00Z"),
+            jobs,
+        ));
         assert_eq!(b["status"], "failing");
         assert_eq!(b["provider_status"], "failing");
         assert_eq!(b["jobs"][0]["status"], "failed");
         assert_eq!(b["jobs"][1]["status"], "running");
         // An errored job counts too; a failure after as_of does not.
-        let jobs = vec![job("infra", "error", Some("2025-06-01T11:41:00Z"), Some("2025-06-01T11:42:00Z"))];
-        assert_eq!(one(build("b", "running", "2025-06-01T11:40:00Z", None, jobs))["status"], "failing");
-        let jobs = vec![job("unit", "failed", Some("2025-06-01T11:41:00Z"), Some("2025-06-01T12:00:30Z"))];
-        assert_eq!(one(build("b", "failed", "2025-06-01T11:40:00Z", Some("2025-06-01T12:01:00Z"), jobs))["status"], "running");
+        let jobs = vec![job(
+            "infra",
+            "error",
+            Some("2025-06-01T11:41:00Z"),
+            Some("2025-06-01T11:42:00Z"),
+        )];
+        assert_eq!(
+            one(build("b", "running", "2025-06-01T11:40:00Z", None, jobs))["status"],
+            "failing"
+        );
+        let jobs = vec![job(
+            "unit",
+            "failed",
+            Some("2025-06-01T11:41:00Z"),
+            Some("2025-06-01T12:00:30Z"),
+        )];
+        assert_eq!(
+            one(build(
+                "b",
+                "failed",
+                "2025-06-01T11:40:00Z",
+                Some("2025-06-01T12:01:00Z"),
+                jobs
+            ))["status"],
+            "running"
+        );
     }
 
     #[test]
     fn waiting_on_an_approval_at_as_of_is_on_hold() {
         // Built and tested before as_of; held; approved at 12:30; deployed after.
         let jobs = vec![
-            job("build", "success", Some("2025-06-01T11:41:00Z"), Some("2025-06-01T11:45:00Z")),
+            job(
+                "build",
+                "success",
+                Some("2025-06-01T11:41:00Z"),
+                Some("2025-06-01T11:45:00Z"),
+            ),
             approval("hold", "success", Some("2025-06-01T12:30:00Z")),
-            job("deploy", "success", Some("2025-06-01T12:30:05Z"), Some("2025-06-01T12:35:00Z")),
+            job(
+                "deploy",
+                "success",
+                Some("2025-06-01T12:30:05Z"),
+                Some("2025-06-01T12:35:00Z"),
+            ),
         ];
-        let b = one(build("b", "success", "2025-06-01T11:40:00Z", Some("2025-06-01T12:35:00Z"), jobs));
+        let b = one(build(
+            "b",
+            "success",
+            "2025-06-01T11:40:00Z",
+            Some("2025-06-01T12:35:00Z"),
+            jobs,
+        ));
         assert_eq!(b["status"], "on_hold");
         assert_eq!(b["jobs"][1]["status"], "on_hold");
         assert_eq!(b["jobs"][1]["stopped_at"], Value::Null);
         assert_eq!(b["jobs"][2]["status"], "queued");
         // Still held now.
         let jobs = vec![
-            job("build", "success", Some("2025-06-01T11:41:00Z"), Some("2025-06-01T11:45:00Z")),
+            job(
+                "build",
+                "success",
+                Some("2025-06-01T11:41:00Z"),
+                Some("2025-06-01T11:45:00Z"),
+            ),
             approval("hold", "on_hold", None),
             job("deploy", "blocked", None, None),
         ];
@@ -366,14 +500,22 @@ mod tests {
         assert_eq!(b["jobs"][2]["provider_status"], "queued");
         // The approval was not reached yet at as_of: the build job still ran.
         let jobs = vec![
-            job("build", "success", Some("2025-06-01T11:41:00Z"), Some("2025-06-01T12:05:00Z")),
+            job(
+                "build",
+                "success",
+                Some("2025-06-01T11:41:00Z"),
+                Some("2025-06-01T12:05:00Z"),
+            ),
             approval("hold", "on_hold", None),
         ];
         let b = one(build("b", "on_hold", "2025-06-01T11:40:00Z", None, jobs));
         assert_eq!(b["status"], "running");
         assert_eq!(b["jobs"][1]["status"], "queued");
         // Without a job list, a build on hold now is shown on hold.
-        let b = one(IndexedBuild { jobs_complete: false, ..build("b", "on_hold", "2025-06-01T11:40:00Z", None, vec![]) });
+        let b = one(IndexedBuild {
+            jobs_complete: false,
+            ..build("b", "on_hold", "2025-06-01T11:40:00Z", None, vec![])
+        });
         assert_eq!(b["status"], "on_hold");
     }
 
@@ -387,9 +529,26 @@ mod tests {
 
     #[test]
     fn newest_first_by_creation() {
-        let a = build("old", "success", "2025-06-01T10:00:00Z", Some("2025-06-01T10:05:00Z"), vec![]);
-        let b = build("new", "success", "2025-06-01T11:00:00Z", Some("2025-06-01T11:05:00Z"), vec![]);
+        let a = build(
+            "old",
+            "success",
+            "2025-06-01T10:00:00Z",
+            Some("2025-06-01T10:05:00Z"),
+            vec![],
+        );
+        let b = build(
+            "new",
+            "success",
+            "2025-06-01T11:00:00Z",
+            Some("2025-06-01T11:05:00Z"),
+            vec![],
+        );
         let out = freeze(&[a, b], t(AS_OF));
-        assert_eq!(out.iter().map(|b| b["id"].as_str().unwrap()).collect::<Vec<_>>(), ["new", "old"]);
+        assert_eq!(
+            out.iter()
+                .map(|b| b["id"].as_str().unwrap())
+                .collect::<Vec<_>>(),
+            ["new", "old"]
+        );
     }
 }

@@ -25,7 +25,9 @@ pub fn status_word(s: Status) -> &'static str {
 /// Timestamps in the index are normalised RFC 3339 UTC; an unreadable one
 /// is kept as given (freezing then ignores it).
 fn norm(t: &str) -> String {
-    buildsnap_store::ts::parse(t).map(buildsnap_store::ts::format).unwrap_or_else(|_| t.to_string())
+    buildsnap_store::ts::parse(t)
+        .map(buildsnap_store::ts::format)
+        .unwrap_or_else(|_| t.to_string())
 }
 
 fn job(j: &Job) -> IndexedJob {
@@ -74,5 +76,8 @@ pub fn from_wit(b: &Build, project: &str) -> IndexedBuild {
 /// but never prove that no other pipeline built the commit, so they do not
 /// count as a search.
 pub fn index_suffices(lookup: &IndexLookup, as_of: OffsetDateTime) -> bool {
-    lookup.search.as_ref().is_some_and(|s| i128::from(s.searched_at_nanos) >= as_of.unix_timestamp_nanos())
+    lookup
+        .search
+        .as_ref()
+        .is_some_and(|s| i128::from(s.searched_at_nanos) >= as_of.unix_timestamp_nanos())
 }

@@ -98,7 +98,12 @@ pub struct Capture {
 }
 
 impl Capture {
-    pub fn new(store: Store, registry: Arc<Registry>, metrics: Arc<Metrics>, config: CaptureConfig) -> Arc<Capture> {
+    pub fn new(
+        store: Store,
+        registry: Arc<Registry>,
+        metrics: Arc<Metrics>,
+        config: CaptureConfig,
+    ) -> Arc<Capture> {
         Arc::new(Capture {
             store,
             registry,
@@ -121,7 +126,12 @@ impl Capture {
             .or_default()
             .clone();
         let guard = lock.clone().lock_owned().await;
-        SearchGuard { capture: self, key, lock, _guard: guard }
+        SearchGuard {
+            capture: self,
+            key,
+            lock,
+            _guard: guard,
+        }
     }
 
     /// Starts the worker and (unless the interval is zero) the sync loop.
@@ -140,7 +150,10 @@ impl Capture {
     /// while a hiccup does not drop a capture.
     pub(crate) async fn enabled(&self, org: &str, provider: &str) -> bool {
         let (o, p) = (org.to_string(), provider.to_string());
-        db(&self.store, move |s| s.integration(&o, &p)).await.map(|i| i.enabled).unwrap_or(true)
+        db(&self.store, move |s| s.integration(&o, &p))
+            .await
+            .map(|i| i.enabled)
+            .unwrap_or(true)
     }
 
     /// Resolves once the integration is no longer enabled (polled), so an
@@ -181,7 +194,11 @@ pub(crate) async fn db<T: Send + 'static>(
     let s = store.clone();
     tokio::task::spawn_blocking(move || f(&s))
         .await
-        .unwrap_or_else(|e| Err(buildsnap_store::StoreError::Invalid(format!("store task failed: {e}"))))
+        .unwrap_or_else(|e| {
+            Err(buildsnap_store::StoreError::Invalid(format!(
+                "store task failed: {e}"
+            )))
+        })
 }
 
 /// See [`Capture::search_lock`]; removes its map entry when the last user leaves.
@@ -194,7 +211,11 @@ pub(crate) struct SearchGuard<'a> {
 
 impl Drop for SearchGuard<'_> {
     fn drop(&mut self) {
-        let mut map = self.capture.searches.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self
+            .capture
+            .searches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         // Ours, the map's and the guard's: nobody else waits for it.
         if Arc::strong_count(&self.lock) <= 3 {
             map.remove(&self.key);

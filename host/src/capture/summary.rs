@@ -29,7 +29,10 @@ pub fn newest_attempts(builds: &[Value]) -> Vec<&Value> {
             }
         }
     }
-    builds.iter().filter(|b| newest.values().any(|n| std::ptr::eq(*n, *b))).collect()
+    builds
+        .iter()
+        .filter(|b| newest.values().any(|n| std::ptr::eq(*n, *b)))
+        .collect()
 }
 
 fn created(b: &Value) -> Option<buildsnap_store::ts::OffsetDateTime> {
@@ -38,7 +41,10 @@ fn created(b: &Value) -> Option<buildsnap_store::ts::OffsetDateTime> {
 
 /// The summary word of a list of frozen `<build>` objects.
 pub fn summary(builds: &[Value]) -> &'static str {
-    let statuses: Vec<&str> = newest_attempts(builds).into_iter().map(|b| field(b, "status")).collect();
+    let statuses: Vec<&str> = newest_attempts(builds)
+        .into_iter()
+        .map(|b| field(b, "status"))
+        .collect();
     summarize(&statuses)
 }
 
@@ -74,9 +80,15 @@ mod tests {
     #[test]
     fn precedence_over_every_status() {
         assert_eq!(summarize(&[]), "none");
-        assert_eq!(summarize(&["success", "failed", "failing", "running"]), "failed");
+        assert_eq!(
+            summarize(&["success", "failed", "failing", "running"]),
+            "failed"
+        );
         assert_eq!(summarize(&["success", "error", "on_hold"]), "failed");
-        assert_eq!(summarize(&["failing", "running", "on_hold", "canceled"]), "failing");
+        assert_eq!(
+            summarize(&["failing", "running", "on_hold", "canceled"]),
+            "failing"
+        );
         assert_eq!(summarize(&["running", "on_hold", "success"]), "running");
         assert_eq!(summarize(&["queued", "on_hold"]), "running");
         assert_eq!(summarize(&["on_hold", "success", "canceled"]), "on_hold");
@@ -103,7 +115,10 @@ mod tests {
             b("lint", "p1", "lint", "failed", "2025-06-01T11:00:00Z"),
         ];
         assert_eq!(summary(&builds), "failed");
-        let ids: Vec<&str> = newest_attempts(&builds).iter().map(|b| b["id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = newest_attempts(&builds)
+            .iter()
+            .map(|b| b["id"].as_str().unwrap())
+            .collect();
         assert_eq!(ids, ["p2", "rerun", "lint"]);
         // A newer failed attempt hides an older success, whatever the order given.
         let builds = [

@@ -22,13 +22,16 @@ use url::Url;
 use super::retry::{Failure, classify};
 use super::{Capture, db, index};
 use crate::providers::outcome_label;
-use crate::runtime::wit::latest::provider::Horizon;
 use crate::runtime::wit::SyncRequest;
+use crate::runtime::wit::latest::provider::Horizon;
 use crate::runtime::{Credential, Integration};
 
 pub(crate) async fn run(cap: Arc<Capture>, mut stop: watch::Receiver<bool>) {
     let mut paused: HashMap<(String, String), Instant> = HashMap::new();
-    tracing::info!(interval_s = cap.config.sync_interval.as_secs(), "build sync started");
+    tracing::info!(
+        interval_s = cap.config.sync_interval.as_secs(),
+        "build sync started"
+    );
     loop {
         tokio::select! {
             changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
@@ -54,11 +57,16 @@ pub async fn round(cap: &Capture, paused: &mut HashMap<(String, String), Instant
     let mut synced = 0;
     for target in targets {
         let key = (target.org.clone(), target.provider.clone());
-        if paused.get(&key).is_some_and(|until| Instant::now() < *until) {
+        if paused
+            .get(&key)
+            .is_some_and(|until| Instant::now() < *until)
+        {
             continue;
         }
         paused.remove(&key);
-        let Some(plugin) = cap.registry.get(&target.provider) else { continue };
+        let Some(plugin) = cap.registry.get(&target.provider) else {
+            continue;
+        };
         let mut projects: Vec<String> = Vec::new();
         for (build_project, repo_url) in &target.sources {
             let p = match build_project {
@@ -87,42 +95,77 @@ pub async fn round(cap: &Capture, paused: &mut HashMap<(String, String), Instant
 
 /// Syncs one project. `Err(Some(d))`: pause this integration for `d`;
 /// `Err(None)`: stop this integration for this round.
-pub async fn sync_project(cap: &Capture, target: &SyncTarget, project: &str) -> Result<(), Option<Duration>> {
+pub async fn sync_project(
+    cap: &Capture,
+    target: &SyncTarget,
+    project: &str,
+) -> Result<(), Option<Duration>> {
     let (org, provider) = (target.org.as_str(), target.provider.as_str());
-    let Some(plugin) = cap.registry.get(provider) else { return Err(None) };
+    let Some(plugin) = cap.registry.get(provider) else {
+        return Err(None);
+    };
     let _slot = cap.budget.sync(org, provider).await;
     let (o, p) = (org.to_string(), provider.to_string());
     let token = match db(&cap.store, move |s| s.integration_token(&o, &p)).await {
         Ok(Some(t)) => t,
         _ => return Err(None),
     };
-    let Ok(base_url) = Url::parse(&token.0) else { return Err(None) };
-    let integration = Integration { base_url, settings: Vec::new(), credential: Some(Credential::new(token.1.expose())) };
+    let Ok(base_url) = Url::parse(&token.0) else {
+        return Err(None);
+    };
+    let integration = Integration {
+        base_url,
+        settings: Vec::new(),
+        credential: Some(Credential::new(token.1.expose())),
+    };
     drop(token);
     let since = ts::format(ts::now() - cap.config.sync_max_age);
-    let (o, p, pr, s) = (org.to_string(), provider.to_string(), project.to_string(), since.clone());
+    let (o, p, pr, s) = (
+        org.to_string(),
+        provider.to_string(),
+        project.to_string(),
+        since.clone(),
+    );
     let limit = cap.config.sync_refresh_limit;
-    let refresh = db(&cap.store, move |st| st.unfinished_builds(&o, &p, &pr, &s, limit)).await.unwrap_or_default();
+    let refresh = db(&cap.store, move |st| {
+        st.unfinished_builds(&o, &p, &pr, &s, limit)
+    })
+    .await
+    .unwrap_or_default();
     let (o, p, pr) = (org.to_string(), provider.to_string(), project.to_string());
-    let cursor = db(&cap.store, move |s| s.sync_cursor(&o, &p, &pr)).await.unwrap_or(None);
+    let cursor = db(&cap.store, move |s| s.sync_cursor(&o, &p, &pr))
+        .await
+        .unwrap_or(None);
     let req = SyncRequest {
         project: project.to_string(),
         cursor,
-        horizon: Horizon { max_pipelines: cap.config.sync_max_pipelines, not_before: Some(since) },
+        horizon: Horizon {
+            max_pipelines: cap.config.sync_max_pipelines,
+            not_before: Some(since),
+        },
         refresh,
     };
     let result = tokio::select! {
         r = plugin.sync(&integration, &req) => r,
         _ = cap.until_disabled(org, provider) => return Err(None),
     };
-    cap.metrics.record_plugin_call(provider, "sync", outcome_label(&result));
+    cap.metrics
+        .record_plugin_call(provider, "sync", outcome_label(&result));
     match result {
         Ok(page) => {
-            let builds: Vec<IndexedBuild> = page.builds.iter().map(|b| index::from_wit(b, project)).collect();
+            let builds: Vec<IndexedBuild> = page
+                .builds
+                .iter()
+                .map(|b| index::from_wit(b, project))
+                .collect();
             let n = builds.len();
             let (o, p, pr) = (org.to_string(), provider.to_string(), project.to_string());
             let cursor = page.next_cursor.clone();
-            match db(&cap.store, move |s| s.save_sync(&o, &p, &pr, &builds, cursor.as_deref())).await {
+            match db(&cap.store, move |s| {
+                s.save_sync(&o, &p, &pr, &builds, cursor.as_deref())
+            })
+            .await
+            {
                 Ok(true) => {
                     tracing::debug!(org, provider, project, builds = n, "synced");
                     Ok(())
@@ -134,8 +177,15 @@ pub async fn sync_project(cap: &Capture, target: &SyncTarget, project: &str) -> 
             Failure::Unauthorized(m) => {
                 let (o, p) = (org.to_string(), provider.to_string());
                 let last = format!("the token was rejected: {m}");
-                let _ = db(&cap.store, move |s| s.set_integration_status(&o, &p, true, Some(&last))).await;
-                tracing::warn!(org, provider, "sync: provider rejected the token; integration needs attention");
+                let _ = db(&cap.store, move |s| {
+                    s.set_integration_status(&o, &p, true, Some(&last))
+                })
+                .await;
+                tracing::warn!(
+                    org,
+                    provider,
+                    "sync: provider rejected the token; integration needs attention"
+                );
                 Err(None)
             }
             Failure::Transient { reason, at_least } => {

@@ -8,7 +8,9 @@
 //! commit. It updates builds already known (`current_status`) and adds new
 //! ones for later syncs and searches.
 
-use buildsnap_api::{WebhookAck, WebhookError as ApiWebhookError, WebhookRequest as ApiWebhookRequest};
+use buildsnap_api::{
+    WebhookAck, WebhookError as ApiWebhookError, WebhookRequest as ApiWebhookRequest,
+};
 use buildsnap_store::IndexedBuild;
 use url::Url;
 use zeroize::Zeroize;
@@ -18,9 +20,16 @@ use crate::runtime::Integration;
 use crate::runtime::wit::{WebhookError, WebhookRequest};
 
 /// Verifies and applies one delivery.
-pub async fn receive(cap: &Capture, provider: &str, org: &str, req: ApiWebhookRequest) -> Result<WebhookAck, ApiWebhookError> {
+pub async fn receive(
+    cap: &Capture,
+    provider: &str,
+    org: &str,
+    req: ApiWebhookRequest,
+) -> Result<WebhookAck, ApiWebhookError> {
     let Some(plugin) = cap.registry.get(provider) else {
-        return Err(ApiWebhookError::NotConfigured(format!("unknown provider `{provider}`")));
+        return Err(ApiWebhookError::NotConfigured(format!(
+            "unknown provider `{provider}`"
+        )));
     };
     let (o, p) = (org.to_string(), provider.to_string());
     let secret = db(&cap.store, move |s| s.webhook_secret(&o, &p))
@@ -32,16 +41,29 @@ pub async fn receive(cap: &Capture, provider: &str, org: &str, req: ApiWebhookRe
              `webhook_secret` with PUT /api/v1/orgs/{org}/integrations/{provider}"
         )));
     };
-    let base_url = Url::parse(&base_url).map_err(|e| ApiWebhookError::Other(format!("invalid base_url: {e}")))?;
-    let integration = Integration { base_url, settings: Vec::new(), credential: None };
-    let mut wreq = WebhookRequest { headers: req.headers, body: req.body.to_vec(), secret: secret.expose().to_string() };
+    let base_url = Url::parse(&base_url)
+        .map_err(|e| ApiWebhookError::Other(format!("invalid base_url: {e}")))?;
+    let integration = Integration {
+        base_url,
+        settings: Vec::new(),
+        credential: None,
+    };
+    let mut wreq = WebhookRequest {
+        headers: req.headers,
+        body: req.body.to_vec(),
+        secret: secret.expose().to_string(),
+    };
     drop(secret);
     let parsed = plugin.parse_webhook(&integration, &wreq).await;
     wreq.secret.zeroize();
     let event = match parsed {
         Err(e) => return Err(ApiWebhookError::Other(e.to_string())),
         Ok(Err(WebhookError::BadSignature(m))) => {
-            tracing::warn!(org, provider, "webhook delivery with a bad signature refused");
+            tracing::warn!(
+                org,
+                provider,
+                "webhook delivery with a bad signature refused"
+            );
             return Err(ApiWebhookError::BadSignature(m));
         }
         Ok(Err(WebhookError::Unsupported(m))) => return Err(ApiWebhookError::Unsupported(m)),
@@ -49,13 +71,26 @@ pub async fn receive(cap: &Capture, provider: &str, org: &str, req: ApiWebhookRe
         Ok(Ok(event)) => event,
     };
     let project = event.project.clone().unwrap_or_default();
-    let builds: Vec<IndexedBuild> = event.builds.iter().map(|b| index::from_wit(b, &project)).collect();
-    let (o, p, id, kind) = (org.to_string(), provider.to_string(), event.id.clone(), event.kind.clone());
-    let applied = db(&cap.store, move |s| s.apply_webhook_event(&o, &p, &id, &kind, &builds))
-        .await
-        .map_err(|e| ApiWebhookError::Other(format!("store: {e}")))?;
+    let builds: Vec<IndexedBuild> = event
+        .builds
+        .iter()
+        .map(|b| index::from_wit(b, &project))
+        .collect();
+    let (o, p, id, kind) = (
+        org.to_string(),
+        provider.to_string(),
+        event.id.clone(),
+        event.kind.clone(),
+    );
+    let applied = db(&cap.store, move |s| {
+        s.apply_webhook_event(&o, &p, &id, &kind, &builds)
+    })
+    .await
+    .map_err(|e| ApiWebhookError::Other(format!("store: {e}")))?;
     match applied {
-        None => Err(ApiWebhookError::NotConfigured(format!("the {provider} integration of {org} is not enabled"))),
+        None => Err(ApiWebhookError::NotConfigured(format!(
+            "the {provider} integration of {org} is not enabled"
+        ))),
         Some(fresh) => {
             tracing::info!(org, provider, event = %event.id, kind = %event.kind, duplicate = !fresh, builds = event.builds.len(), "webhook event");
             if fresh {
@@ -63,7 +98,11 @@ pub async fn receive(cap: &Capture, provider: &str, org: &str, req: ApiWebhookRe
                 let _ = db(&cap.store, move |s| s.wake_captures(&o, &p)).await;
                 cap.notify.notify_one();
             }
-            Ok(WebhookAck { id: event.id, kind: event.kind, duplicate: !fresh })
+            Ok(WebhookAck {
+                id: event.id,
+                kind: event.kind,
+                duplicate: !fresh,
+            })
         }
     }
 }

@@ -25,8 +25,8 @@ use url::Url;
 use super::retry::{Failure, backoff, classify};
 use super::{Capture, db, explain, freeze, index, summary};
 use crate::providers::outcome_label;
-use crate::runtime::wit::latest::provider::{Horizon, SearchReport};
 use crate::runtime::wit::CommitQuery;
+use crate::runtime::wit::latest::provider::{Horizon, SearchReport};
 use crate::runtime::{Credential, Integration};
 
 /// What one capture attempt ended with.
@@ -46,7 +46,10 @@ pub enum Outcome {
 pub(crate) async fn run(cap: Arc<Capture>, mut stop: watch::Receiver<bool>) {
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let mut tasks: JoinSet<()> = JoinSet::new();
-    tracing::info!(concurrency = cap.config.concurrency, "capture worker started");
+    tracing::info!(
+        concurrency = cap.config.concurrency,
+        "capture worker started"
+    );
     loop {
         if *stop.borrow() {
             break;
@@ -54,14 +57,20 @@ pub(crate) async fn run(cap: Arc<Capture>, mut stop: watch::Receiver<bool>) {
         while tasks.len() < cap.config.concurrency.max(1) {
             match db(&cap.store, |s| s.next_capture_job()).await {
                 Ok(Some(job)) => {
-                    in_flight.lock().unwrap_or_else(|e| e.into_inner()).insert(job.deploy_id);
+                    in_flight
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(job.deploy_id);
                     let (cap, in_flight) = (cap.clone(), in_flight.clone());
                     tasks.spawn(async move {
                         let id = job.deploy_id;
                         capture(&cap, job).await;
                         // Removed only when the capture ran to its end; an
                         // aborted one stays listed and is re-queued below.
-                        in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                        in_flight
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .remove(&id);
                     });
                 }
                 Ok(None) => break,
@@ -107,10 +116,21 @@ pub(crate) async fn run(cap: Arc<Capture>, mut stop: watch::Receiver<bool>) {
     }
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
-    let left: Vec<i64> = in_flight.lock().unwrap_or_else(|e| e.into_inner()).drain().collect();
+    let left: Vec<i64> = in_flight
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .drain()
+        .collect();
     for id in left {
-        let r = db(&cap.store, move |s| s.defer_capture(id, ts::now(), "interrupted by shutdown")).await;
-        tracing::info!(deploy = id, requeued = r.is_ok(), "capture interrupted by shutdown; queued for the next start");
+        let r = db(&cap.store, move |s| {
+            s.defer_capture(id, ts::now(), "interrupted by shutdown")
+        })
+        .await;
+        tracing::info!(
+            deploy = id,
+            requeued = r.is_ok(),
+            "capture interrupted by shutdown; queued for the next start"
+        );
     }
     tracing::info!("capture worker stopped");
 }
@@ -128,7 +148,10 @@ pub async fn capture(cap: &Capture, job: CaptureJob) {
                 Ok(false) => "dropped",
                 Err(e) => {
                     tracing::warn!(deploy = id, error = %e, "cannot store the snapshot; retrying later");
-                    let _ = db(&cap.store, move |s| s.retry_capture(id, "store error", ts::now() + Duration::from_secs(5))).await;
+                    let _ = db(&cap.store, move |s| {
+                        s.retry_capture(id, "store error", ts::now() + Duration::from_secs(5))
+                    })
+                    .await;
                     "retry"
                 }
             }
@@ -144,22 +167,34 @@ pub async fn capture(cap: &Capture, job: CaptureJob) {
         Outcome::Retry { reason, after } => {
             tracing::info!(deploy = id, attempt = job.attempts, retry_in_ms = after.as_millis() as u64, reason = %reason, "capture will retry");
             let not_before = ts::now() + after;
-            let _ = db(&cap.store, move |s| s.retry_capture(id, &reason, not_before)).await;
+            let _ = db(&cap.store, move |s| {
+                s.retry_capture(id, &reason, not_before)
+            })
+            .await;
             "retry"
         }
         Outcome::Defer(until) => {
-            let _ = db(&cap.store, move |s| s.defer_capture(id, until, "deployed_at is in the future")).await;
+            let _ = db(&cap.store, move |s| {
+                s.defer_capture(id, until, "deployed_at is in the future")
+            })
+            .await;
             "deferred"
         }
         Outcome::Dropped if cap.enabled(&job.org, &job.provider).await => {
             // Enabled after all (disabled and enabled again meanwhile): try again.
-            let _ = db(&cap.store, move |s| s.retry_capture(id, "integration changed during the capture", ts::now())).await;
+            let _ = db(&cap.store, move |s| {
+                s.retry_capture(id, "integration changed during the capture", ts::now())
+            })
+            .await;
             "retry"
         }
         Outcome::Dropped => {
             // The store normally ended it at disable; make sure it is not left running.
             let snap = error_snapshot(
-                format!("the {} integration was disabled before the builds of this deploy were captured", job.provider),
+                format!(
+                    "the {} integration was disabled before the builds of this deploy were captured",
+                    job.provider
+                ),
                 None,
             );
             let _ = db(&cap.store, move |s| s.complete_capture(id, &snap)).await;
@@ -167,7 +202,12 @@ pub async fn capture(cap: &Capture, job: CaptureJob) {
         }
     };
     cap.metrics.record_capture(word);
-    tracing::info!(deploy = id, outcome = word, elapsed_ms = started.elapsed().as_millis() as u64, "capture finished");
+    tracing::info!(
+        deploy = id,
+        outcome = word,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "capture finished"
+    );
 }
 
 fn error_snapshot(explain: String, build_project: Option<String>) -> FinalSnapshot {
@@ -181,8 +221,18 @@ fn error_snapshot(explain: String, build_project: Option<String>) -> FinalSnapsh
     }
 }
 
-fn retry_after(cap: &Capture, job: &CaptureJob, reason: String, at_least: Option<Duration>) -> Outcome {
-    let after = backoff(job.attempts, cap.config.backoff_base, cap.config.backoff_max, at_least);
+fn retry_after(
+    cap: &Capture,
+    job: &CaptureJob,
+    reason: String,
+    at_least: Option<Duration>,
+) -> Outcome {
+    let after = backoff(
+        job.attempts,
+        cap.config.backoff_base,
+        cap.config.backoff_max,
+        at_least,
+    );
     Outcome::Retry { reason, after }
 }
 
@@ -211,24 +261,46 @@ pub fn report_from_json(s: &str) -> Option<SearchReport> {
 
 /// The snapshot of `job` from the builds of its project whose SHA starts
 /// with the deploy's (all that exist, as far as `report` searched).
-pub fn decide(job: &CaptureJob, provider: &str, project: &str, builds: &[IndexedBuild], report: Option<&SearchReport>) -> FinalSnapshot {
+pub fn decide(
+    job: &CaptureJob,
+    provider: &str,
+    project: &str,
+    builds: &[IndexedBuild],
+    report: Option<&SearchReport>,
+) -> FinalSnapshot {
     let sha = job.sha.to_ascii_lowercase();
-    let matching: Vec<IndexedBuild> = builds.iter().filter(|b| b.sha.starts_with(&sha)).cloned().collect();
+    let matching: Vec<IndexedBuild> = builds
+        .iter()
+        .filter(|b| b.sha.starts_with(&sha))
+        .cloned()
+        .collect();
     let mut commits: Vec<String> = matching.iter().map(|b| b.sha.clone()).collect();
     commits.sort();
     commits.dedup();
     if commits.len() > 1 {
-        return error_snapshot(explain::ambiguous(&sha, project, &commits), Some(project.to_string()));
+        return error_snapshot(
+            explain::ambiguous(&sha, project, &commits),
+            Some(project.to_string()),
+        );
     }
     let frozen = freeze::freeze(&matching, job.deployed_at);
     let explain = if frozen.is_empty() {
         Some(if matching.is_empty() {
             match report {
                 Some(r) => explain::not_found(provider, project, &sha, r),
-                None => format!("not found: no {provider} build of commit {sha} in project {project}"),
+                None => {
+                    format!("not found: no {provider} build of commit {sha} in project {project}")
+                }
             }
         } else {
-            explain::all_after(provider, project, &commits[0], matching.len(), &ts::format(job.deployed_at), report)
+            explain::all_after(
+                provider,
+                project,
+                &commits[0],
+                matching.len(),
+                &ts::format(job.deployed_at),
+                report,
+            )
         })
     } else {
         None
@@ -251,16 +323,25 @@ pub async fn attempt(cap: &Capture, job: &CaptureJob) -> Outcome {
         return Outcome::Defer(job.deployed_at);
     }
     let Some(plugin) = cap.registry.get(&job.provider) else {
-        return Outcome::Done(error_snapshot(format!("the {} provider plugin is not loaded", job.provider), None));
+        return Outcome::Done(error_snapshot(
+            format!("the {} provider plugin is not loaded", job.provider),
+            None,
+        ));
     };
     let project = match &job.build_project {
         Some(p) => p.clone(),
         None => {
             let r = plugin.project_for_repo(&job.repo_url).await;
-            cap.metrics.record_plugin_call(&job.provider, "project_for_repo", outcome_label(&r));
+            cap.metrics
+                .record_plugin_call(&job.provider, "project_for_repo", outcome_label(&r));
             match r {
                 Ok(Some(p)) => p,
-                Ok(None) => return Outcome::Done(error_snapshot(explain::no_project(&job.provider, &job.repo_url), None)),
+                Ok(None) => {
+                    return Outcome::Done(error_snapshot(
+                        explain::no_project(&job.provider, &job.repo_url),
+                        None,
+                    ));
+                }
                 Err(e) => return retry_after(cap, job, e.to_string(), None),
             }
         }
@@ -268,18 +349,46 @@ pub async fn attempt(cap: &Capture, job: &CaptureJob) -> Outcome {
 
     // One search per commit at a time; a capture that waited here usually
     // finds the answer in the index.
-    let _single_flight =
-        cap.search_lock(format!("{}\n{}\n{}\n{}", job.org, job.provider, project, job.sha)).await;
+    let _single_flight = cap
+        .search_lock(format!(
+            "{}\n{}\n{}\n{}",
+            job.org, job.provider, project, job.sha
+        ))
+        .await;
     // Index first: no provider request when a stored search covers as_of.
-    let (org, provider, p, sha) = (job.org.clone(), job.provider.clone(), project.clone(), job.sha.clone());
-    match db(&cap.store, move |s| s.index_lookup(&org, &provider, &p, &sha)).await {
+    let (org, provider, p, sha) = (
+        job.org.clone(),
+        job.provider.clone(),
+        project.clone(),
+        job.sha.clone(),
+    );
+    match db(&cap.store, move |s| {
+        s.index_lookup(&org, &provider, &p, &sha)
+    })
+    .await
+    {
         Ok(lookup) if index::index_suffices(&lookup, job.deployed_at) => {
-            let report = lookup.search.as_ref().and_then(|s| report_from_json(&s.report));
-            tracing::debug!(deploy = job.deploy_id, builds = lookup.builds.len(), "captured from the index");
-            return Outcome::Done(decide(job, &job.provider, &project, &lookup.builds, report.as_ref()));
+            let report = lookup
+                .search
+                .as_ref()
+                .and_then(|s| report_from_json(&s.report));
+            tracing::debug!(
+                deploy = job.deploy_id,
+                builds = lookup.builds.len(),
+                "captured from the index"
+            );
+            return Outcome::Done(decide(
+                job,
+                &job.provider,
+                &project,
+                &lookup.builds,
+                report.as_ref(),
+            ));
         }
         Ok(_) => {}
-        Err(e) => tracing::warn!(deploy = job.deploy_id, error = %e, "index lookup failed; asking the provider"),
+        Err(e) => {
+            tracing::warn!(deploy = job.deploy_id, error = %e, "index lookup failed; asking the provider")
+        }
     }
 
     let (org, provider) = (job.org.clone(), job.provider.clone());
@@ -288,8 +397,13 @@ pub async fn attempt(cap: &Capture, job: &CaptureJob) -> Outcome {
         // A token the provider already rejected is not tried again (every
         // pending capture would get the same 401) until it is replaced.
         Ok(state) if state.status == "needs_attention" => {
-            let why = state.last_error.unwrap_or_else(|| "the token was rejected".into());
-            return Outcome::Done(error_snapshot(explain::unauthorized(&job.provider, &why), Some(project)));
+            let why = state
+                .last_error
+                .unwrap_or_else(|| "the token was rejected".into());
+            return Outcome::Done(error_snapshot(
+                explain::unauthorized(&job.provider, &why),
+                Some(project),
+            ));
         }
         _ => {}
     }
@@ -301,15 +415,27 @@ pub async fn attempt(cap: &Capture, job: &CaptureJob) -> Outcome {
     };
     let base_url = match Url::parse(&token.0) {
         Ok(u) => u,
-        Err(e) => return Outcome::Done(error_snapshot(format!("invalid base_url {}: {e}", token.0), Some(project))),
+        Err(e) => {
+            return Outcome::Done(error_snapshot(
+                format!("invalid base_url {}: {e}", token.0),
+                Some(project),
+            ));
+        }
     };
-    let integration = Integration { base_url, settings: Vec::new(), credential: Some(Credential::new(token.1.expose())) };
+    let integration = Integration {
+        base_url,
+        settings: Vec::new(),
+        credential: Some(Credential::new(token.1.expose())),
+    };
     drop(token);
     let query = CommitQuery {
         project: project.clone(),
         sha: job.sha.clone(),
         branch: None,
-        horizon: Horizon { max_pipelines: cap.config.search_max_pipelines, not_before: None },
+        horizon: Horizon {
+            max_pipelines: cap.config.search_max_pipelines,
+            not_before: None,
+        },
     };
     let result = tokio::select! {
         r = async {
@@ -323,34 +449,67 @@ pub async fn attempt(cap: &Capture, job: &CaptureJob) -> Outcome {
         _ = cap.until_disabled(&job.org, &job.provider) => None,
     };
     let Some(result) = result else {
-        tracing::info!(deploy = job.deploy_id, "integration disabled: capture dropped");
+        tracing::info!(
+            deploy = job.deploy_id,
+            "integration disabled: capture dropped"
+        );
         return Outcome::Dropped;
     };
-    cap.metrics.record_plugin_call(&job.provider, "builds_for_commit", outcome_label(&result));
+    cap.metrics
+        .record_plugin_call(&job.provider, "builds_for_commit", outcome_label(&result));
     match result {
         Ok(found) => {
-            let builds: Vec<IndexedBuild> = found.builds.iter().map(|b| index::from_wit(b, &project)).collect();
+            let builds: Vec<IndexedBuild> = found
+                .builds
+                .iter()
+                .map(|b| index::from_wit(b, &project))
+                .collect();
             let report = report_json(&found.report);
-            let (org, provider, p, sha, b) = (job.org.clone(), job.provider.clone(), project.clone(), job.sha.clone(), builds.clone());
-            match db(&cap.store, move |s| s.index_builds(&org, &provider, &b, Some((&p, &sha, &report)))).await {
+            let (org, provider, p, sha, b) = (
+                job.org.clone(),
+                job.provider.clone(),
+                project.clone(),
+                job.sha.clone(),
+                builds.clone(),
+            );
+            match db(&cap.store, move |s| {
+                s.index_builds(&org, &provider, &b, Some((&p, &sha, &report)))
+            })
+            .await
+            {
                 Ok(true) => {}
                 Ok(false) => return Outcome::Dropped,
-                Err(e) => tracing::warn!(deploy = job.deploy_id, error = %e, "cannot store builds in the index"),
+                Err(e) => {
+                    tracing::warn!(deploy = job.deploy_id, error = %e, "cannot store builds in the index")
+                }
             }
-            Outcome::Done(decide(job, &job.provider, &project, &builds, Some(&found.report)))
+            Outcome::Done(decide(
+                job,
+                &job.provider,
+                &project,
+                &builds,
+                Some(&found.report),
+            ))
         }
         Err(err) => match classify(&err) {
             Failure::Transient { reason, at_least } => retry_after(cap, job, reason, at_least),
             Failure::Unauthorized(message) => {
                 let (org, provider, m) = (job.org.clone(), job.provider.clone(), message.clone());
                 let last = format!("the token was rejected: {m}");
-                let _ = db(&cap.store, move |s| s.set_integration_status(&org, &provider, true, Some(&last))).await;
+                let _ = db(&cap.store, move |s| {
+                    s.set_integration_status(&org, &provider, true, Some(&last))
+                })
+                .await;
                 tracing::warn!(org = %job.org, provider = %job.provider, "provider rejected the token; integration needs attention");
-                Outcome::Done(error_snapshot(explain::unauthorized(&job.provider, &message), Some(project)))
+                Outcome::Done(error_snapshot(
+                    explain::unauthorized(&job.provider, &message),
+                    Some(project),
+                ))
             }
-            Failure::NotFound(message) => {
-                Outcome::Done(error_snapshot(explain::not_accessible(&job.provider, &project, &message), Some(project)))
-            }
+            Failure::NotFound(message) => Outcome::Done(error_snapshot(
+                explain::not_accessible(&job.provider, &project, &message),
+                Some(project),
+            )),
             Failure::Fatal(message) => Outcome::Done(error_snapshot(message, Some(project))),
         },
     }

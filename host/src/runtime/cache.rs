@@ -51,7 +51,8 @@ impl ArtifactCache {
         let mut hasher = Sha256Hasher::default();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_key = hex::encode(&hasher.0.finalize()[..8]);
-        self.dir.join(format!("{content_sha256}-{engine_key}.cwasm"))
+        self.dir
+            .join(format!("{content_sha256}-{engine_key}.cwasm"))
     }
 
     /// The compiled component: from the cache when present and valid,

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig,
+};
 
 /// How often the epoch advances. Deadlines are measured in these ticks, so
 /// this is the resolution of a call timeout. 10 ms costs nothing measurable
@@ -123,11 +125,13 @@ impl EngineSettings {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
         if pooling {
-            let scan = self.pool_pagemap_scan && PoolingAllocationConfig::is_pagemap_scan_available();
+            let scan =
+                self.pool_pagemap_scan && PoolingAllocationConfig::is_pagemap_scan_available();
             let keep = if scan {
                 self.pool_keep_resident_bytes
             } else {
-                self.pool_keep_resident_bytes.min(KEEP_RESIDENT_WITHOUT_SCAN)
+                self.pool_keep_resident_bytes
+                    .min(KEEP_RESIDENT_WITHOUT_SCAN)
             };
             let mut pool = PoolingAllocationConfig::default();
             pool.total_component_instances(self.pool_instances)
@@ -141,7 +145,10 @@ impl EngineSettings {
                 .pagemap_scan(if scan { Enabled::Yes } else { Enabled::No });
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
-        config.memory_reservation(self.memory_reservation_bytes.max(self.max_memory_bytes as u64));
+        config.memory_reservation(
+            self.memory_reservation_bytes
+                .max(self.max_memory_bytes as u64),
+        );
         config
     }
 

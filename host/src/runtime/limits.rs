@@ -90,7 +90,10 @@ pub(crate) struct MemoryCap {
 
 impl MemoryCap {
     pub(crate) fn new(max_bytes: usize) -> Self {
-        MemoryCap { max_bytes, hit: false }
+        MemoryCap {
+            max_bytes,
+            hit: false,
+        }
     }
 }
 

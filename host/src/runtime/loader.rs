@@ -29,13 +29,31 @@ pub struct PluginSource {
 pub enum LoadError {
     #[error("{origin}: not a valid WebAssembly component (truncated or corrupt?): {reason}")]
     Malformed { origin: String, reason: String },
-    #[error("{origin}: is a core WebAssembly module, not a component; build it as a component (see docs/plugin-authors.md)")]
+    #[error(
+        "{origin}: is a core WebAssembly module, not a component; build it as a component (see docs/plugin-authors.md)"
+    )]
     CoreModule { origin: String },
-    #[error("{origin}: exports no `{}` interface, so it is not a buildsnap provider (it exports: {exports})", wit::PROVIDER_EXPORT)]
+    #[error(
+        "{origin}: exports no `{}` interface, so it is not a buildsnap provider (it exports: {exports})",
+        wit::PROVIDER_EXPORT
+    )]
     NotAProvider { origin: String, exports: String },
-    #[error("{origin}: built for contract {}@{found}, but this host supports {}@{{{supported}}}; rebuild the plugin against a supported version", wit::PACKAGE, wit::PACKAGE)]
-    UnsupportedVersion { origin: String, found: String, supported: String },
-    #[error("{origin}: imports `{import}`, which the contract does not provide; plugins may import only {}/http, {}/log and {}/types of their contract version, and WASI 0.2", wit::PACKAGE, wit::PACKAGE, wit::PACKAGE)]
+    #[error(
+        "{origin}: built for contract {}@{found}, but this host supports {}@{{{supported}}}; rebuild the plugin against a supported version",
+        wit::PACKAGE,
+        wit::PACKAGE
+    )]
+    UnsupportedVersion {
+        origin: String,
+        found: String,
+        supported: String,
+    },
+    #[error(
+        "{origin}: imports `{import}`, which the contract does not provide; plugins may import only {}/http, {}/log and {}/types of their contract version, and WASI 0.2",
+        wit::PACKAGE,
+        wit::PACKAGE,
+        wit::PACKAGE
+    )]
     ForbiddenImport { origin: String, import: String },
     #[error("{origin}: cannot be linked: {reason}")]
     Link { origin: String, reason: String },
@@ -44,7 +62,11 @@ pub enum LoadError {
     #[error("{origin}: invalid descriptor: {reason}")]
     InvalidDescriptor { origin: String, reason: String },
     #[error("{origin}: plugin id `{id}` is already loaded from {other}")]
-    Duplicate { origin: String, id: String, other: String },
+    Duplicate {
+        origin: String,
+        id: String,
+        other: String,
+    },
 }
 
 /// What the loader needs, shared by every load.
@@ -79,7 +101,15 @@ impl Loader {
     ) -> wasmtime::Result<Self> {
         let plain = wit::linker(&engine, false)?;
         let with_wasi = wit::linker(&engine, true)?;
-        Ok(Loader { engine, cache, limits, outbound, grants, plain, with_wasi })
+        Ok(Loader {
+            engine,
+            cache,
+            limits,
+            outbound,
+            grants,
+            plain,
+            with_wasi,
+        })
     }
 
     /// Compile (or fetch from cache) on a blocking thread, then check and
@@ -91,7 +121,10 @@ impl Loader {
             return Err(LoadError::CoreModule { origin });
         }
         if !wasmparser::Parser::is_component(&bytes) {
-            return Err(LoadError::Malformed { origin, reason: "missing the component header".into() });
+            return Err(LoadError::Malformed {
+                origin,
+                reason: "missing the component header".into(),
+            });
         }
         let sha256 = sha256_hex(&bytes);
         let (engine, cache, sha) = (self.engine.clone(), self.cache.clone(), sha256.clone());
@@ -101,14 +134,23 @@ impl Loader {
         })
         .await
         .expect("compile task panicked");
-        let (component, cache_outcome) =
-            compiled.map_err(|e| LoadError::Malformed { origin: origin.clone(), reason: format!("{e:#}") })?;
+        let (component, cache_outcome) = compiled.map_err(|e| LoadError::Malformed {
+            origin: origin.clone(),
+            reason: format!("{e:#}"),
+        })?;
         let shape = self.shape(&origin, &component)?;
-        let linker = if shape.uses_wasi { &self.with_wasi } else { &self.plain };
+        let linker = if shape.uses_wasi {
+            &self.with_wasi
+        } else {
+            &self.plain
+        };
         let pre = linker
             .instantiate_pre(&component)
             .and_then(|pre| ProviderPre::new(&shape.version, pre))
-            .map_err(|e| LoadError::Link { origin: origin.clone(), reason: format!("{e:#}") })?;
+            .map_err(|e| LoadError::Link {
+                origin: origin.clone(),
+                reason: format!("{e:#}"),
+            })?;
         // Describe runs under the plugin's own limits, with placeholder
         // info until the descriptor is known.
         let provisional = PluginInfo {
@@ -125,26 +167,60 @@ impl Loader {
             uses_wasi: shape.uses_wasi,
         };
         let make = |info| {
-            Plugin::new(info, self.engine.clone(), clone_pre(&pre), self.limits.clone(), self.outbound.clone(), self.grants.clone())
+            Plugin::new(
+                info,
+                self.engine.clone(),
+                clone_pre(&pre),
+                self.limits.clone(),
+                self.outbound.clone(),
+                self.grants.clone(),
+            )
         };
-        let descriptor = make(provisional.clone())
-            .describe()
-            .await
-            .map_err(|e| LoadError::Describe { origin: origin.clone(), reason: e.to_string() })?;
+        let descriptor =
+            make(provisional.clone())
+                .describe()
+                .await
+                .map_err(|e| LoadError::Describe {
+                    origin: origin.clone(),
+                    reason: e.to_string(),
+                })?;
         let info = validate_descriptor(&origin, descriptor, provisional)?;
-        Ok((Plugin::new(info, self.engine.clone(), pre, self.limits.clone(), self.outbound.clone(), self.grants.clone()), LoadStats { cache: cache_outcome }))
+        Ok((
+            Plugin::new(
+                info,
+                self.engine.clone(),
+                pre,
+                self.limits.clone(),
+                self.outbound.clone(),
+                self.grants.clone(),
+            ),
+            LoadStats {
+                cache: cache_outcome,
+            },
+        ))
     }
 
     /// The contract version from the exports, and whether every import is
     /// one the contract (or WASI 0.2) provides.
     fn shape(&self, origin: &str, component: &Component) -> Result<Shape, LoadError> {
         let ty = component.component_type();
-        let exports: Vec<String> = ty.exports(&self.engine).map(|(name, _)| name.to_string()).collect();
-        let provider = exports.iter().find(|name| name.split('@').next() == Some(wit::PROVIDER_EXPORT));
+        let exports: Vec<String> = ty
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let provider = exports
+            .iter()
+            .find(|name| name.split('@').next() == Some(wit::PROVIDER_EXPORT));
         let Some(provider) = provider else {
-            return Err(LoadError::NotAProvider { origin: origin.into(), exports: exports.join(", ") });
+            return Err(LoadError::NotAProvider {
+                origin: origin.into(),
+                exports: exports.join(", "),
+            });
         };
-        let version = provider.split_once('@').map(|(_, v)| v.to_string()).unwrap_or_else(|| "(unversioned)".into());
+        let version = provider
+            .split_once('@')
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_else(|| "(unversioned)".into());
         if !wit::SUPPORTED_VERSIONS.contains(&version.as_str()) {
             return Err(LoadError::UnsupportedVersion {
                 origin: origin.into(),
@@ -156,12 +232,17 @@ impl Loader {
         for (name, _) in ty.imports(&self.engine) {
             let (iface, ver) = name.split_once('@').unwrap_or((name, ""));
             let ours = matches!(
-                iface.strip_prefix(wit::PACKAGE).and_then(|rest| rest.strip_prefix('/')),
+                iface
+                    .strip_prefix(wit::PACKAGE)
+                    .and_then(|rest| rest.strip_prefix('/')),
                 Some("http" | "log" | "types")
             ) && ver == version;
             let wasi = iface.starts_with("wasi:") && ver.starts_with("0.2.");
             if !(ours || wasi) {
-                return Err(LoadError::ForbiddenImport { origin: origin.into(), import: name.into() });
+                return Err(LoadError::ForbiddenImport {
+                    origin: origin.into(),
+                    import: name.into(),
+                });
             }
             uses_wasi |= wasi;
         }
@@ -175,19 +256,35 @@ fn clone_pre(pre: &ProviderPre) -> ProviderPre {
     }
 }
 
-fn validate_descriptor(origin: &str, d: wit::Descriptor, base: PluginInfo) -> Result<PluginInfo, LoadError> {
-    let bad = |reason: String| LoadError::InvalidDescriptor { origin: origin.into(), reason };
+fn validate_descriptor(
+    origin: &str,
+    d: wit::Descriptor,
+    base: PluginInfo,
+) -> Result<PluginInfo, LoadError> {
+    let bad = |reason: String| LoadError::InvalidDescriptor {
+        origin: origin.into(),
+        reason,
+    };
     let id_ok = !d.id.is_empty()
         && d.id.len() <= 32
         && d.id.starts_with(|c: char| c.is_ascii_lowercase())
-        && d.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && d.id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !id_ok {
-        return Err(bad(format!("id `{}` must match ^[a-z][a-z0-9-]{{0,31}}$", d.id)));
+        return Err(bad(format!(
+            "id `{}` must match ^[a-z][a-z0-9-]{{0,31}}$",
+            d.id
+        )));
     }
     let default_base_url = Url::parse(&d.default_base_url)
         .map_err(|e| bad(format!("default-base-url `{}`: {e}", d.default_base_url)))?;
-    let default_origin =
-        Origin::of(&default_base_url).ok_or_else(|| bad(format!("default-base-url `{}` is not http(s)", d.default_base_url)))?;
+    let default_origin = Origin::of(&default_base_url).ok_or_else(|| {
+        bad(format!(
+            "default-base-url `{}` is not http(s)",
+            d.default_base_url
+        ))
+    })?;
     let mut origins = d
         .origins
         .iter()
@@ -199,7 +296,9 @@ fn validate_descriptor(origin: &str, d: wit::Descriptor, base: PluginInfo) -> Re
     let auth = match d.auth {
         WitAuth::Header(name) => {
             if reqwest::header::HeaderName::try_from(name.as_str()).is_err() {
-                return Err(bad(format!("auth header name `{name}` is not a valid header name")));
+                return Err(bad(format!(
+                    "auth header name `{name}` is not a valid header name"
+                )));
             }
             AuthScheme::Header(name.to_ascii_lowercase())
         }

@@ -44,7 +44,9 @@ impl fmt::Display for Origin {
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("invalid origin pattern `{pattern}`: {reason} (expected scheme://host[:port], e.g. https://circleci.example.com or http://127.0.0.1:*)")]
+#[error(
+    "invalid origin pattern `{pattern}`: {reason} (expected scheme://host[:port], e.g. https://circleci.example.com or http://127.0.0.1:*)"
+)]
 pub struct OriginError {
     pub pattern: String,
     pub reason: String,
@@ -52,7 +54,10 @@ pub struct OriginError {
 
 impl OriginError {
     fn new(pattern: &str, reason: impl Into<String>) -> Self {
-        OriginError { pattern: pattern.to_string(), reason: reason.into() }
+        OriginError {
+            pattern: pattern.to_string(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -84,10 +89,18 @@ impl OriginPattern {
         let scheme = match scheme {
             "*" => None,
             "http" | "https" => Some(scheme.to_string()),
-            other => return Err(OriginError::new(original, format!("unsupported scheme `{other}`"))),
+            other => {
+                return Err(OriginError::new(
+                    original,
+                    format!("unsupported scheme `{other}`"),
+                ));
+            }
         };
         if rest.contains(['/', '?', '#', '@']) {
-            return Err(OriginError::new(original, "only an origin may be given, no path, query or credentials"));
+            return Err(OriginError::new(
+                original,
+                "only an origin may be given, no path, query or credentials",
+            ));
         }
         // IPv6 literals carry colons inside brackets.
         let (host, port) = match rest.rfind(':') {
@@ -99,7 +112,10 @@ impl OriginPattern {
             HostPattern::Any
         } else if let Some(suffix) = host.strip_prefix("*.") {
             if suffix.is_empty() || suffix.contains('*') {
-                return Err(OriginError::new(original, "a wildcard may only stand for whole leading labels"));
+                return Err(OriginError::new(
+                    original,
+                    "a wildcard may only stand for whole leading labels",
+                ));
             }
             HostPattern::Suffix(format!(".{suffix}"))
         } else if host.is_empty() || host.contains('*') {
@@ -114,12 +130,25 @@ impl OriginPattern {
             None => match scheme.as_deref() {
                 Some("http") => Some(80),
                 Some("https") => Some(443),
-                _ => return Err(OriginError::new(original, "a port is required when the scheme is `*`")),
+                _ => {
+                    return Err(OriginError::new(
+                        original,
+                        "a port is required when the scheme is `*`",
+                    ));
+                }
             },
             Some("*") => None,
-            Some(p) => Some(p.parse().map_err(|_| OriginError::new(original, format!("bad port `{p}`")))?),
+            Some(p) => Some(
+                p.parse()
+                    .map_err(|_| OriginError::new(original, format!("bad port `{p}`")))?,
+            ),
         };
-        Ok(OriginPattern { scheme, host, port, text: text.to_string() })
+        Ok(OriginPattern {
+            scheme,
+            host,
+            port,
+            text: text.to_string(),
+        })
     }
 
     pub fn matches(&self, origin: &Origin) -> bool {
@@ -205,8 +234,19 @@ mod tests {
 
     #[test]
     fn refuses_patterns_that_look_narrower_than_they_are() {
-        for bad in ["circleci.com", "https://a.com/path", "https://u:p@a.com", "ftp://a.com", "https://a*.com", "*://a.com", "https://a.com:x"] {
-            assert!(OriginPattern::parse(bad).is_err(), "{bad} should be refused");
+        for bad in [
+            "circleci.com",
+            "https://a.com/path",
+            "https://u:p@a.com",
+            "ftp://a.com",
+            "https://a*.com",
+            "*://a.com",
+            "https://a.com:x",
+        ] {
+            assert!(
+                OriginPattern::parse(bad).is_err(),
+                "{bad} should be refused"
+            );
         }
     }
 

@@ -76,14 +76,25 @@ impl AuthHeader {
             AuthScheme::Bearer => ("authorization".into(), format!("Bearer {}", token.expose())),
             AuthScheme::BasicUser => (
                 "authorization".into(),
-                format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}:", token.expose()))),
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD
+                        .encode(format!("{}:", token.expose()))
+                ),
             ),
         };
-        let name = HeaderName::try_from(name).map_err(|e| OutError::Other(format!("bad auth header name: {e}")))?;
-        let mut value = HeaderValue::try_from(value).map_err(|_| OutError::Other("token is not a valid header value".into()))?;
+        let name = HeaderName::try_from(name)
+            .map_err(|e| OutError::Other(format!("bad auth header name: {e}")))?;
+        let mut value = HeaderValue::try_from(value)
+            .map_err(|_| OutError::Other("token is not a valid header value".into()))?;
         // Keeps the value out of hyper's and reqwest's debug output.
         value.set_sensitive(true);
-        Ok(AuthHeader { origin, name, value, token })
+        Ok(AuthHeader {
+            origin,
+            name,
+            value,
+            token,
+        })
     }
 }
 
@@ -139,8 +150,16 @@ pub struct CallHttp {
 /// Headers a plugin may not set: the auth header is the host's, and the
 /// others are connection-level or would smuggle credentials.
 fn forbidden_request_header(name: &str, auth: Option<&AuthHeader>) -> bool {
-    matches!(name, "authorization" | "cookie" | "host" | "proxy-authorization" | "connection" | "transfer-encoding" | "content-length")
-        || auth.is_some_and(|a| a.name.as_str() == name)
+    matches!(
+        name,
+        "authorization"
+            | "cookie"
+            | "host"
+            | "proxy-authorization"
+            | "connection"
+            | "transfer-encoding"
+            | "content-length"
+    ) || auth.is_some_and(|a| a.name.as_str() == name)
 }
 
 impl Outbound {
@@ -171,15 +190,20 @@ impl CallHttp {
                 self.policy.plugin, limits.max_requests_per_call
             )));
         }
-        let mut url = Url::parse(&req.url).map_err(|e| OutError::Other(format!("invalid url `{}`: {e}", req.url)))?;
+        let mut url = Url::parse(&req.url)
+            .map_err(|e| OutError::Other(format!("invalid url `{}`: {e}", req.url)))?;
         let mut method = req.method.clone();
         let mut body = req.body.clone();
         for _hop in 0..=limits.max_redirects {
             let origin = self.policy.check(&url)?;
-            let response = self.send_with_retries(&req, &method, &url, &origin, body.as_deref()).await?;
+            let response = self
+                .send_with_retries(&req, &method, &url, &origin, body.as_deref())
+                .await?;
             if let Some(next) = redirect_target(&url, &response) {
                 // 303, and 301/302 after a POST, turn into a GET (RFC 9110).
-                if response.status == 303 || (matches!(response.status, 301 | 302) && method == reqwest::Method::POST) {
+                if response.status == 303
+                    || (matches!(response.status, 301 | 302) && method == reqwest::Method::POST)
+                {
                     method = reqwest::Method::GET;
                     body = None;
                 }
@@ -188,7 +212,10 @@ impl CallHttp {
             }
             return Ok(response);
         }
-        Err(OutError::Other(format!("more than {} redirects", limits.max_redirects)))
+        Err(OutError::Other(format!(
+            "more than {} redirects",
+            limits.max_redirects
+        )))
     }
 
     /// Send several requests at once, answers in order.
@@ -217,7 +244,8 @@ impl CallHttp {
         let mut attempt = 1;
         loop {
             let response = self.send_once(req, method, url, origin, body).await?;
-            let retryable = response.status == 429 || matches!(response.status, 500 | 502 | 503 | 504);
+            let retryable =
+                response.status == 429 || matches!(response.status, 500 | 502 | 503 | 504);
             if !retryable || attempt >= limits.max_attempts {
                 return Ok(response);
             }
@@ -244,7 +272,11 @@ impl CallHttp {
         body: Option<&[u8]>,
     ) -> Result<OutResponse, OutError> {
         let limits = &self.outbound.limits;
-        let timeout = req.timeout.unwrap_or(limits.request_timeout).min(limits.request_timeout).min(self.remaining());
+        let timeout = req
+            .timeout
+            .unwrap_or(limits.request_timeout)
+            .min(limits.request_timeout)
+            .min(self.remaining());
         if timeout.is_zero() {
             return Err(OutError::Timeout);
         }
@@ -255,7 +287,10 @@ impl CallHttp {
             if forbidden_request_header(&lower, self.policy.auth.as_ref()) {
                 continue;
             }
-            let (Ok(n), Ok(v)) = (HeaderName::try_from(lower), HeaderValue::try_from(value.as_str())) else {
+            let (Ok(n), Ok(v)) = (
+                HeaderName::try_from(lower),
+                HeaderValue::try_from(value.as_str()),
+            ) else {
                 return Err(OutError::Other(format!("invalid header `{name}`")));
             };
             headers.append(n, v);
@@ -263,7 +298,11 @@ impl CallHttp {
         if let Some(auth) = auth {
             headers.insert(auth.name.clone(), auth.value.clone());
         }
-        let mut builder = self.outbound.client.request(method.clone(), url.clone()).headers(headers);
+        let mut builder = self
+            .outbound
+            .client
+            .request(method.clone(), url.clone())
+            .headers(headers);
         if let Some(body) = body {
             builder = builder.body(body.to_vec());
         }
@@ -277,7 +316,12 @@ impl CallHttp {
             let mut headers: Vec<(String, String)> = resp
                 .headers()
                 .iter()
-                .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
                 .collect();
             let mut body = Vec::new();
             while let Some(chunk) = resp.chunk().await.map_err(classify)? {
@@ -289,7 +333,11 @@ impl CallHttp {
             if let Some(auth) = &self.policy.auth {
                 scrub(auth.token.expose().as_bytes(), &mut headers, &mut body);
             }
-            Ok(OutResponse { status, headers, body })
+            Ok(OutResponse {
+                status,
+                headers,
+                body,
+            })
         };
         match tokio::time::timeout(timeout, fut).await {
             Ok(result) => result,
@@ -353,7 +401,10 @@ fn redirect_target(current: &Url, response: &OutResponse) -> Option<Url> {
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3).
@@ -393,7 +444,10 @@ mod tests {
     fn policy(grants: &str) -> CallPolicy {
         CallPolicy {
             plugin: "p".into(),
-            declared: vec![Origin::parse("https://circleci.com").unwrap(), Origin::parse("http://127.0.0.1:8000").unwrap()],
+            declared: vec![
+                Origin::parse("https://circleci.com").unwrap(),
+                Origin::parse("http://127.0.0.1:8000").unwrap(),
+            ],
             default_origin: Origin::parse("https://circleci.com").unwrap(),
             grants: Arc::new(AllowList::parse(grants).unwrap()),
             auth: None,
@@ -406,10 +460,20 @@ mod tests {
         let p = policy("");
         assert!(p.check(&url("https://circleci.com/api/v2/me")).is_ok());
         let err = p.check(&url("http://127.0.0.1:8000/x")).unwrap_err();
-        assert!(err.to_string().contains("BUILDSNAP_ALLOW_HOSTS=http://127.0.0.1:8000"), "{err}");
-        assert!(policy("http://127.0.0.1:*").check(&url("http://127.0.0.1:8000/x")).is_ok());
+        assert!(
+            err.to_string()
+                .contains("BUILDSNAP_ALLOW_HOSTS=http://127.0.0.1:8000"),
+            "{err}"
+        );
+        assert!(
+            policy("http://127.0.0.1:*")
+                .check(&url("http://127.0.0.1:8000/x"))
+                .is_ok()
+        );
         // Granted by the operator but never declared by the plugin.
-        let err = policy("http://127.0.0.1:*").check(&url("http://127.0.0.1:9000/x")).unwrap_err();
+        let err = policy("http://127.0.0.1:*")
+            .check(&url("http://127.0.0.1:9000/x"))
+            .unwrap_err();
         assert!(err.to_string().contains("did not declare"), "{err}");
         assert!(p.check(&url("file:///etc/passwd")).is_err());
     }

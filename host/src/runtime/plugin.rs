@@ -20,8 +20,9 @@ use super::origin::{AllowList, Origin};
 use super::outbound::{AuthHeader, AuthScheme, CallHttp, CallPolicy, Outbound};
 use super::state::{LogSink, PluginState, WasiParts};
 use super::wit::{
-    Account, CallContext, CommitBuilds, CommitQuery, Descriptor, Project, ProviderError, ProviderInstance, ProviderPre,
-    SyncPage, SyncRequest, WebhookError, WebhookEvent, WebhookRequest,
+    Account, CallContext, CommitBuilds, CommitQuery, Descriptor, Project, ProviderError,
+    ProviderInstance, ProviderPre, SyncPage, SyncRequest, WebhookError, WebhookEvent,
+    WebhookRequest,
 };
 
 /// What the host knows about a loaded plugin.
@@ -84,7 +85,9 @@ impl std::fmt::Display for ProviderErrorText {
                 Some(ms) => write!(f, "rate limited (retry after {ms} ms): {}", r.message),
                 None => write!(f, "rate limited: {}", r.message),
             },
-            ProviderError::Upstream(u) => write!(f, "upstream answered {}: {}", u.status, u.message),
+            ProviderError::Upstream(u) => {
+                write!(f, "upstream answered {}: {}", u.status, u.message)
+            }
             ProviderError::InvalidResponse(m) => write!(f, "invalid response: {m}"),
             ProviderError::Other(m) => f.write_str(m),
         }
@@ -112,7 +115,15 @@ impl Plugin {
         grants: Arc<AllowList>,
     ) -> Self {
         let permits = Arc::new(Semaphore::new(limits.max_concurrent_calls.max(1)));
-        Plugin { info, engine, pre, limits, permits, outbound, grants }
+        Plugin {
+            info,
+            engine,
+            pre,
+            limits,
+            permits,
+            outbound,
+            grants,
+        }
     }
 
     pub fn id(&self) -> &str {
@@ -122,8 +133,9 @@ impl Plugin {
     /// Whether `base_url` may be used for an integration of this plugin:
     /// its origin is the plugin's default or granted by the operator.
     pub fn check_base_url(&self, base_url: &Url) -> Result<Origin, CallError> {
-        let origin = Origin::of(base_url)
-            .ok_or_else(|| CallError::HostNotAllowed(format!("`{base_url}` is not an http(s) URL")))?;
+        let origin = Origin::of(base_url).ok_or_else(|| {
+            CallError::HostNotAllowed(format!("`{base_url}` is not an http(s) URL"))
+        })?;
         if self.grants.grants(&origin, &default_origin(&self.info)) {
             Ok(origin)
         } else {
@@ -136,12 +148,20 @@ impl Plugin {
 
     fn context(integration: &Integration) -> CallContext {
         CallContext {
-            base_url: integration.base_url.as_str().trim_end_matches('/').to_string(),
+            base_url: integration
+                .base_url
+                .as_str()
+                .trim_end_matches('/')
+                .to_string(),
             settings: integration.settings.clone(),
         }
     }
 
-    fn new_store(&self, integration: Option<&Integration>, deadline: Instant) -> Result<Store<PluginState>, CallError> {
+    fn new_store(
+        &self,
+        integration: Option<&Integration>,
+        deadline: Instant,
+    ) -> Result<Store<PluginState>, CallError> {
         let http = match integration {
             None => None,
             Some(integration) => {
@@ -197,7 +217,10 @@ impl Plugin {
         // of calls behind a stuck plugin fails instead of piling up.
         let _permit = tokio::time::timeout(timeout, self.permits.acquire())
             .await
-            .map_err(|_| CallError::Timeout { plugin: self.info.id.clone(), after: timeout })?
+            .map_err(|_| CallError::Timeout {
+                plugin: self.info.id.clone(),
+                after: timeout,
+            })?
             .expect("plugin semaphore is never closed");
         let mut store = self.new_store(integration, deadline)?;
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -211,25 +234,36 @@ impl Plugin {
         match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => Err(self.classify(err, state)),
-            Err(_elapsed) => Err(CallError::Timeout { plugin: self.info.id.clone(), after: timeout }),
+            Err(_elapsed) => Err(CallError::Timeout {
+                plugin: self.info.id.clone(),
+                after: timeout,
+            }),
         }
     }
 
     fn classify(&self, err: wasmtime::Error, state: &PluginState) -> CallError {
         let plugin = self.info.id.clone();
         if state.memory.hit {
-            return CallError::MemoryLimit { plugin, limit_mib: self.limits.memory_bytes >> 20 };
+            return CallError::MemoryLimit {
+                plugin,
+                limit_mib: self.limits.memory_bytes >> 20,
+            };
         }
         match err.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => CallError::Timeout { plugin, after: self.limits.call_timeout },
+            Some(Trap::Interrupt) => CallError::Timeout {
+                plugin,
+                after: self.limits.call_timeout,
+            },
             Some(Trap::UnreachableCodeReached) => CallError::Panic {
                 plugin,
-                message: state
-                    .logs
-                    .error_text()
-                    .unwrap_or_else(|| "aborted without a message (install a panic hook that logs it)".into()),
+                message: state.logs.error_text().unwrap_or_else(|| {
+                    "aborted without a message (install a panic hook that logs it)".into()
+                }),
             },
-            _ => CallError::Trap { plugin, message: format!("{err:#}") },
+            _ => CallError::Trap {
+                plugin,
+                message: format!("{err:#}"),
+            },
         }
     }
 
@@ -238,28 +272,61 @@ impl Plugin {
         self.call(None, async |i, s| i.describe(s).await).await
     }
 
-    pub async fn validate_credentials(&self, integration: &Integration) -> Result<Account, CallError> {
+    pub async fn validate_credentials(
+        &self,
+        integration: &Integration,
+    ) -> Result<Account, CallError> {
         let ctx = Self::context(integration);
-        flatten(self.call(Some(integration), async |i, s| i.validate_credentials(s, &ctx).await).await)
+        flatten(
+            self.call(Some(integration), async |i, s| {
+                i.validate_credentials(s, &ctx).await
+            })
+            .await,
+        )
     }
 
-    pub async fn list_projects(&self, integration: &Integration) -> Result<Vec<Project>, CallError> {
+    pub async fn list_projects(
+        &self,
+        integration: &Integration,
+    ) -> Result<Vec<Project>, CallError> {
         let ctx = Self::context(integration);
-        flatten(self.call(Some(integration), async |i, s| i.list_projects(s, &ctx).await).await)
+        flatten(
+            self.call(Some(integration), async |i, s| {
+                i.list_projects(s, &ctx).await
+            })
+            .await,
+        )
     }
 
     pub async fn project_for_repo(&self, repo_url: &str) -> Result<Option<String>, CallError> {
-        self.call(None, async |i, s| i.project_for_repo(s, repo_url).await).await
+        self.call(None, async |i, s| i.project_for_repo(s, repo_url).await)
+            .await
     }
 
-    pub async fn builds_for_commit(&self, integration: &Integration, query: &CommitQuery) -> Result<CommitBuilds, CallError> {
+    pub async fn builds_for_commit(
+        &self,
+        integration: &Integration,
+        query: &CommitQuery,
+    ) -> Result<CommitBuilds, CallError> {
         let ctx = Self::context(integration);
-        flatten(self.call(Some(integration), async |i, s| i.builds_for_commit(s, &ctx, query).await).await)
+        flatten(
+            self.call(Some(integration), async |i, s| {
+                i.builds_for_commit(s, &ctx, query).await
+            })
+            .await,
+        )
     }
 
-    pub async fn sync(&self, integration: &Integration, req: &SyncRequest) -> Result<SyncPage, CallError> {
+    pub async fn sync(
+        &self,
+        integration: &Integration,
+        req: &SyncRequest,
+    ) -> Result<SyncPage, CallError> {
         let ctx = Self::context(integration);
-        flatten(self.call(Some(integration), async |i, s| i.sync(s, &ctx, req).await).await)
+        flatten(
+            self.call(Some(integration), async |i, s| i.sync(s, &ctx, req).await)
+                .await,
+        )
     }
 
     /// Webhook parsing gets no HTTP: verifying a signature needs none.
@@ -269,7 +336,8 @@ impl Plugin {
         req: &WebhookRequest,
     ) -> Result<Result<WebhookEvent, WebhookError>, CallError> {
         let ctx = Self::context(integration);
-        self.call(None, async |i, s| i.parse_webhook(s, &ctx, req).await).await
+        self.call(None, async |i, s| i.parse_webhook(s, &ctx, req).await)
+            .await
     }
 }
 

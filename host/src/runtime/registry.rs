@@ -95,9 +95,15 @@ impl RegistryBuilder {
     }
 
     pub async fn build(self) -> anyhow::Result<Registry> {
-        let engine = self.engine.build().map_err(|e| anyhow::anyhow!("wasm engine: {e:#}"))?;
+        let engine = self
+            .engine
+            .build()
+            .map_err(|e| anyhow::anyhow!("wasm engine: {e:#}"))?;
         let cache = match &self.cache_dir {
-            Some(dir) => Some(ArtifactCache::open(dir).map_err(|e| anyhow::anyhow!("plugin cache {}: {e}", dir.display()))?),
+            Some(dir) => Some(
+                ArtifactCache::open(dir)
+                    .map_err(|e| anyhow::anyhow!("plugin cache {}: {e}", dir.display()))?,
+            ),
             None => None,
         };
         let outbound = Arc::new(Outbound::new(self.limits.http.clone())?);
@@ -105,10 +111,17 @@ impl RegistryBuilder {
             .map_err(|e| anyhow::anyhow!("plugin linker: {e:#}"))?;
         let mut sources = Vec::new();
         if self.builtin {
-            sources.push(PluginSource { origin: "builtin:circleci".into(), bytes: BUILTIN_CIRCLECI.to_vec() });
+            sources.push(PluginSource {
+                origin: "builtin:circleci".into(),
+                bytes: BUILTIN_CIRCLECI.to_vec(),
+            });
         }
         sources.extend(self.extra);
-        let mut registry = Registry { plugins: BTreeMap::new(), failures: Vec::new(), cache_outcomes: BTreeMap::new() };
+        let mut registry = Registry {
+            plugins: BTreeMap::new(),
+            failures: Vec::new(),
+            cache_outcomes: BTreeMap::new(),
+        };
         if let Some(dir) = &self.plugins_dir {
             let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
                 .map_err(|e| anyhow::anyhow!("plugins dir {}: {e}", dir.display()))?
@@ -118,8 +131,13 @@ impl RegistryBuilder {
             paths.sort();
             for path in paths {
                 match std::fs::read(&path) {
-                    Ok(bytes) => sources.push(PluginSource { origin: path.display().to_string(), bytes }),
-                    Err(err) => tracing::error!(path = %path.display(), error = %err, "cannot read plugin file; skipped"),
+                    Ok(bytes) => sources.push(PluginSource {
+                        origin: path.display().to_string(),
+                        bytes,
+                    }),
+                    Err(err) => {
+                        tracing::error!(path = %path.display(), error = %err, "cannot read plugin file; skipped")
+                    }
                 }
             }
         }
@@ -129,7 +147,10 @@ impl RegistryBuilder {
                 Ok((plugin, stats)) => registry.add(plugin, stats.cache),
                 Err(error) => {
                     tracing::error!(source = %origin, %error, "plugin not loaded");
-                    registry.failures.push(LoadFailure { source: origin, error });
+                    registry.failures.push(LoadFailure {
+                        source: origin,
+                        error,
+                    });
                 }
             }
         }
@@ -145,9 +166,16 @@ impl Registry {
     fn add(&mut self, plugin: Plugin, cache: CacheOutcome) {
         let id = plugin.info.id.clone();
         if let Some(existing) = self.plugins.get(&id) {
-            let error = LoadError::Duplicate { origin: plugin.info.source.clone(), id: id.clone(), other: existing.info.source.clone() };
+            let error = LoadError::Duplicate {
+                origin: plugin.info.source.clone(),
+                id: id.clone(),
+                other: existing.info.source.clone(),
+            };
             tracing::error!(%error, "plugin not loaded");
-            self.failures.push(LoadFailure { source: plugin.info.source.clone(), error });
+            self.failures.push(LoadFailure {
+                source: plugin.info.source.clone(),
+                error,
+            });
             return;
         }
         tracing::info!(

@@ -49,7 +49,12 @@ impl WasiParts {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        WasiParts { ctx, table: ResourceTable::new(), stdout, stderr }
+        WasiParts {
+            ctx,
+            table: ResourceTable::new(),
+            stdout,
+            stderr,
+        }
     }
 }
 
@@ -57,8 +62,14 @@ impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         // Only components that import WASI are linked against it, and
         // their stores are always made with `wasi: Some(..)` (call.rs).
-        let wasi = self.wasi.as_mut().expect("WASI linked for a store without WASI state");
-        WasiCtxView { ctx: &mut wasi.ctx, table: &mut wasi.table }
+        let wasi = self
+            .wasi
+            .as_mut()
+            .expect("WASI linked for a store without WASI state");
+        WasiCtxView {
+            ctx: &mut wasi.ctx,
+            table: &mut wasi.table,
+        }
     }
 }
 
@@ -68,10 +79,16 @@ impl PluginState {
     pub(crate) fn flush_stdio(&mut self) {
         let Some(wasi) = &self.wasi else { return };
         let (out, err) = (wasi.stdout.contents(), wasi.stderr.contents());
-        for line in String::from_utf8_lossy(&out).lines().filter(|l| !l.is_empty()) {
+        for line in String::from_utf8_lossy(&out)
+            .lines()
+            .filter(|l| !l.is_empty())
+        {
             self.logs.log(&self.plugin, tracing::Level::INFO, line);
         }
-        for line in String::from_utf8_lossy(&err).lines().filter(|l| !l.is_empty()) {
+        for line in String::from_utf8_lossy(&err)
+            .lines()
+            .filter(|l| !l.is_empty())
+        {
             self.logs.log(&self.plugin, tracing::Level::ERROR, line);
         }
     }
@@ -97,7 +114,10 @@ impl LogSink {
         if self.spent > LOG_BUDGET_BYTES {
             if !self.dropped {
                 self.dropped = true;
-                tracing::warn!(plugin, "plugin log budget exhausted; dropping further lines of this call");
+                tracing::warn!(
+                    plugin,
+                    "plugin log budget exhausted; dropping further lines of this call"
+                );
             }
             return;
         }
@@ -111,6 +131,7 @@ impl LogSink {
     }
 
     pub(crate) fn error_text(&self) -> Option<String> {
-        (!self.errors.is_empty()).then(|| self.errors.iter().cloned().collect::<Vec<_>>().join("\n"))
+        (!self.errors.is_empty())
+            .then(|| self.errors.iter().cloned().collect::<Vec<_>>().join("\n"))
     }
 }

@@ -16,13 +16,22 @@ impl Store {
     /// snapshot into `error` and the job `done`) writes nothing. Returns
     /// whether the snapshot was written.
     pub fn complete_capture(&self, deploy_id: i64, snap: &FinalSnapshot) -> Result<bool> {
-        self.write_final(deploy_id, snap, crate::captures::Replace::PendingOfRunningJob)
+        self.write_final(
+            deploy_id,
+            snap,
+            crate::captures::Replace::PendingOfRunningJob,
+        )
     }
 
     /// Puts a claimed job back in the queue until `not_before` without
     /// counting the claim as an attempt (not due yet, or interrupted by a
     /// shutdown). A no-op for a job that is no longer `running`.
-    pub fn defer_capture(&self, deploy_id: i64, not_before: OffsetDateTime, reason: &str) -> Result<()> {
+    pub fn defer_capture(
+        &self,
+        deploy_id: i64,
+        not_before: OffsetDateTime,
+        reason: &str,
+    ) -> Result<()> {
         self.db.write(|tx| {
             tx.execute(
                 "UPDATE capture_jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), not_before = ?2,
@@ -36,7 +45,10 @@ impl Store {
 
     /// The capture job's state (`queued`, `running`, `done`), attempts so far
     /// and last error, if the deploy has a job.
-    pub fn capture_job_state(&self, deploy_id: i64) -> Result<Option<(String, u32, Option<String>)>> {
+    pub fn capture_job_state(
+        &self,
+        deploy_id: i64,
+    ) -> Result<Option<(String, u32, Option<String>)>> {
         self.db.read(|tx| {
             Ok(tx
                 .query_row(
@@ -120,7 +132,12 @@ fn stored_builds(json: String) -> Result<RawBuilds> {
 /// Both sides are primary-key lookups (`snapshot_builds` by deploy, then
 /// `provider_builds` by `(org_id, provider, build_id)`), so the usual
 /// answer, nothing, costs no JSON parsing at all.
-fn moved_statuses(tx: &Connection, org_id: i64, provider: &str, deploy_id: i64) -> Result<Vec<(usize, String)>> {
+fn moved_statuses(
+    tx: &Connection,
+    org_id: i64,
+    provider: &str,
+    deploy_id: i64,
+) -> Result<Vec<(usize, String)>> {
     let mut st = tx.prepare_cached(
         "SELECT sb.position, pb.status
          FROM snapshot_builds sb
@@ -129,7 +146,9 @@ fn moved_statuses(tx: &Connection, org_id: i64, provider: &str, deploy_id: i64) 
          ORDER BY sb.position",
     )?;
     let rows = st
-        .query_map(params![org_id, provider, deploy_id], |r| Ok((r.get::<_, i64>(0)? as usize, r.get::<_, String>(1)?)))?
+        .query_map(params![org_id, provider, deploy_id], |r| {
+            Ok((r.get::<_, i64>(0)? as usize, r.get::<_, String>(1)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }

@@ -95,7 +95,12 @@ impl Store {
 
     /// The one place a final snapshot is written; `replace` says which
     /// snapshots it may overwrite.
-    pub(crate) fn write_final(&self, deploy_id: i64, snap: &FinalSnapshot, replace: Replace) -> Result<bool> {
+    pub(crate) fn write_final(
+        &self,
+        deploy_id: i64,
+        snap: &FinalSnapshot,
+        replace: Replace,
+    ) -> Result<bool> {
         if !matches!(snap.state, SnapshotState::Complete | SnapshotState::Error) {
             return Err(StoreError::Invalid(
                 "a final snapshot is `complete` or `error`".into(),
@@ -113,7 +118,11 @@ impl Store {
                 Replace::AnyButComplete => "state != 'complete'",
                 Replace::PendingOfRunningJob => {
                     let job: Option<String> = tx
-                        .query_row("SELECT state FROM capture_jobs WHERE deploy_id = ?1", [deploy_id], |r| r.get(0))
+                        .query_row(
+                            "SELECT state FROM capture_jobs WHERE deploy_id = ?1",
+                            [deploy_id],
+                            |r| r.get(0),
+                        )
                         .optional()?;
                     if job.as_deref() != Some("running") {
                         return Ok(false);
@@ -180,14 +189,24 @@ impl Store {
 
 /// Mirrors the frozen builds' ids and statuses into `snapshot_builds` (see
 /// migration 3), which the reads join against the index.
-fn write_snapshot_builds(tx: &Connection, deploy_id: i64, builds: &serde_json::Value) -> Result<()> {
-    tx.prepare_cached("DELETE FROM snapshot_builds WHERE deploy_id = ?1")?.execute([deploy_id])?;
+fn write_snapshot_builds(
+    tx: &Connection,
+    deploy_id: i64,
+    builds: &serde_json::Value,
+) -> Result<()> {
+    tx.prepare_cached("DELETE FROM snapshot_builds WHERE deploy_id = ?1")?
+        .execute([deploy_id])?;
     let mut insert = tx.prepare_cached(
         "INSERT INTO snapshot_builds (deploy_id, position, build_id, status) VALUES (?1, ?2, ?3, ?4)",
     )?;
     for (pos, b) in builds.as_array().into_iter().flatten().enumerate() {
         if let Some(id) = b.get("id").and_then(|v| v.as_str()) {
-            insert.execute(params![deploy_id, pos as i64, id, b.get("status").and_then(|v| v.as_str())])?;
+            insert.execute(params![
+                deploy_id,
+                pos as i64,
+                id,
+                b.get("status").and_then(|v| v.as_str())
+            ])?;
         }
     }
     Ok(())

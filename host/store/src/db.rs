@@ -214,7 +214,12 @@ impl Db {
         // loses nothing.
         conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
         let out = f(conn);
-        if !conn.is_autocommit() && conn.prepare_cached("ROLLBACK").and_then(|mut s| s.execute([])).is_err() {
+        if !conn.is_autocommit()
+            && conn
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut s| s.execute([]))
+                .is_err()
+        {
             // A reader stuck in a transaction would pin an old snapshot of
             // the database: close it instead of lending it out again.
             lease.conn = None;

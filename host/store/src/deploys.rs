@@ -189,10 +189,15 @@ impl Store {
 /// in one statement: the org is matched by slug in the same join.
 /// `OrgNotFound` / `DeployNotFound` as [`Store::get_deploy`] says.
 pub(crate) fn deploy_row(tx: &Connection, org: &str, id: i64) -> Result<(i64, (Deploy, String))> {
-    const SQL: &str = concat!(select_deploys!(), " JOIN orgs o ON o.id = d.org_id WHERE d.id = ?1 AND o.slug = ?2");
+    const SQL: &str = concat!(
+        select_deploys!(),
+        " JOIN orgs o ON o.id = d.org_id WHERE d.id = ?1 AND o.slug = ?2"
+    );
     let row = tx
         .prepare_cached(SQL)?
-        .query_row(params![id, org], |r| Ok((r.get::<_, i64>(13)?, from_row(r)?)))
+        .query_row(params![id, org], |r| {
+            Ok((r.get::<_, i64>(13)?, from_row(r)?))
+        })
         .optional()?;
     match row {
         Some(row) => Ok(row),

@@ -11,7 +11,6 @@
 //! enabled: disabling erases the index (see `disable_integration`), so a
 //! provider answer that arrives after the disable is dropped, not stored.
 
-
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{Result, Store, orgs, ts};
@@ -156,7 +155,16 @@ pub(crate) fn upsert_builds(
                      branch = COALESCE(branch, ?7), tag = COALESCE(tag, ?8)
                  WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
             )?
-            .execute(params![org_id, provider, b.id, now, b.url, b.pipeline_number, b.branch, b.tag])?;
+            .execute(params![
+                org_id,
+                provider,
+                b.id,
+                now,
+                b.url,
+                b.pipeline_number,
+                b.branch,
+                b.tag
+            ])?;
             // Its jobs are final too: a stale list must not reopen them.
             continue;
         }
@@ -200,8 +208,10 @@ pub(crate) fn upsert_builds(
         ])?;
         if b.jobs_complete {
             // The whole list: it replaces what was known.
-            tx.prepare_cached("DELETE FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3")?
-                .execute(params![org_id, provider, b.id])?;
+            tx.prepare_cached(
+                "DELETE FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
+            )?
+            .execute(params![org_id, provider, b.id])?;
         }
         for (pos, j) in b.jobs.iter().enumerate() {
             let was_final: Option<i64> = tx
@@ -244,7 +254,13 @@ pub(crate) fn upsert_builds(
     Ok(())
 }
 
-fn read_builds(tx: &Connection, org_id: i64, provider: &str, where_sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<IndexedBuild>> {
+fn read_builds(
+    tx: &Connection,
+    org_id: i64,
+    provider: &str,
+    where_sql: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<IndexedBuild>> {
     let sql = format!(
         "SELECT build_id, project, name, status, provider_status, url, pipeline_id, pipeline_number, sha, branch,
                 tag, created_at, stopped_at, jobs_complete, first_seen, last_seen
@@ -339,7 +355,13 @@ impl Store {
     }
 
     /// What the index holds for `sha` (full or prefix) in `project`.
-    pub fn index_lookup(&self, org: &str, provider: &str, project: &str, sha: &str) -> Result<IndexLookup> {
+    pub fn index_lookup(
+        &self,
+        org: &str,
+        provider: &str,
+        project: &str,
+        sha: &str,
+    ) -> Result<IndexLookup> {
         let sha = sha.to_ascii_lowercase();
         if !is_hex(&sha) {
             return Ok(IndexLookup::default());
@@ -353,11 +375,21 @@ impl Store {
                 )?
                 .query_row(params![org_id, provider, project, sha], |r| {
                     let n: i64 = r.get(0)?;
-                    Ok(CommitSearch { searched_at: ts::nanos_to_string(n), searched_at_nanos: n, report: r.get(1)? })
+                    Ok(CommitSearch {
+                        searched_at: ts::nanos_to_string(n),
+                        searched_at_nanos: n,
+                        report: r.get(1)?,
+                    })
                 })
                 .optional()?;
             let pattern = format!("{sha}%");
-            let builds = read_builds(tx, org_id, provider, "project = ?3 AND sha LIKE ?4", &[&project, &pattern])?;
+            let builds = read_builds(
+                tx,
+                org_id,
+                provider,
+                "project = ?3 AND sha LIKE ?4",
+                &[&project, &pattern],
+            )?;
             Ok(IndexLookup { search, builds })
         })
     }
@@ -387,7 +419,6 @@ impl Store {
         })
     }
 
-
     /// Enabled integrations in good standing (`ok`) with the code
     /// deployments of the projects that use them as build server: what the
     /// background sync refreshes.
@@ -407,10 +438,17 @@ impl Store {
                 .collect::<Result<_, _>>()?;
             let mut out: Vec<SyncTarget> = Vec::new();
             for (org, provider, build_project, repo_url) in rows {
-                let idx = match out.iter().position(|t| t.org == org && t.provider == provider) {
+                let idx = match out
+                    .iter()
+                    .position(|t| t.org == org && t.provider == provider)
+                {
                     Some(i) => i,
                     None => {
-                        out.push(SyncTarget { org, provider, sources: Vec::new() });
+                        out.push(SyncTarget {
+                            org,
+                            provider,
+                            sources: Vec::new(),
+                        });
                         out.len() - 1
                     }
                 };
@@ -499,8 +537,17 @@ impl Store {
     /// Erases everything fetched with an integration's credentials (index,
     /// searches, cursors, webhook ids). Called inside `disable_integration`.
     pub(crate) fn erase_index(tx: &Connection, org_id: i64, provider: &str) -> Result<()> {
-        for table in ["provider_jobs", "provider_builds", "commit_searches", "sync_cursors", "webhook_events"] {
-            tx.execute(&format!("DELETE FROM {table} WHERE org_id = ?1 AND provider = ?2"), params![org_id, provider])?;
+        for table in [
+            "provider_jobs",
+            "provider_builds",
+            "commit_searches",
+            "sync_cursors",
+            "webhook_events",
+        ] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE org_id = ?1 AND provider = ?2"),
+                params![org_id, provider],
+            )?;
         }
         Ok(())
     }

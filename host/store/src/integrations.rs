@@ -296,7 +296,12 @@ impl Store {
     /// Sets (or replaces) the secret that signs the integration's webhook
     /// deliveries. Stored encrypted like the token; write-only. Requires the
     /// integration enabled (`IntegrationDisabled`); an empty secret removes it.
-    pub fn set_webhook_secret(&self, org: &str, provider: &str, secret: &ProviderToken) -> Result<()> {
+    pub fn set_webhook_secret(
+        &self,
+        org: &str,
+        provider: &str,
+        secret: &ProviderToken,
+    ) -> Result<()> {
         self.db.write(|tx| {
             let org_id = orgs::org_id(tx, org)?;
             if !crate::index::enabled(tx, org_id, provider)? {
@@ -317,7 +322,11 @@ impl Store {
 
     /// The base URL and decrypted webhook secret of an enabled integration
     /// that has one; `None` otherwise (deliveries are then refused).
-    pub fn webhook_secret(&self, org: &str, provider: &str) -> Result<Option<(String, ProviderToken)>> {
+    pub fn webhook_secret(
+        &self,
+        org: &str,
+        provider: &str,
+    ) -> Result<Option<(String, ProviderToken)>> {
         self.db.read(|tx| {
             let org_id = orgs::org_id(tx, org)?;
             let row: Option<(Option<String>, Option<Vec<u8>>)> = tx

@@ -34,7 +34,9 @@ use std::sync::Arc;
 pub use crypto::{KeyError, ProviderToken, SecretKey};
 pub use deploys::{DEFAULT_ENVIRONMENT, MAX_LIST_LIMIT};
 pub use error::{Result, StoreError};
-pub use index::{CommitSearch, FINAL_STATUSES, IndexLookup, IndexedBuild, IndexedJob, SyncTarget, is_final};
+pub use index::{
+    CommitSearch, FINAL_STATUSES, IndexLookup, IndexedBuild, IndexedJob, SyncTarget, is_final,
+};
 pub use model::{
     Account, CaptureJob, CodeDeployment, Deploy, FinalSnapshot, IntegrationState,
     NewCodeDeployment, NewDeploy, NewToken, Org, Principal, Project, RawBuilds, Scope, Snapshot,

@@ -280,7 +280,13 @@ mod tests {
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        assert_eq!(rows, vec![(0, "w1".into(), Some("failed".into())), (2, "w3".into(), None)]);
+        assert_eq!(
+            rows,
+            vec![
+                (0, "w1".into(), Some("failed".into())),
+                (2, "w3".into(), None)
+            ]
+        );
     }
 
     #[test]

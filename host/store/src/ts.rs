@@ -2,8 +2,8 @@
 //! (integers sort correctly whatever sub-second precision a client sent).
 
 pub use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use time::UtcOffset;
+use time::format_description::well_known::Rfc3339;
 
 /// Now, in UTC.
 pub fn now() -> OffsetDateTime {

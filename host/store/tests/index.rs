@@ -51,38 +51,127 @@ fn index_merges_observations_and_records_searches() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path());
     seed(&s);
-    let running = build("w1", SHA, "running", vec![job("a", "running"), job("b", "queued")], true);
-    assert!(s.index_builds("acme", "circleci", &[running], Some(("gh/acme/web", SHA, "{\"pages_fetched\":1}"))).unwrap());
-    let l = s.index_lookup("acme", "circleci", "gh/acme/web", SHA).unwrap();
+    let running = build(
+        "w1",
+        SHA,
+        "running",
+        vec![job("a", "running"), job("b", "queued")],
+        true,
+    );
+    assert!(
+        s.index_builds(
+            "acme",
+            "circleci",
+            &[running],
+            Some(("gh/acme/web", SHA, "{\"pages_fetched\":1}"))
+        )
+        .unwrap()
+    );
+    let l = s
+        .index_lookup("acme", "circleci", "gh/acme/web", SHA)
+        .unwrap();
     let search = l.search.expect("search recorded");
     assert_eq!(search.report, "{\"pages_fetched\":1}");
     assert_eq!(l.builds.len(), 1);
-    assert_eq!(l.builds[0].created_at, "2025-06-01T11:00:00.5Z", "normalised");
-    assert_eq!(l.builds[0].jobs.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(
+        l.builds[0].created_at, "2025-06-01T11:00:00.5Z",
+        "normalised"
+    );
+    assert_eq!(
+        l.builds[0]
+            .jobs
+            .iter()
+            .map(|j| j.id.as_str())
+            .collect::<Vec<_>>(),
+        ["a", "b"]
+    );
     // A prefix finds it, another prefix has no search of its own.
-    let l = s.index_lookup("acme", "circleci", "gh/acme/web", &SHA[..8]).unwrap();
+    let l = s
+        .index_lookup("acme", "circleci", "gh/acme/web", &SHA[..8])
+        .unwrap();
     assert_eq!(l.builds.len(), 1);
     assert!(l.search.is_none());
-    assert_eq!(s.unfinished_builds("acme", "circleci", "gh/acme/web", "2025-01-01T00:00:00Z", 10).unwrap(), ["w1"]);
+    assert_eq!(
+        s.unfinished_builds(
+            "acme",
+            "circleci",
+            "gh/acme/web",
+            "2025-01-01T00:00:00Z",
+            10
+        )
+        .unwrap(),
+        ["w1"]
+    );
 
     // A webhook without jobs: status updated, jobs kept.
     let done = build("w1", SHA, "success", vec![], false);
-    assert_eq!(s.apply_webhook_event("acme", "circleci", "ev-1", "workflow-completed", std::slice::from_ref(&done)).unwrap(), Some(true));
-    assert_eq!(s.apply_webhook_event("acme", "circleci", "ev-1", "workflow-completed", &[done]).unwrap(), Some(false));
-    let l = s.index_lookup("acme", "circleci", "gh/acme/web", SHA).unwrap();
+    assert_eq!(
+        s.apply_webhook_event(
+            "acme",
+            "circleci",
+            "ev-1",
+            "workflow-completed",
+            std::slice::from_ref(&done)
+        )
+        .unwrap(),
+        Some(true)
+    );
+    assert_eq!(
+        s.apply_webhook_event("acme", "circleci", "ev-1", "workflow-completed", &[done])
+            .unwrap(),
+        Some(false)
+    );
+    let l = s
+        .index_lookup("acme", "circleci", "gh/acme/web", SHA)
+        .unwrap();
     assert_eq!(l.builds[0].status, "success");
     assert_eq!(l.builds[0].jobs.len(), 2);
-    assert!(l.builds[0].jobs_complete, "still the complete list seen before");
-    assert!(s.unfinished_builds("acme", "circleci", "gh/acme/web", "2025-01-01T00:00:00Z", 10).unwrap().is_empty());
+    assert!(
+        l.builds[0].jobs_complete,
+        "still the complete list seen before"
+    );
+    assert!(
+        s.unfinished_builds(
+            "acme",
+            "circleci",
+            "gh/acme/web",
+            "2025-01-01T00:00:00Z",
+            10
+        )
+        .unwrap()
+        .is_empty()
+    );
     // A stale observation does not reopen a final build.
     let stale = build("w1", SHA, "running", vec![job("a", "running")], true);
-    assert!(s.save_sync("acme", "circleci", "gh/acme/web", &[stale], Some("cursor-1")).unwrap());
-    let l = s.index_lookup("acme", "circleci", "gh/acme/web", SHA).unwrap();
+    assert!(
+        s.save_sync(
+            "acme",
+            "circleci",
+            "gh/acme/web",
+            &[stale],
+            Some("cursor-1")
+        )
+        .unwrap()
+    );
+    let l = s
+        .index_lookup("acme", "circleci", "gh/acme/web", SHA)
+        .unwrap();
     assert_eq!(l.builds[0].status, "success");
-    assert_eq!(s.sync_cursor("acme", "circleci", "gh/acme/web").unwrap().as_deref(), Some("cursor-1"));
+    assert_eq!(
+        s.sync_cursor("acme", "circleci", "gh/acme/web")
+            .unwrap()
+            .as_deref(),
+        Some("cursor-1")
+    );
     let targets = s.sync_targets().unwrap();
     assert_eq!(targets.len(), 1);
-    assert_eq!(targets[0].sources, [(Some("gh/acme/web".to_string()), "https://github.com/acme/web".to_string())]);
+    assert_eq!(
+        targets[0].sources,
+        [(
+            Some("gh/acme/web".to_string()),
+            "https://github.com/acme/web".to_string()
+        )]
+    );
 }
 
 #[test]
@@ -90,26 +179,74 @@ fn webhook_secret_is_sealed_and_disable_erases_it_with_the_index() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path());
     seed(&s);
-    assert!(!s.integration("acme", "circleci").unwrap().webhook_configured);
-    s.set_webhook_secret("acme", "circleci", &ProviderToken::new("hook-secret-xyz".into())).unwrap();
-    assert!(s.integration("acme", "circleci").unwrap().webhook_configured);
+    assert!(
+        !s.integration("acme", "circleci")
+            .unwrap()
+            .webhook_configured
+    );
+    s.set_webhook_secret(
+        "acme",
+        "circleci",
+        &ProviderToken::new("hook-secret-xyz".into()),
+    )
+    .unwrap();
+    assert!(
+        s.integration("acme", "circleci")
+            .unwrap()
+            .webhook_configured
+    );
     let (base, secret) = s.webhook_secret("acme", "circleci").unwrap().unwrap();
-    assert_eq!((base.as_str(), secret.expose()), ("https://circleci.com", "hook-secret-xyz"));
-    s.index_builds("acme", "circleci", &[build("w1", SHA, "running", vec![], true)], Some(("gh/acme/web", SHA, "{}")))
-        .unwrap();
+    assert_eq!(
+        (base.as_str(), secret.expose()),
+        ("https://circleci.com", "hook-secret-xyz")
+    );
+    s.index_builds(
+        "acme",
+        "circleci",
+        &[build("w1", SHA, "running", vec![], true)],
+        Some(("gh/acme/web", SHA, "{}")),
+    )
+    .unwrap();
     drop(s);
     let raw = std::fs::read(dir.path().join(Store::DB_FILE)).unwrap();
-    assert!(!raw.windows(15).any(|w| w == b"hook-secret-xyz"), "secret stored in plain text");
+    assert!(
+        !raw.windows(15).any(|w| w == b"hook-secret-xyz"),
+        "secret stored in plain text"
+    );
     let s = open(dir.path());
     s.disable_integration("acme", "circleci").unwrap();
     assert!(s.webhook_secret("acme", "circleci").unwrap().is_none());
-    assert!(!s.integration("acme", "circleci").unwrap().webhook_configured);
-    let l = s.index_lookup("acme", "circleci", "gh/acme/web", SHA).unwrap();
-    assert!(l.builds.is_empty() && l.search.is_none(), "fetched data erased with the token");
+    assert!(
+        !s.integration("acme", "circleci")
+            .unwrap()
+            .webhook_configured
+    );
+    let l = s
+        .index_lookup("acme", "circleci", "gh/acme/web", SHA)
+        .unwrap();
+    assert!(
+        l.builds.is_empty() && l.search.is_none(),
+        "fetched data erased with the token"
+    );
     // Writes after the disable are refused.
-    assert!(!s.index_builds("acme", "circleci", &[build("w2", SHA, "running", vec![], true)], None).unwrap());
-    assert_eq!(s.apply_webhook_event("acme", "circleci", "ev-2", "x", &[]).unwrap(), None);
-    assert!(s.set_webhook_secret("acme", "circleci", &ProviderToken::new("again".into())).is_err());
+    assert!(
+        !s.index_builds(
+            "acme",
+            "circleci",
+            &[build("w2", SHA, "running", vec![], true)],
+            None
+        )
+        .unwrap()
+    );
+    assert_eq!(
+        s.apply_webhook_event("acme", "circleci", "ev-2", "x", &[])
+            .unwrap(),
+        None
+    );
+    assert!(
+        s.set_webhook_secret("acme", "circleci", &ProviderToken::new("again".into()))
+            .is_err()
+    );
 }
 
 #[test]
@@ -118,12 +255,26 @@ fn complete_capture_only_for_a_job_still_running_and_defer_does_not_count() {
     let s = open(dir.path());
     seed(&s);
     let d = s
-        .register_deploy("acme", "web", &NewDeploy { sha: SHA.into(), environment: None, deployed_at: None, code_deployment: None })
+        .register_deploy(
+            "acme",
+            "web",
+            &NewDeploy {
+                sha: SHA.into(),
+                environment: None,
+                deployed_at: None,
+                code_deployment: None,
+            },
+        )
         .unwrap();
     let job = s.next_capture_job().unwrap().unwrap();
     assert_eq!(job.attempts, 1);
-    s.defer_capture(d.id, ts::now(), "interrupted by shutdown").unwrap();
-    assert_eq!(s.capture_job_state(d.id).unwrap().unwrap().1, 0, "a deferral is not an attempt");
+    s.defer_capture(d.id, ts::now(), "interrupted by shutdown")
+        .unwrap();
+    assert_eq!(
+        s.capture_job_state(d.id).unwrap().unwrap().1,
+        0,
+        "a deferral is not an attempt"
+    );
     let job = s.next_capture_job().unwrap().unwrap();
     assert_eq!(job.attempts, 1);
     let fin = FinalSnapshot {
@@ -149,7 +300,16 @@ fn current_status_is_shown_beside_a_frozen_build() {
     let s = open(dir.path());
     seed(&s);
     let d = s
-        .register_deploy("acme", "web", &NewDeploy { sha: SHA.into(), environment: None, deployed_at: None, code_deployment: None })
+        .register_deploy(
+            "acme",
+            "web",
+            &NewDeploy {
+                sha: SHA.into(),
+                environment: None,
+                deployed_at: None,
+                code_deployment: None,
+            },
+        )
         .unwrap();
     s.next_capture_job().unwrap().unwrap();
     let fin = FinalSnapshot {
@@ -164,11 +324,17 @@ fn current_status_is_shown_beside_a_frozen_build() {
     // While no build's status has moved on, the stored text is handed on
     // byte for byte.
     let raw = s.get_deploy_with_current("acme", d.id).unwrap();
-    assert_eq!(raw.builds.builds.get(), serde_json::to_string(&fin.builds).unwrap());
+    assert_eq!(
+        raw.builds.builds.get(),
+        serde_json::to_string(&fin.builds).unwrap()
+    );
     s.index_builds(
         "acme",
         "circleci",
-        &[build("w1", SHA, "success", vec![], true), build("w2", SHA, "success", vec![], true)],
+        &[
+            build("w1", SHA, "success", vec![], true),
+            build("w2", SHA, "success", vec![], true),
+        ],
         None,
     )
     .unwrap();
@@ -176,8 +342,15 @@ fn current_status_is_shown_beside_a_frozen_build() {
     let builds: serde_json::Value = serde_json::from_str(got.builds.builds.get()).unwrap();
     assert_eq!(builds[0]["status"], "running");
     assert_eq!(builds[0]["current_status"], "success");
-    assert!(builds[1].get("current_status").is_none(), "same status: nothing beside it");
+    assert!(
+        builds[1].get("current_status").is_none(),
+        "same status: nothing beside it"
+    );
     assert_eq!(builds[1], json!({"id": "w2", "status": "success"}));
     // The stored snapshot itself is untouched.
-    assert!(s.get_deploy("acme", d.id).unwrap().builds.builds[0].get("current_status").is_none());
+    assert!(
+        s.get_deploy("acme", d.id).unwrap().builds.builds[0]
+            .get("current_status")
+            .is_none()
+    );
 }

@@ -39,19 +39,32 @@ pub fn plus(t: &str, secs: i64) -> String {
 /// deploys "at" simulated times are in the real past, and the clock can be
 /// moved forward without overtaking real time), with alice and gh/acme/api.
 pub fn builder() -> circleci_sim::builder::ScenarioBuilder {
-    Scenario::builder().clock_start(&real_now_minus(3600)).user("alice", ALICE).project(PROJECT)
+    Scenario::builder()
+        .clock_start(&real_now_minus(3600))
+        .user("alice", ALICE)
+        .project(PROJECT)
 }
 
 pub async fn start_sim(scenario: Scenario, opts: SimOptions) -> SimHandle {
-    let opts = SimOptions { clock_running: Some(false), ..opts };
-    let sim = Simulator::start(scenario, opts).await.expect("simulator starts");
+    let opts = SimOptions {
+        clock_running: Some(false),
+        ..opts
+    };
+    let sim = Simulator::start(scenario, opts)
+        .await
+        .expect("simulator starts");
     assert!(sim.addr().ip().is_loopback());
     sim
 }
 
 /// The simulator's clock start.
 pub fn sim_start(sim: &SimHandle) -> String {
-    sim.scenario().clock.start.as_ref().expect("clock start").to_string()
+    sim.scenario()
+        .clock
+        .start
+        .as_ref()
+        .expect("clock start")
+        .to_string()
 }
 
 /// Compiled plugin artifacts shared by the tests: copied into each data dir
@@ -92,8 +105,15 @@ pub async fn data_dir(sim: &SimHandle) -> tempfile::TempDir {
 pub fn serve_args(sim: &SimHandle, dir: &Path, sync_interval: u64) -> ServeArgs {
     ServeArgs {
         listen: "127.0.0.1:0".parse().unwrap(),
-        data: DataArgs { data_dir: dir.to_path_buf(), secret_key: None, secret_key_file: None },
-        plugins: PluginArgs { plugins_dir: None, allow_hosts: sim.base_url() },
+        data: DataArgs {
+            data_dir: dir.to_path_buf(),
+            secret_key: None,
+            secret_key_file: None,
+        },
+        plugins: PluginArgs {
+            plugins_dir: None,
+            allow_hosts: sim.base_url(),
+        },
         admin_token: Some(ADMIN.into()),
         sync_interval,
         capture_concurrency: 4,
@@ -113,18 +133,32 @@ pub struct Api {
 
 impl Api {
     pub fn new(addr: std::net::SocketAddr) -> Api {
-        Api { base: format!("http://{addr}"), http: reqwest::Client::new() }
+        Api {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+        }
     }
 
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(ADMIN);
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(ADMIN);
         if let Some(b) = body {
             req = req.json(&b);
         }
         let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn get(&self, path: &str) -> Value {
@@ -134,24 +168,48 @@ impl Api {
     }
 
     pub async fn metrics(&self) -> String {
-        self.http.get(format!("{}/metrics", self.base)).send().await.unwrap().text().await.unwrap()
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     /// Org `acme`, project `api` with one code deployment (build project
     /// given, or derived from the repo URL), the CircleCI integration at
     /// the simulator with `token` and the webhook secret, as build server.
     pub async fn setup(&self, sim: &SimHandle, token: &str, build_project: Option<&str>) {
-        let (s, v) = self.call(reqwest::Method::POST, "/api/v1/orgs", Some(json!({"slug": "acme", "name": "Acme"}))).await;
-        assert_eq!(s, 201, "{v}");
         let (s, v) = self
-            .call(reqwest::Method::POST, "/api/v1/orgs/acme/projects", Some(json!({"slug": "api", "name": "API"})))
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/orgs",
+                Some(json!({"slug": "acme", "name": "Acme"})),
+            )
             .await;
         assert_eq!(s, 201, "{v}");
-        let mut cd = json!({"slug": "prod", "repo_url": "https://github.com/acme/api", "branch": "main"});
+        let (s, v) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/orgs/acme/projects",
+                Some(json!({"slug": "api", "name": "API"})),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        let mut cd =
+            json!({"slug": "prod", "repo_url": "https://github.com/acme/api", "branch": "main"});
         if let Some(p) = build_project {
             cd["build_project"] = json!(p);
         }
-        let (s, v) = self.call(reqwest::Method::POST, "/api/v1/orgs/acme/projects/api/code-deployments", Some(cd)).await;
+        let (s, v) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/orgs/acme/projects/api/code-deployments",
+                Some(cd),
+            )
+            .await;
         assert_eq!(s, 201, "{v}");
         let (s, v) = self
             .call(
@@ -162,7 +220,10 @@ impl Api {
             .await;
         assert_eq!(s, 200, "{v}");
         assert_eq!(v["webhook_configured"], true);
-        assert!(!v.to_string().contains(WEBHOOK_SECRET), "the webhook secret is write-only: {v}");
+        assert!(
+            !v.to_string().contains(WEBHOOK_SECRET),
+            "the webhook secret is write-only: {v}"
+        );
         let (s, v) = self
             .call(
                 reqwest::Method::PUT,
@@ -190,7 +251,8 @@ impl Api {
     }
 
     pub async fn snapshot(&self, id: i64) -> Value {
-        self.get(&format!("/api/v1/orgs/acme/deploys/{id}/builds")).await
+        self.get(&format!("/api/v1/orgs/acme/deploys/{id}/builds"))
+            .await
     }
 
     /// Waits (real time) until the snapshot is no longer pending.
@@ -201,7 +263,10 @@ impl Api {
             if s["state"] != "pending" {
                 return s;
             }
-            assert!(Instant::now() < deadline, "snapshot {id} still pending after {timeout:?}: {s}");
+            assert!(
+                Instant::now() < deadline,
+                "snapshot {id} still pending after {timeout:?}: {s}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -219,9 +284,16 @@ impl Env {
     pub async fn start(scenario: Scenario, opts: SimOptions, sync_interval: u64) -> Env {
         let sim = start_sim(scenario, opts).await;
         let dir = data_dir(&sim).await;
-        let server = serve::start(serve_args(&sim, dir.path(), sync_interval)).await.expect("server starts");
+        let server = serve::start(serve_args(&sim, dir.path(), sync_interval))
+            .await
+            .expect("server starts");
         let api = Api::new(server.addr);
-        Env { sim, server: Some(server), api, dir }
+        Env {
+            sim,
+            server: Some(server),
+            api,
+            dir,
+        }
     }
 
     pub async fn stop(mut self) {
@@ -234,7 +306,10 @@ impl Env {
 /// The value of a Prometheus sample line (0 when absent).
 pub fn metric(text: &str, sample: &str) -> u64 {
     text.lines()
-        .find_map(|l| l.strip_prefix(sample).and_then(|rest| rest.trim().parse::<f64>().ok()))
+        .find_map(|l| {
+            l.strip_prefix(sample)
+                .and_then(|rest| rest.trim().parse::<f64>().ok())
+        })
         .map(|v| v as u64)
         .unwrap_or(0)
 }
@@ -254,5 +329,10 @@ pub async fn wait_metric(api: &Api, sample: &str, expected: u64) -> u64 {
 
 /// Statuses of the snapshot's builds, in order.
 pub fn statuses(snap: &Value) -> Vec<String> {
-    snap["builds"].as_array().unwrap().iter().map(|b| b["status"].as_str().unwrap().to_string()).collect()
+    snap["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["status"].as_str().unwrap().to_string())
+        .collect()
 }

@@ -32,7 +32,9 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    pub async fn start(handler: impl Fn(&Seen) -> Response<Full<Bytes>> + Send + Sync + 'static) -> TestServer {
+    pub async fn start(
+        handler: impl Fn(&Seen) -> Response<Full<Bytes>> + Send + Sync + 'static,
+    ) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -41,7 +43,9 @@ impl TestServer {
         let (seen2, conns2) = (seen.clone(), connections.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 conns2.fetch_add(1, Ordering::SeqCst);
                 let (handler, seen) = (handler.clone(), seen2.clone());
                 tokio::spawn(async move {
@@ -50,11 +54,20 @@ impl TestServer {
                         async move {
                             let s = Seen {
                                 method: req.method().to_string(),
-                                path: req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+                                path: req
+                                    .uri()
+                                    .path_and_query()
+                                    .map(|p| p.to_string())
+                                    .unwrap_or_default(),
                                 headers: req
                                     .headers()
                                     .iter()
-                                    .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                                    .map(|(n, v)| {
+                                        (
+                                            n.to_string(),
+                                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                                        )
+                                    })
                                     .collect(),
                                 at: std::time::Instant::now(),
                             };
@@ -68,7 +81,11 @@ impl TestServer {
                 });
             }
         });
-        TestServer { port, seen, connections }
+        TestServer {
+            port,
+            seen,
+            connections,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -89,22 +106,39 @@ impl TestServer {
 }
 
 pub fn respond(status: u16, body: &str) -> Response<Full<Bytes>> {
-    Response::builder().status(status).body(Full::new(Bytes::from(body.to_string()))).unwrap()
+    Response::builder()
+        .status(status)
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
 }
 
 pub fn header<'a>(seen: &'a Seen, name: &str) -> Option<&'a str> {
-    seen.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    seen.headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Bytes of a committed test guest (`tests/plugins/dist/<name>.wasm`).
 pub fn guest(name: &str) -> Vec<u8> {
-    std::fs::read(repo().join("tests/plugins/dist").join(format!("{name}.wasm"))).unwrap()
+    std::fs::read(
+        repo()
+            .join("tests/plugins/dist")
+            .join(format!("{name}.wasm")),
+    )
+    .unwrap()
 }
 
 pub fn source(name: &str) -> buildsnap::runtime::PluginSource {
-    buildsnap::runtime::PluginSource { origin: format!("test:{name}"), bytes: guest(name) }
+    buildsnap::runtime::PluginSource {
+        origin: format!("test:{name}"),
+        bytes: guest(name),
+    }
 }

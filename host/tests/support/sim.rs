@@ -28,7 +28,8 @@ pub const ALICE: &str = "demo-token-alice";
 
 /// `tests/circleci-sim/scenarios/demo.json`.
 pub fn demo_scenario() -> Scenario {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/circleci-sim/scenarios/demo.json");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/circleci-sim/scenarios/demo.json");
     Scenario::from_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -38,8 +39,13 @@ pub async fn start(scenario: Scenario) -> SimHandle {
 }
 
 pub async fn start_with(scenario: Scenario, opts: SimOptions) -> SimHandle {
-    let opts = SimOptions { clock_running: Some(false), ..opts };
-    let sim = Simulator::start(scenario, opts).await.expect("simulator starts");
+    let opts = SimOptions {
+        clock_running: Some(false),
+        ..opts
+    };
+    let sim = Simulator::start(scenario, opts)
+        .await
+        .expect("simulator starts");
     assert!(sim.addr().ip().is_loopback());
     sim
 }
@@ -65,7 +71,10 @@ pub async fn circleci(sim: &SimHandle) -> Arc<Plugin> {
 }
 
 pub async fn circleci_with(sim: &SimHandle, limits: PluginLimits) -> Arc<Plugin> {
-    registry(sim, limits).await.get("circleci").expect("built-in circleci plugin")
+    registry(sim, limits)
+        .await
+        .get("circleci")
+        .expect("built-in circleci plugin")
 }
 
 pub fn integration(sim: &SimHandle, token: Option<&str>) -> Integration {
@@ -73,7 +82,11 @@ pub fn integration(sim: &SimHandle, token: Option<&str>) -> Integration {
 }
 
 pub fn integration_at(base: &str, token: Option<&str>) -> Integration {
-    Integration { base_url: Url::parse(base).unwrap(), settings: vec![], credential: token.map(Credential::new) }
+    Integration {
+        base_url: Url::parse(base).unwrap(),
+        settings: vec![],
+        credential: token.map(Credential::new),
+    }
 }
 
 pub fn query(project: &str, sha: &str) -> CommitQuery {
@@ -81,14 +94,20 @@ pub fn query(project: &str, sha: &str) -> CommitQuery {
         project: project.into(),
         sha: sha.into(),
         branch: None,
-        horizon: Horizon { max_pipelines: 1_000, not_before: None },
+        horizon: Horizon {
+            max_pipelines: 1_000,
+            not_before: None,
+        },
     }
 }
 
 /// Requests the simulator logged for one route template
 /// (`/api/v2/project/{slug}/pipeline`, `/api/v2/pipeline/{id}/workflow`, ...).
 pub fn on_route(sim: &SimHandle, route: &str) -> Vec<RequestRecord> {
-    sim.requests().into_iter().filter(|r| r.route == route).collect()
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.route == route)
+        .collect()
 }
 
 pub const PIPELINES: &str = "/api/v2/project/{slug}/pipeline";
@@ -117,7 +136,9 @@ impl Receiver {
         let got2 = got.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let got = got2.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
@@ -126,14 +147,26 @@ impl Receiver {
                             let headers = req
                                 .headers()
                                 .iter()
-                                .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                                .map(|(n, v)| {
+                                    (
+                                        n.as_str().to_string(),
+                                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                                    )
+                                })
                                 .collect();
-                            let body = req.into_body().collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
+                            let body = req
+                                .into_body()
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes().to_vec())
+                                .unwrap_or_default();
                             got.lock().unwrap().push(Received { headers, body });
                             Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
                         }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
             }
         });
@@ -145,7 +178,11 @@ impl Receiver {
     }
 
     /// Wait (real time) until a delivery satisfies `pred`.
-    pub async fn wait_for(&self, timeout: Duration, pred: impl Fn(&Received) -> bool) -> Option<Received> {
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&Received) -> bool,
+    ) -> Option<Received> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if let Some(r) = self.got.lock().unwrap().iter().find(|r| pred(r)) {
@@ -160,5 +197,8 @@ impl Receiver {
 }
 
 pub fn header<'a>(r: &'a Received, name: &str) -> Option<&'a str> {
-    r.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    r.headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }

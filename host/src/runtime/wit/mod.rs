@@ -12,10 +12,13 @@ use super::state::PluginState;
 
 pub mod since_v0_1_0;
 
+pub use latest::provider::{
+    CommitBuilds, CommitQuery, Descriptor, SyncPage, SyncRequest, WebhookError, WebhookEvent,
+    WebhookRequest,
+};
+pub use latest::types::{Account, Build, CallContext, Job, Project, ProviderError, Status};
 /// The newest contract: its records are the host's own types.
 pub use since_v0_1_0 as latest;
-pub use latest::provider::{CommitBuilds, CommitQuery, Descriptor, SyncPage, SyncRequest, WebhookError, WebhookEvent, WebhookRequest};
-pub use latest::types::{Account, Build, CallContext, Job, Project, ProviderError, Status};
 
 /// The WIT package every plugin targets.
 pub const PACKAGE: &str = "buildsnap:provider";
@@ -55,7 +58,10 @@ impl ProviderPre {
         }
     }
 
-    pub async fn instantiate(&self, store: &mut Store<PluginState>) -> wasmtime::Result<ProviderInstance> {
+    pub async fn instantiate(
+        &self,
+        store: &mut Store<PluginState>,
+    ) -> wasmtime::Result<ProviderInstance> {
         match self {
             ProviderPre::V0_1_0(pre) => Ok(ProviderInstance::V0_1_0(pre.instantiate(store).await?)),
         }
@@ -91,7 +97,11 @@ impl ProviderInstance {
         }
     }
 
-    pub async fn project_for_repo(&self, store: &mut Store<PluginState>, repo_url: &str) -> wasmtime::Result<Option<String>> {
+    pub async fn project_for_repo(
+        &self,
+        store: &mut Store<PluginState>,
+        repo_url: &str,
+    ) -> wasmtime::Result<Option<String>> {
         match self {
             ProviderInstance::V0_1_0(p) => p.project_for_repo(store, repo_url).await,
         }

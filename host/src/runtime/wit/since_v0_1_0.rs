@@ -33,7 +33,11 @@ pub fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
 impl self::buildsnap::provider::types::Host for PluginState {}
 
 impl self::buildsnap::provider::log::Host for PluginState {
-    async fn log(&mut self, level: self::buildsnap::provider::log::Level, message: String) -> wasmtime::Result<()> {
+    async fn log(
+        &mut self,
+        level: self::buildsnap::provider::log::Level,
+        message: String,
+    ) -> wasmtime::Result<()> {
         use self::buildsnap::provider::log::Level;
         let level = match level {
             Level::Trace => tracing::Level::TRACE,
@@ -72,7 +76,11 @@ fn from_out(
     result: Result<crate::runtime::outbound::OutResponse, OutError>,
 ) -> Result<wit_http::Response, wit_http::Error> {
     match result {
-        Ok(r) => Ok(wit_http::Response { status: r.status, headers: r.headers, body: r.body }),
+        Ok(r) => Ok(wit_http::Response {
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+        }),
         Err(OutError::Denied(why)) => Err(wit_http::Error::Denied(why)),
         Err(OutError::Timeout) => Err(wit_http::Error::Timeout),
         Err(OutError::Connect(why)) => Err(wit_http::Error::Connect(why)),
@@ -82,9 +90,14 @@ fn from_out(
 }
 
 impl wit_http::Host for PluginState {
-    async fn send(&mut self, req: wit_http::Request) -> wasmtime::Result<Result<wit_http::Response, wit_http::Error>> {
+    async fn send(
+        &mut self,
+        req: wit_http::Request,
+    ) -> wasmtime::Result<Result<wit_http::Response, wit_http::Error>> {
         let Some(http) = self.http.clone() else {
-            return Ok(Err(wit_http::Error::Denied("HTTP is not available in this call".into())));
+            return Ok(Err(wit_http::Error::Denied(
+                "HTTP is not available in this call".into(),
+            )));
         };
         Ok(from_out(http.send(to_out(req)).await))
     }
@@ -94,10 +107,16 @@ impl wit_http::Host for PluginState {
         reqs: Vec<wit_http::Request>,
     ) -> wasmtime::Result<Vec<Result<wit_http::Response, wit_http::Error>>> {
         let Some(http) = self.http.clone() else {
-            let denied = || Err(wit_http::Error::Denied("HTTP is not available in this call".into()));
+            let denied = || {
+                Err(wit_http::Error::Denied(
+                    "HTTP is not available in this call".into(),
+                ))
+            };
             return Ok(reqs.iter().map(|_| denied()).collect());
         };
-        let answers = http.send_batch(reqs.into_iter().map(to_out).collect()).await;
+        let answers = http
+            .send_batch(reqs.into_iter().map(to_out).collect())
+            .await;
         Ok(answers.into_iter().map(from_out).collect())
     }
 }
@@ -135,11 +154,17 @@ impl Pre {
         let component = pre.component();
         let iface = component
             .get_export_index(None, format!("buildsnap:provider/provider@{VERSION}"))
-            .ok_or_else(|| wasmtime::format_err!("no export buildsnap:provider/provider@{VERSION}"))?;
+            .ok_or_else(|| {
+                wasmtime::format_err!("no export buildsnap:provider/provider@{VERSION}")
+            })?;
         let export = |name: &str| {
             component
                 .get_export_index(Some(&iface), name)
-                .ok_or_else(|| wasmtime::format_err!("no export {name} in buildsnap:provider/provider@{VERSION}"))
+                .ok_or_else(|| {
+                    wasmtime::format_err!(
+                        "no export {name} in buildsnap:provider/provider@{VERSION}"
+                    )
+                })
         };
         let idx = Indices {
             describe: export("describe")?,
@@ -154,7 +179,10 @@ impl Pre {
     }
 
     pub async fn instantiate(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Live> {
-        Ok(Live { instance: self.pre.instantiate_async(&mut *store).await?, idx: self.idx.clone() })
+        Ok(Live {
+            instance: self.pre.instantiate_async(&mut *store).await?,
+            idx: self.idx.clone(),
+        })
     }
 }
 
@@ -165,7 +193,12 @@ pub struct Live {
 }
 
 impl Live {
-    async fn call<P, R>(&self, store: &mut Store<PluginState>, idx: &ComponentExportIndex, params: P) -> wasmtime::Result<R>
+    async fn call<P, R>(
+        &self,
+        store: &mut Store<PluginState>,
+        idx: &ComponentExportIndex,
+        params: P,
+    ) -> wasmtime::Result<R>
     where
         P: ComponentNamedList + Lower + Send + Sync,
         R: ComponentNamedList + Lift + Send + Sync + 'static,
@@ -174,8 +207,14 @@ impl Live {
         f.call_async(&mut *store, params).await
     }
 
-    pub async fn describe(&self, store: &mut Store<PluginState>) -> wasmtime::Result<provider::Descriptor> {
-        Ok(self.call::<(), (provider::Descriptor,)>(store, &self.idx.describe, ()).await?.0)
+    pub async fn describe(
+        &self,
+        store: &mut Store<PluginState>,
+    ) -> wasmtime::Result<provider::Descriptor> {
+        Ok(self
+            .call::<(), (provider::Descriptor,)>(store, &self.idx.describe, ())
+            .await?
+            .0)
     }
 
     pub async fn validate_credentials(
@@ -208,8 +247,15 @@ impl Live {
             .0)
     }
 
-    pub async fn project_for_repo(&self, store: &mut Store<PluginState>, repo_url: &str) -> wasmtime::Result<Option<String>> {
-        Ok(self.call::<(&str,), (Option<String>,)>(store, &self.idx.project_for_repo, (repo_url,)).await?.0)
+    pub async fn project_for_repo(
+        &self,
+        store: &mut Store<PluginState>,
+        repo_url: &str,
+    ) -> wasmtime::Result<Option<String>> {
+        Ok(self
+            .call::<(&str,), (Option<String>,)>(store, &self.idx.project_for_repo, (repo_url,))
+            .await?
+            .0)
     }
 
     pub async fn builds_for_commit(

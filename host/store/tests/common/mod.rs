@@ -8,7 +8,11 @@ pub fn open(dir: &std::path::Path) -> Store {
 }
 
 pub fn account() -> Account {
-    Account { id: "1".into(), login: "octo".into(), name: "Octo".into() }
+    Account {
+        id: "1".into(),
+        login: "octo".into(),
+        name: "Octo".into(),
+    }
 }
 
 /// org acme, project web with code deployment main, circleci enabled and its build server.
@@ -22,7 +26,14 @@ pub fn seed(s: &Store) {
         build_project: Some("gh/acme/web".into()),
     };
     s.create_code_deployment("acme", "web", &cd).unwrap();
-    s.enable_integration("acme", "circleci", "https://circleci.com", &ProviderToken::new("tok-123456".into()), &account())
+    s.enable_integration(
+        "acme",
+        "circleci",
+        "https://circleci.com",
+        &ProviderToken::new("tok-123456".into()),
+        &account(),
+    )
+    .unwrap();
+    s.set_default_build_server("acme", "circleci", "web")
         .unwrap();
-    s.set_default_build_server("acme", "circleci", "web").unwrap();
 }
