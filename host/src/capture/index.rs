@@ -24,44 +24,49 @@ pub fn status_word(s: Status) -> &'static str {
 
 /// Timestamps in the index are normalised RFC 3339 UTC; an unreadable one
 /// is kept as given (freezing then ignores it).
-fn norm(t: &str) -> String {
-    buildsnap_store::ts::parse(t)
+fn norm(t: String) -> String {
+    buildsnap_store::ts::parse(&t)
         .map(buildsnap_store::ts::format)
-        .unwrap_or_else(|_| t.to_string())
+        .unwrap_or(t)
 }
 
-fn job(j: &Job) -> IndexedJob {
+fn job(j: Job) -> IndexedJob {
     IndexedJob {
-        id: j.id.clone(),
-        name: j.name.clone(),
+        id: j.id,
+        name: j.name,
         number: j.number.map(|n| n as i64),
-        kind: j.kind.clone(),
+        kind: j.kind,
         status: status_word(j.status).into(),
-        provider_status: j.provider_status.clone(),
-        started_at: j.started_at.as_deref().map(norm),
-        stopped_at: j.stopped_at.as_deref().map(norm),
-        url: j.url.clone(),
+        provider_status: j.provider_status,
+        started_at: j.started_at.map(norm),
+        stopped_at: j.stopped_at.map(norm),
+        url: j.url,
     }
 }
 
-/// A plugin build as an index record of `project`.
-pub fn from_wit(b: &Build, project: &str) -> IndexedBuild {
+/// A plugin build as an index record of `project`. Takes the build by
+/// value: its strings were just lifted out of the plugin and move into the
+/// record instead of being copied a second time (a search can return
+/// 10,000 jobs, about 95,000 strings).
+pub fn from_wit(b: Build, project: &str) -> IndexedBuild {
+    let mut sha = b.sha;
+    sha.make_ascii_lowercase();
     IndexedBuild {
-        id: b.id.clone(),
+        id: b.id,
         project: project.to_string(),
-        name: b.name.clone(),
+        name: b.name,
         status: status_word(b.status).into(),
-        provider_status: b.provider_status.clone(),
-        url: b.url.clone(),
-        pipeline_id: b.pipeline_id.clone(),
+        provider_status: b.provider_status,
+        url: b.url,
+        pipeline_id: b.pipeline_id,
         pipeline_number: b.pipeline_number.map(|n| n as i64),
-        sha: b.sha.to_ascii_lowercase(),
-        branch: b.branch.clone(),
-        tag: b.tag.clone(),
-        created_at: norm(&b.created_at),
-        stopped_at: b.stopped_at.as_deref().map(norm),
+        sha,
+        branch: b.branch,
+        tag: b.tag,
+        created_at: norm(b.created_at),
+        stopped_at: b.stopped_at.map(norm),
         jobs_complete: b.jobs_complete,
-        jobs: b.jobs.iter().map(job).collect(),
+        jobs: b.jobs.into_iter().map(job).collect(),
         first_seen: None,
         last_seen: None,
     }

@@ -155,12 +155,12 @@ pub async fn sync_project(
         Ok(page) => {
             let builds: Vec<IndexedBuild> = page
                 .builds
-                .iter()
+                .into_iter()
                 .map(|b| index::from_wit(b, project))
                 .collect();
             let n = builds.len();
             let (o, p, pr) = (org.to_string(), provider.to_string(), project.to_string());
-            let cursor = page.next_cursor.clone();
+            let cursor = page.next_cursor;
             match db(&cap.store, move |s| {
                 s.save_sync(&o, &p, &pr, &builds, cursor.as_deref())
             })

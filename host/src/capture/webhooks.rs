@@ -70,10 +70,11 @@ pub async fn receive(
         Ok(Err(WebhookError::Malformed(m))) => return Err(ApiWebhookError::Malformed(m)),
         Ok(Ok(event)) => event,
     };
-    let project = event.project.clone().unwrap_or_default();
+    let project = event.project.unwrap_or_default();
+    let n = event.builds.len();
     let builds: Vec<IndexedBuild> = event
         .builds
-        .iter()
+        .into_iter()
         .map(|b| index::from_wit(b, &project))
         .collect();
     let (o, p, id, kind) = (
@@ -92,7 +93,7 @@ pub async fn receive(
             "the {provider} integration of {org} is not enabled"
         ))),
         Some(fresh) => {
-            tracing::info!(org, provider, event = %event.id, kind = %event.kind, duplicate = !fresh, builds = event.builds.len(), "webhook event");
+            tracing::info!(org, provider, event = %event.id, kind = %event.kind, duplicate = !fresh, builds = n, "webhook event");
             if fresh {
                 let (o, p) = (org.to_string(), provider.to_string());
                 let _ = db(&cap.store, move |s| s.wake_captures(&o, &p)).await;

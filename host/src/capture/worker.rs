@@ -459,12 +459,16 @@ pub async fn attempt(cap: &Capture, job: &CaptureJob) -> Outcome {
         .record_plugin_call(&job.provider, "builds_for_commit", outcome_label(&result));
     match result {
         Ok(found) => {
-            let builds: Vec<IndexedBuild> = found
-                .builds
-                .iter()
-                .map(|b| index::from_wit(b, &project))
-                .collect();
             let report = report_json(&found.report);
+            // Shared with the store task rather than copied for it: the
+            // builds are used again below, whether or not the write works.
+            let builds: Arc<Vec<IndexedBuild>> = Arc::new(
+                found
+                    .builds
+                    .into_iter()
+                    .map(|b| index::from_wit(b, &project))
+                    .collect(),
+            );
             let (org, provider, p, sha, b) = (
                 job.org.clone(),
                 job.provider.clone(),
