@@ -10,7 +10,7 @@ use buildsnap::cli::{DataArgs, LogFormat, PluginArgs, ServeArgs};
 use buildsnap::runtime::Registry;
 use buildsnap::runtime::origin::AllowList;
 use buildsnap::serve::{self, Server};
-use circleci_sim::{Scenario, SimHandle, SimOptions, Simulator};
+use circleci_sim::{Scenario, SimHandle, SimOptions};
 use serde_json::{Value, json};
 
 pub const ALICE: &str = "token-alice";
@@ -45,17 +45,12 @@ pub fn builder() -> circleci_sim::builder::ScenarioBuilder {
         .project(PROJECT)
 }
 
-pub async fn start_sim(scenario: Scenario, opts: SimOptions) -> SimHandle {
-    let opts = SimOptions {
-        clock_running: Some(false),
-        ..opts
-    };
-    let sim = Simulator::start(scenario, opts)
-        .await
-        .expect("simulator starts");
-    assert!(sim.addr().ip().is_loopback());
-    sim
-}
+#[path = "../support/sim.rs"]
+mod sim;
+
+/// A simulator with a frozen clock, on 127.0.0.1 (the CircleCI tests' own
+/// starter).
+pub use sim::start_with as start_sim;
 
 /// The simulator's clock start.
 pub fn sim_start(sim: &SimHandle) -> String {
