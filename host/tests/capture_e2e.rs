@@ -615,15 +615,7 @@ async fn disabling_drops_the_in_flight_capture_and_calls_the_provider_no_more() 
         assert!(std::time::Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (s, _) = env
-        .api
-        .call(
-            Method::DELETE,
-            "/api/v1/orgs/acme/integrations/circleci",
-            None,
-        )
-        .await;
-    assert_eq!(s, 204);
+    env.api.disable_circleci().await;
     let snap = env.api.snapshot(id).await;
     assert_eq!(snap["state"], "error");
     assert!(
@@ -874,15 +866,7 @@ async fn background_sync_refreshes_unfinished_builds() {
         env.sim.requests()
     );
     // Disabled: the sync stops calling the provider.
-    let (s, _) = env
-        .api
-        .call(
-            Method::DELETE,
-            "/api/v1/orgs/acme/integrations/circleci",
-            None,
-        )
-        .await;
-    assert_eq!(s, 204);
+    env.api.disable_circleci().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     env.sim.clear_requests();
     tokio::time::sleep(Duration::from_millis(2_500)).await;

@@ -231,6 +231,18 @@ impl Api {
         sim.clear_requests();
     }
 
+    /// Disables acme's CircleCI integration through the API (204).
+    pub async fn disable_circleci(&self) {
+        let (s, _) = self
+            .call(
+                reqwest::Method::DELETE,
+                "/api/v1/orgs/acme/integrations/circleci",
+                None,
+            )
+            .await;
+        assert_eq!(s, 204);
+    }
+
     /// Registers a deploy; returns its id.
     pub async fn deploy(&self, sha: &str, deployed_at: &str, environment: &str) -> i64 {
         let (s, v) = self
