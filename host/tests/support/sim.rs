@@ -26,10 +26,10 @@ use url::Url;
 /// The demo token (orgs `gh/acme`, `bb/acme-bb`, the GitHub App org).
 pub const ALICE: &str = "demo-token-alice";
 
-/// `tests/circleci-sim/scenarios/demo.json`.
+/// `host/simulators/circleci/scenarios/demo.json`.
 pub fn demo_scenario() -> Scenario {
     let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/circleci-sim/scenarios/demo.json");
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("simulators/circleci/scenarios/demo.json");
     Scenario::from_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

@@ -235,6 +235,6 @@ pub fn read_csv(path: &std::path::Path) -> Vec<HashMap<String, String>> {
 
 pub fn recorded(rel: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/circleci/recorded/devlake")
+        .join("../../tests/fixtures/circleci/devlake")
         .join(rel)
 }

@@ -12,10 +12,10 @@ use circleci_sim::{Scenario, SimHandle, generate};
 use common::*;
 use serde_json::{Map, Value, json};
 
-/// `shared/` sits beside the project root (locally and in CI).
+/// The vendored copy of CircleCI's document (`tests/fixtures/circleci/SOURCES.md`).
 const OPENAPI: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/circleci/openapi.json"
+    "/../../../tests/fixtures/circleci/openapi.json"
 );
 
 /// A place where real CircleCI differs from its own spec, so the simulator does too.
@@ -269,7 +269,7 @@ async fn every_served_body_matches_the_spec_outside_listed_exceptions() {
 
     let dir = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/circleci/recorded/devlake/raw_tables"
+        "/../../../tests/fixtures/circleci/devlake/raw_tables"
     );
     let sim = start(Scenario::from_devlake_raw(dir).unwrap()).await;
     bad.extend(crawl(&sim, circleci_sim::devlake::DEVLAKE_TOKEN, &c).await);

@@ -9,10 +9,10 @@ use circleci_sim::devlake::{DEVLAKE_TOKEN, read_table};
 use common::*;
 use serde_json::Value;
 
-/// `shared/` sits beside the project root (locally and in CI).
+/// The vendored recordings (`tests/fixtures/circleci/devlake/SOURCES.md`).
 const DIR: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/circleci/recorded/devlake/raw_tables"
+    "/../../../tests/fixtures/circleci/devlake/raw_tables"
 );
 
 fn recorded(table: &str) -> Vec<Value> {

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 #[test]
 fn signature_matches_the_documented_test_vectors() {
-    // shared/README.md (from CircleCI's webhook docs).
+    // The test vectors of CircleCI's outbound webhooks guide ("Validate webhooks").
     assert_eq!(
         sign(b"secret", b"hello world"),
         "734cc62f32841568f45715aeb9f4d7891324e6d948e4c6c60c0621cdac48623a"
