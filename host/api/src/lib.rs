@@ -8,8 +8,8 @@
 //! app.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await
 //! # }
 //! ```
-//! Contract: `shared/spec/http-api.md`; this crate's own description of it is
-//! the OpenAPI document served at `GET /api/v1/openapi.json`.
+//! Contract: `docs/http-api.md` at the repository root; its machine-readable
+//! form is the OpenAPI document served at `GET /api/v1/openapi.json`.
 
 #![warn(missing_docs)]
 
