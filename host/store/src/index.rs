@@ -1,6 +1,8 @@
 //! The local index of provider builds, for the capture worker, the sync loop
 //! and webhooks: builds (CircleCI workflows) with their jobs, keyed by (org,
-//! provider, provider build id) and looked up by (project, commit).
+//! provider, provider build id) and looked up by (project, commit). The
+//! records are the domain's [`IndexedBuild`] / [`IndexedJob`]; the sync's own
+//! reads and writes are in `sync_state.rs`.
 //!
 //! Writes never make a final build look unfinished again (a late or
 //! re-ordered observation cannot un-finish a workflow), and an observation
@@ -11,79 +13,10 @@
 //! enabled: disabling erases the index (see `disable_integration`), so a
 //! provider answer that arrives after the disable is dropped, not stored.
 
+use buildsnap_domain::{IndexedBuild, IndexedJob, JobKind, SearchReport, Status};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::{Result, Store, orgs, ts};
-
-/// Statuses after which a build or job never changes again.
-pub const FINAL_STATUSES: &[&str] = &["success", "failed", "error", "canceled", "not_run"];
-
-/// Whether `status` (buildsnap's vocabulary) is final.
-pub fn is_final(status: &str) -> bool {
-    FINAL_STATUSES.contains(&status)
-}
-
-/// One job of an indexed build. Timestamps are RFC 3339 UTC.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexedJob {
-    /// Provider's id.
-    pub id: String,
-    /// Job name.
-    pub name: String,
-    /// Job number, where the provider has one.
-    pub number: Option<i64>,
-    /// `build`, `approval`, ...
-    pub kind: String,
-    /// buildsnap status word.
-    pub status: String,
-    /// The provider's own word.
-    pub provider_status: String,
-    /// Start time.
-    pub started_at: Option<String>,
-    /// Stop time.
-    pub stopped_at: Option<String>,
-    /// Browser link.
-    pub url: Option<String>,
-}
-
-/// One indexed build (CircleCI workflow). Timestamps are RFC 3339 UTC.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexedBuild {
-    /// Provider's build id.
-    pub id: String,
-    /// Provider project (normalised slug).
-    pub project: String,
-    /// Build (workflow) name.
-    pub name: String,
-    /// buildsnap status word.
-    pub status: String,
-    /// The provider's own word.
-    pub provider_status: String,
-    /// Browser link.
-    pub url: Option<String>,
-    /// Pipeline (trigger) id.
-    pub pipeline_id: String,
-    /// Pipeline number.
-    pub pipeline_number: Option<i64>,
-    /// Full commit SHA, lower-case.
-    pub sha: String,
-    /// Branch built.
-    pub branch: Option<String>,
-    /// Tag built.
-    pub tag: Option<String>,
-    /// Creation time.
-    pub created_at: String,
-    /// Stop time.
-    pub stopped_at: Option<String>,
-    /// Whether `jobs` is the whole job list.
-    pub jobs_complete: bool,
-    /// Jobs, in the provider's order.
-    pub jobs: Vec<IndexedJob>,
-    /// When this build was first stored (set by the store; ignored on write).
-    pub first_seen: Option<String>,
-    /// When the provider last showed it to us (set by the store; ignored on write).
-    pub last_seen: Option<String>,
-}
+use crate::{Result, Store, columns, orgs, ts};
 
 /// The record of a stored commit search.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,8 +25,9 @@ pub struct CommitSearch {
     pub searched_at: String,
     /// Unix nanoseconds of `searched_at`, for comparisons.
     pub searched_at_nanos: i64,
-    /// The plugin's search report, as JSON text.
-    pub report: String,
+    /// What the search looked at; `None` when the stored report cannot be
+    /// read (the capture then explains an empty snapshot without it).
+    pub report: Option<SearchReport>,
 }
 
 /// What the index holds for one (project, commit) lookup.
@@ -105,19 +39,7 @@ pub struct IndexLookup {
     pub builds: Vec<IndexedBuild>,
 }
 
-/// Where an integration's builds are synced from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyncTarget {
-    /// Org slug.
-    pub org: String,
-    /// Provider id.
-    pub provider: String,
-    /// Code deployments of projects using this integration as build server:
-    /// `(build_project, repo_url)`, deduplicated.
-    pub sources: Vec<(Option<String>, String)>,
-}
-
-fn parse_nanos(s: &str) -> Option<i64> {
+pub(crate) fn parse_nanos(s: &str) -> Option<i64> {
     ts::parse(s).ok().map(ts::to_nanos)
 }
 
@@ -140,7 +62,7 @@ pub(crate) fn upsert_builds(
     for b in builds {
         let created = parse_nanos(&b.created_at).unwrap_or(now);
         let stopped = b.stopped_at.as_deref().and_then(parse_nanos);
-        let fin = is_final(&b.status);
+        let fin = b.status.is_final();
         let existing: Option<i64> = tx
             .prepare_cached(
                 "SELECT final FROM provider_builds WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
@@ -193,7 +115,7 @@ pub(crate) fn upsert_builds(
             b.project,
             b.sha.to_ascii_lowercase(),
             b.name,
-            b.status,
+            b.status.as_str(),
             b.provider_status,
             fin as i64,
             b.url,
@@ -214,14 +136,14 @@ pub(crate) fn upsert_builds(
             .execute(params![org_id, provider, b.id])?;
         }
         for (pos, j) in b.jobs.iter().enumerate() {
-            let was_final: Option<i64> = tx
+            let was_final: Option<bool> = tx
                 .prepare_cached(
                     "SELECT status FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3 AND job_id = ?4",
                 )?
                 .query_row(params![org_id, provider, b.id, j.id], |r| r.get::<_, String>(0))
                 .optional()?
-                .map(|s| is_final(&s) as i64);
-            if was_final == Some(1) && !is_final(&j.status) {
+                .map(|s| s.parse::<Status>().is_ok_and(Status::is_final));
+            if was_final == Some(true) && !j.status.is_final() {
                 continue;
             }
             tx.prepare_cached(
@@ -242,8 +164,8 @@ pub(crate) fn upsert_builds(
                 pos as i64,
                 j.name,
                 j.number,
-                j.kind,
-                j.status,
+                j.kind.as_str(),
+                j.status.as_str(),
                 j.provider_status,
                 j.started_at.as_deref().and_then(parse_nanos),
                 j.stopped_at.as_deref().and_then(parse_nanos),
@@ -276,7 +198,7 @@ fn read_builds(
                 id: r.get(0)?,
                 project: r.get(1)?,
                 name: r.get(2)?,
-                status: r.get(3)?,
+                status: columns::word(r, 3)?,
                 provider_status: r.get(4)?,
                 url: r.get(5)?,
                 pipeline_id: r.get(6)?,
@@ -304,8 +226,8 @@ fn read_builds(
                     id: r.get(0)?,
                     name: r.get(1)?,
                     number: r.get(2)?,
-                    kind: r.get(3)?,
-                    status: r.get(4)?,
+                    kind: JobKind::from(r.get::<_, String>(3)?),
+                    status: columns::word(r, 4)?,
                     provider_status: r.get(5)?,
                     started_at: r.get::<_, Option<i64>>(6)?.map(ts::nanos_to_string),
                     stopped_at: r.get::<_, Option<i64>>(7)?.map(ts::nanos_to_string),
@@ -323,7 +245,7 @@ fn is_hex(s: &str) -> bool {
 
 impl Store {
     /// Stores builds the provider showed (sync, webhooks, searches). With
-    /// `search = Some((project, sha_query, report_json))` it also records
+    /// `search = Some((project, sha_query, report))` it also records
     /// that these builds are the whole answer of a commit search made now.
     /// Returns `false` (and writes nothing) when the integration is no
     /// longer enabled.
@@ -332,7 +254,7 @@ impl Store {
         org: &str,
         provider: &str,
         builds: &[IndexedBuild],
-        search: Option<(&str, &str, &str)>,
+        search: Option<(&str, &str, &SearchReport)>,
     ) -> Result<bool> {
         let now = ts::to_nanos(ts::now());
         self.db.write(|tx| {
@@ -348,7 +270,14 @@ impl Store {
                      ON CONFLICT (org_id, provider, project, sha_query) DO UPDATE SET
                          searched_at = excluded.searched_at, report = excluded.report",
                 )?
-                .execute(params![org_id, provider, project, sha_query.to_ascii_lowercase(), now, report])?;
+                .execute(params![
+                    org_id,
+                    provider,
+                    project,
+                    sha_query.to_ascii_lowercase(),
+                    now,
+                    report.to_json()
+                ])?;
             }
             Ok(true)
         })
@@ -378,7 +307,7 @@ impl Store {
                     Ok(CommitSearch {
                         searched_at: ts::nanos_to_string(n),
                         searched_at_nanos: n,
-                        report: r.get(1)?,
+                        report: SearchReport::from_json(&r.get::<_, String>(1)?),
                     })
                 })
                 .optional()?;
@@ -391,114 +320,6 @@ impl Store {
                 &[&project, &pattern],
             )?;
             Ok(IndexLookup { search, builds })
-        })
-    }
-
-    /// Ids of `project`'s builds that were not final when last seen and were
-    /// created after `since` (RFC 3339), newest first, at most `limit`.
-    pub fn unfinished_builds(
-        &self,
-        org: &str,
-        provider: &str,
-        project: &str,
-        since: &str,
-        limit: u32,
-    ) -> Result<Vec<String>> {
-        let since = parse_nanos(since).unwrap_or(0);
-        self.db.read(|tx| {
-            let org_id = orgs::org_id(tx, org)?;
-            let mut st = tx.prepare_cached(
-                "SELECT build_id FROM provider_builds
-                 WHERE org_id = ?1 AND provider = ?2 AND project = ?3 AND final = 0 AND created_at >= ?4
-                 ORDER BY created_at DESC LIMIT ?5",
-            )?;
-            let ids = st
-                .query_map(params![org_id, provider, project, since, limit], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            Ok(ids)
-        })
-    }
-
-    /// Enabled integrations in good standing (`ok`) with the code
-    /// deployments of the projects that use them as build server: what the
-    /// background sync refreshes.
-    pub fn sync_targets(&self) -> Result<Vec<SyncTarget>> {
-        self.db.read(|tx| {
-            let mut st = tx.prepare_cached(
-                "SELECT o.slug, i.provider, c.build_project, c.repo_url
-                 FROM integrations i
-                 JOIN orgs o ON o.id = i.org_id
-                 JOIN projects p ON p.org_id = i.org_id AND p.build_server = i.provider
-                 JOIN code_deployments c ON c.project_id = p.id
-                 WHERE i.enabled = 1 AND i.status = 'ok'
-                 ORDER BY o.slug, i.provider, c.id",
-            )?;
-            let rows: Vec<(String, String, Option<String>, String)> = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                .collect::<Result<_, _>>()?;
-            let mut out: Vec<SyncTarget> = Vec::new();
-            for (org, provider, build_project, repo_url) in rows {
-                let idx = match out
-                    .iter()
-                    .position(|t| t.org == org && t.provider == provider)
-                {
-                    Some(i) => i,
-                    None => {
-                        out.push(SyncTarget {
-                            org,
-                            provider,
-                            sources: Vec::new(),
-                        });
-                        out.len() - 1
-                    }
-                };
-                let src = (build_project, repo_url);
-                if !out[idx].sources.contains(&src) {
-                    out[idx].sources.push(src);
-                }
-            }
-            Ok(out)
-        })
-    }
-
-    /// The stored sync cursor of `project`, if a sync ran before.
-    pub fn sync_cursor(&self, org: &str, provider: &str, project: &str) -> Result<Option<String>> {
-        self.db.read(|tx| {
-            let org_id = orgs::org_id(tx, org)?;
-            Ok(tx
-                .prepare_cached(
-                    "SELECT cursor FROM sync_cursors WHERE org_id = ?1 AND provider = ?2 AND project = ?3",
-                )?
-                .query_row(params![org_id, provider, project], |r| r.get::<_, Option<String>>(0))
-                .optional()?
-                .flatten())
-        })
-    }
-
-    /// Stores a sync page: its builds and the next cursor, atomically.
-    /// `false` (nothing written) when the integration is no longer enabled.
-    pub fn save_sync(
-        &self,
-        org: &str,
-        provider: &str,
-        project: &str,
-        builds: &[IndexedBuild],
-        cursor: Option<&str>,
-    ) -> Result<bool> {
-        let now = ts::to_nanos(ts::now());
-        self.db.write(|tx| {
-            let org_id = orgs::org_id(tx, org)?;
-            if !enabled(tx, org_id, provider)? {
-                return Ok(false);
-            }
-            upsert_builds(tx, org_id, provider, builds, now)?;
-            tx.prepare_cached(
-                "INSERT INTO sync_cursors (org_id, provider, project, cursor, synced_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (org_id, provider, project) DO UPDATE SET
-                     cursor = COALESCE(excluded.cursor, cursor), synced_at = excluded.synced_at",
-            )?
-            .execute(params![org_id, provider, project, cursor, now])?;
-            Ok(true)
         })
     }
 
