@@ -20,6 +20,7 @@ mod db;
 mod deploys;
 mod error;
 mod index;
+mod index_rows;
 mod integrations;
 mod migrations;
 mod model;

@@ -6,7 +6,8 @@
 use buildsnap_domain::IndexedBuild;
 use rusqlite::{OptionalExtension, params};
 
-use crate::index::{enabled, parse_nanos, upsert_builds};
+use crate::index::{enabled, parse_nanos};
+use crate::index_rows::upsert_builds;
 use crate::{Result, Store, orgs, ts};
 
 /// Where an integration's builds are synced from.
