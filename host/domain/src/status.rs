@@ -20,70 +20,72 @@ pub struct UnknownWord {
     pub word: String,
 }
 
-/// The state of a build or a job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
+/// Declares [`Status`] with its words in one list, so that a new status is
+/// one line here: the enum, [`Status::ALL`], [`Status::as_str`] and parsing
+/// follow, and the exhaustive matches elsewhere (finality below, the
+/// summary's precedence, the contract mapping) fail to compile until they
+/// place it.
+macro_rules! vocabulary {
+    ($($(#[$doc:meta])* $variant:ident => $word:literal,)+) => {
+        /// The state of a build or a job.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum Status {
+            $($(#[$doc])* #[serde(rename = $word)] $variant,)+
+        }
+
+        impl Status {
+            /// Every status, in the vocabulary's order.
+            pub const ALL: &'static [Status] = &[$(Status::$variant,)+];
+
+            /// The stored / JSON word.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Status::$variant => $word,)+
+                }
+            }
+        }
+    };
+}
+
+vocabulary! {
     /// Waiting to start.
-    Queued,
+    Queued => "queued",
     /// Started, nothing failed yet.
-    Running,
+    Running => "running",
     /// Still running, but a job already failed (the build will fail).
-    Failing,
+    Failing => "failing",
     /// Waiting on a manual approval.
-    OnHold,
+    OnHold => "on_hold",
     /// Finished, all passed.
-    Success,
+    Success => "success",
     /// Finished, something failed.
-    Failed,
+    Failed => "failed",
     /// Finished: the provider could not run it (infrastructure, config).
-    Error,
+    Error => "error",
     /// Finished: stopped by someone or something.
-    Canceled,
+    Canceled => "canceled",
     /// Finished without running (skipped, never reached).
-    NotRun,
+    NotRun => "not_run",
     /// The provider's word has no buildsnap equivalent.
-    Unknown,
+    Unknown => "unknown",
 }
 
 impl Status {
-    /// Every status, in the vocabulary's order.
-    pub const ALL: [Status; 10] = [
-        Status::Queued,
-        Status::Running,
-        Status::Failing,
-        Status::OnHold,
-        Status::Success,
-        Status::Failed,
-        Status::Error,
-        Status::Canceled,
-        Status::NotRun,
-        Status::Unknown,
-    ];
-
-    /// The stored / JSON word.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Status::Queued => "queued",
-            Status::Running => "running",
-            Status::Failing => "failing",
-            Status::OnHold => "on_hold",
-            Status::Success => "success",
-            Status::Failed => "failed",
-            Status::Error => "error",
-            Status::Canceled => "canceled",
-            Status::NotRun => "not_run",
-            Status::Unknown => "unknown",
-        }
-    }
-
     /// Whether a build or job in this status never changes again. `unknown`
     /// is not final: the provider may still say more.
     pub const fn is_final(self) -> bool {
-        matches!(
-            self,
-            Status::Success | Status::Failed | Status::Error | Status::Canceled | Status::NotRun
-        )
+        match self {
+            Status::Success
+            | Status::Failed
+            | Status::Error
+            | Status::Canceled
+            | Status::NotRun => true,
+            Status::Queued
+            | Status::Running
+            | Status::Failing
+            | Status::OnHold
+            | Status::Unknown => false,
+        }
     }
 }
 
@@ -98,7 +100,8 @@ impl FromStr for Status {
 
     fn from_str(s: &str) -> Result<Status, UnknownWord> {
         Status::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|st| st.as_str() == s)
             .ok_or_else(|| UnknownWord {
                 what: "status",
@@ -173,7 +176,7 @@ mod tests {
 
     #[test]
     fn every_word_round_trips_through_text_and_json() {
-        for s in Status::ALL {
+        for &s in Status::ALL {
             assert_eq!(s.as_str().parse::<Status>(), Ok(s));
             assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
             assert_eq!(
@@ -200,9 +203,9 @@ mod tests {
     #[test]
     fn final_statuses_are_those_that_never_change() {
         let finals: Vec<&str> = Status::ALL
-            .into_iter()
+            .iter()
             .filter(|s| s.is_final())
-            .map(Status::as_str)
+            .map(|s| s.as_str())
             .collect();
         assert_eq!(
             finals,

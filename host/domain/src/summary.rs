@@ -46,26 +46,30 @@ pub fn summary(builds: &[FrozenBuild]) -> Summary {
     summarize(&statuses)
 }
 
-/// The precedence rule over the statuses of the newest attempts.
+/// The precedence rule over the statuses of the newest attempts: the
+/// highest-ranked status decides.
 pub fn summarize(statuses: &[Status]) -> Summary {
-    use Status::*;
-    let any = |of: &[Status]| statuses.iter().any(|s| of.contains(s));
-    let word = if statuses.is_empty() {
-        return Summary::None;
-    } else if any(&[Failed, Error]) {
-        Failed
-    } else if any(&[Failing]) {
-        Failing
-    } else if any(&[Running, Queued]) {
-        Running
-    } else if any(&[OnHold]) {
-        OnHold
-    } else if statuses.iter().all(|s| *s == Success) {
-        Success
-    } else {
-        Canceled
-    };
-    Summary::Status(word)
+    statuses
+        .iter()
+        .map(|s| counts_as(*s))
+        .max_by_key(|(rank, _)| *rank)
+        .map_or(Summary::None, |(_, word)| Summary::Status(word))
+}
+
+/// What one build's status counts as in a summary, with its rank (higher
+/// wins): an exhaustive match, so a new status does not compile until it
+/// is placed here.
+fn counts_as(s: Status) -> (u8, Status) {
+    match s {
+        // All `success`: `success`.
+        Status::Success => (0, Status::Success),
+        // Anything else that ended without failing, even beside successes.
+        Status::Canceled | Status::NotRun | Status::Unknown => (1, Status::Canceled),
+        Status::OnHold => (2, Status::OnHold),
+        Status::Running | Status::Queued => (3, Status::Running),
+        Status::Failing => (4, Status::Failing),
+        Status::Failed | Status::Error => (5, Status::Failed),
+    }
 }
 
 #[cfg(test)]
