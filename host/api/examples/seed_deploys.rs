@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use buildsnap_domain::{JobKind, Status, Summary, freeze};
 use buildsnap_store::{
     Account, FinalSnapshot, IndexedBuild, IndexedJob, NewDeploy, ProviderToken, SecretKey,
     SnapshotState, Store, ts,
@@ -186,27 +187,31 @@ fn builds_of(
             .enumerate()
             .map(|(k, job)| {
                 let number = (i * 40 + n as u64 * 8 + k as u64) as i64;
-                let status = if failed && *job == "e2e" { "failed" } else { "success" };
+                let status = if failed && *job == "e2e" { Status::Failed } else { Status::Success };
                 IndexedJob {
                     id: format!("{id}-{k:02}"),
                     name: job.to_string(),
                     number: (*job != "hold").then_some(number),
-                    kind: if *job == "hold" { "approval" } else { "build" }.into(),
-                    status: status.into(),
-                    provider_status: status.into(),
+                    kind: if *job == "hold" { JobKind::Approval } else { JobKind::Build },
+                    status,
+                    provider_status: status.as_str().into(),
                     started_at: Some(ts::format(created + Duration::seconds(10 + 60 * k as i64))),
                     stopped_at: Some(ts::format(created + Duration::seconds(60 + 60 * k as i64))),
                     url: Some(format!("https://app.circleci.com/pipelines/gh/acme/web/{pipeline}/workflows/{id}/jobs/{number}")),
                 }
             })
             .collect();
-        let status = if failed { "failed" } else { "success" };
+        let status = if failed {
+            Status::Failed
+        } else {
+            Status::Success
+        };
         out.push(IndexedBuild {
             id: id.clone(),
             project: project.to_string(),
             name: name.to_string(),
-            status: status.into(),
-            provider_status: status.into(),
+            status,
+            provider_status: status.as_str().into(),
             url: Some(format!(
                 "https://app.circleci.com/pipelines/gh/acme/web/{pipeline}/workflows/{id}"
             )),
@@ -224,27 +229,6 @@ fn builds_of(
         });
     }
     out
-}
-
-/// A build as a snapshot shows it (the shape `capture::freeze` writes).
-fn build_json(b: &IndexedBuild) -> Value {
-    let jobs: Vec<Value> = b
-        .jobs
-        .iter()
-        .map(|j| {
-            json!({
-                "id": j.id, "name": j.name, "number": j.number, "type": j.kind,
-                "status": j.status, "provider_status": j.provider_status,
-                "started_at": j.started_at, "stopped_at": j.stopped_at, "url": j.url,
-            })
-        })
-        .collect();
-    json!({
-        "id": b.id, "name": b.name, "status": b.status, "provider_status": b.provider_status,
-        "url": b.url, "pipeline_id": b.pipeline_id, "pipeline_number": b.pipeline_number,
-        "sha": b.sha, "branch": b.branch, "tag": b.tag, "created_at": b.created_at,
-        "stopped_at": b.stopped_at, "jobs": jobs,
-    })
 }
 
 fn complete(data_dir: &str, org: &str, project: &str, total: usize) -> (i64, i64) {
@@ -286,8 +270,17 @@ fn complete(data_dir: &str, org: &str, project: &str, total: usize) -> (i64, i64
         let builds = builds_of(i as u64, &build_project, &sha, deployed_at);
         let snap = FinalSnapshot {
             state: SnapshotState::Complete,
-            summary: if i % 10 == 0 { "failed" } else { "success" }.into(),
-            builds: Value::Array(builds.iter().rev().map(build_json).collect()),
+            summary: Summary::Status(if i % 10 == 0 {
+                Status::Failed
+            } else {
+                Status::Success
+            }),
+            // Every build stopped before `deployed_at`: frozen as they are.
+            builds: builds
+                .iter()
+                .rev()
+                .map(|b| freeze::freeze_build(b, deployed_at))
+                .collect(),
             explain: None,
             build_project: Some(build_project.clone()),
             captured_at: deployed_at + Duration::seconds(30),

@@ -2,6 +2,7 @@
 
 mod common;
 
+use buildsnap_domain::{FrozenBuild, Status, Summary};
 use buildsnap_store::{FinalSnapshot, SnapshotState, ts};
 use common::*;
 use serde_json::{Value, json};
@@ -39,6 +40,26 @@ async fn token(c: &reqwest::Client, base: &str, org: &str, by: &str, scope: &str
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["scope"], scope);
     r.body["token"].as_str().unwrap().to_string()
+}
+
+/// A frozen build with only an id and a status worth looking at.
+fn frozen(id: &str, status: Status) -> FrozenBuild {
+    FrozenBuild {
+        branch: None,
+        created_at: "2025-06-01T11:00:00Z".into(),
+        id: id.into(),
+        jobs: vec![],
+        jobs_complete: true,
+        name: "build".into(),
+        pipeline_id: "p1".into(),
+        pipeline_number: None,
+        provider_status: status.as_str().into(),
+        sha: "a".repeat(40),
+        status,
+        stopped_at: None,
+        tag: None,
+        url: None,
+    }
 }
 
 async fn world() -> World {
@@ -1030,11 +1051,12 @@ async fn deploy_registration_rules_and_reads() {
     assert_eq!(r.body["deploys"], json!([]));
 
     // GET builds returns the stored final snapshot once the worker wrote it.
-    let builds = json!([{"id": "wf-1", "name": "build", "status": "success", "jobs": []}]);
+    let written = vec![frozen("wf-1", Status::Success)];
+    let builds = serde_json::to_value(&written).unwrap();
     let fin = FinalSnapshot {
         state: SnapshotState::Complete,
-        summary: "success".into(),
-        builds: builds.clone(),
+        summary: Summary::Status(Status::Success),
+        builds: written,
         explain: None,
         build_project: None,
         captured_at: ts::now(),
@@ -1098,8 +1120,8 @@ async fn disable_semantics() {
         .body;
     let fin = FinalSnapshot {
         state: SnapshotState::Complete,
-        summary: "failed".into(),
-        builds: json!([{"id": "wf-9", "status": "failed"}]),
+        summary: Summary::Status(Status::Failed),
+        builds: vec![frozen("wf-9", Status::Failed)],
         explain: None,
         build_project: None,
         captured_at: ts::now(),

@@ -1,6 +1,6 @@
 //! Words for people: why a snapshot has no builds, or why it failed.
 
-use crate::runtime::wit::latest::provider::SearchReport;
+use buildsnap_domain::{SearchReport, StopReason};
 
 /// What the search looked at, in one clause.
 pub fn searched(report: &SearchReport) -> String {
@@ -13,13 +13,13 @@ pub fn searched(report: &SearchReport) -> String {
         Some(t) => format!(" back to {t}"),
         None => String::new(),
     };
-    let why = match report.stopped_because.as_str() {
-        "horizon" => "the search horizon was reached".to_string(),
-        "end-of-history" => "that is the project's whole pipeline history".to_string(),
-        "not-before" => "older pipelines are outside the search window".to_string(),
-        "past-matches" => "no older pipeline of the commit followed".to_string(),
-        "page-loop" => "the provider repeated a page".to_string(),
-        other => format!("stopped: {other}"),
+    let why = match &report.stopped_because {
+        StopReason::Horizon => "the search horizon was reached".to_string(),
+        StopReason::EndOfHistory => "that is the project's whole pipeline history".to_string(),
+        StopReason::NotBefore => "older pipelines are outside the search window".to_string(),
+        StopReason::PastMatches => "no older pipeline of the commit followed".to_string(),
+        StopReason::PageLoop => "the provider repeated a page".to_string(),
+        StopReason::Other(other) => format!("stopped: {other}"),
     };
     format!(
         "searched the {} most recent pipeline{} ({pages}){back_to}; {why}",

@@ -1,33 +1,34 @@
-//! Conversions between the plugin contract's records and the store's index
-//! records, and the index-first decision.
+//! The one place where the plugin contract's records become domain
+//! records (statuses, job kinds, timestamps, search reports), and the
+//! index-first decision.
 
-use buildsnap_store::ts::OffsetDateTime;
-use buildsnap_store::{IndexLookup, IndexedBuild, IndexedJob};
+use buildsnap_domain::{IndexedBuild, IndexedJob, JobKind, SearchReport, Status, StopReason};
+use buildsnap_store::IndexLookup;
+use buildsnap_store::ts::{self, OffsetDateTime};
 
-use crate::runtime::wit::{Build, Job, Status};
+use crate::runtime::wit::{self, Build, Job};
 
-/// buildsnap's status word (the HTTP API's spelling).
-pub fn status_word(s: Status) -> &'static str {
+/// The domain status of the contract's status (the two vocabularies are
+/// the same words; a new contract word must be placed here).
+pub fn status(s: wit::Status) -> Status {
     match s {
-        Status::Queued => "queued",
-        Status::Running => "running",
-        Status::Failing => "failing",
-        Status::OnHold => "on_hold",
-        Status::Success => "success",
-        Status::Failed => "failed",
-        Status::Error => "error",
-        Status::Canceled => "canceled",
-        Status::NotRun => "not_run",
-        Status::Unknown => "unknown",
+        wit::Status::Queued => Status::Queued,
+        wit::Status::Running => Status::Running,
+        wit::Status::Failing => Status::Failing,
+        wit::Status::OnHold => Status::OnHold,
+        wit::Status::Success => Status::Success,
+        wit::Status::Failed => Status::Failed,
+        wit::Status::Error => Status::Error,
+        wit::Status::Canceled => Status::Canceled,
+        wit::Status::NotRun => Status::NotRun,
+        wit::Status::Unknown => Status::Unknown,
     }
 }
 
 /// Timestamps in the index are normalised RFC 3339 UTC; an unreadable one
 /// is kept as given (freezing then ignores it).
 fn norm(t: String) -> String {
-    buildsnap_store::ts::parse(&t)
-        .map(buildsnap_store::ts::format)
-        .unwrap_or(t)
+    ts::parse(&t).map(ts::format).unwrap_or(t)
 }
 
 fn job(j: Job) -> IndexedJob {
@@ -35,8 +36,10 @@ fn job(j: Job) -> IndexedJob {
         id: j.id,
         name: j.name,
         number: j.number.map(|n| n as i64),
-        kind: j.kind,
-        status: status_word(j.status).into(),
+        // Contract 0.1.0 carries the kind as the provider's free text; this
+        // is where `approval` becomes `JobKind::Approval`.
+        kind: JobKind::from(j.kind),
+        status: status(j.status),
         provider_status: j.provider_status,
         started_at: j.started_at.map(norm),
         stopped_at: j.stopped_at.map(norm),
@@ -55,7 +58,7 @@ pub fn from_wit(b: Build, project: &str) -> IndexedBuild {
         id: b.id,
         project: project.to_string(),
         name: b.name,
-        status: status_word(b.status).into(),
+        status: status(b.status),
         provider_status: b.provider_status,
         url: b.url,
         pipeline_id: b.pipeline_id,
@@ -72,6 +75,18 @@ pub fn from_wit(b: Build, project: &str) -> IndexedBuild {
     }
 }
 
+/// The plugin's search report as the domain's (contract 0.1.0 says why the
+/// search stopped in free text).
+pub fn report_from_wit(r: wit::latest::provider::SearchReport) -> SearchReport {
+    SearchReport {
+        oldest_searched: r.oldest_searched,
+        pages_fetched: r.pages_fetched,
+        pipelines_searched: r.pipelines_searched,
+        stopped_because: StopReason::from(r.stopped_because),
+        without_commit: r.without_commit,
+    }
+}
+
 /// Whether the index alone determines the snapshot as of `as_of`: a commit
 /// search for exactly this SHA (or prefix) was stored at or after `as_of`.
 /// Every build that existed at `as_of` existed at that search, so it is in
@@ -85,4 +100,110 @@ pub fn index_suffices(lookup: &IndexLookup, as_of: OffsetDateTime) -> bool {
         .search
         .as_ref()
         .is_some_and(|s| i128::from(s.searched_at_nanos) >= as_of.unix_timestamp_nanos())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wit_job(kind: &str, status: wit::Status) -> Job {
+        Job {
+            id: "j1".into(),
+            name: "test".into(),
+            number: Some(7),
+            kind: kind.into(),
+            status,
+            provider_status: "theirs".into(),
+            started_at: Some("2025-06-01T14:00:00+02:00".into()),
+            stopped_at: Some("whenever".into()),
+            url: None,
+        }
+    }
+
+    fn wit_build(jobs: Vec<Job>) -> Build {
+        Build {
+            id: "wf".into(),
+            name: "build-test".into(),
+            status: wit::Status::OnHold,
+            provider_status: "on_hold".into(),
+            url: None,
+            pipeline_id: "p1".into(),
+            pipeline_number: Some(3),
+            sha: "ABCDEF1".into(),
+            branch: Some("main".into()),
+            tag: None,
+            created_at: "2025-06-01T12:00:00.500+00:00".into(),
+            stopped_at: None,
+            jobs_complete: false,
+            jobs,
+        }
+    }
+
+    #[test]
+    fn every_contract_status_maps_to_the_domain_word_of_the_same_name() {
+        let all = [
+            (wit::Status::Queued, "queued"),
+            (wit::Status::Running, "running"),
+            (wit::Status::Failing, "failing"),
+            (wit::Status::OnHold, "on_hold"),
+            (wit::Status::Success, "success"),
+            (wit::Status::Failed, "failed"),
+            (wit::Status::Error, "error"),
+            (wit::Status::Canceled, "canceled"),
+            (wit::Status::NotRun, "not_run"),
+            (wit::Status::Unknown, "unknown"),
+        ];
+        assert_eq!(all.len(), Status::ALL.len());
+        for (s, word) in all {
+            assert_eq!(status(s).as_str(), word);
+        }
+    }
+
+    #[test]
+    fn a_plugin_build_becomes_a_normalised_index_record() {
+        let b = from_wit(
+            wit_build(vec![
+                wit_job("approval", wit::Status::OnHold),
+                wit_job("build", wit::Status::Success),
+                wit_job("manual-gate", wit::Status::Queued),
+            ]),
+            "gh/acme/api",
+        );
+        assert_eq!(b.project, "gh/acme/api");
+        assert_eq!(b.sha, "abcdef1");
+        assert_eq!(b.status, Status::OnHold);
+        assert_eq!(b.created_at, "2025-06-01T12:00:00.5Z");
+        assert!(!b.jobs_complete);
+        let kinds: Vec<&JobKind> = b.jobs.iter().map(|j| &j.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                &JobKind::Approval,
+                &JobKind::Build,
+                &JobKind::Other("manual-gate".into())
+            ]
+        );
+        let j = &b.jobs[1];
+        assert_eq!((j.status, j.number), (Status::Success, Some(7)));
+        assert_eq!(j.provider_status, "theirs");
+        assert_eq!(j.started_at.as_deref(), Some("2025-06-01T12:00:00Z"));
+        assert_eq!(j.stopped_at.as_deref(), Some("whenever"), "kept as given");
+    }
+
+    #[test]
+    fn a_plugin_report_keeps_every_count_and_names_its_stop() {
+        let r = report_from_wit(wit::latest::provider::SearchReport {
+            pipelines_searched: 12,
+            pages_fetched: 2,
+            oldest_searched: Some("2025-06-01T10:00:00Z".into()),
+            stopped_because: "end-of-history".into(),
+            without_commit: 1,
+        });
+        assert_eq!(
+            (r.pipelines_searched, r.pages_fetched, r.without_commit),
+            (12, 2, 1)
+        );
+        assert_eq!(r.stopped_because, StopReason::EndOfHistory);
+        assert_eq!(r.oldest_searched.as_deref(), Some("2025-06-01T10:00:00Z"));
+    }
 }

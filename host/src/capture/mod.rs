@@ -1,12 +1,11 @@
 //! Deploy build snapshots: the capture worker, the local index of provider
 //! builds, the background sync and webhook intake. Design and rules:
-//! `docs/capture.md`.
+//! `docs/capture.md`. The freeze and summary rules are the domain's
+//! (`buildsnap_domain::{freeze, summary}`).
 //!
 //! | file | does |
 //! | --- | --- |
 //! | `worker` | the durable queue's consumer: claims jobs, captures, retries |
-//! | `freeze` | pure: builds + deploy time → the builds as they were then |
-//! | `summary` | pure: the snapshot's one-word summary |
 //! | `index` | plugin records ↔ index records; when the index alone suffices |
 //! | `retry` | what a failed call means; backoff |
 //! | `explain` | why a snapshot is empty or failed, in words |
@@ -16,10 +15,8 @@
 
 pub mod budget;
 pub mod explain;
-pub mod freeze;
 pub mod index;
 pub mod retry;
-pub mod summary;
 pub mod sync;
 pub mod webhooks;
 pub mod worker;

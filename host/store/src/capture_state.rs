@@ -3,11 +3,12 @@
 //! attempt, and reading a deploy with its builds' current status beside
 //! the frozen snapshot.
 
+use buildsnap_domain::Status;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
-use crate::{Deploy, FinalSnapshot, RawBuilds, Result, Store, deploys, orgs, ts};
+use crate::{Deploy, FinalSnapshot, RawBuilds, Result, Store, columns, deploys, orgs, ts};
 
 impl Store {
     /// Like [`Store::finish_capture`], but only while the job is still
@@ -98,7 +99,7 @@ impl Store {
                 let mut builds: serde_json::Value = serde_json::from_str(&json)?;
                 for (pos, now) in moved {
                     if let Some(obj) = builds.get_mut(pos).and_then(|b| b.as_object_mut()) {
-                        obj.insert("current_status".into(), serde_json::Value::String(now));
+                        obj.insert("current_status".into(), now.as_str().into());
                     }
                 }
                 serde_json::value::to_raw_value(&builds)?
@@ -137,7 +138,7 @@ fn moved_statuses(
     org_id: i64,
     provider: &str,
     deploy_id: i64,
-) -> Result<Vec<(usize, String)>> {
+) -> Result<Vec<(usize, Status)>> {
     let mut st = tx.prepare_cached(
         "SELECT sb.position, pb.status
          FROM snapshot_builds sb
@@ -147,7 +148,7 @@ fn moved_statuses(
     )?;
     let rows = st
         .query_map(params![org_id, provider, deploy_id], |r| {
-            Ok((r.get::<_, i64>(0)? as usize, r.get::<_, String>(1)?))
+            Ok((r.get::<_, i64>(0)? as usize, columns::word(r, 1)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)

@@ -8,6 +8,8 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
+use buildsnap_domain::FrozenBuild;
+
 use crate::{CaptureJob, FinalSnapshot, Result, SnapshotState, Store, StoreError, ts};
 
 impl Store {
@@ -106,11 +108,6 @@ impl Store {
                 "a final snapshot is `complete` or `error`".into(),
             ));
         }
-        if !snap.builds.is_array() {
-            return Err(StoreError::Invalid(
-                "snapshot builds must be a JSON array".into(),
-            ));
-        }
         let builds = serde_json::to_string(&snap.builds)?;
         let now = ts::to_nanos(ts::now());
         self.db.write(|tx| {
@@ -139,7 +136,7 @@ impl Store {
                 params![
                     deploy_id,
                     snap.state.as_str(),
-                    snap.summary,
+                    snap.summary.as_str(),
                     builds,
                     snap.explain,
                     snap.build_project,
@@ -189,25 +186,14 @@ impl Store {
 
 /// Mirrors the frozen builds' ids and statuses into `snapshot_builds` (see
 /// migration 3), which the reads join against the index.
-fn write_snapshot_builds(
-    tx: &Connection,
-    deploy_id: i64,
-    builds: &serde_json::Value,
-) -> Result<()> {
+fn write_snapshot_builds(tx: &Connection, deploy_id: i64, builds: &[FrozenBuild]) -> Result<()> {
     tx.prepare_cached("DELETE FROM snapshot_builds WHERE deploy_id = ?1")?
         .execute([deploy_id])?;
     let mut insert = tx.prepare_cached(
         "INSERT INTO snapshot_builds (deploy_id, position, build_id, status) VALUES (?1, ?2, ?3, ?4)",
     )?;
-    for (pos, b) in builds.as_array().into_iter().flatten().enumerate() {
-        if let Some(id) = b.get("id").and_then(|v| v.as_str()) {
-            insert.execute(params![
-                deploy_id,
-                pos as i64,
-                id,
-                b.get("status").and_then(|v| v.as_str())
-            ])?;
-        }
+    for (pos, b) in builds.iter().enumerate() {
+        insert.execute(params![deploy_id, pos as i64, b.id, b.status.as_str()])?;
     }
     Ok(())
 }

@@ -2,9 +2,11 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use buildsnap_domain::Summary;
+
 use crate::{
-    Deploy, NewDeploy, Result, Snapshot, SnapshotState, Store, StoreError, orgs, projects, ts,
-    validate,
+    Deploy, NewDeploy, Result, Snapshot, SnapshotState, Store, StoreError, columns, orgs, projects,
+    ts, validate,
 };
 
 /// Default `environment`.
@@ -39,12 +41,16 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<(Deploy, String)> {
             environment: r.get(4)?,
             deployed_at: deployed_at.clone(),
             builds: Snapshot {
-                state: SnapshotState::from_db(&r.get::<_, String>(6)?),
+                // An unknown state word reads as `error` (as it always has).
+                state: r
+                    .get::<_, String>(6)?
+                    .parse()
+                    .unwrap_or(SnapshotState::Error),
                 as_of: deployed_at,
                 captured_at: r.get::<_, Option<i64>>(7)?.map(ts::nanos_to_string),
                 provider: r.get(8)?,
                 build_project: r.get(9)?,
-                summary: r.get(10)?,
+                summary: columns::word(r, 10)?,
                 builds: serde_json::Value::Null,
                 explain: r.get(12)?,
             },
@@ -121,9 +127,16 @@ impl Store {
             let id = tx.last_insert_rowid();
             tx.prepare_cached(
                 "INSERT INTO snapshots (deploy_id, state, provider, build_project, summary, builds, explain, captured_at)
-                 VALUES (?1, ?2, ?3, ?4, 'none', '[]', ?5, NULL)",
+                 VALUES (?1, ?2, ?3, ?4, ?6, '[]', ?5, NULL)",
             )?
-            .execute(params![id, state.as_str(), provider, cd.build_project, explain])?;
+            .execute(params![
+                id,
+                state.as_str(),
+                provider,
+                cd.build_project,
+                explain,
+                Summary::None.as_str()
+            ])?;
             if provider.is_some() {
                 tx.prepare_cached(
                     "INSERT INTO capture_jobs (deploy_id, state, attempts, not_before, updated_at)
@@ -145,7 +158,7 @@ impl Store {
                     captured_at: None,
                     provider,
                     build_project: cd.build_project,
-                    summary: "none".into(),
+                    summary: Summary::None,
                     builds: serde_json::Value::Array(vec![]),
                     explain,
                 },

@@ -1,6 +1,10 @@
 //! The local index of provider builds, for the capture worker, the sync loop
 //! and webhooks: builds (CircleCI workflows) with their jobs, keyed by (org,
-//! provider, provider build id) and looked up by (project, commit).
+//! provider, provider build id) and looked up by (project, commit). The
+//! records are the domain's [`IndexedBuild`] /
+//! [`IndexedJob`](buildsnap_domain::IndexedJob), written and read row by row
+//! in `index_rows.rs`; the sync's own reads and writes are in
+//! `sync_state.rs`.
 //!
 //! Writes never make a final build look unfinished again (a late or
 //! re-ordered observation cannot un-finish a workflow), and an observation
@@ -11,79 +15,11 @@
 //! enabled: disabling erases the index (see `disable_integration`), so a
 //! provider answer that arrives after the disable is dropped, not stored.
 
+use buildsnap_domain::{IndexedBuild, SearchReport};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::index_rows::{read_builds, upsert_builds};
 use crate::{Result, Store, orgs, ts};
-
-/// Statuses after which a build or job never changes again.
-pub const FINAL_STATUSES: &[&str] = &["success", "failed", "error", "canceled", "not_run"];
-
-/// Whether `status` (buildsnap's vocabulary) is final.
-pub fn is_final(status: &str) -> bool {
-    FINAL_STATUSES.contains(&status)
-}
-
-/// One job of an indexed build. Timestamps are RFC 3339 UTC.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexedJob {
-    /// Provider's id.
-    pub id: String,
-    /// Job name.
-    pub name: String,
-    /// Job number, where the provider has one.
-    pub number: Option<i64>,
-    /// `build`, `approval`, ...
-    pub kind: String,
-    /// buildsnap status word.
-    pub status: String,
-    /// The provider's own word.
-    pub provider_status: String,
-    /// Start time.
-    pub started_at: Option<String>,
-    /// Stop time.
-    pub stopped_at: Option<String>,
-    /// Browser link.
-    pub url: Option<String>,
-}
-
-/// One indexed build (CircleCI workflow). Timestamps are RFC 3339 UTC.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexedBuild {
-    /// Provider's build id.
-    pub id: String,
-    /// Provider project (normalised slug).
-    pub project: String,
-    /// Build (workflow) name.
-    pub name: String,
-    /// buildsnap status word.
-    pub status: String,
-    /// The provider's own word.
-    pub provider_status: String,
-    /// Browser link.
-    pub url: Option<String>,
-    /// Pipeline (trigger) id.
-    pub pipeline_id: String,
-    /// Pipeline number.
-    pub pipeline_number: Option<i64>,
-    /// Full commit SHA, lower-case.
-    pub sha: String,
-    /// Branch built.
-    pub branch: Option<String>,
-    /// Tag built.
-    pub tag: Option<String>,
-    /// Creation time.
-    pub created_at: String,
-    /// Stop time.
-    pub stopped_at: Option<String>,
-    /// Whether `jobs` is the whole job list.
-    pub jobs_complete: bool,
-    /// Jobs, in the provider's order.
-    pub jobs: Vec<IndexedJob>,
-    /// When this build was first stored (set by the store; ignored on write).
-    pub first_seen: Option<String>,
-    /// When the provider last showed it to us (set by the store; ignored on write).
-    pub last_seen: Option<String>,
-}
 
 /// The record of a stored commit search.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,8 +28,9 @@ pub struct CommitSearch {
     pub searched_at: String,
     /// Unix nanoseconds of `searched_at`, for comparisons.
     pub searched_at_nanos: i64,
-    /// The plugin's search report, as JSON text.
-    pub report: String,
+    /// What the search looked at; `None` when the stored report cannot be
+    /// read (the capture then explains an empty snapshot without it).
+    pub report: Option<SearchReport>,
 }
 
 /// What the index holds for one (project, commit) lookup.
@@ -105,19 +42,7 @@ pub struct IndexLookup {
     pub builds: Vec<IndexedBuild>,
 }
 
-/// Where an integration's builds are synced from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyncTarget {
-    /// Org slug.
-    pub org: String,
-    /// Provider id.
-    pub provider: String,
-    /// Code deployments of projects using this integration as build server:
-    /// `(build_project, repo_url)`, deduplicated.
-    pub sources: Vec<(Option<String>, String)>,
-}
-
-fn parse_nanos(s: &str) -> Option<i64> {
+pub(crate) fn parse_nanos(s: &str) -> Option<i64> {
     ts::parse(s).ok().map(ts::to_nanos)
 }
 
@@ -129,201 +54,13 @@ pub(crate) fn enabled(tx: &Connection, org_id: i64, provider: &str) -> Result<bo
         == Some(1))
 }
 
-/// Upserts `builds` (see the module notes for the merge rules).
-pub(crate) fn upsert_builds(
-    tx: &Connection,
-    org_id: i64,
-    provider: &str,
-    builds: &[IndexedBuild],
-    now: i64,
-) -> Result<()> {
-    for b in builds {
-        let created = parse_nanos(&b.created_at).unwrap_or(now);
-        let stopped = b.stopped_at.as_deref().and_then(parse_nanos);
-        let fin = is_final(&b.status);
-        let existing: Option<i64> = tx
-            .prepare_cached(
-                "SELECT final FROM provider_builds WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
-            )?
-            .query_row(params![org_id, provider, b.id], |r| r.get(0))
-            .optional()?;
-        // A final build stays final: only fill in what was missing.
-        if existing == Some(1) && !fin {
-            tx.prepare_cached(
-                "UPDATE provider_builds SET last_seen = ?4,
-                     url = COALESCE(url, ?5), pipeline_number = COALESCE(pipeline_number, ?6),
-                     branch = COALESCE(branch, ?7), tag = COALESCE(tag, ?8)
-                 WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
-            )?
-            .execute(params![
-                org_id,
-                provider,
-                b.id,
-                now,
-                b.url,
-                b.pipeline_number,
-                b.branch,
-                b.tag
-            ])?;
-            // Its jobs are final too: a stale list must not reopen them.
-            continue;
-        }
-        // New, or newer news: one upsert. What the observation lacks (a
-        // link, a number, a stop time) keeps its known value, and a job list
-        // once complete stays known to be complete.
-        tx.prepare_cached(
-            "INSERT INTO provider_builds (org_id, provider, build_id, project, sha, name, status,
-                 provider_status, final, url, pipeline_id, pipeline_number, branch, tag, created_at,
-                 stopped_at, jobs_complete, first_seen, last_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18)
-             ON CONFLICT (org_id, provider, build_id) DO UPDATE SET
-                 project = excluded.project, sha = excluded.sha, name = excluded.name,
-                 status = excluded.status, provider_status = excluded.provider_status, final = excluded.final,
-                 url = COALESCE(excluded.url, url), pipeline_id = excluded.pipeline_id,
-                 pipeline_number = COALESCE(excluded.pipeline_number, pipeline_number),
-                 branch = COALESCE(excluded.branch, branch), tag = COALESCE(excluded.tag, tag),
-                 created_at = excluded.created_at, stopped_at = COALESCE(excluded.stopped_at, stopped_at),
-                 jobs_complete = CASE WHEN excluded.jobs_complete = 1 THEN 1 ELSE jobs_complete END,
-                 last_seen = excluded.last_seen",
-        )?
-        .execute(params![
-            org_id,
-            provider,
-            b.id,
-            b.project,
-            b.sha.to_ascii_lowercase(),
-            b.name,
-            b.status,
-            b.provider_status,
-            fin as i64,
-            b.url,
-            b.pipeline_id,
-            b.pipeline_number,
-            b.branch,
-            b.tag,
-            created,
-            stopped,
-            b.jobs_complete as i64,
-            now
-        ])?;
-        if b.jobs_complete {
-            // The whole list: it replaces what was known.
-            tx.prepare_cached(
-                "DELETE FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
-            )?
-            .execute(params![org_id, provider, b.id])?;
-        }
-        for (pos, j) in b.jobs.iter().enumerate() {
-            let was_final: Option<i64> = tx
-                .prepare_cached(
-                    "SELECT status FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3 AND job_id = ?4",
-                )?
-                .query_row(params![org_id, provider, b.id, j.id], |r| r.get::<_, String>(0))
-                .optional()?
-                .map(|s| is_final(&s) as i64);
-            if was_final == Some(1) && !is_final(&j.status) {
-                continue;
-            }
-            tx.prepare_cached(
-                "INSERT INTO provider_jobs (org_id, provider, build_id, job_id, position, name, number, kind, status,
-                     provider_status, started_at, stopped_at, url)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-                 ON CONFLICT (org_id, provider, build_id, job_id) DO UPDATE SET
-                     name = excluded.name, number = COALESCE(excluded.number, number), kind = excluded.kind,
-                     status = excluded.status, provider_status = excluded.provider_status,
-                     started_at = COALESCE(excluded.started_at, started_at),
-                     stopped_at = COALESCE(excluded.stopped_at, stopped_at), url = COALESCE(excluded.url, url)",
-            )?
-            .execute(params![
-                org_id,
-                provider,
-                b.id,
-                j.id,
-                pos as i64,
-                j.name,
-                j.number,
-                j.kind,
-                j.status,
-                j.provider_status,
-                j.started_at.as_deref().and_then(parse_nanos),
-                j.stopped_at.as_deref().and_then(parse_nanos),
-                j.url
-            ])?;
-        }
-    }
-    Ok(())
-}
-
-fn read_builds(
-    tx: &Connection,
-    org_id: i64,
-    provider: &str,
-    where_sql: &str,
-    args: &[&dyn rusqlite::ToSql],
-) -> Result<Vec<IndexedBuild>> {
-    let sql = format!(
-        "SELECT build_id, project, name, status, provider_status, url, pipeline_id, pipeline_number, sha, branch,
-                tag, created_at, stopped_at, jobs_complete, first_seen, last_seen
-         FROM provider_builds WHERE org_id = ?1 AND provider = ?2 AND {where_sql}
-         ORDER BY created_at DESC, build_id DESC"
-    );
-    let mut all: Vec<&dyn rusqlite::ToSql> = vec![&org_id, &provider];
-    all.extend_from_slice(args);
-    let mut st = tx.prepare_cached(&sql)?;
-    let mut builds: Vec<IndexedBuild> = st
-        .query_map(all.as_slice(), |r| {
-            Ok(IndexedBuild {
-                id: r.get(0)?,
-                project: r.get(1)?,
-                name: r.get(2)?,
-                status: r.get(3)?,
-                provider_status: r.get(4)?,
-                url: r.get(5)?,
-                pipeline_id: r.get(6)?,
-                pipeline_number: r.get(7)?,
-                sha: r.get(8)?,
-                branch: r.get(9)?,
-                tag: r.get(10)?,
-                created_at: ts::nanos_to_string(r.get(11)?),
-                stopped_at: r.get::<_, Option<i64>>(12)?.map(ts::nanos_to_string),
-                jobs_complete: r.get::<_, i64>(13)? == 1,
-                jobs: Vec::new(),
-                first_seen: Some(ts::nanos_to_string(r.get(14)?)),
-                last_seen: Some(ts::nanos_to_string(r.get(15)?)),
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut jobs_st = tx.prepare_cached(
-        "SELECT job_id, name, number, kind, status, provider_status, started_at, stopped_at, url
-         FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3 ORDER BY position, job_id",
-    )?;
-    for b in &mut builds {
-        b.jobs = jobs_st
-            .query_map(params![org_id, provider, b.id], |r| {
-                Ok(IndexedJob {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    number: r.get(2)?,
-                    kind: r.get(3)?,
-                    status: r.get(4)?,
-                    provider_status: r.get(5)?,
-                    started_at: r.get::<_, Option<i64>>(6)?.map(ts::nanos_to_string),
-                    stopped_at: r.get::<_, Option<i64>>(7)?.map(ts::nanos_to_string),
-                    url: r.get(8)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-    }
-    Ok(builds)
-}
-
 fn is_hex(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|c| c.is_ascii_hexdigit())
 }
 
 impl Store {
     /// Stores builds the provider showed (sync, webhooks, searches). With
-    /// `search = Some((project, sha_query, report_json))` it also records
+    /// `search = Some((project, sha_query, report))` it also records
     /// that these builds are the whole answer of a commit search made now.
     /// Returns `false` (and writes nothing) when the integration is no
     /// longer enabled.
@@ -332,7 +69,7 @@ impl Store {
         org: &str,
         provider: &str,
         builds: &[IndexedBuild],
-        search: Option<(&str, &str, &str)>,
+        search: Option<(&str, &str, &SearchReport)>,
     ) -> Result<bool> {
         let now = ts::to_nanos(ts::now());
         self.db.write(|tx| {
@@ -348,7 +85,14 @@ impl Store {
                      ON CONFLICT (org_id, provider, project, sha_query) DO UPDATE SET
                          searched_at = excluded.searched_at, report = excluded.report",
                 )?
-                .execute(params![org_id, provider, project, sha_query.to_ascii_lowercase(), now, report])?;
+                .execute(params![
+                    org_id,
+                    provider,
+                    project,
+                    sha_query.to_ascii_lowercase(),
+                    now,
+                    report.to_json()
+                ])?;
             }
             Ok(true)
         })
@@ -378,7 +122,7 @@ impl Store {
                     Ok(CommitSearch {
                         searched_at: ts::nanos_to_string(n),
                         searched_at_nanos: n,
-                        report: r.get(1)?,
+                        report: SearchReport::from_json(&r.get::<_, String>(1)?),
                     })
                 })
                 .optional()?;
@@ -391,114 +135,6 @@ impl Store {
                 &[&project, &pattern],
             )?;
             Ok(IndexLookup { search, builds })
-        })
-    }
-
-    /// Ids of `project`'s builds that were not final when last seen and were
-    /// created after `since` (RFC 3339), newest first, at most `limit`.
-    pub fn unfinished_builds(
-        &self,
-        org: &str,
-        provider: &str,
-        project: &str,
-        since: &str,
-        limit: u32,
-    ) -> Result<Vec<String>> {
-        let since = parse_nanos(since).unwrap_or(0);
-        self.db.read(|tx| {
-            let org_id = orgs::org_id(tx, org)?;
-            let mut st = tx.prepare_cached(
-                "SELECT build_id FROM provider_builds
-                 WHERE org_id = ?1 AND provider = ?2 AND project = ?3 AND final = 0 AND created_at >= ?4
-                 ORDER BY created_at DESC LIMIT ?5",
-            )?;
-            let ids = st
-                .query_map(params![org_id, provider, project, since, limit], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            Ok(ids)
-        })
-    }
-
-    /// Enabled integrations in good standing (`ok`) with the code
-    /// deployments of the projects that use them as build server: what the
-    /// background sync refreshes.
-    pub fn sync_targets(&self) -> Result<Vec<SyncTarget>> {
-        self.db.read(|tx| {
-            let mut st = tx.prepare_cached(
-                "SELECT o.slug, i.provider, c.build_project, c.repo_url
-                 FROM integrations i
-                 JOIN orgs o ON o.id = i.org_id
-                 JOIN projects p ON p.org_id = i.org_id AND p.build_server = i.provider
-                 JOIN code_deployments c ON c.project_id = p.id
-                 WHERE i.enabled = 1 AND i.status = 'ok'
-                 ORDER BY o.slug, i.provider, c.id",
-            )?;
-            let rows: Vec<(String, String, Option<String>, String)> = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                .collect::<Result<_, _>>()?;
-            let mut out: Vec<SyncTarget> = Vec::new();
-            for (org, provider, build_project, repo_url) in rows {
-                let idx = match out
-                    .iter()
-                    .position(|t| t.org == org && t.provider == provider)
-                {
-                    Some(i) => i,
-                    None => {
-                        out.push(SyncTarget {
-                            org,
-                            provider,
-                            sources: Vec::new(),
-                        });
-                        out.len() - 1
-                    }
-                };
-                let src = (build_project, repo_url);
-                if !out[idx].sources.contains(&src) {
-                    out[idx].sources.push(src);
-                }
-            }
-            Ok(out)
-        })
-    }
-
-    /// The stored sync cursor of `project`, if a sync ran before.
-    pub fn sync_cursor(&self, org: &str, provider: &str, project: &str) -> Result<Option<String>> {
-        self.db.read(|tx| {
-            let org_id = orgs::org_id(tx, org)?;
-            Ok(tx
-                .prepare_cached(
-                    "SELECT cursor FROM sync_cursors WHERE org_id = ?1 AND provider = ?2 AND project = ?3",
-                )?
-                .query_row(params![org_id, provider, project], |r| r.get::<_, Option<String>>(0))
-                .optional()?
-                .flatten())
-        })
-    }
-
-    /// Stores a sync page: its builds and the next cursor, atomically.
-    /// `false` (nothing written) when the integration is no longer enabled.
-    pub fn save_sync(
-        &self,
-        org: &str,
-        provider: &str,
-        project: &str,
-        builds: &[IndexedBuild],
-        cursor: Option<&str>,
-    ) -> Result<bool> {
-        let now = ts::to_nanos(ts::now());
-        self.db.write(|tx| {
-            let org_id = orgs::org_id(tx, org)?;
-            if !enabled(tx, org_id, provider)? {
-                return Ok(false);
-            }
-            upsert_builds(tx, org_id, provider, builds, now)?;
-            tx.prepare_cached(
-                "INSERT INTO sync_cursors (org_id, provider, project, cursor, synced_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (org_id, provider, project) DO UPDATE SET
-                     cursor = COALESCE(excluded.cursor, cursor), synced_at = excluded.synced_at",
-            )?
-            .execute(params![org_id, provider, project, cursor, now])?;
-            Ok(true)
         })
     }
 

@@ -14,34 +14,38 @@
 
 mod capture_state;
 mod captures;
+mod columns;
 mod crypto;
 mod db;
 mod deploys;
 mod error;
 mod index;
+mod index_rows;
 mod integrations;
 mod migrations;
 mod model;
 mod orgs;
 mod projects;
+mod sync_state;
 mod tokens;
-pub mod ts;
 pub mod validate;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Timestamps (the domain's; re-exported here for the store's users).
+pub use buildsnap_domain::ts;
+/// The snapshot records the store reads and writes, defined by the domain.
+pub use buildsnap_domain::{FinalSnapshot, IndexedBuild, IndexedJob, Snapshot, SnapshotState};
 pub use crypto::{KeyError, ProviderToken, SecretKey};
 pub use deploys::{DEFAULT_ENVIRONMENT, MAX_LIST_LIMIT};
 pub use error::{Result, StoreError};
-pub use index::{
-    CommitSearch, FINAL_STATUSES, IndexLookup, IndexedBuild, IndexedJob, SyncTarget, is_final,
-};
+pub use index::{CommitSearch, IndexLookup};
 pub use model::{
-    Account, CaptureJob, CodeDeployment, Deploy, FinalSnapshot, IntegrationState,
-    NewCodeDeployment, NewDeploy, NewToken, Org, Principal, Project, RawBuilds, Scope, Snapshot,
-    SnapshotState,
+    Account, CaptureJob, CodeDeployment, Deploy, IntegrationState, NewCodeDeployment, NewDeploy,
+    NewToken, Org, Principal, Project, RawBuilds, Scope,
 };
+pub use sync_state::SyncTarget;
 
 /// Handle to the SQLite database of one data directory. Clone freely.
 #[derive(Clone)]

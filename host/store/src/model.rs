@@ -1,6 +1,8 @@
 //! Records the store reads and writes. The `Serialize` forms are the HTTP API's
-//! JSON shapes (`<deploy>`, `<snapshot>`, projects, ...).
+//! JSON shapes (`<deploy>`, projects, ...); the snapshot's own records
+//! (`<snapshot>`, `<build>`, statuses) are the domain's (`buildsnap_domain`).
 
+use buildsnap_domain::Snapshot;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -167,72 +169,11 @@ pub struct NewDeploy {
     pub code_deployment: Option<String>,
 }
 
-/// `<snapshot>.state`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SnapshotState {
-    /// Capture queued or running.
-    Pending,
-    /// Captured; never changes again.
-    Complete,
-    /// The project had no enabled build server at registration.
-    NoBuildServer,
-    /// Capture gave up; `explain` says why.
-    Error,
-}
-
-impl SnapshotState {
-    /// The stored / JSON word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SnapshotState::Pending => "pending",
-            SnapshotState::Complete => "complete",
-            SnapshotState::NoBuildServer => "no_build_server",
-            SnapshotState::Error => "error",
-        }
-    }
-
-    pub(crate) fn from_db(s: &str) -> SnapshotState {
-        match s {
-            "pending" => SnapshotState::Pending,
-            "complete" => SnapshotState::Complete,
-            "no_build_server" => SnapshotState::NoBuildServer,
-            _ => SnapshotState::Error,
-        }
-    }
-}
-
-/// `<snapshot>`: the builds of a deploy's commit as of its `deployed_at`.
-///
-/// `B` is how `builds` is held: a parsed [`serde_json::Value`] for code that
-/// looks inside, or [`RawBuilds`] for reads that only pass the stored JSON on
-/// (the HTTP reads of one deploy), which saves a parse and a re-serialisation
-/// of what can be tens of KB per request.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Snapshot<B = serde_json::Value> {
-    /// Capture state.
-    pub state: SnapshotState,
-    /// The deploy's `deployed_at`.
-    pub as_of: String,
-    /// When the capture finished.
-    pub captured_at: Option<String>,
-    /// Provider id it is captured from.
-    pub provider: Option<String>,
-    /// Provider project searched.
-    pub build_project: Option<String>,
-    /// A status word, or `none` when there are no builds.
-    pub summary: String,
-    /// `<build>` objects, newest first.
-    pub builds: B,
-    /// Why `builds` is empty / what went wrong.
-    pub explain: Option<String>,
-}
-
 /// The stored `builds` JSON text of a snapshot, unparsed; serialises
 /// verbatim.
 pub type RawBuilds = Box<serde_json::value::RawValue>;
 
-/// `<deploy>`; `B` as in [`Snapshot`].
+/// `<deploy>`; `B` as in [`Snapshot`] (how its snapshot's `builds` are held).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Deploy<B = serde_json::Value> {
     /// Id, unique across the whole service.
@@ -249,22 +190,6 @@ pub struct Deploy<B = serde_json::Value> {
     pub deployed_at: String,
     /// The snapshot.
     pub builds: Snapshot<B>,
-}
-
-impl<B> Snapshot<B> {
-    /// The same snapshot with `builds` held as `C`.
-    pub fn with_builds<C>(self, builds: C) -> Snapshot<C> {
-        Snapshot {
-            state: self.state,
-            as_of: self.as_of,
-            captured_at: self.captured_at,
-            provider: self.provider,
-            build_project: self.build_project,
-            summary: self.summary,
-            builds,
-            explain: self.explain,
-        }
-    }
 }
 
 impl<B> Deploy<B> {
@@ -307,21 +232,4 @@ pub struct CaptureJob {
     pub deployed_at: OffsetDateTime,
     /// Attempts so far, including this one.
     pub attempts: u32,
-}
-
-/// The final result of a capture, for [`crate::Store::finish_capture`].
-#[derive(Debug, Clone)]
-pub struct FinalSnapshot {
-    /// `Complete` or `Error`.
-    pub state: SnapshotState,
-    /// Summary status word (`none` without builds).
-    pub summary: String,
-    /// JSON array of `<build>` objects, newest first.
-    pub builds: serde_json::Value,
-    /// Explanation (required by the contract when `builds` is empty).
-    pub explain: Option<String>,
-    /// The provider project actually searched (e.g. derived from `repo_url`).
-    pub build_project: Option<String>,
-    /// When the capture finished.
-    pub captured_at: OffsetDateTime,
 }

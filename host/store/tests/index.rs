@@ -4,9 +4,9 @@
 
 mod common;
 
+use buildsnap_domain::{Status, Summary};
 use buildsnap_store::*;
-use common::{open, seed};
-use serde_json::json;
+use common::{frozen, open, report, seed};
 
 fn job(id: &str, status: &str) -> IndexedJob {
     IndexedJob {
@@ -14,7 +14,7 @@ fn job(id: &str, status: &str) -> IndexedJob {
         name: id.into(),
         number: Some(1),
         kind: "build".into(),
-        status: status.into(),
+        status: status.parse().unwrap(),
         provider_status: status.into(),
         started_at: Some("2025-06-01T11:00:01Z".into()),
         stopped_at: (status == "success").then(|| "2025-06-01T11:00:31Z".into()),
@@ -27,7 +27,7 @@ fn build(id: &str, sha: &str, status: &str, jobs: Vec<IndexedJob>, complete: boo
         id: id.into(),
         project: "gh/acme/web".into(),
         name: "build".into(),
-        status: status.into(),
+        status: status.parse().unwrap(),
         provider_status: status.into(),
         url: Some(format!("https://app.circleci.com/{id}")),
         pipeline_id: "p1".into(),
@@ -63,7 +63,7 @@ fn index_merges_observations_and_records_searches() {
             "acme",
             "circleci",
             &[running],
-            Some(("gh/acme/web", SHA, "{\"pages_fetched\":1}"))
+            Some(("gh/acme/web", SHA, &report(1)))
         )
         .unwrap()
     );
@@ -71,7 +71,7 @@ fn index_merges_observations_and_records_searches() {
         .index_lookup("acme", "circleci", "gh/acme/web", SHA)
         .unwrap();
     let search = l.search.expect("search recorded");
-    assert_eq!(search.report, "{\"pages_fetched\":1}");
+    assert_eq!(search.report, Some(report(1)));
     assert_eq!(l.builds.len(), 1);
     assert_eq!(
         l.builds[0].created_at, "2025-06-01T11:00:00.5Z",
@@ -124,7 +124,7 @@ fn index_merges_observations_and_records_searches() {
     let l = s
         .index_lookup("acme", "circleci", "gh/acme/web", SHA)
         .unwrap();
-    assert_eq!(l.builds[0].status, "success");
+    assert_eq!(l.builds[0].status, Status::Success);
     assert_eq!(l.builds[0].jobs.len(), 2);
     assert!(
         l.builds[0].jobs_complete,
@@ -156,7 +156,7 @@ fn index_merges_observations_and_records_searches() {
     let l = s
         .index_lookup("acme", "circleci", "gh/acme/web", SHA)
         .unwrap();
-    assert_eq!(l.builds[0].status, "success");
+    assert_eq!(l.builds[0].status, Status::Success);
     assert_eq!(
         s.sync_cursor("acme", "circleci", "gh/acme/web")
             .unwrap()
@@ -204,7 +204,7 @@ fn webhook_secret_is_sealed_and_disable_erases_it_with_the_index() {
         "acme",
         "circleci",
         &[build("w1", SHA, "running", vec![], true)],
-        Some(("gh/acme/web", SHA, "{}")),
+        Some(("gh/acme/web", SHA, &report(0))),
     )
     .unwrap();
     drop(s);
@@ -283,8 +283,8 @@ fn complete_capture_only_for_a_job_still_running_and_defer_does_not_count() {
     assert_eq!(job.attempts, 1);
     let fin = FinalSnapshot {
         state: SnapshotState::Complete,
-        summary: "success".into(),
-        builds: json!([{"id": "w1", "status": "success"}]),
+        summary: Summary::Status(Status::Success),
+        builds: vec![frozen("w1", Status::Success)],
         explain: None,
         build_project: Some("gh/acme/web".into()),
         captured_at: ts::now(),
@@ -307,8 +307,8 @@ fn current_status_is_shown_beside_a_frozen_build() {
     s.next_capture_job().unwrap().unwrap();
     let fin = FinalSnapshot {
         state: SnapshotState::Complete,
-        summary: "running".into(),
-        builds: json!([{"id": "w1", "status": "running"}, {"id": "w2", "status": "success"}]),
+        summary: Summary::Status(Status::Running),
+        builds: vec![frozen("w1", Status::Running), frozen("w2", Status::Success)],
         explain: None,
         build_project: Some("gh/acme/web".into()),
         captured_at: ts::now(),
@@ -339,7 +339,7 @@ fn current_status_is_shown_beside_a_frozen_build() {
         builds[1].get("current_status").is_none(),
         "same status: nothing beside it"
     );
-    assert_eq!(builds[1], json!({"id": "w2", "status": "success"}));
+    assert_eq!(builds[1], serde_json::to_value(&fin.builds[1]).unwrap());
     // The stored snapshot itself is untouched.
     assert!(
         s.get_deploy("acme", d.id).unwrap().builds.builds[0]

@@ -37,3 +37,34 @@ pub fn seed(s: &Store) {
     s.set_default_build_server("acme", "circleci", "web")
         .unwrap();
 }
+
+/// A frozen build with only an id and a status worth looking at.
+pub fn frozen(id: &str, status: buildsnap_domain::Status) -> buildsnap_domain::FrozenBuild {
+    buildsnap_domain::FrozenBuild {
+        branch: None,
+        created_at: "2025-06-01T11:00:00Z".into(),
+        id: id.into(),
+        jobs: vec![],
+        jobs_complete: true,
+        name: "build".into(),
+        pipeline_id: "p1".into(),
+        pipeline_number: None,
+        provider_status: status.as_str().into(),
+        sha: "a".repeat(40),
+        status,
+        stopped_at: None,
+        tag: None,
+        url: None,
+    }
+}
+
+/// A search report as a plugin would give it.
+pub fn report(pipelines: u32) -> buildsnap_domain::SearchReport {
+    buildsnap_domain::SearchReport {
+        oldest_searched: None,
+        pages_fetched: 1,
+        pipelines_searched: pipelines,
+        stopped_because: buildsnap_domain::StopReason::EndOfHistory,
+        without_commit: 0,
+    }
+}

@@ -42,7 +42,7 @@ pub fn from_nanos(n: i64) -> OffsetDateTime {
 }
 
 /// Database form to RFC 3339.
-pub(crate) fn nanos_to_string(n: i64) -> String {
+pub fn nanos_to_string(n: i64) -> String {
     format(from_nanos(n))
 }
 

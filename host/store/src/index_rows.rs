@@ -1,0 +1,253 @@
+//! The index's rows: builds and jobs written with the merge rules of
+//! `index.rs` (final stays final, an incomplete job list erases nothing) and
+//! read back as the domain's records.
+
+use buildsnap_domain::{IndexedBuild, IndexedJob, JobKind, Status};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::index::parse_nanos;
+use crate::{Result, columns, ts};
+
+/// Upserts `builds` (see the module notes for the merge rules).
+pub(crate) fn upsert_builds(
+    tx: &Connection,
+    org_id: i64,
+    provider: &str,
+    builds: &[IndexedBuild],
+    now: i64,
+) -> Result<()> {
+    for b in builds {
+        upsert_build(tx, org_id, provider, b, now)?;
+    }
+    Ok(())
+}
+
+fn upsert_build(
+    tx: &Connection,
+    org_id: i64,
+    provider: &str,
+    b: &IndexedBuild,
+    now: i64,
+) -> Result<()> {
+    // Every field named (no `..`): a field added to the record does not
+    // compile here until it is stored, or said not to be.
+    let IndexedBuild {
+        id,
+        project,
+        name,
+        status,
+        provider_status,
+        url,
+        pipeline_id,
+        pipeline_number,
+        sha,
+        branch,
+        tag,
+        created_at,
+        stopped_at,
+        jobs_complete,
+        jobs,
+        first_seen: _,
+        last_seen: _,
+    } = b;
+    let created = parse_nanos(created_at).unwrap_or(now);
+    let stopped = stopped_at.as_deref().and_then(parse_nanos);
+    let fin = status.is_final();
+    let existing: Option<i64> = tx
+        .prepare_cached(
+            "SELECT final FROM provider_builds WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
+        )?
+        .query_row(params![org_id, provider, id], |r| r.get(0))
+        .optional()?;
+    // A final build stays final: only fill in what was missing.
+    if existing == Some(1) && !fin {
+        tx.prepare_cached(
+            "UPDATE provider_builds SET last_seen = ?4,
+                 url = COALESCE(url, ?5), pipeline_number = COALESCE(pipeline_number, ?6),
+                 branch = COALESCE(branch, ?7), tag = COALESCE(tag, ?8)
+             WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
+        )?
+        .execute(params![
+            org_id,
+            provider,
+            id,
+            now,
+            url,
+            pipeline_number,
+            branch,
+            tag
+        ])?;
+        // Its jobs are final too: a stale list must not reopen them.
+        return Ok(());
+    }
+    // New, or newer news: one upsert. What the observation lacks (a
+    // link, a number, a stop time) keeps its known value, and a job list
+    // once complete stays known to be complete.
+    tx.prepare_cached(
+        "INSERT INTO provider_builds (org_id, provider, build_id, project, sha, name, status,
+             provider_status, final, url, pipeline_id, pipeline_number, branch, tag, created_at,
+             stopped_at, jobs_complete, first_seen, last_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18)
+         ON CONFLICT (org_id, provider, build_id) DO UPDATE SET
+             project = excluded.project, sha = excluded.sha, name = excluded.name,
+             status = excluded.status, provider_status = excluded.provider_status, final = excluded.final,
+             url = COALESCE(excluded.url, url), pipeline_id = excluded.pipeline_id,
+             pipeline_number = COALESCE(excluded.pipeline_number, pipeline_number),
+             branch = COALESCE(excluded.branch, branch), tag = COALESCE(excluded.tag, tag),
+             created_at = excluded.created_at, stopped_at = COALESCE(excluded.stopped_at, stopped_at),
+             jobs_complete = CASE WHEN excluded.jobs_complete = 1 THEN 1 ELSE jobs_complete END,
+             last_seen = excluded.last_seen",
+    )?
+    .execute(params![
+        org_id,
+        provider,
+        id,
+        project,
+        sha.to_ascii_lowercase(),
+        name,
+        status.as_str(),
+        provider_status,
+        fin as i64,
+        url,
+        pipeline_id,
+        pipeline_number,
+        branch,
+        tag,
+        created,
+        stopped,
+        *jobs_complete as i64,
+        now
+    ])?;
+    if *jobs_complete {
+        // The whole list: it replaces what was known.
+        tx.prepare_cached(
+            "DELETE FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
+        )?
+        .execute(params![org_id, provider, id])?;
+    }
+    for (pos, j) in jobs.iter().enumerate() {
+        upsert_job(tx, org_id, provider, id, pos, j)?;
+    }
+    Ok(())
+}
+
+fn upsert_job(
+    tx: &Connection,
+    org_id: i64,
+    provider: &str,
+    build_id: &str,
+    pos: usize,
+    j: &IndexedJob,
+) -> Result<()> {
+    // Every field named, as in `upsert_build`.
+    let IndexedJob {
+        id,
+        name,
+        number,
+        kind,
+        status,
+        provider_status,
+        started_at,
+        stopped_at,
+        url,
+    } = j;
+    let was_final: Option<bool> = tx
+        .prepare_cached(
+            "SELECT status FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3 AND job_id = ?4",
+        )?
+        .query_row(params![org_id, provider, build_id, id], |r| r.get::<_, String>(0))
+        .optional()?
+        .map(|s| s.parse::<Status>().is_ok_and(Status::is_final));
+    if was_final == Some(true) && !status.is_final() {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "INSERT INTO provider_jobs (org_id, provider, build_id, job_id, position, name, number, kind, status,
+             provider_status, started_at, stopped_at, url)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         ON CONFLICT (org_id, provider, build_id, job_id) DO UPDATE SET
+             name = excluded.name, number = COALESCE(excluded.number, number), kind = excluded.kind,
+             status = excluded.status, provider_status = excluded.provider_status,
+             started_at = COALESCE(excluded.started_at, started_at),
+             stopped_at = COALESCE(excluded.stopped_at, stopped_at), url = COALESCE(excluded.url, url)",
+    )?
+    .execute(params![
+        org_id,
+        provider,
+        build_id,
+        id,
+        pos as i64,
+        name,
+        number,
+        kind.as_str(),
+        status.as_str(),
+        provider_status,
+        started_at.as_deref().and_then(parse_nanos),
+        stopped_at.as_deref().and_then(parse_nanos),
+        url
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn read_builds(
+    tx: &Connection,
+    org_id: i64,
+    provider: &str,
+    where_sql: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<IndexedBuild>> {
+    let sql = format!(
+        "SELECT build_id, project, name, status, provider_status, url, pipeline_id, pipeline_number, sha, branch,
+                tag, created_at, stopped_at, jobs_complete, first_seen, last_seen
+         FROM provider_builds WHERE org_id = ?1 AND provider = ?2 AND {where_sql}
+         ORDER BY created_at DESC, build_id DESC"
+    );
+    let mut all: Vec<&dyn rusqlite::ToSql> = vec![&org_id, &provider];
+    all.extend_from_slice(args);
+    let mut st = tx.prepare_cached(&sql)?;
+    let mut builds: Vec<IndexedBuild> = st
+        .query_map(all.as_slice(), |r| {
+            Ok(IndexedBuild {
+                id: r.get(0)?,
+                project: r.get(1)?,
+                name: r.get(2)?,
+                status: columns::word(r, 3)?,
+                provider_status: r.get(4)?,
+                url: r.get(5)?,
+                pipeline_id: r.get(6)?,
+                pipeline_number: r.get(7)?,
+                sha: r.get(8)?,
+                branch: r.get(9)?,
+                tag: r.get(10)?,
+                created_at: ts::nanos_to_string(r.get(11)?),
+                stopped_at: r.get::<_, Option<i64>>(12)?.map(ts::nanos_to_string),
+                jobs_complete: r.get::<_, i64>(13)? == 1,
+                jobs: Vec::new(),
+                first_seen: Some(ts::nanos_to_string(r.get(14)?)),
+                last_seen: Some(ts::nanos_to_string(r.get(15)?)),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut jobs_st = tx.prepare_cached(
+        "SELECT job_id, name, number, kind, status, provider_status, started_at, stopped_at, url
+         FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3 ORDER BY position, job_id",
+    )?;
+    for b in &mut builds {
+        b.jobs = jobs_st
+            .query_map(params![org_id, provider, b.id], |r| {
+                Ok(IndexedJob {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    number: r.get(2)?,
+                    kind: JobKind::from(r.get::<_, String>(3)?),
+                    status: columns::word(r, 4)?,
+                    provider_status: r.get(5)?,
+                    started_at: r.get::<_, Option<i64>>(6)?.map(ts::nanos_to_string),
+                    stopped_at: r.get::<_, Option<i64>>(7)?.map(ts::nanos_to_string),
+                    url: r.get(8)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(builds)
+}
