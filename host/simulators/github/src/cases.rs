@@ -49,6 +49,8 @@ pub mod ids {
     pub const RERUN_LATER: u64 = 12_000_000_109;
     /// Queued, starts at 1 minute, succeeds at 3 minutes.
     pub const QUEUED: u64 = 12_000_000_110;
+    /// Requested at +30 s waiting for approval; approved at +200 s, succeeds at +280 s.
+    pub const APPROVAL_LATER: u64 = 12_000_000_111;
     /// First of the [`super::BUSY_RUNS`] runs of [`super::busy_sha`].
     pub const FIRST_BUSY: u64 = 12_000_001_001;
 }
@@ -206,6 +208,35 @@ pub fn queued() -> RunSpec {
         )
 }
 
+/// A deploy requested after the start: waits for approval, is approved at +200 s and
+/// succeeds at +280 s (every webhook action happens after the start).
+pub fn approval_later() -> RunSpec {
+    RunSpec::new("Deploy")
+        .id(ids::APPROVAL_LATER)
+        .title("case: approval later")
+        .created(30)
+        .attempt(
+            AttemptSpec::status("queued")
+                .then_at(35, "in_progress")
+                .then_at(95, "waiting")
+                .then_at(200, "in_progress")
+                .then_completed_at(280, "success")
+                .job(
+                    JobSpec::status("build", "queued")
+                        .then_at(35, "in_progress")
+                        .then_completed_at(90, "success")
+                        .steps(&steps()),
+                )
+                .job(
+                    JobSpec::status("deploy-production", "waiting")
+                        .created(95)
+                        .then_at(200, "queued")
+                        .then_at(205, "in_progress")
+                        .then_completed_at(275, "success"),
+                ),
+        )
+}
+
 /// `n` successful runs of different workflows for one commit (a monorepo's fan-out).
 pub fn runs_for_commit(sha: &str, n: usize, first_id: u64) -> Vec<RunSpec> {
     (0..n)
@@ -240,6 +271,7 @@ pub fn demo() -> Result<Scenario, ScenarioError> {
             rerun_later(),
             in_progress_with_failed_job(),
             queued(),
+            approval_later(),
         ])
         .repo(PUBLIC_REPO)
         .public()

@@ -118,8 +118,6 @@ pub fn ping(c: Ctx<'_>, hook: &WebhookConfig, repo: Option<usize>, at: DateTime<
                 "content_type": "json",
                 "insecure_ssl": "0",
                 "url": hook.url,
-                // GitHub masks the secret.
-                "secret": hook.secret.as_ref().map(|_| "********"),
             },
             "updated_at": ts(at),
             "created_at": ts(at),
@@ -130,6 +128,10 @@ pub fn ping(c: Ctx<'_>, hook: &WebhookConfig, repo: Option<usize>, at: DateTime<
             "last_response": {"code": null, "status": "unused", "message": null},
         },
     });
+    if hook.secret.is_some() {
+        // GitHub masks the secret.
+        v["hook"]["config"]["secret"] = json!("********");
+    }
     if let Some(ri) = repo {
         let r = &c.s.repos[ri];
         let owner = c.account(&r.owner);
