@@ -259,6 +259,7 @@ fn materialise(draft: RepoDraft, start: DateTime<Utc>, first_user: &str, ids: &m
     let n = runs.len() as i64;
     let mut numbers: BTreeMap<String, u64> = BTreeMap::new();
     let mut commits: Vec<Commit> = Vec::new();
+    let mut heads: BTreeMap<String, (DateTime<Utc>, String)> = BTreeMap::new();
     for (k, spec) in runs.into_iter().enumerate() {
         let created = at(start, spec.created.unwrap_or(-(n - k as i64) * 60));
         let workflow_id = match repo.workflows.iter().find(|w| w.name == spec.workflow) {
@@ -305,7 +306,11 @@ fn materialise(draft: RepoDraft, start: DateTime<Utc>, first_user: &str, ids: &m
             });
         }
         if let Some(b) = &spec.branch {
-            repo.branches.insert(b.clone(), sha.clone());
+            // The branch points at its newest run's commit.
+            let newest = heads.get(b).is_none_or(|(t, _)| *t <= created);
+            if newest {
+                heads.insert(b.clone(), (created, sha.clone()));
+            }
         }
         let mut specs = spec.attempts.clone();
         if specs.is_empty() {
@@ -384,6 +389,8 @@ fn materialise(draft: RepoDraft, start: DateTime<Utc>, first_user: &str, ids: &m
             parents: Vec::new(),
         });
     }
+    repo.branches
+        .extend(heads.into_iter().map(|(b, (_, sha))| (b, sha)));
     let newest = commits.last().expect("one commit").sha.clone();
     repo.branches
         .entry(repo.default_branch.clone())
