@@ -123,7 +123,11 @@ impl Simulator {
             webhooks,
             urls,
             enterprise: opts.enterprise,
-            api_versions: opts.api_versions,
+            api_versions: if opts.api_versions.is_empty() {
+                vec![API_VERSION.to_owned()]
+            } else {
+                opts.api_versions
+            },
         });
         let (tx, rx) = watch::channel(false);
         let server = tokio::spawn(crate::server::serve(listener, shared.clone(), rx.clone()));

@@ -13,6 +13,8 @@
 //! ```
 //! See `README.md` for what is modelled, the scenario format, faults and deviations.
 
+#![warn(missing_docs)]
+
 pub mod admin;
 pub mod auth;
 pub mod builder;

@@ -61,6 +61,9 @@ fn scenarios_round_trip_through_json() {
     assert_eq!(back.to_json_pretty(), text);
 }
 
+/// One change that makes the example inconsistent.
+type Edit = Box<dyn FnOnce(&mut Value)>;
+
 fn invalid(edit: impl FnOnce(&mut Value)) -> String {
     let mut v: Value = serde_json::from_str(&std::fs::read_to_string(EXAMPLE).unwrap()).unwrap();
     edit(&mut v);
@@ -72,12 +75,12 @@ fn invalid(edit: impl FnOnce(&mut Value)) -> String {
 
 #[test]
 fn inconsistent_scenarios_are_refused_with_a_reason() {
-    let run = "/repos/0/runs/0";
-    let cases: [(&str, Box<dyn FnOnce(&mut Value)>); 9] = [
+    const RUN: &str = "/repos/0/runs/0";
+    let cases: [(&str, Edit); 9] = [
         (
             "is not a commit",
             Box::new(|v| {
-                v.pointer_mut(&format!("{run}/head_sha"))
+                v.pointer_mut(&format!("{RUN}/head_sha"))
                     .unwrap()
                     .clone_from(&json!("3333333333333333333333333333333333333333"))
             }),
@@ -85,7 +88,7 @@ fn inconsistent_scenarios_are_refused_with_a_reason() {
         (
             "not a state GitHub serves",
             Box::new(|v| {
-                v.pointer_mut(&format!("{run}/attempts/0"))
+                v.pointer_mut(&format!("{RUN}/attempts/0"))
                     .unwrap()
                     .as_object_mut()
                     .unwrap()
@@ -97,7 +100,7 @@ fn inconsistent_scenarios_are_refused_with_a_reason() {
         (
             "not a state GitHub serves",
             Box::new(|v| {
-                v.pointer_mut(&format!("{run}/attempts/0/jobs/0/conclusion"))
+                v.pointer_mut(&format!("{RUN}/attempts/0/jobs/0/conclusion"))
                     .unwrap()
                     .clone_from(&json!("startup_failure"))
             }),
@@ -105,7 +108,7 @@ fn inconsistent_scenarios_are_refused_with_a_reason() {
         (
             "not a state GitHub serves",
             Box::new(|v| {
-                v.pointer_mut(&format!("{run}/attempts/0/status"))
+                v.pointer_mut(&format!("{RUN}/attempts/0/status"))
                     .unwrap()
                     .clone_from(&json!("running"))
             }),
@@ -113,7 +116,7 @@ fn inconsistent_scenarios_are_refused_with_a_reason() {
         (
             "duplicate job id",
             Box::new(|v| {
-                v.pointer_mut(&format!("{run}/attempts/1/jobs/0/id"))
+                v.pointer_mut(&format!("{RUN}/attempts/1/jobs/0/id"))
                     .unwrap()
                     .clone_from(&json!(33000000001u64))
             }),
@@ -133,7 +136,7 @@ fn inconsistent_scenarios_are_refused_with_a_reason() {
         (
             "at least one attempt",
             Box::new(|v| {
-                v.pointer_mut(&format!("{run}/attempts"))
+                v.pointer_mut(&format!("{RUN}/attempts"))
                     .unwrap()
                     .clone_from(&json!([]))
             }),
@@ -141,7 +144,7 @@ fn inconsistent_scenarios_are_refused_with_a_reason() {
         (
             "unknown workflow",
             Box::new(|v| {
-                v.pointer_mut(&format!("{run}/workflow_id"))
+                v.pointer_mut(&format!("{RUN}/workflow_id"))
                     .unwrap()
                     .clone_from(&json!(1))
             }),

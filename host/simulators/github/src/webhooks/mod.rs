@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use crate::scenario::Scenario;
 use crate::timeline::job_created_at;
 
-/// A webhook subscription.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+/// A webhook subscription. Its `Debug` output hides the secret.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct WebhookConfig {
     /// Receiver URL; `http://127.0.0.1:PORT/path` (plain HTTP only).
     pub url: String,
@@ -48,6 +48,19 @@ fn default_events() -> Vec<String> {
 }
 fn default_timeout_ms() -> u64 {
     10_000
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("url", &self.url)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("events", &self.events)
+            .field("repos", &self.repos)
+            .field("id", &self.id)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
 }
 
 impl WebhookConfig {
@@ -291,5 +304,24 @@ impl Webhooks {
         let start = *cursor;
         *cursor += list[start..].partition_point(|e| e.at <= now);
         list[start..*cursor].to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_secret_and_wants_filters() {
+        let c = WebhookConfig {
+            repos: vec!["acme/api".into()],
+            events: vec!["workflow_job".into()],
+            ..WebhookConfig::new("http://127.0.0.1:1/h", "s3cr3t-value")
+        };
+        assert!(!format!("{c:?}").contains("s3cr3t-value"));
+        assert!(c.wants("workflow_job", "ACME/api"));
+        assert!(c.wants("ping", "acme/api"));
+        assert!(!c.wants("workflow_run", "acme/api"));
+        assert!(!c.wants("workflow_job", "acme/docs"));
     }
 }
