@@ -63,6 +63,18 @@ pub async fn start_demo() -> SimHandle {
     start(demo_scenario()).await
 }
 
+/// One client for every test: building one per request is slow. Without idle connections,
+/// nothing ties it to the runtime of the test that used it first.
+fn client() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("client builds")
+    })
+}
+
 /// Sends one request to an absolute URL.
 pub async fn request(
     method: &str,
@@ -70,8 +82,7 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> Result<Resp, reqwest::Error> {
-    let client = reqwest::Client::builder().build()?;
-    let mut b = client.request(method.parse().unwrap(), url);
+    let mut b = client().request(method.parse().unwrap(), url);
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
