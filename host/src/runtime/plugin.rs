@@ -2,8 +2,10 @@
 //!
 //! Every call gets a fresh Store (no state survives between calls, so one
 //! misbehaving call cannot poison the next), a memory cap, an epoch
-//! deadline for running wasm, and a tokio timeout around everything,
-//! which also covers time the guest spends blocked in host HTTP.
+//! deadline for running wasm (which also makes the guest yield to tokio
+//! every tick, so busy guests never starve the server: see `engine.rs`),
+//! and a tokio timeout around everything, which also covers time the
+//! guest spends blocked in host HTTP.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
@@ -14,7 +16,7 @@ use url::Url;
 use wasmtime::{Engine, Store, Trap};
 
 use super::credential::Credential;
-use super::engine::deadline_ticks;
+use super::engine::slice_until;
 use super::limits::{MemoryCap, PluginLimits};
 use super::origin::{AllowList, Origin};
 use super::outbound::{AuthHeader, AuthScheme, CallHttp, CallPolicy, Outbound};
@@ -199,8 +201,8 @@ impl Plugin {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
-        store.set_epoch_deadline(deadline_ticks(self.limits.call_timeout));
-        store.epoch_deadline_trap();
+        // Yield at every tick, trap at the deadline (engine.rs says why).
+        slice_until(&mut store, deadline);
         Ok(store)
     }
 
