@@ -1044,3 +1044,23 @@ async fn a_large_commit_outgrows_the_initial_heap_and_maps_completely() {
         2_000
     );
 }
+
+/// Issue 18, F6: the built-in plugin refuses a project slug with dot
+/// segments before any request, so the integration's token never reaches
+/// another path of the provider (`/internal/admin%3Fx%3D1%23/pipeline`).
+#[tokio::test]
+async fn a_project_slug_with_dot_segments_sends_nothing() {
+    let sim = start(demo_scenario()).await;
+    let plugin = circleci(&sim).await;
+    let result = plugin
+        .builds_for_commit(
+            &integration(&sim, Some(ALICE)),
+            &query("gh/../../../../internal/admin?x=1#", SHA_45),
+        )
+        .await;
+    match provider_error(result) {
+        ProviderError::NotFound(m) => assert!(m.contains("not a CircleCI project slug"), "{m}"),
+        other => panic!("expected not-found, got {other:?}"),
+    }
+    assert!(sim.requests().is_empty(), "{:?}", sim.requests());
+}

@@ -335,20 +335,6 @@ async fn batch_runs_concurrently_and_keeps_order() {
     );
 }
 
-/// Collects formatted log output for assertions.
-#[derive(Clone, Default)]
-struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn wasi_stdout_goes_to_the_log_with_the_plugin_id() {
     let logs = LogBuffer::default();

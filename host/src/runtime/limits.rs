@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+/// The default of [`PluginLimits::call_timeout`].
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Limits applied to each plugin. Defaults suit a provider that pages a CI
 /// API: generous time (network-bound), little memory.
 #[derive(Debug, Clone)]
@@ -12,10 +15,16 @@ pub struct PluginLimits {
     /// raising this only helps a plugin that buffers whole histories, and
     /// every concurrent call may use this much.
     pub memory_bytes: usize,
-    /// Wall-clock budget of one call, including time blocked in host HTTP.
-    /// Default 30 s. The epoch deadline stops running wasm at this point
-    /// and a tokio timeout stops a call parked in host I/O, so a plugin can
-    /// never hold a worker longer. Too short cuts off slow CircleCI pages.
+    /// Wall-clock budget of one call, from asking for a concurrency permit
+    /// to the answer, including time blocked in host HTTP. Default
+    /// [`DEFAULT_CALL_TIMEOUT`] (30 s); the operator's setting for it is
+    /// `BUILDSNAP_PLUGIN_TIMEOUT` / `--plugin-timeout` (seconds). The call
+    /// ends at this point (within one 10 ms epoch tick) however its time is
+    /// spent: running wasm traps at the deadline and yields to tokio at
+    /// every tick before it, and a tokio timeout stops a call parked in
+    /// host I/O. Too short cuts off slow CircleCI pages; longer lets a
+    /// broken plugin keep a concurrency permit (and its share of the CPU)
+    /// that long.
     pub call_timeout: Duration,
     /// Calls of one plugin that may run at once. Default 8. Each running
     /// call holds a Store (memory up to `memory_bytes`); more concurrency
@@ -58,7 +67,7 @@ impl Default for PluginLimits {
     fn default() -> Self {
         PluginLimits {
             memory_bytes: 64 << 20,
-            call_timeout: Duration::from_secs(30),
+            call_timeout: DEFAULT_CALL_TIMEOUT,
             max_concurrent_calls: 8,
             http: HttpLimits::default(),
         }

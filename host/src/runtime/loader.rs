@@ -25,6 +25,22 @@ pub struct PluginSource {
     pub bytes: Vec<u8>,
 }
 
+/// Where a plugin came from, which decides whether its own default origin
+/// is granted without the operator listing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provenance {
+    /// Shipped inside the program: the built-in CircleCI plugin, or bytes
+    /// the embedding program passed to `RegistryBuilder::source`. Whoever
+    /// built the program chose it, so its declared default origin is
+    /// granted.
+    Bundled,
+    /// A file from the operator's plugins folder. Anyone who can write a
+    /// file there would otherwise choose what the server may reach, so
+    /// every origin it declares, its default included, is reachable only
+    /// when BUILDSNAP_ALLOW_HOSTS covers it.
+    PluginsFolder,
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LoadError {
     #[error("{origin}: not a valid WebAssembly component (truncated or corrupt?): {reason}")]
@@ -114,7 +130,11 @@ impl Loader {
 
     /// Compile (or fetch from cache) on a blocking thread, then check and
     /// describe. Compiling is seconds of CPU for a cold cache.
-    pub async fn load(&self, source: PluginSource) -> Result<(Plugin, LoadStats), LoadError> {
+    pub async fn load(
+        &self,
+        source: PluginSource,
+        provenance: Provenance,
+    ) -> Result<(Plugin, LoadStats), LoadError> {
         let origin = source.origin.clone();
         let bytes = source.bytes;
         if wasmparser::Parser::is_core_wasm(&bytes) {
@@ -163,6 +183,7 @@ impl Loader {
             auth: AuthScheme::Bearer,
             origins: Vec::new(),
             source: origin.clone(),
+            provenance,
             sha256,
             uses_wasi: shape.uses_wasi,
         };

@@ -1,6 +1,7 @@
 //! The plugin runtime: loads provider components and runs their calls in
 //! a sandbox (fresh Store per call, memory cap, deadline, HTTP policy).
 
+pub mod auth_header;
 pub mod cache;
 pub mod credential;
 pub mod engine;
@@ -11,9 +12,10 @@ pub mod outbound;
 pub mod plugin;
 pub mod registry;
 pub(crate) mod state;
+pub mod url_rules;
 pub mod wit;
 
 pub use credential::Credential;
-pub use loader::{LoadError, PluginSource};
+pub use loader::{LoadError, PluginSource, Provenance};
 pub use plugin::{CallError, Integration, Plugin, PluginInfo};
 pub use registry::{LoadFailure, Registry, RegistryBuilder};

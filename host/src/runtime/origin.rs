@@ -31,10 +31,25 @@ impl Origin {
         })
     }
 
+    /// Parse a declared origin (`https://circleci.com`). A URL with
+    /// credentials (`user:password@`) is refused: an origin never carries
+    /// them, and the URL's credentials would be sent as Basic auth.
     pub fn parse(text: &str) -> Result<Origin, OriginError> {
         let url = Url::parse(text.trim()).map_err(|e| OriginError::new(text, e.to_string()))?;
+        if has_credentials(&url) {
+            return Err(OriginError::new(
+                "(a URL with credentials)",
+                "an origin carries no user name or password",
+            ));
+        }
         Origin::of(&url).ok_or_else(|| OriginError::new(text, "not an http(s) URL"))
     }
+}
+
+/// Whether `url` has a user name or password (`https://user:pass@host`).
+/// HTTP clients send those as Basic auth, past every header rule.
+pub fn has_credentials(url: &Url) -> bool {
+    !url.username().is_empty() || url.password().is_some()
 }
 
 impl fmt::Display for Origin {
@@ -191,10 +206,13 @@ impl AllowList {
         self.patterns.iter().any(|p| p.matches(origin))
     }
 
-    /// The one grant rule: a plugin's own default origin, or one the
-    /// operator listed.
-    pub fn grants(&self, origin: &Origin, default_origin: &Origin) -> bool {
-        origin == default_origin || self.allows(origin)
+    /// The one grant rule: an origin the operator listed, or the plugin's
+    /// own default origin when the plugin's defaults are trusted
+    /// (`own_default` is `Some` only for plugins bundled with the program;
+    /// a plugin from the plugins folder is `None`, so that dropping a file
+    /// there never opens an origin the operator did not write down).
+    pub fn grants(&self, origin: &Origin, own_default: Option<&Origin>) -> bool {
+        own_default == Some(origin) || self.allows(origin)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -248,6 +266,29 @@ mod tests {
                 "{bad} should be refused"
             );
         }
+    }
+
+    #[test]
+    fn own_default_is_granted_only_when_trusted() {
+        let default = origin("https://ci.example.com");
+        let none = AllowList::default();
+        assert!(none.grants(&default, Some(&default)));
+        assert!(!none.grants(&default, None));
+        assert!(!none.grants(&origin("https://other.example.com"), Some(&default)));
+        let listed = AllowList::parse("https://ci.example.com").unwrap();
+        assert!(listed.grants(&default, None));
+    }
+
+    #[test]
+    fn declared_origins_carry_no_credentials() {
+        let err = Origin::parse("https://user:hunter2@ci.example.com").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(Origin::parse("https://user@ci.example.com").is_err());
+        let url = Url::parse("https://:pw@h.example.com/").unwrap();
+        assert!(has_credentials(&url));
+        assert!(!has_credentials(
+            &Url::parse("https://h.example.com/").unwrap()
+        ));
     }
 
     #[test]

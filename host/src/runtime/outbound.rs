@@ -15,9 +15,11 @@ use futures::StreamExt;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
-use super::credential::Credential;
+use super::auth_header::scrub;
+pub use super::auth_header::{AuthHeader, AuthHeaderError, AuthScheme};
 use super::limits::HttpLimits;
-use super::origin::{AllowList, Origin};
+use super::origin::{AllowList, Origin, has_credentials};
+use super::url_rules::{UrlRefusal, parse_plugin_url};
 
 /// One request, as a plugin asked for it.
 #[derive(Debug, Clone)]
@@ -50,62 +52,15 @@ pub enum OutError {
     Other(String),
 }
 
-/// How the token is attached, from the plugin's descriptor.
-#[derive(Debug, Clone)]
-pub enum AuthScheme {
-    Header(String),
-    Bearer,
-    BasicUser,
-}
-
-/// The header a call adds on requests to the integration's origin.
-#[derive(Clone)]
-pub struct AuthHeader {
-    origin: Origin,
-    name: HeaderName,
-    value: HeaderValue,
-    /// Kept to scrub the token from anything a server echoes back.
-    token: Credential,
-}
-
-impl AuthHeader {
-    pub fn new(origin: Origin, scheme: &AuthScheme, token: Credential) -> Result<Self, OutError> {
-        use base64::Engine as _;
-        let (name, value) = match scheme {
-            AuthScheme::Header(name) => (name.clone(), token.expose().to_string()),
-            AuthScheme::Bearer => ("authorization".into(), format!("Bearer {}", token.expose())),
-            AuthScheme::BasicUser => (
-                "authorization".into(),
-                format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD
-                        .encode(format!("{}:", token.expose()))
-                ),
-            ),
-        };
-        let name = HeaderName::try_from(name)
-            .map_err(|e| OutError::Other(format!("bad auth header name: {e}")))?;
-        let mut value = HeaderValue::try_from(value)
-            .map_err(|_| OutError::Other("token is not a valid header value".into()))?;
-        // Keeps the value out of hyper's and reqwest's debug output.
-        value.set_sensitive(true);
-        Ok(AuthHeader {
-            origin,
-            name,
-            value,
-            token,
-        })
-    }
-}
-
 /// What one plugin call may reach, and with which credentials.
 #[derive(Clone)]
 pub struct CallPolicy {
     pub plugin: Arc<str>,
     /// Origins the plugin declared in `describe`, plus the integration's.
     pub declared: Vec<Origin>,
-    /// The plugin's default origin (always granted when declared).
-    pub default_origin: Origin,
+    /// The plugin's default origin when it is granted without the
+    /// operator (bundled plugins; `None` for plugins-folder plugins).
+    pub granted_default: Option<Origin>,
     pub grants: Arc<AllowList>,
     pub auth: Option<AuthHeader>,
 }
@@ -113,6 +68,14 @@ pub struct CallPolicy {
 impl CallPolicy {
     /// The origin of `url` if this call may reach it, or why not.
     pub fn check(&self, url: &Url) -> Result<Origin, OutError> {
+        // A user name or password in the URL would go out as Basic auth,
+        // around the rule that only the host sets the auth header. Not
+        // echoed: it is a credential.
+        if has_credentials(url) {
+            return Err(OutError::Denied(
+                "a URL with credentials (user:password@) is refused; the host adds the integration's token itself".into(),
+            ));
+        }
         let origin = Origin::of(url)
             .ok_or_else(|| OutError::Denied(format!("`{url}` is not an http(s) URL")))?;
         if !self.declared.contains(&origin) {
@@ -121,7 +84,7 @@ impl CallPolicy {
                 self.plugin
             )));
         }
-        if !self.grants.grants(&origin, &self.default_origin) {
+        if !self.grants.grants(&origin, self.granted_default.as_ref()) {
             return Err(OutError::Denied(format!(
                 "origin {origin} is not granted to plugin `{}`; an operator grants it with BUILDSNAP_ALLOW_HOSTS={}://{}:{}",
                 self.plugin, origin.scheme, origin.host, origin.port
@@ -190,8 +153,10 @@ impl CallHttp {
                 self.policy.plugin, limits.max_requests_per_call
             )));
         }
-        let mut url = Url::parse(&req.url)
-            .map_err(|e| OutError::Other(format!("invalid url `{}`: {e}", req.url)))?;
+        let mut url = parse_plugin_url(&req.url).map_err(|e| match e {
+            UrlRefusal::DotSegment => OutError::Denied(format!("`{}`: {e}", req.url)),
+            UrlRefusal::Invalid { .. } => OutError::Other(e.to_string()),
+        })?;
         let mut method = req.method.clone();
         let mut body = req.body.clone();
         for _hop in 0..=limits.max_redirects {
@@ -367,31 +332,6 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-/// A server that echoes request headers (error pages, debugging proxies)
-/// would hand the token to the plugin; replace it wherever it appears.
-fn scrub(token: &[u8], headers: &mut [(String, String)], body: &mut Vec<u8>) {
-    if token.is_empty() {
-        return;
-    }
-    let token_str = String::from_utf8_lossy(token);
-    for (_, value) in headers.iter_mut() {
-        if value.contains(token_str.as_ref()) {
-            *value = value.replace(token_str.as_ref(), "[redacted]");
-        }
-    }
-    if memchr::memmem::find(body, token).is_some() {
-        let mut out = Vec::with_capacity(body.len());
-        let mut rest = &body[..];
-        while let Some(i) = memchr::memmem::find(rest, token) {
-            out.extend_from_slice(&rest[..i]);
-            out.extend_from_slice(b"[redacted]");
-            rest = &rest[i + token.len()..];
-        }
-        out.extend_from_slice(rest);
-        *body = out;
-    }
-}
-
 fn redirect_target(current: &Url, response: &OutResponse) -> Option<Url> {
     if !matches!(response.status, 301 | 302 | 303 | 307 | 308) {
         return None;
@@ -432,15 +372,6 @@ mod tests {
         assert_eq!(retry_after(&[], now), None);
     }
 
-    #[test]
-    fn scrub_replaces_every_echo_of_the_token() {
-        let mut headers = vec![("x-echo".to_string(), "Circle-Token: tok123".to_string())];
-        let mut body = b"{\"seen\":\"tok123\",\"again\":\"tok123\"}".to_vec();
-        scrub(b"tok123", &mut headers, &mut body);
-        assert_eq!(headers[0].1, "Circle-Token: [redacted]");
-        assert_eq!(body, b"{\"seen\":\"[redacted]\",\"again\":\"[redacted]\"}");
-    }
-
     fn policy(grants: &str) -> CallPolicy {
         CallPolicy {
             plugin: "p".into(),
@@ -448,7 +379,7 @@ mod tests {
                 Origin::parse("https://circleci.com").unwrap(),
                 Origin::parse("http://127.0.0.1:8000").unwrap(),
             ],
-            default_origin: Origin::parse("https://circleci.com").unwrap(),
+            granted_default: Some(Origin::parse("https://circleci.com").unwrap()),
             grants: Arc::new(AllowList::parse(grants).unwrap()),
             auth: None,
         }
@@ -476,5 +407,12 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("did not declare"), "{err}");
         assert!(p.check(&url("file:///etc/passwd")).is_err());
+        // Credentials in a URL (a plugin's or a redirect's) would go out as
+        // Basic auth: refused, and not echoed.
+        let err = p
+            .check(&url("https://user:hunter2@circleci.com/api/v2/me"))
+            .unwrap_err();
+        assert!(matches!(err, OutError::Denied(_)), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! Every call gets a fresh Store (no state survives between calls, so one
 //! misbehaving call cannot poison the next), a memory cap, an epoch
-//! deadline for running wasm, and a tokio timeout around everything,
-//! which also covers time the guest spends blocked in host HTTP.
+//! deadline for running wasm (which also makes the guest yield to tokio
+//! every tick, so busy guests never starve the server: see `engine.rs`),
+//! and a tokio timeout around everything, which also covers time the
+//! guest spends blocked in host HTTP.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
@@ -14,10 +16,11 @@ use url::Url;
 use wasmtime::{Engine, Store, Trap};
 
 use super::credential::Credential;
-use super::engine::deadline_ticks;
+use super::engine::slice_until;
 use super::limits::{MemoryCap, PluginLimits};
-use super::origin::{AllowList, Origin};
-use super::outbound::{AuthHeader, AuthScheme, CallHttp, CallPolicy, Outbound};
+use super::loader::Provenance;
+use super::origin::{AllowList, Origin, has_credentials};
+use super::outbound::{AuthHeader, AuthHeaderError, AuthScheme, CallHttp, CallPolicy, Outbound};
 use super::state::{LogSink, PluginState, WasiParts};
 use super::wit::{
     Account, CallContext, CommitBuilds, CommitQuery, Descriptor, Project, ProviderError,
@@ -39,6 +42,9 @@ pub struct PluginInfo {
     pub origins: Vec<Origin>,
     /// Where it came from: `builtin:circleci` or a file path.
     pub source: String,
+    /// Bundled or from the plugins folder: whether its default origin is
+    /// granted without the operator (see [`Provenance`]).
+    pub provenance: Provenance,
     pub sha256: String,
     /// Whether it imports WASI 0.2 (built for wasm32-wasip2).
     pub uses_wasi: bool,
@@ -131,19 +137,49 @@ impl Plugin {
     }
 
     /// Whether `base_url` may be used for an integration of this plugin:
-    /// its origin is the plugin's default or granted by the operator.
+    /// it carries no credentials, and its origin is granted by the operator
+    /// or is the default origin of a bundled plugin.
     pub fn check_base_url(&self, base_url: &Url) -> Result<Origin, CallError> {
+        // First, and without echoing the URL: it holds a password.
+        if has_credentials(base_url) {
+            return Err(CallError::HostNotAllowed(
+                "base_url must not contain credentials (user:password@): the provider token belongs in the integration's token, which the host sends in the provider's auth header".into(),
+            ));
+        }
         let origin = Origin::of(base_url).ok_or_else(|| {
             CallError::HostNotAllowed(format!("`{base_url}` is not an http(s) URL"))
         })?;
-        if self.grants.grants(&origin, &default_origin(&self.info)) {
-            Ok(origin)
-        } else {
-            Err(CallError::HostNotAllowed(format!(
-                "base_url origin {origin} is not allowed for {}: the operator must grant it with BUILDSNAP_ALLOW_HOSTS (e.g. BUILDSNAP_ALLOW_HOSTS={}://{}:{})",
-                self.info.name, origin.scheme, origin.host, origin.port
-            )))
+        if self.grants.grants(&origin, self.granted_default().as_ref()) {
+            return Ok(origin);
         }
+        let folder = if self.info.provenance == Provenance::PluginsFolder {
+            " (it comes from the plugins folder, so not even its default origin is granted without the operator)"
+        } else {
+            ""
+        };
+        Err(CallError::HostNotAllowed(format!(
+            "base_url origin {origin} is not allowed for {}{folder}: the operator must grant it with BUILDSNAP_ALLOW_HOSTS (e.g. BUILDSNAP_ALLOW_HOSTS={}://{}:{})",
+            self.info.name, origin.scheme, origin.host, origin.port
+        )))
+    }
+
+    /// The plugin's default origin when it is granted by being the
+    /// default (bundled plugins only).
+    fn granted_default(&self) -> Option<Origin> {
+        (self.info.provenance == Provenance::Bundled).then(|| default_origin(&self.info))
+    }
+
+    /// Origins the plugin declared that its calls may not reach: not
+    /// granted by the operator and not a bundled plugin's default. Logged
+    /// at load time so that the operator sees what to grant.
+    pub fn ungranted_origins(&self) -> Vec<Origin> {
+        let own = self.granted_default();
+        self.info
+            .origins
+            .iter()
+            .filter(|o| !self.grants.grants(o, own.as_ref()))
+            .cloned()
+            .collect()
     }
 
     fn context(integration: &Integration) -> CallContext {
@@ -169,7 +205,7 @@ impl Plugin {
                 let auth = match &integration.credential {
                     Some(token) => Some(
                         AuthHeader::new(origin.clone(), &self.info.auth, token.clone())
-                            .map_err(|e| CallError::HostNotAllowed(e.to_string()))?,
+                            .map_err(|e| self.auth_header_error(e))?,
                     ),
                     None => None,
                 };
@@ -178,7 +214,7 @@ impl Plugin {
                 let policy = CallPolicy {
                     plugin: self.info.id.as_str().into(),
                     declared,
-                    default_origin: default_origin(&self.info),
+                    granted_default: self.granted_default(),
                     grants: self.grants.clone(),
                     auth,
                 };
@@ -199,8 +235,8 @@ impl Plugin {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
-        store.set_epoch_deadline(deadline_ticks(self.limits.call_timeout));
-        store.epoch_deadline_trap();
+        // Yield at every tick, trap at the deadline (engine.rs says why).
+        slice_until(&mut store, deadline);
         Ok(store)
     }
 
@@ -238,6 +274,22 @@ impl Plugin {
                 plugin: self.info.id.clone(),
                 after: timeout,
             }),
+        }
+    }
+
+    /// A token that cannot be sent is the integration's credential being
+    /// unusable: reported as unauthorized (with the reason, not the
+    /// token), so the API answers "invalid credentials" and captures stop
+    /// as they do for a revoked token, not as a refused origin.
+    fn auth_header_error(&self, err: AuthHeaderError) -> CallError {
+        match err {
+            AuthHeaderError::TokenNotSendable => CallError::Provider(ProviderErrorText(
+                ProviderError::Unauthorized(err.to_string()),
+            )),
+            AuthHeaderError::BadName(_) => CallError::Trap {
+                plugin: self.info.id.clone(),
+                message: err.to_string(),
+            },
         }
     }
 

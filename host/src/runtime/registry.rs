@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::cache::{ArtifactCache, CacheOutcome};
 use super::engine::EngineSettings;
 use super::limits::PluginLimits;
-use super::loader::{LoadError, Loader, PluginSource};
+use super::loader::{LoadError, Loader, PluginSource, Provenance};
 use super::origin::AllowList;
 use super::outbound::Outbound;
 use super::plugin::Plugin;
@@ -73,7 +73,8 @@ impl RegistryBuilder {
         self.cache_dir = Some(dir.into());
         self
     }
-    /// Load every `*.wasm` file of this folder, in name order.
+    /// Load every `*.wasm` file of this folder, in name order. They get no
+    /// origin the grants do not cover ([`Provenance::PluginsFolder`]).
     pub fn plugins_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.plugins_dir = Some(dir.into());
         self
@@ -83,7 +84,8 @@ impl RegistryBuilder {
         self.builtin = on;
         self
     }
-    /// Load these bytes too (tests, embedding).
+    /// Load these bytes too (tests, embedding). They count as bundled
+    /// ([`Provenance::Bundled`]): their default origin is granted.
     pub fn source(mut self, source: PluginSource) -> Self {
         self.extra.push(source);
         self
@@ -111,12 +113,15 @@ impl RegistryBuilder {
             .map_err(|e| anyhow::anyhow!("plugin linker: {e:#}"))?;
         let mut sources = Vec::new();
         if self.builtin {
-            sources.push(PluginSource {
-                origin: "builtin:circleci".into(),
-                bytes: BUILTIN_CIRCLECI.to_vec(),
-            });
+            sources.push((
+                PluginSource {
+                    origin: "builtin:circleci".into(),
+                    bytes: BUILTIN_CIRCLECI.to_vec(),
+                },
+                Provenance::Bundled,
+            ));
         }
-        sources.extend(self.extra);
+        sources.extend(self.extra.into_iter().map(|s| (s, Provenance::Bundled)));
         let mut registry = Registry {
             plugins: BTreeMap::new(),
             failures: Vec::new(),
@@ -131,19 +136,22 @@ impl RegistryBuilder {
             paths.sort();
             for path in paths {
                 match std::fs::read(&path) {
-                    Ok(bytes) => sources.push(PluginSource {
-                        origin: path.display().to_string(),
-                        bytes,
-                    }),
+                    Ok(bytes) => sources.push((
+                        PluginSource {
+                            origin: path.display().to_string(),
+                            bytes,
+                        },
+                        Provenance::PluginsFolder,
+                    )),
                     Err(err) => {
                         tracing::error!(path = %path.display(), error = %err, "cannot read plugin file; skipped")
                     }
                 }
             }
         }
-        for source in sources {
+        for (source, provenance) in sources {
             let origin = source.origin.clone();
-            match loader.load(source).await {
+            match loader.load(source, provenance).await {
                 Ok((plugin, stats)) => registry.add(plugin, stats.cache),
                 Err(error) => {
                     tracing::error!(source = %origin, %error, "plugin not loaded");
@@ -182,6 +190,26 @@ impl Registry {
             plugin = %id, version = %plugin.info.version, contract = %plugin.info.api_version,
             source = %plugin.info.source, cache = ?cache, "plugin loaded"
         );
+        let ungranted = plugin.ungranted_origins();
+        if !ungranted.is_empty() {
+            let list = ungranted
+                .iter()
+                .map(|o| o.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            let why = match plugin.info.provenance {
+                Provenance::PluginsFolder => {
+                    "plugin from the plugins folder: the origins it declares, its default included, are reachable only when BUILDSNAP_ALLOW_HOSTS grants them"
+                }
+                Provenance::Bundled => {
+                    "the plugin declares origins BUILDSNAP_ALLOW_HOSTS does not grant"
+                }
+            };
+            tracing::warn!(
+                plugin = %id, source = %plugin.info.source, ungranted = %list,
+                "{why}; to let it reach them set BUILDSNAP_ALLOW_HOSTS={list}"
+            );
+        }
         self.cache_outcomes.insert(id.clone(), cache);
         self.plugins.insert(id, Arc::new(plugin));
     }

@@ -142,3 +142,17 @@ pub fn source(name: &str) -> buildsnap::runtime::PluginSource {
         bytes: guest(name),
     }
 }
+
+/// Collects formatted log output for assertions.
+#[derive(Clone, Default)]
+pub struct LogBuffer(pub Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

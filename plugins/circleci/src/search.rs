@@ -65,7 +65,9 @@ pub fn builds_for_commit(
             query.sha
         )));
     }
-    let project = slug::normalize(&query.project);
+    // Refused here, before any request: it goes into the URL path.
+    let project =
+        slug::parse(&query.project).map_err(|e| ProviderError::NotFound(e.to_string()))?;
     let api = Api::new(transport, ctx);
     let scan = scan_pipelines(&api, &project, query, &sha)?;
     let links = Links::for_base(api.base());

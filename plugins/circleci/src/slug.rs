@@ -6,8 +6,75 @@
 //! GitLab and Bitbucket DC projects are `circleci/<org-id>/<project-id>`:
 //! opaque, and not derivable from a repository URL.
 
+/// The vcs words of CircleCI project slugs (the long forms are accepted
+/// and shortened).
+pub const VCS_WORDS: &[&str] = &["gh", "github", "bb", "bitbucket", "circleci"];
+
+/// Why a text is not a project slug this plugin will put in a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidSlug {
+    /// The text, as given.
+    pub slug: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for InvalidSlug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Debug-quoted: the text may hold control characters.
+        write!(
+            f,
+            "{:?} is not a CircleCI project slug (vcs/org/repo, vcs one of gh, github, bb, bitbucket, circleci): {}",
+            self.slug, self.reason
+        )
+    }
+}
+
+impl std::error::Error for InvalidSlug {}
+
+/// A project slug checked for use as API path segments, in its stored
+/// form ([`normalize`]): exactly `vcs/org/repo` with a known vcs word, and
+/// org and repo non-empty, neither `.` nor `..`, and free of `?`, `#`,
+/// `%`, `\` and control characters. The slug comes from whoever
+/// registered the deploy; every segment is percent-encoded later, but
+/// `..` survives encoding and the URL parser would resolve it, sending
+/// the integration's token to another path of the provider
+/// (`gh/../../../../internal/admin`).
+pub fn parse(slug: &str) -> Result<String, InvalidSlug> {
+    let invalid = |reason| InvalidSlug {
+        slug: slug.to_string(),
+        reason,
+    };
+    let trimmed = slug.trim().trim_matches('/');
+    let parts: Vec<&str> = trimmed.split('/').collect();
+    let [vcs, org, repo] = parts[..] else {
+        return Err(invalid("it must have exactly three segments"));
+    };
+    if !VCS_WORDS.contains(&vcs.to_ascii_lowercase().as_str()) {
+        return Err(invalid("unknown vcs word"));
+    }
+    for segment in [org, repo] {
+        if segment.is_empty() {
+            return Err(invalid("empty segment"));
+        }
+        if segment == "." || segment == ".." {
+            return Err(invalid("`.` and `..` segments are not names"));
+        }
+        if segment
+            .chars()
+            .any(|c| matches!(c, '?' | '#' | '%' | '\\') || c.is_control())
+        {
+            return Err(invalid(
+                "`?`, `#`, `%`, `\\` and control characters are not allowed",
+            ));
+        }
+    }
+    Ok(normalize(trimmed))
+}
+
 /// The stored form of a slug: long vcs words shortened, a leading or
-/// trailing `/` dropped, everything else (including case) kept.
+/// trailing `/` dropped, everything else (including case) kept. For slugs
+/// the provider sent; a slug that goes into a URL passes [`parse`].
 pub fn normalize(slug: &str) -> String {
     let slug = slug.trim().trim_matches('/');
     match slug.split_once('/') {
@@ -76,7 +143,8 @@ pub fn for_repo_url(url: &str) -> Option<String> {
     if repo.is_empty() || org.contains(['?', '#']) {
         return None;
     }
-    Some(format!("{vcs}/{org}/{repo}"))
+    // `https://github.com/../..` names no repository.
+    parse(&format!("{vcs}/{org}/{repo}")).ok()
 }
 
 /// The slug as path segments for an API URL, each segment percent-encoded.
@@ -127,11 +195,65 @@ mod tests {
             ("https://gitlab.com/org/repo", None),
             ("https://github.example.com/org/repo", None),
             ("https://github.com/org", None),
+            ("https://github.com/../..", None),
+            ("https://github.com/org/..", None),
             ("not a url", None),
             ("", None),
         ];
         for (url, want) in cases {
             assert_eq!(for_repo_url(url).as_deref(), want, "{url}");
+        }
+    }
+
+    #[test]
+    fn parses_real_slugs_into_their_stored_form() {
+        for (slug, want) in [
+            ("gh/acme/app", "gh/acme/app"),
+            (
+                "github/coldgust/coldgust.github.io",
+                "gh/coldgust/coldgust.github.io",
+            ),
+            ("BitBucket/team/repo", "bb/team/repo"),
+            (" /gh/Org/Repo/ ", "gh/Org/Repo"),
+            ("gh/org/my repo", "gh/org/my repo"),
+            ("gh/org/...", "gh/org/..."),
+            ("gh/org/.github", "gh/org/.github"),
+            (
+                "circleci/43G3kM5RtfFE7v5sa4nWAU/44n9pujWcTnVZ2b5S8Fnat",
+                "circleci/43G3kM5RtfFE7v5sa4nWAU/44n9pujWcTnVZ2b5S8Fnat",
+            ),
+        ] {
+            assert_eq!(parse(slug).as_deref(), Ok(want), "{slug:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_slugs_that_would_leave_the_project_path() {
+        for bad in [
+            "gh/../../../../internal/admin?x=1#",
+            "gh/../repo",
+            "gh/org/..",
+            "gh/./repo",
+            "gh/org/.",
+            "gh//repo",
+            "gh/org/",
+            "gh/org",
+            "gh/org/repo/extra",
+            "gh/org/repo?x=1",
+            "gh/org/repo#frag",
+            "gh/org/%2e%2e",
+            "gh/org\\..\\admin/repo",
+            "gh/org/re\npo",
+            "gh/org/re\u{0}po",
+            "gitlab/org/repo",
+            "",
+            "/",
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert!(
+                err.to_string().contains("not a CircleCI project slug"),
+                "{err}"
+            );
         }
     }
 

@@ -55,7 +55,8 @@ pub fn sync(
     ctx: &CallContext,
     req: &SyncRequest,
 ) -> Result<SyncPage, ProviderError> {
-    let project = slug::normalize(&req.project);
+    // Refused here, before any request: it goes into the URL path.
+    let project = slug::parse(&req.project).map_err(|e| ProviderError::NotFound(e.to_string()))?;
     let api = Api::new(transport, ctx);
     let links = Links::for_base(api.base());
     let cursor = req.cursor.as_deref().and_then(|c| {

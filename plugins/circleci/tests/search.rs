@@ -726,3 +726,25 @@ fn branch_filter_and_paged_workflow_and_job_lists() {
     assert!(fake.requests.borrow()[0].ends_with("?branch=feature%2Fx"));
     fake.assert_clean();
 }
+
+/// Issue 18, F6: a project slug with `..` segments sent the token to
+/// `GET /internal/admin%3Fx%3D1%23/pipeline`. It is refused before any request.
+#[test]
+fn slugs_that_would_leave_the_project_path_send_nothing() {
+    for project in [
+        "gh/../../../../internal/admin?x=1#",
+        "gh/acme/..",
+        "gh//app",
+        "gh/acme/app%2F..",
+        "gitlab/acme/app",
+    ] {
+        let fake = Fake::new();
+        match builds_for_commit(&fake, &ctx(BASE), &query(project, &sha(1), 100)) {
+            Err(ProviderError::NotFound(m)) => {
+                assert!(m.contains("not a CircleCI project slug"), "{m}")
+            }
+            other => panic!("{project:?}: {other:?}"),
+        }
+        assert!(fake.requests.borrow().is_empty(), "{project:?}");
+    }
+}

@@ -224,3 +224,20 @@ fn foreign_cursor_is_ignored_and_errors_pass_through() {
         ProviderError::Unauthorized("You must log in first.".into())
     );
 }
+
+/// Issue 18, F6: a slug with dot segments sends nothing, like a search.
+#[test]
+fn slugs_that_would_leave_the_project_path_send_nothing() {
+    let fake = Fake::new();
+    let req = SyncRequest {
+        project: "gh/../../../../internal/admin?x=1#".into(),
+        ..request(None, &[])
+    };
+    match sync(&fake, &ctx(BASE), &req) {
+        Err(ProviderError::NotFound(m)) => {
+            assert!(m.contains("not a CircleCI project slug"), "{m}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(fake.requests.borrow().is_empty());
+}
