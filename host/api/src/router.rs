@@ -28,25 +28,23 @@ pub(crate) enum RouteId {
     GetDeploy,
     GetDeployBuilds,
     Webhook,
-    /// The web page (`routes/web.rs`): not part of the HTTP API, so neither
-    /// authenticated nor listed in the OpenAPI document.
+    /// The web page's document at `/` (`routes/web.rs`): not part of the
+    /// HTTP API, so neither authenticated nor listed in the OpenAPI document.
     WebIndex,
-    WebScript,
-    WebStyle,
-    WebIcon,
+    /// Any file of the web page under `/assets/` (a catch-all: the page's
+    /// files are a directory, not one route each).
+    WebAsset,
 }
 
 impl RouteId {
     /// A route of the web page rather than of the HTTP API.
     pub(crate) fn is_web_page(self) -> bool {
-        matches!(
-            self,
-            RouteId::WebIndex | RouteId::WebScript | RouteId::WebStyle | RouteId::WebIcon
-        )
+        matches!(self, RouteId::WebIndex | RouteId::WebAsset)
     }
 }
 
-/// `(method, path template, route)`. Templates use `{name}` for one segment.
+/// `(method, path template, route)`. Templates use `{name}` for one segment
+/// and `{*name}` for the rest of the path (one or more segments).
 pub(crate) const ROUTES: &[(Method, &str, RouteId)] = &[
     (Method::GET, "/healthz", RouteId::Healthz),
     (Method::GET, "/metrics", RouteId::Metrics),
@@ -129,9 +127,7 @@ pub(crate) const ROUTES: &[(Method, &str, RouteId)] = &[
         RouteId::Webhook,
     ),
     (Method::GET, "/", RouteId::WebIndex),
-    (Method::GET, "/assets/app.js", RouteId::WebScript),
-    (Method::GET, "/assets/app.css", RouteId::WebStyle),
-    (Method::GET, "/assets/icon.svg", RouteId::WebIcon),
+    (Method::GET, "/assets/{*path}", RouteId::WebAsset),
 ];
 
 /// Result of matching a request.
@@ -262,6 +258,14 @@ mod tests {
             Match::NotFound
         ));
         assert!(matches!(route(&Method::GET, "/healthz/x"), Match::NotFound));
+        match route(&Method::GET, "/assets/views/deploys.js") {
+            Match::Found { route, params, .. } => {
+                assert_eq!(route, RouteId::WebAsset);
+                assert_eq!(params, vec!["views/deploys.js"]);
+            }
+            _ => panic!("the catch-all takes every segment"),
+        }
+        assert!(matches!(route(&Method::GET, "/assets/"), Match::NotFound));
         assert_eq!(percent_decode("a%2Fb").as_deref(), Some("a/b"));
         assert_eq!(percent_decode("a%zz"), None);
     }

@@ -28,7 +28,18 @@ async fn page_and_assets_have_types_csp_and_no_auth() {
         (
             "/assets/app.js",
             "text/javascript; charset=utf-8",
-            "'use strict'",
+            "import { loadDeploys",
+        ),
+        (
+            "/assets/views/deploys.js",
+            "text/javascript; charset=utf-8",
+            "export async function loadDeploys",
+        ),
+        // Generated at start from the domain's vocabulary.
+        (
+            "/assets/status.js",
+            "text/javascript; charset=utf-8",
+            r#""on_hold":"on hold""#,
         ),
         (
             "/assets/app.css",
@@ -81,9 +92,30 @@ async fn page_and_assets_have_types_csp_and_no_auth() {
     // The API behind the page still wants a token.
     let r = get(&c, &format!("{}/api/v1/providers", srv.base)).await;
     assert_eq!(r.status(), 401);
-    // Unknown assets are 404 (JSON error), other methods 405.
-    let r = get(&c, &format!("{}/assets/nope.js", srv.base)).await;
-    assert_eq!(r.status(), 404);
+    // Unknown assets are 404 (JSON error), other methods 405. Only the
+    // embedded table is served: no path reaches the file system.
+    for path in [
+        "/assets/nope.js",
+        "/assets/",
+        "/assets/views",
+        "/assets/views/",
+        "/assets/../Cargo.toml",
+        "/assets/%2e%2e/Cargo.toml",
+        "/assets/..%2fbuild.rs",
+        "/assets/app.js/",
+        "/index.html",
+    ] {
+        let r = get(&c, &format!("{}{path}", srv.base)).await;
+        assert_eq!(r.status(), 404, "{path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+    let r = c
+        .post(format!("{}/assets/app.js", srv.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
     let r = c.post(format!("{}/", srv.base)).send().await.unwrap();
     assert_eq!(r.status(), 405);
     assert_eq!(r.headers()["allow"], "GET");
@@ -113,7 +145,7 @@ async fn index_has_the_sign_in_form_and_the_sections() {
         r##"href="#/projects""##,
         r##"href="#/deploys""##,
         r#"role="tab" id="tab-int-builds""#,
-        r#"<script src="/assets/app.js" defer></script>"#,
+        r#"<script type="module" src="/assets/app.js"></script>"#,
         r#"<link rel="stylesheet" href="/assets/app.css">"#,
     ] {
         assert!(html.contains(needle), "index.html lacks {needle:?}");

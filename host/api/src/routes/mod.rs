@@ -51,7 +51,8 @@ pub(crate) async fn dispatch(
         R::GetDeploy => deploys::get(state, req).await,
         R::GetDeployBuilds => deploys::builds(state, req).await,
         R::Webhook => webhooks::receive(state, req).await,
-        R::WebIndex | R::WebScript | R::WebStyle | R::WebIcon => Ok(web::asset(route, &req)),
+        R::WebIndex => web::index(&req),
+        R::WebAsset => web::assets(&req),
     }
 }
 
