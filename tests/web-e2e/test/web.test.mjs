@@ -251,6 +251,45 @@ describe('buildsnap web page', () => {
     assert.equal(r.body.projects.find((p) => p.slug === 'api').build_server, 'circleci');
   });
 
+  it('a flash clears on the next action, on navigation, and by itself', async () => {
+    await goTo('Integrations');
+    const c = card('CircleCI');
+    const status = c.getByRole('status');
+    const select = c.getByLabel('Set default build server');
+    const setBtn = c.getByRole('button', { name: 'Set', exact: true });
+
+    // The next action clears it, even one that ends in a form error.
+    await c.getByRole('button', { name: 'Stop using CircleCI for api' }).click();
+    await status.filter({ hasText: 'api no longer uses CircleCI' }).waitFor();
+    await setBtn.click();
+    await c.getByRole('alert').filter({ hasText: 'Choose a project.' }).waitFor();
+    assert.equal((await status.innerText()).trim(), '');
+
+    // Navigating away and back clears it.
+    await select.selectOption('api');
+    await setBtn.click();
+    await status.filter({ hasText: 'CircleCI is now the default build server for api' }).waitFor();
+    await goTo('Projects');
+    await goTo('Integrations');
+    await c.getByText('Enabled', { exact: true }).waitFor();
+    assert.equal((await card('CircleCI').getByRole('status').innerText()).trim(), '');
+
+    // Left alone, it goes after a while (FLASH_MS, 8 s), not at once.
+    await c.getByRole('button', { name: 'Stop using CircleCI for api' }).click();
+    await status.filter({ hasText: 'api no longer uses CircleCI' }).waitFor();
+    await select.selectOption('api');
+    await setBtn.click();
+    const shown = status.filter({ hasText: 'CircleCI is now the default build server for api' });
+    await shown.waitFor();
+    const seen = Date.now();
+    await shown.waitFor({ state: 'detached', timeout: 15000 });
+    const lasted = Date.now() - seen;
+    assert.ok(lasted > 3000, `the flash vanished after ${lasted} ms`);
+    assert.equal((await status.innerText()).trim(), '');
+    const r = await api('GET', `/api/v1/orgs/${ORG}/projects`, orgToken);
+    assert.equal(r.body.projects.find((p) => p.slug === 'api').build_server, 'circleci');
+  });
+
   it('shows a registered deploy, pending at first', async () => {
     // Slow down the simulator's first answer so the capture stays pending a while.
     const f = await fetch(`${simBase}/_sim/faults`, {
@@ -320,6 +359,59 @@ describe('buildsnap web page', () => {
     await shot('05-deploy-builds');
   });
 
+  it('a refresh overtaken by a newer one is aborted and never paints', async () => {
+    await goTo('Projects');
+    // Hold the unfiltered list the Deploys view asks for when opened.
+    let arrived;
+    const held = new Promise((resolve) => { arrived = resolve; });
+    const listUrl = (u) => u.pathname === `/api/v1/orgs/${ORG}/deploys`;
+    const hold = (route) => {
+      if (new URL(route.request().url()).searchParams.has('project')) return route.continue();
+      arrived(route);
+      return undefined;
+    };
+    await page.route(listUrl, hold);
+    try {
+      await goTo('Deploys');
+      const older = await held;
+      const aborted = page.waitForEvent('requestfailed', (req) => req === older.request());
+      // The user picks a project while the first list is still out.
+      await page.locator('#deploy-filter').selectOption('api');
+      await page.locator(`#deploy-${deployId} .build:not(.skeleton)`).first().waitFor();
+      const failed = await aborted;
+      assert.match(failed.failure().errorText, /ABORTED/i);
+      // Its answer, if it came now, is stale: it must not reach the page.
+      await older.fulfill({
+        json: { deploys: [{ id: 999999, project: 'stale', environment: 'stale', sha: 'f'.repeat(40), deployed_at: DEPLOYED_AT, code_deployment: 'production', builds: { state: 'pending' } }] },
+      }).catch(() => { /* the page already dropped the request */ });
+      assert.equal(await page.locator('#deploy-999999').count(), 0);
+      assert.equal(await page.locator('#deploy-filter').inputValue(), 'api');
+    } finally {
+      await page.unroute(listUrl, hold);
+    }
+    await page.locator('#deploy-filter').selectOption('');
+    await page.locator(`#deploy-${deployId}`).waitFor();
+
+    // The slot itself: an older answer that arrives after a newer one (its
+    // abort came too late to stop it) is dropped, and its signal was aborted.
+    const r = await page.evaluate(async () => {
+      const { Aborted, Latest } = await import('/assets/refresh.js');
+      const slot = new Latest();
+      const painted = [];
+      let release;
+      let oldSignal;
+      const old = slot.run((signal) => {
+        oldSignal = signal;
+        return new Promise((resolve) => { release = () => resolve('old'); });
+      }, (v) => painted.push(v));
+      await slot.run(async () => 'new', (v) => painted.push(v));
+      release();
+      const outcome = await old.then(() => 'painted', (e) => (e instanceof Aborted ? 'aborted' : String(e)));
+      return { painted, outcome, abortedSignal: oldSignal.aborted };
+    });
+    assert.deepEqual(r, { painted: ['new'], outcome: 'aborted', abortedSignal: true });
+  });
+
   it('disables CircleCI: "CircleCI disabled", and no project uses it any more', async () => {
     await goTo('Integrations');
     const c = card('CircleCI');
@@ -360,6 +452,48 @@ describe('buildsnap web page', () => {
     }
     await goTo('Deploys');
     await shot('06-narrow-deploys');
+  });
+
+  it('a refused token signs out through the explicit path; Sign out too', async () => {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    const signedOut = async (message) => {
+      await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+      await page.locator('#signin-error').filter({ hasText: message }).waitFor();
+      assert.equal(await page.locator('#app-view').isHidden(), true);
+      assert.equal(await page.locator('#session').isHidden(), true);
+      assert.equal(await page.evaluate(() => sessionStorage.getItem('buildsnap.session')), null);
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'signin-org');
+    };
+    const signIn = async () => {
+      await page.getByLabel('Organisation slug').fill(ORG);
+      await page.getByLabel('Org token').fill(orgToken);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Deploys' }).waitFor();
+    };
+    const refused = 'Your token is no longer accepted. Sign in again.';
+
+    // Mid-session: the next refresh is answered 401, as for a revoked token.
+    await goTo('Deploys');
+    const listUrl = (u) => u.pathname === `/api/v1/orgs/${ORG}/deploys`;
+    const refuse = (route) => route.fulfill({ status: 401, json: { error: { code: 'unauthorized', message: 'revoked' } } });
+    await page.route(listUrl, refuse);
+    await page.locator('#deploy-filter').selectOption('api');
+    await signedOut(refused);
+    await page.unroute(listUrl, refuse);
+    await signIn();
+
+    // At start: the tab's stored token is refused by the server itself.
+    await page.evaluate(() => {
+      const s = JSON.parse(sessionStorage.getItem('buildsnap.session'));
+      sessionStorage.setItem('buildsnap.session', JSON.stringify({ ...s, token: 'no-longer-valid' }));
+    });
+    await page.reload();
+    await signedOut(refused);
+    await signIn();
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signedOut('Signed out.');
+    await signIn();
   });
 
   it('made no requests elsewhere and logged no errors (CSP included)', () => {

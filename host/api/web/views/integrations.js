@@ -43,11 +43,11 @@ function integrationCard(p, integ, projects) {
   const enabled = !!(integ && integ.enabled);
   const titleId = `int-${p.id}-title`;
   const card = h('article', { class: 'card integration', id: `int-${p.id}`, 'aria-labelledby': titleId });
-  const state = !enabled ? 'disabled' : integ.status === 'needs_attention' ? 'needs_attention' : 'enabled';
+  const shown = !enabled ? 'disabled' : integ.status === 'needs_attention' ? 'needs_attention' : 'enabled';
   card.append(h('header', { class: 'card-head' },
     h('h2', { id: titleId, tabindex: '-1' }, p.name),
-    h('span', { class: `badge badge-int-${state}` },
-      state === 'disabled' ? 'Disabled' : state === 'enabled' ? 'Enabled' : 'Needs attention'),
+    h('span', { class: `badge badge-int-${shown}` },
+      shown === 'disabled' ? 'Disabled' : shown === 'enabled' ? 'Enabled' : 'Needs attention'),
     h('span', { class: 'muted small' }, `plugin ${p.id} v${p.version}`)));
 
   const msg = h('p', { class: 'card-msg', role: 'status' });
