@@ -44,7 +44,7 @@ async function loadFilterProjects() {
 
 /**
  * Loads and paints the deploy list. `fresh`: the view was just opened or
- * the filter changed (skeletons, filter and provider names too); else a
+ * the filter changed (skeletons and the filter's projects too); else a
  * poll. A newer call supersedes an older one still in flight.
  */
 export async function loadDeploys(fresh) {
@@ -64,7 +64,8 @@ export async function loadDeploys(fresh) {
   const path = c.orgPath(`/deploys?limit=50${project ? `&project=${enc(project)}` : ''}`);
   try {
     await state.refresh.run(async (signal) => {
-      const [data] = await Promise.all([c.get(path, { signal }), fresh ? loadProviderNames(signal) : null]);
+      // Names until they are known (a superseded fresh load may not have got them).
+      const [data] = await Promise.all([c.get(path, { signal }), loadProviderNames(signal)]);
       return data;
     }, paint);
   } catch (e) {
