@@ -16,12 +16,12 @@ use crate::runtime::{CallError, Credential, Integration, Registry};
 /// Plugins as the HTTP API sees them.
 pub struct PluginProviders {
     registry: Arc<Registry>,
-    metrics: Arc<buildsnap_api::Metrics>,
+    metrics: Arc<buildsnap_metrics::Metrics>,
     capture: Option<Arc<Capture>>,
 }
 
 impl PluginProviders {
-    pub fn new(registry: Arc<Registry>, metrics: Arc<buildsnap_api::Metrics>) -> Self {
+    pub fn new(registry: Arc<Registry>, metrics: Arc<buildsnap_metrics::Metrics>) -> Self {
         PluginProviders {
             registry,
             metrics,
@@ -33,19 +33,6 @@ impl PluginProviders {
     pub fn with_capture(mut self, capture: Arc<Capture>) -> Self {
         self.capture = Some(capture);
         self
-    }
-}
-
-/// The metrics label of a call's outcome.
-pub fn outcome_label<T>(result: &Result<T, CallError>) -> &'static str {
-    match result {
-        Ok(_) => "ok",
-        Err(CallError::Provider(_)) => "provider_error",
-        Err(CallError::Timeout { .. }) => "timeout",
-        Err(CallError::MemoryLimit { .. }) => "memory_limit",
-        Err(CallError::Panic { .. }) => "panic",
-        Err(CallError::Trap { .. }) => "trap",
-        Err(CallError::HostNotAllowed(_)) => "host_not_allowed",
     }
 }
 
@@ -120,8 +107,11 @@ impl Providers for PluginProviders {
             credential: Some(Credential::new(token.expose())),
         };
         let result = plugin.validate_credentials(&integration).await;
-        self.metrics
-            .record_plugin_call(provider, "validate_credentials", outcome_label(&result));
+        self.metrics.record_plugin_call(
+            provider,
+            "validate_credentials",
+            CallError::result_label(&result),
+        );
         match result {
             Ok(account) => Ok(Account {
                 id: account.id,

@@ -1117,7 +1117,7 @@ async fn persistent_server_errors_end_in_error_after_the_attempt_bound() {
             .await
             .unwrap(),
     );
-    let metrics = std::sync::Arc::new(buildsnap_api::Metrics::new());
+    let metrics = std::sync::Arc::new(buildsnap_metrics::Metrics::new());
     let config = CaptureConfig {
         max_attempts: 3,
         backoff_base: Duration::from_millis(50),

@@ -15,7 +15,6 @@
 
 mod auth;
 mod errors;
-mod metrics;
 mod openapi;
 mod providers;
 mod router;
@@ -24,7 +23,6 @@ mod server;
 
 pub use buildsnap_store::{Account, ProviderToken};
 pub use errors::ApiError;
-pub use metrics::Metrics;
 pub use openapi::OPENAPI_JSON;
 pub use providers::{
     ProviderInfo, Providers, ValidateError, WebhookAck, WebhookError, WebhookRequest,

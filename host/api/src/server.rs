@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
+use buildsnap_metrics::Metrics;
 use buildsnap_store::{Principal, Store};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -19,7 +20,6 @@ use tokio::net::TcpListener;
 use tracing::Instrument;
 
 use crate::errors::ApiError;
-use crate::metrics::Metrics;
 use crate::providers::Providers;
 use crate::router::{self, Match, RouteId};
 use crate::routes::{self, Resp};
@@ -222,7 +222,7 @@ impl App {
         self.state.metrics.in_flight_add(-1);
         self.state.metrics.record_request(
             template,
-            &method,
+            router::method_label(&method),
             resp.status().as_u16(),
             started.elapsed().as_secs_f64(),
         );

@@ -24,7 +24,7 @@ pub mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
-use buildsnap_api::Metrics;
+use buildsnap_metrics::Metrics;
 use buildsnap_store::Store;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
