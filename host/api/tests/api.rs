@@ -185,7 +185,13 @@ async fn healthz_openapi_metrics_and_request_ids() {
         "{}",
         r.text
     );
-    assert!(r.text.contains("buildsnap_plugin_calls_total{provider=\"circleci\",call=\"validate_credentials\",outcome=\"ok\"} 1"));
+    // Plugin calls are counted by the host that makes them, not by the API
+    // (host/tests/enable_e2e.rs checks them on the real provider path).
+    assert!(
+        !r.text.contains("call=\"validate_credentials\""),
+        "{}",
+        r.text
+    );
     assert!(
         r.text.contains("buildsnap_capture_queue_depth 1"),
         "{}",
