@@ -6,6 +6,6 @@ pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod logging;
-pub mod providers;
 pub mod runtime;
 pub mod serve;
+pub mod services;

@@ -9,9 +9,9 @@ use buildsnap_store::{SecretKey, Store};
 
 use crate::capture::{Capture, CaptureConfig, CaptureHandle};
 use crate::cli::{DataArgs, PluginArgs, ServeArgs};
-use crate::providers::PluginProviders;
 use crate::runtime::Registry;
 use crate::runtime::origin::AllowList;
+use crate::services::Services;
 
 /// Open the data dir's store with the configured key.
 pub fn open_store(data: &DataArgs) -> anyhow::Result<Store> {
@@ -93,14 +93,10 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
         ..CaptureConfig::default()
     };
     let capture = Capture::new(store.clone(), registry.clone(), metrics.clone(), config);
-    let providers = Arc::new(
-        PluginProviders::new(registry.clone(), metrics.clone()).with_capture(capture.clone()),
-    );
     let app = buildsnap_api::App::builder()
         .store(store.clone())
-        .providers(providers)
+        .services(Arc::new(Services::new(capture.clone())))
         .metrics(metrics)
-        .capture_notify(capture.notify.clone())
         .build()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -1,13 +1,16 @@
-//! Enabling an integration over HTTP on the real provider path: the real
-//! server (`serve::start`), the built-in CircleCI plugin in the sandbox and
-//! the CircleCI simulator on 127.0.0.1. Each refusal is the one the HTTP
-//! contract names, and `/metrics` counts each validation once, with the
-//! runtime's outcome label.
+//! Enabling and disabling an integration over HTTP on the real provider
+//! path: the real server (`serve::start`), the built-in CircleCI plugin in
+//! the sandbox and the CircleCI simulator on 127.0.0.1. Each refusal is the
+//! one the HTTP contract names, `/metrics` counts each validation once with
+//! the runtime's outcome label, and a disable ends in-flight captures.
 
 #[path = "capture_support/mod.rs"]
 mod support;
 
 use buildsnap::serve;
+use std::time::{Duration, Instant};
+
+use circleci_sim::builder::{JobSpec, PipelineSpec, WorkflowSpec, stable_sha};
 use circleci_sim::{Fault, FaultRule, SimHandle, SimOptions};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -181,4 +184,81 @@ async fn a_provider_answer_that_is_no_account_is_502_provider_error() {
     assert_eq!(metric(&text, &validations("ok")), 1, "{text}");
     assert_eq!(metric(&text, &validations("provider_error")), 1, "{text}");
     server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disable_ends_the_capture_stalled_on_the_provider_at_once_and_re_enabling_works() {
+    let sha = stable_sha("enable:disable-stalled");
+    let scenario = builder()
+        .pipeline(
+            PipelineSpec::new(1)
+                .revision(&sha)
+                .workflow(WorkflowSpec::new("build").job(JobSpec::new("a"))),
+        )
+        .build()
+        .unwrap();
+    let env = Env::start(scenario, SimOptions::default(), 0).await;
+    let start = sim_start(&env.sim);
+    env.api.setup(&env.sim, ALICE, Some(PROJECT)).await;
+    // The provider accepts the search and never answers: only the disable
+    // can end the call before its 30 s timeout.
+    let hang = env.sim.set_fault(FaultRule::always(
+        "/api/v2/project/*",
+        Fault::Hang { ms: None },
+    ));
+    let id = env.api.deploy(&sha, &start, "production").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while env.sim.count("/api/v2/project/") == 0 {
+        assert!(Instant::now() < deadline, "the search never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let dropped = "buildsnap_captures_total{outcome=\"dropped\"}";
+    assert_eq!(metric(&env.api.metrics().await, dropped), 0);
+
+    let disabled_at = Instant::now();
+    env.api.disable_circleci().await;
+    // The worker ends the capture and counts it: the observable end.
+    assert_eq!(wait_metric(&env.api, dropped, 1).await, 1);
+    let took = disabled_at.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "the stalled call ended {took:?} after the disable"
+    );
+    // Nothing was stored for it: the snapshot is the disable's error, empty.
+    let snap = env.api.snapshot(id).await;
+    assert_eq!(snap["state"], "error", "{snap}");
+    assert!(
+        snap["explain"].as_str().unwrap().contains("disabled"),
+        "{snap}"
+    );
+    assert_eq!(snap["builds"], json!([]), "{snap}");
+    assert_eq!(env.sim.count("/api/v2/project/"), 1, "no call after it");
+
+    // Enabled again (the provider answers now): a new deploy is captured,
+    // the earlier disable does not end it.
+    env.sim.remove_fault(hang);
+    let (s, v) = env
+        .api
+        .call(
+            Method::PUT,
+            "/api/v1/orgs/acme/integrations/circleci",
+            Some(json!({"token": ALICE, "base_url": env.sim.base_url()})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    // The disable also stopped the project using it.
+    let (s, v) = env
+        .api
+        .call(
+            Method::PUT,
+            "/api/v1/orgs/acme/integrations/circleci/default-build-server",
+            Some(json!({"project": "api"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let again = env.api.deploy(&sha, &start, "staging").await;
+    let snap = env.api.wait_snapshot(again, Duration::from_secs(60)).await;
+    assert_eq!(snap["state"], "complete", "{snap}");
+    assert_eq!(snap["builds"].as_array().unwrap().len(), 1, "{snap}");
+    env.stop().await;
 }

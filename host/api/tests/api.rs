@@ -1174,6 +1174,12 @@ async fn disable_semantics() {
         .await;
     assert_eq!(r.status, 204);
     assert!(r.text.is_empty());
+    // The host hears of it (to end in-flight calls), once, after the
+    // refused attempts above told it nothing.
+    assert_eq!(
+        *w.srv.services.disabled.lock().unwrap(),
+        vec![("acme".to_string(), "circleci".to_string())]
+    );
 
     let r = w
         .call(
@@ -1491,7 +1497,7 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     let t0 = std::time::Instant::now();
     while w
         .srv
-        .providers
+        .services
         .validations
         .load(std::sync::atomic::Ordering::SeqCst)
         == 0

@@ -18,7 +18,7 @@ use hyper::{Response, StatusCode};
 
 use super::Resp;
 use crate::router::RouteId;
-use crate::server::Req;
+use crate::state::Req;
 
 const INDEX_HTML: &str = include_str!("../../web/index.html");
 const APP_JS: &str = include_str!("../../web/app.js");

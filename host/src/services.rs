@@ -1,38 +1,33 @@
-//! The API's view of the plugins ([`buildsnap_api::Providers`]),
-//! implemented over the runtime's [`Registry`].
+//! The host's side of the API seam: [`HostServices`] implemented over the
+//! plugin registry and the capture service. The API calls in; nothing here
+//! is called back by capture or the runtime, so the dependencies run one
+//! way: API → services → capture → runtime.
+//!
+//! Every plugin call made for the API is counted here, once
+//! (`buildsnap_plugin_calls_total`), with the runtime's outcome label.
 
 use std::sync::Arc;
 
-use buildsnap_api::{
-    Account, ProviderInfo, ProviderToken, Providers, ValidateError, WebhookAck, WebhookError,
-    WebhookRequest,
+use buildsnap_services::{
+    HostServices, ProviderInfo, ValidateError, WebhookAck, WebhookError, WebhookRequest,
 };
+use buildsnap_store::{Account, ProviderToken};
 use url::Url;
 
 use crate::capture::Capture;
+use crate::runtime::plugin::ProviderErrorText;
 use crate::runtime::wit::ProviderError;
-use crate::runtime::{CallError, Credential, Integration, Registry};
+use crate::runtime::{CallError, Credential, Integration};
 
-/// Plugins as the HTTP API sees them.
-pub struct PluginProviders {
-    registry: Arc<Registry>,
-    metrics: Arc<buildsnap_metrics::Metrics>,
-    capture: Option<Arc<Capture>>,
+/// The services the HTTP API uses, backed by the real plugins and captures.
+pub struct Services {
+    capture: Arc<Capture>,
 }
 
-impl PluginProviders {
-    pub fn new(registry: Arc<Registry>, metrics: Arc<buildsnap_metrics::Metrics>) -> Self {
-        PluginProviders {
-            registry,
-            metrics,
-            capture: None,
-        }
-    }
-
-    /// Webhook deliveries go to this capture service (index, wake-ups).
-    pub fn with_capture(mut self, capture: Arc<Capture>) -> Self {
-        self.capture = Some(capture);
-        self
+impl Services {
+    /// Services over `capture` (and its registry and metrics).
+    pub fn new(capture: Arc<Capture>) -> Services {
+        Services { capture }
     }
 }
 
@@ -54,10 +49,35 @@ fn unreachable(err: &CallError) -> bool {
     }
 }
 
+/// The API's reading of a failed validation.
+fn validate_error(err: CallError) -> ValidateError {
+    if let CallError::Provider(ProviderErrorText(ProviderError::Unauthorized(reason))) = err {
+        return ValidateError::InvalidCredentials(reason);
+    }
+    match err {
+        CallError::HostNotAllowed(m) => ValidateError::HostNotAllowed(m),
+        err if unreachable(&err) => ValidateError::Unreachable(err.to_string()),
+        err => ValidateError::Other(err.to_string()),
+    }
+}
+
+/// The metrics label of a webhook delivery's outcome.
+fn webhook_label(out: &Result<WebhookAck, WebhookError>) -> &'static str {
+    match out {
+        Ok(_) => "ok",
+        Err(WebhookError::BadSignature(_)) => "bad_signature",
+        Err(WebhookError::Unsupported(_)) => "unsupported",
+        Err(WebhookError::Malformed(_)) => "malformed",
+        Err(WebhookError::NotConfigured(_)) => "not_configured",
+        Err(WebhookError::Other(_)) => "error",
+    }
+}
+
 #[async_trait::async_trait]
-impl Providers for PluginProviders {
-    fn list(&self) -> Vec<ProviderInfo> {
-        self.registry
+impl HostServices for Services {
+    fn providers(&self) -> Vec<ProviderInfo> {
+        self.capture
+            .registry
             .plugins()
             .map(|p| ProviderInfo {
                 id: p.info.id.clone(),
@@ -78,6 +98,7 @@ impl Providers for PluginProviders {
 
     fn check_base_url(&self, provider: &str, base_url: &str) -> Result<(), String> {
         let plugin = self
+            .capture
             .registry
             .get(provider)
             .ok_or_else(|| format!("unknown provider `{provider}`"))?;
@@ -96,6 +117,7 @@ impl Providers for PluginProviders {
         token: &ProviderToken,
     ) -> Result<Account, ValidateError> {
         let plugin = self
+            .capture
             .registry
             .get(provider)
             .ok_or_else(|| ValidateError::Other(format!("unknown provider `{provider}`")))?;
@@ -107,45 +129,38 @@ impl Providers for PluginProviders {
             credential: Some(Credential::new(token.expose())),
         };
         let result = plugin.validate_credentials(&integration).await;
-        self.metrics.record_plugin_call(
+        self.capture.metrics.record_plugin_call(
             provider,
             "validate_credentials",
             CallError::result_label(&result),
         );
-        match result {
-            Ok(account) => Ok(Account {
-                id: account.id,
-                login: account.login,
-                name: account.name,
-            }),
-            Err(CallError::Provider(e)) if matches!(e.0, ProviderError::Unauthorized(_)) => {
-                let ProviderError::Unauthorized(reason) = e.0 else {
-                    unreachable!()
-                };
-                Err(ValidateError::InvalidCredentials(reason))
-            }
-            Err(CallError::HostNotAllowed(m)) => Err(ValidateError::HostNotAllowed(m)),
-            Err(err) if unreachable(&err) => Err(ValidateError::Unreachable(err.to_string())),
-            Err(err) => Err(ValidateError::Other(err.to_string())),
-        }
+        result
+            .map(|a| Account {
+                id: a.id,
+                login: a.login,
+                name: a.name,
+            })
+            .map_err(validate_error)
     }
 
-    async fn webhook(
+    fn deploy_registered(&self, _org: &str) {
+        self.capture.notify.notify_one();
+    }
+
+    fn integration_disabled(&self, org: &str, provider: &str) {
+        self.capture.disables.fire(org, provider);
+    }
+
+    async fn webhook_received(
         &self,
         provider: &str,
         org: &str,
         req: WebhookRequest,
     ) -> Result<WebhookAck, WebhookError> {
-        if self.registry.get(provider).is_none() {
-            return Err(WebhookError::NotConfigured(format!(
-                "unknown provider `{provider}`"
-            )));
-        }
-        match &self.capture {
-            Some(capture) => crate::capture::webhooks::receive(capture, provider, org, req).await,
-            None => Err(WebhookError::NotConfigured(format!(
-                "webhooks are not handled by this server (no capture service): the {provider} delivery was not applied"
-            ))),
-        }
+        let out = crate::capture::webhooks::receive(&self.capture, provider, org, req).await;
+        self.capture
+            .metrics
+            .record_plugin_call(provider, "parse_webhook", webhook_label(&out));
+        out
     }
 }
