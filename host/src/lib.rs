@@ -9,3 +9,4 @@ pub mod logging;
 pub mod runtime;
 pub mod serve;
 pub mod services;
+pub mod settings;

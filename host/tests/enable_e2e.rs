@@ -45,7 +45,7 @@ async fn start(extra_grants: &[&str]) -> (SimHandle, serve::Server, Api, tempfil
     let dir = data_dir(&sim).await;
     let mut args = serve_args(&sim, dir.path(), 0);
     for g in extra_grants {
-        args.plugins.allow_hosts = format!("{},{g}", args.plugins.allow_hosts);
+        args.allow_hosts = format!("{},{g}", args.allow_hosts);
     }
     let server = buildsnap::serve::start(args).await.expect("server starts");
     let api = Api::new(server.addr);
