@@ -281,4 +281,24 @@ mod tests {
             assert!(e.contains(bad[0]), "{bad:?}: {e}");
         }
     }
+
+    #[test]
+    fn serve_args_become_settings_with_the_plugin_timeout() {
+        let s = serve(&[]).unwrap().settings().unwrap();
+        assert_eq!(s.plugin_timeout, std::time::Duration::from_secs(30));
+        let s = serve(&["--plugin-timeout", "1", "--capture-concurrency", "2"])
+            .unwrap()
+            .settings()
+            .unwrap();
+        assert_eq!(s.plugin_timeout, std::time::Duration::from_secs(1));
+        assert_eq!(
+            s.plugin_limits().call_timeout,
+            std::time::Duration::from_secs(1)
+        );
+        assert_eq!(s.capture.concurrency, 2);
+        for bad in ["0", "3601", "soon"] {
+            let e = serve(&["--plugin-timeout", bad]).unwrap_err().to_string();
+            assert!(e.contains("--plugin-timeout"), "{bad}: {e}");
+        }
+    }
 }

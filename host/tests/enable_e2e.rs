@@ -262,3 +262,56 @@ async fn a_disable_ends_the_capture_stalled_on_the_provider_at_once_and_re_enabl
     assert_eq!(snap["builds"].as_array().unwrap().len(), 1, "{snap}");
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plugin_timeout_setting_ends_a_looping_validation() {
+    // The looping test guest spins forever in validate-credentials.
+    let plugins = tempfile::tempdir().unwrap();
+    let looper =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/plugins/dist/looper.wasm");
+    std::fs::copy(&looper, plugins.path().join("looper.wasm")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = buildsnap::settings::Settings::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .data_dir(dir.path())
+        .plugins_dir(Some(plugins.path().to_path_buf()))
+        .allow_hosts("https://example.invalid")
+        .admin_token(Some(ADMIN.into()))
+        .sync_interval(Duration::ZERO)
+        .plugin_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let server = serve::start(settings).await.expect("server starts");
+    assert!(server.registry.get("looper").is_some(), "looper loaded");
+    let api = Api::new(server.addr);
+    let (s, v) = api
+        .call(Method::POST, "/api/v1/orgs", Some(json!({"slug": "acme"})))
+        .await;
+    assert_eq!(s, 201, "{v}");
+
+    let started = Instant::now();
+    let (s, v) = api
+        .call(
+            Method::PUT,
+            "/api/v1/orgs/acme/integrations/looper",
+            Some(json!({"token": "t", "base_url": "https://example.invalid"})),
+        )
+        .await;
+    let took = started.elapsed();
+    assert_eq!(s, 502, "{v}");
+    assert_eq!(v["error"]["code"], "provider_unreachable", "{v}");
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(5),
+        "a 1 s timeout ended the call after {took:?}"
+    );
+    let text = api.metrics().await;
+    assert_eq!(
+        metric(
+            &text,
+            "buildsnap_plugin_calls_total{provider=\"looper\",call=\"validate_credentials\",outcome=\"timeout\"}"
+        ),
+        1,
+        "{text}"
+    );
+    server.stop().await.unwrap();
+}
