@@ -12,7 +12,8 @@ use crate::capture::CaptureConfig;
 use crate::runtime::limits::DEFAULT_CALL_TIMEOUT;
 pub use crate::settings::LogFormat;
 use crate::settings::{
-    DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_LOG, Settings, SettingsBuilder, SettingsError,
+    DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_LOG, MAX_PLUGIN_TIMEOUT, Settings, SettingsBuilder,
+    SettingsError,
 };
 
 #[derive(Debug, Parser)]
@@ -177,7 +178,7 @@ pub struct ServeArgs {
     /// it is stopped (a stuck or looping plugin ends here).
     #[arg(long, env = "BUILDSNAP_PLUGIN_TIMEOUT",
           default_value_t = DEFAULT_CALL_TIMEOUT.as_secs(),
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
+          value_parser = clap::value_parser!(u64).range(1..=MAX_PLUGIN_TIMEOUT.as_secs()))]
     pub plugin_timeout: u64,
     /// Log filter, tracing syntax (`info`, `buildsnap=debug,plugin=trace`).
     #[arg(long, env = "BUILDSNAP_LOG", default_value = DEFAULT_LOG)]
