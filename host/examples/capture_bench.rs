@@ -13,11 +13,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use buildsnap::cli::{DataArgs, LogFormat, PluginArgs, ServeArgs};
 use buildsnap::runtime::origin::AllowList;
 use buildsnap::runtime::wit::CommitQuery;
 use buildsnap::runtime::wit::latest::provider::Horizon;
 use buildsnap::runtime::{Credential, Integration, Registry};
+use buildsnap::settings::Settings;
 use circleci_sim::generate::{BENCH_PROJECT, BENCH_TOKEN, large};
 use circleci_sim::model::Pipeline;
 use circleci_sim::{Fault, FaultRule, SimOptions, Simulator};
@@ -164,26 +164,15 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let cache = std::env::temp_dir().join("buildsnap-capture-bench-cache");
     copy_dir(&cache, &dir.path().join("plugin-cache"))?;
-    let server = buildsnap::serve::start(ServeArgs {
-        listen: "127.0.0.1:0".parse()?,
-        data: DataArgs {
-            data_dir: dir.path().to_path_buf(),
-            secret_key: None,
-            secret_key_file: None,
-        },
-        plugins: PluginArgs {
-            plugins_dir: None,
-            allow_hosts: sim.base_url(),
-        },
-        admin_token: Some("bench-admin-token-0123456789".into()),
-        sync_interval: 0,
-        capture_concurrency: 4,
-        capture_attempts: 8,
-        search_max_pipelines: 2000,
-        log: "warn".into(),
-        log_format: LogFormat::Text,
-    })
-    .await?;
+    let settings = Settings::builder()
+        .listen("127.0.0.1:0".parse()?)
+        .data_dir(dir.path())
+        .allow_hosts(sim.base_url())
+        .admin_token(Some("bench-admin-token-0123456789".into()))
+        .sync_interval(Duration::ZERO)
+        .log("warn")
+        .build()?;
+    let server = buildsnap::serve::start(settings).await?;
     let base = format!("http://{}", server.addr);
     let http = reqwest::Client::new();
     let call = |m: reqwest::Method, path: &str, body: serde_json::Value| {

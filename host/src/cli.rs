@@ -1,10 +1,20 @@
-//! Command line and settings. Every `serve` setting is a flag and an
-//! environment variable; the flag wins.
+//! Command line. Every `serve` setting is a flag and an environment
+//! variable; the flag wins. The arguments convert into [`Settings`], whose
+//! constants are the defaults shown here.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+use crate::capture::CaptureConfig;
+use crate::runtime::limits::DEFAULT_CALL_TIMEOUT;
+pub use crate::settings::LogFormat;
+use crate::settings::{
+    DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_LOG, MAX_PLUGIN_TIMEOUT, Settings, SettingsBuilder,
+    SettingsError,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,7 +55,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
     /// Address of the web page and API.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value_t = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
     /// Keep the demo's state in this (new or empty) directory. Default: a
     /// temporary directory, removed at exit.
@@ -105,7 +115,7 @@ pub enum ProvidersCommand {
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// SQLite database and other state.
-    #[arg(long, env = "BUILDSNAP_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = "BUILDSNAP_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
     /// Key that encrypts provider tokens at rest: 64 hex characters or
     /// base64 of 32 bytes. Default: a key file created in the data dir.
@@ -132,16 +142,10 @@ pub struct PluginArgs {
     pub allow_hosts: String,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address of the HTTP API and web page.
-    #[arg(long, env = "BUILDSNAP_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "BUILDSNAP_LISTEN", default_value_t = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
     #[command(flatten)]
     pub data: DataArgs,
@@ -152,29 +156,78 @@ pub struct ServeArgs {
     #[arg(long, env = "BUILDSNAP_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// Seconds between background refreshes of recent builds; 0 turns it off.
-    #[arg(long, env = "BUILDSNAP_SYNC_INTERVAL", default_value_t = 300)]
+    #[arg(long, env = "BUILDSNAP_SYNC_INTERVAL",
+          default_value_t = CaptureConfig::default().sync_interval.as_secs())]
     pub sync_interval: u64,
     /// Deploy snapshots captured at once. More drains a burst of deploys
     /// sooner; each capture holds one provider call slot of its integration.
-    #[arg(long, env = "BUILDSNAP_CAPTURE_CONCURRENCY", default_value_t = 4,
+    #[arg(long, env = "BUILDSNAP_CAPTURE_CONCURRENCY", default_value_t = CaptureConfig::default().concurrency as u32,
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub capture_concurrency: u32,
     /// Tries of a capture (on timeouts, 5xx, rate limits) before its
     /// snapshot ends in `error`; retries back off from 1 s to 5 min.
-    #[arg(long, env = "BUILDSNAP_CAPTURE_ATTEMPTS", default_value_t = 8,
+    #[arg(long, env = "BUILDSNAP_CAPTURE_ATTEMPTS", default_value_t = CaptureConfig::default().max_attempts,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub capture_attempts: u32,
     /// Newest pipelines a commit search looks through before it gives up on
     /// an unknown SHA (each page of 20 is one provider request).
-    #[arg(long, env = "BUILDSNAP_SEARCH_MAX_PIPELINES", default_value_t = 2000,
+    #[arg(long, env = "BUILDSNAP_SEARCH_MAX_PIPELINES", default_value_t = CaptureConfig::default().search_max_pipelines,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub search_max_pipelines: u32,
+    /// Seconds one plugin call may take, waiting and HTTP included, before
+    /// it is stopped (a stuck or looping plugin ends here).
+    #[arg(long, env = "BUILDSNAP_PLUGIN_TIMEOUT",
+          default_value_t = DEFAULT_CALL_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=MAX_PLUGIN_TIMEOUT.as_secs()))]
+    pub plugin_timeout: u64,
     /// Log filter, tracing syntax (`info`, `buildsnap=debug,plugin=trace`).
-    #[arg(long, env = "BUILDSNAP_LOG", default_value = "info")]
+    #[arg(long, env = "BUILDSNAP_LOG", default_value = DEFAULT_LOG)]
     pub log: String,
     /// Log line format.
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+}
+
+impl DataArgs {
+    /// These arguments applied to `b`.
+    pub fn apply(&self, b: SettingsBuilder) -> SettingsBuilder {
+        b.data_dir(&self.data_dir)
+            .secret_key(self.secret_key.clone())
+            .secret_key_file(self.secret_key_file.clone())
+    }
+
+    /// Settings with these arguments and every other default (the operator
+    /// commands that only open the store).
+    pub fn settings(&self) -> Result<Settings, SettingsError> {
+        self.apply(Settings::builder()).build()
+    }
+}
+
+impl PluginArgs {
+    /// These arguments applied to `b`.
+    pub fn apply(&self, b: SettingsBuilder) -> SettingsBuilder {
+        b.plugins_dir(self.plugins_dir.clone())
+            .allow_hosts(&self.allow_hosts)
+    }
+}
+
+impl ServeArgs {
+    /// The settings these arguments describe (defaults where none given).
+    pub fn settings(&self) -> Result<Settings, SettingsError> {
+        let b = self.plugins.apply(self.data.apply(Settings::builder()));
+        b.listen(self.listen)
+            .admin_token(self.admin_token.clone())
+            .sync_interval(Duration::from_secs(self.sync_interval))
+            .capture_with(|c| {
+                c.concurrency = self.capture_concurrency as usize;
+                c.max_attempts = self.capture_attempts;
+                c.search_max_pipelines = self.search_max_pipelines;
+            })
+            .plugin_timeout(Duration::from_secs(self.plugin_timeout))
+            .log(&self.log)
+            .log_format(self.log_format)
+            .build()
+    }
 }
 
 #[cfg(test)]
@@ -227,6 +280,26 @@ mod tests {
         ] {
             let e = serve(&bad).unwrap_err().to_string();
             assert!(e.contains(bad[0]), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn serve_args_become_settings_with_the_plugin_timeout() {
+        let s = serve(&[]).unwrap().settings().unwrap();
+        assert_eq!(s.plugin_timeout, std::time::Duration::from_secs(30));
+        let s = serve(&["--plugin-timeout", "1", "--capture-concurrency", "2"])
+            .unwrap()
+            .settings()
+            .unwrap();
+        assert_eq!(s.plugin_timeout, std::time::Duration::from_secs(1));
+        assert_eq!(
+            s.plugin_limits().call_timeout,
+            std::time::Duration::from_secs(1)
+        );
+        assert_eq!(s.capture.concurrency, 2);
+        for bad in ["0", "3601", "soon"] {
+            let e = serve(&["--plugin-timeout", bad]).unwrap_err().to_string();
+            assert!(e.contains("--plugin-timeout"), "{bad}: {e}");
         }
     }
 }

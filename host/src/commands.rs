@@ -5,11 +5,12 @@ use buildsnap_store::Scope;
 
 use crate::cli::{OrgsCommand, ProvidersCommand, TokensCommand};
 use crate::serve::{load_plugins, open_store};
+use crate::settings::Settings;
 
 pub fn orgs(command: OrgsCommand) -> anyhow::Result<()> {
     match command {
         OrgsCommand::Create { slug, name, data } => {
-            let store = open_store(&data)?;
+            let store = open_store(&data.settings()?)?;
             let org = store.create_org(&slug, name.as_deref().unwrap_or(&slug))?;
             println!("created org {} ({})", org.slug, org.name);
             Ok(())
@@ -30,7 +31,7 @@ pub fn tokens(command: TokensCommand) -> anyhow::Result<()> {
                 "register_deploy" => Scope::RegisterDeploy,
                 other => anyhow::bail!("unknown scope `{other}`: use `all` or `register_deploy`"),
             };
-            let store = open_store(&data)?;
+            let store = open_store(&data.settings()?)?;
             let token = store.create_token(&org, &name, scope)?;
             // The token itself on stdout alone, for `$(buildsnap tokens create ...)`.
             eprintln!(
@@ -48,7 +49,8 @@ pub async fn providers(command: ProvidersCommand) -> anyhow::Result<()> {
     match command {
         ProvidersCommand::List { plugins, data } => {
             std::fs::create_dir_all(&data.data_dir)?;
-            let registry = load_plugins(&plugins, &data.data_dir).await?;
+            let settings = plugins.apply(data.apply(Settings::builder())).build()?;
+            let registry = load_plugins(&settings).await?;
             for p in registry.plugins() {
                 println!(
                     "{:<12} {:<16} {:<8} contract {}  {}",

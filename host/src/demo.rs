@@ -18,10 +18,10 @@ use anyhow::{Context, bail};
 use buildsnap_store::ts::{self, OffsetDateTime};
 use circleci_sim::builder::{JobSpec, PipelineSpec, WorkflowSpec, stable_sha};
 use circleci_sim::{Scenario, SimOptions, Simulator};
-use clap::Parser;
 use serde_json::{Value, json};
 
-use crate::cli::{Cli, Command, DemoArgs};
+use crate::cli::DemoArgs;
+use crate::settings::Settings;
 
 /// The org the demo creates.
 pub const DEMO_ORG: &str = "demo";
@@ -337,26 +337,15 @@ async fn run_in(args: &DemoArgs, data_dir: &Path) -> anyhow::Result<()> {
 
     let admin = random_hex(24);
     let listen = args.listen.to_string();
-    let dir = data_dir.display().to_string();
-    let cli = Cli::try_parse_from([
-        "buildsnap",
-        "serve",
-        "--listen",
-        &listen,
-        "--data-dir",
-        &dir,
-        "--allow-hosts",
-        &sim_base,
-        "--admin-token",
-        &admin,
-        "--log",
-        &args.log,
-    ])
-    .context("building the server settings")?;
-    let Command::Serve(serve_args) = cli.command else {
-        bail!("unexpected command");
-    };
-    let server = match crate::serve::start(serve_args).await {
+    let settings = Settings::builder()
+        .listen(args.listen)
+        .data_dir(data_dir)
+        .allow_hosts(&sim_base)
+        .admin_token(Some(admin.clone()))
+        .log(&args.log)
+        .build()
+        .context("building the server settings")?;
+    let server = match crate::serve::start(settings).await {
         Ok(s) => s,
         Err(e) => {
             sim.shutdown().await;

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod logging;
-pub mod providers;
 pub mod runtime;
 pub mod serve;
+pub mod services;
+pub mod settings;

@@ -7,9 +7,12 @@ use buildsnap::{commands, demo, logging, serve};
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => match logging::init(&args.log, args.log_format) {
-            Ok(()) => serve::run(args).await,
-            Err(e) => Err(e),
+        Command::Serve(args) => match args.settings() {
+            Ok(settings) => match logging::init(&settings.log, settings.log_format) {
+                Ok(()) => serve::run(settings).await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e.into()),
         },
         Command::Orgs { command } => commands::orgs(command),
         Command::Tokens { command } => commands::tokens(command),

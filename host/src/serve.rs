@@ -1,39 +1,41 @@
 //! `buildsnap serve`: open the state, load the plugins, serve the API
 //! until SIGTERM or Ctrl-C, then drain in-flight requests.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 use buildsnap_store::{SecretKey, Store};
 
-use crate::capture::{Capture, CaptureConfig, CaptureHandle};
-use crate::cli::{DataArgs, PluginArgs, ServeArgs};
-use crate::providers::PluginProviders;
+use crate::capture::{Capture, CaptureHandle};
 use crate::runtime::Registry;
 use crate::runtime::origin::AllowList;
+use crate::services::Services;
+use crate::settings::Settings;
 
 /// Open the data dir's store with the configured key.
-pub fn open_store(data: &DataArgs) -> anyhow::Result<Store> {
-    let key = match &data.secret_key_file {
+pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let data_dir = &settings.data_dir;
+    let key = match &settings.secret_key_file {
         Some(path) => SecretKey::from_file(path)?,
         None => {
-            std::fs::create_dir_all(&data.data_dir)
-                .with_context(|| format!("creating data dir {}", data.data_dir.display()))?;
-            SecretKey::load_or_create(&data.data_dir, data.secret_key.as_deref())?
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+            SecretKey::load_or_create(data_dir, settings.secret_key.as_deref())?
         }
     };
-    Store::open(&data.data_dir, key)
-        .with_context(|| format!("opening the store in {}", data.data_dir.display()))
+    Store::open(data_dir, key)
+        .with_context(|| format!("opening the store in {}", data_dir.display()))
 }
 
-/// Load the built-in and extra plugins, caching compiled code in the data dir.
-pub async fn load_plugins(plugins: &PluginArgs, data_dir: &Path) -> anyhow::Result<Registry> {
-    let grants = AllowList::parse(&plugins.allow_hosts)?;
+/// Load the built-in and extra plugins under the configured limits,
+/// caching compiled code in the data dir.
+pub async fn load_plugins(settings: &Settings) -> anyhow::Result<Registry> {
+    let grants = AllowList::parse(&settings.allow_hosts)?;
     let mut builder = Registry::builder()
         .grants(grants)
-        .cache_dir(data_dir.join("plugin-cache"));
-    if let Some(dir) = &plugins.plugins_dir {
+        .limits(settings.plugin_limits())
+        .cache_dir(settings.data_dir.join("plugin-cache"));
+    if let Some(dir) = &settings.plugins_dir {
         builder = builder.plugins_dir(dir);
     }
     builder.build().await
@@ -80,31 +82,26 @@ impl Server {
 }
 
 /// Open the state, load plugins, bind and start serving in the background.
-pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
-    let store = open_store(&args.data)?;
-    let generated_admin_token = store.bootstrap_admin(args.admin_token.as_deref())?;
-    let registry = Arc::new(load_plugins(&args.plugins, &args.data.data_dir).await?);
-    let metrics = Arc::new(buildsnap_api::Metrics::new());
-    let config = CaptureConfig {
-        sync_interval: std::time::Duration::from_secs(args.sync_interval),
-        concurrency: args.capture_concurrency as usize,
-        max_attempts: args.capture_attempts,
-        search_max_pipelines: args.search_max_pipelines,
-        ..CaptureConfig::default()
-    };
-    let capture = Capture::new(store.clone(), registry.clone(), metrics.clone(), config);
-    let providers = Arc::new(
-        PluginProviders::new(registry.clone(), metrics.clone()).with_capture(capture.clone()),
+pub async fn start(settings: Settings) -> anyhow::Result<Server> {
+    let store = open_store(&settings)?;
+    let generated_admin_token = store.bootstrap_admin(settings.admin_token.as_deref())?;
+    let registry = Arc::new(load_plugins(&settings).await?);
+    let metrics = Arc::new(buildsnap_metrics::Metrics::new());
+    let sync_interval_s = settings.capture.sync_interval.as_secs();
+    let capture = Capture::new(
+        store.clone(),
+        registry.clone(),
+        metrics.clone(),
+        settings.capture.clone(),
     );
     let app = buildsnap_api::App::builder()
         .store(store.clone())
-        .providers(providers)
+        .services(Arc::new(Services::new(capture.clone())))
         .metrics(metrics)
-        .capture_notify(capture.notify.clone())
         .build()?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
-        .with_context(|| format!("binding {}", args.listen))?;
+        .with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -116,7 +113,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     // Started after the listener is bound: a start that fails leaves no
     // background work behind. Captures queued before (a restart) run now.
     let background = capture.start();
-    tracing::info!(listen = %addr, plugins = registry.plugins().count(), sync_interval_s = args.sync_interval, "buildsnap serving");
+    tracing::info!(listen = %addr, plugins = registry.plugins().count(), sync_interval_s, plugin_timeout_s = settings.plugin_timeout.as_secs(), "buildsnap serving");
     Ok(Server {
         addr,
         generated_admin_token,
@@ -129,8 +126,10 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     })
 }
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let server = start(args).await?;
+/// `buildsnap serve`: start, print a generated admin token, run until
+/// SIGTERM or Ctrl-C, then stop.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let server = start(settings).await?;
     if let Some(token) = &server.generated_admin_token {
         // Printed once, on stdout, never logged: it is only stored hashed.
         println!("buildsnap: generated admin token (shown once, keep it safe): {token}");

@@ -622,8 +622,11 @@ async fn disabling_drops_the_in_flight_capture_and_calls_the_provider_no_more() 
         snap["explain"].as_str().unwrap().contains("disabled"),
         "{snap}"
     );
-    // The slow answer arrives, and nothing follows it (no workflow or job lists).
-    tokio::time::sleep(Duration::from_millis(4_000)).await;
+    // The capture ends (the worker counts it as dropped) without waiting
+    // for the slow answer; once it has ended nothing can follow it (no
+    // workflow or job lists), so no sleep is needed to see that.
+    let dropped = "buildsnap_captures_total{outcome=\"dropped\"}";
+    assert_eq!(wait_metric(&env.api, dropped, 1).await, 1);
     let reqs = env.sim.requests();
     assert_eq!(reqs.len(), 1, "{reqs:#?}");
     let snap = env.api.snapshot(id).await;
@@ -1117,7 +1120,7 @@ async fn persistent_server_errors_end_in_error_after_the_attempt_bound() {
             .await
             .unwrap(),
     );
-    let metrics = std::sync::Arc::new(buildsnap_api::Metrics::new());
+    let metrics = std::sync::Arc::new(buildsnap_metrics::Metrics::new());
     let config = CaptureConfig {
         max_attempts: 3,
         backoff_base: Duration::from_millis(50),

@@ -11,9 +11,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use buildsnap_api::{
-    Account, App, ProviderInfo, ProviderToken, Providers, ValidateError, WebhookAck, WebhookError,
-    WebhookRequest,
+use buildsnap_api::{Account, App, ProviderToken};
+use buildsnap_services::{
+    HostServices, ProviderInfo, ValidateError, WebhookAck, WebhookError, WebhookRequest,
 };
 use buildsnap_store::{SecretKey, Store};
 use serde_json::json;
@@ -21,8 +21,8 @@ use serde_json::json;
 struct Fake;
 
 #[async_trait::async_trait]
-impl Providers for Fake {
-    fn list(&self) -> Vec<ProviderInfo> {
+impl HostServices for Fake {
+    fn providers(&self) -> Vec<ProviderInfo> {
         vec![ProviderInfo {
             id: "circleci".into(),
             name: "CircleCI".into(),
@@ -48,7 +48,9 @@ impl Providers for Fake {
             name: "Load".into(),
         })
     }
-    async fn webhook(
+    fn deploy_registered(&self, _: &str) {}
+    fn integration_disabled(&self, _: &str, _: &str) {}
+    async fn webhook_received(
         &self,
         _: &str,
         _: &str,
@@ -74,7 +76,7 @@ async fn main() {
     store.bootstrap_admin(Some(admin)).unwrap();
     let app = App::builder()
         .store(store.clone())
-        .providers(Arc::new(Fake))
+        .services(Arc::new(Fake))
         .build()
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -2,8 +2,8 @@
 //!
 //! Wiring (the host binary):
 //! ```no_run
-//! # async fn f(store: buildsnap_store::Store, providers: std::sync::Arc<dyn buildsnap_api::Providers>) -> std::io::Result<()> {
-//! let app = buildsnap_api::App::builder().store(store).providers(providers).build().unwrap();
+//! # async fn f(store: buildsnap_store::Store, services: std::sync::Arc<dyn buildsnap_services::HostServices>) -> std::io::Result<()> {
+//! let app = buildsnap_api::App::builder().store(store).services(services).build().unwrap();
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! app.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await
 //! # }
@@ -15,18 +15,13 @@
 
 mod auth;
 mod errors;
-mod metrics;
 mod openapi;
-mod providers;
 mod router;
 mod routes;
 mod server;
+mod state;
 
 pub use buildsnap_store::{Account, ProviderToken};
 pub use errors::ApiError;
-pub use metrics::Metrics;
 pub use openapi::OPENAPI_JSON;
-pub use providers::{
-    ProviderInfo, Providers, ValidateError, WebhookAck, WebhookError, WebhookRequest,
-};
 pub use server::{App, AppBuilder, BuildError, MAX_BODY_BYTES, REQUEST_ID_HEADER};

@@ -216,6 +216,24 @@ pub(crate) fn route(method: &Method, path: &str) -> Match {
     }
 }
 
+/// The label of a method: the standard ones by name, any other as `OTHER`
+/// (extension methods are client-chosen text; as labels they would let
+/// clients grow the metrics without bound).
+pub(crate) fn method_label(m: &hyper::Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "OTHER",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,5 +286,12 @@ mod tests {
         assert!(matches!(route(&Method::GET, "/assets/"), Match::NotFound));
         assert_eq!(percent_decode("a%2Fb").as_deref(), Some("a/b"));
         assert_eq!(percent_decode("a%zz"), None);
+    }
+
+    #[test]
+    fn extension_methods_share_one_metrics_label() {
+        assert_eq!(method_label(&Method::PUT), "PUT");
+        let ext = Method::from_bytes(b"FROBNICATE").unwrap();
+        assert_eq!(method_label(&ext), "OTHER");
     }
 }

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-use buildsnap_store::{Principal, Store};
+use buildsnap_metrics::Metrics;
+use buildsnap_services::HostServices;
+use buildsnap_store::Store;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Body;
@@ -19,41 +21,15 @@ use tokio::net::TcpListener;
 use tracing::Instrument;
 
 use crate::errors::ApiError;
-use crate::metrics::Metrics;
-use crate::providers::Providers;
 use crate::router::{self, Match, RouteId};
 use crate::routes::{self, Resp};
+use crate::state::{AppState, Req};
 
 /// Largest accepted request body (contract: larger → 413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Header carrying the request id, in and out.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-/// Shared state of every request.
-pub(crate) struct AppState {
-    pub store: Store,
-    pub providers: Arc<dyn Providers>,
-    pub metrics: Arc<Metrics>,
-    /// Woken when a registration queues a capture job.
-    pub capture_notify: Option<Arc<tokio::sync::Notify>>,
-}
-
-/// What a handler gets.
-pub(crate) struct Req {
-    pub params: Vec<String>,
-    pub query: Option<String>,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-    /// Set for every route that requires a token.
-    pub principal: Option<Principal>,
-}
-
-impl Req {
-    pub(crate) fn principal(&self) -> Result<&Principal, ApiError> {
-        self.principal.as_ref().ok_or_else(ApiError::unauthorized)
-    }
-}
 
 /// Why [`AppBuilder::build`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -67,9 +43,8 @@ pub enum BuildError {
 #[derive(Default)]
 pub struct AppBuilder {
     store: Option<Store>,
-    providers: Option<Arc<dyn Providers>>,
+    services: Option<Arc<dyn HostServices>>,
     metrics: Option<Arc<Metrics>>,
-    capture_notify: Option<Arc<tokio::sync::Notify>>,
     shutdown_timeout: Option<Duration>,
 }
 
@@ -80,23 +55,16 @@ impl AppBuilder {
         self
     }
 
-    /// The provider plugins (required).
-    pub fn providers(mut self, providers: Arc<dyn Providers>) -> Self {
-        self.providers = Some(providers);
+    /// The host's services: providers, validation, and the deploy,
+    /// integration and webhook events (required).
+    pub fn services(mut self, services: Arc<dyn HostServices>) -> Self {
+        self.services = Some(services);
         self
     }
 
     /// Metrics shared with the host's workers (default: a fresh set).
     pub fn metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = Some(metrics);
-        self
-    }
-
-    /// Notified (`notify_one`) after each registration that queued a capture
-    /// job, so the capture worker can wake at once instead of polling
-    /// `Store::next_capture_job` (optional; the queue is durable either way).
-    pub fn capture_notify(mut self, notify: Arc<tokio::sync::Notify>) -> Self {
-        self.capture_notify = Some(notify);
         self
     }
 
@@ -113,9 +81,8 @@ impl AppBuilder {
         Ok(App {
             state: Arc::new(AppState {
                 store: self.store.ok_or(BuildError::Missing("store"))?,
-                providers: self.providers.ok_or(BuildError::Missing("providers"))?,
+                services: self.services.ok_or(BuildError::Missing("services"))?,
                 metrics: self.metrics.unwrap_or_default(),
-                capture_notify: self.capture_notify,
             }),
             shutdown_timeout: self.shutdown_timeout.unwrap_or(Duration::from_secs(30)),
         })
@@ -222,7 +189,7 @@ impl App {
         self.state.metrics.in_flight_add(-1);
         self.state.metrics.record_request(
             template,
-            &method,
+            router::method_label(&method),
             resp.status().as_u16(),
             started.elapsed().as_secs_f64(),
         );

@@ -10,10 +10,12 @@
 //! | `retry` | what a failed call means; backoff |
 //! | `explain` | why a snapshot is empty or failed, in words |
 //! | `budget` | provider-call slots per integration, captures first |
+//! | `disables` | a disable ends the integration's in-flight calls at once |
 //! | `sync` | background incremental sync of build projects in use |
 //! | `webhooks` | verified pushed events into the index |
 
 pub mod budget;
+pub mod disables;
 pub mod explain;
 pub mod index;
 pub mod retry;
@@ -24,7 +26,7 @@ pub mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
-use buildsnap_api::Metrics;
+use buildsnap_metrics::Metrics;
 use buildsnap_store::Store;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -54,8 +56,6 @@ pub struct CaptureConfig {
     pub sync_refresh_limit: u32,
     /// Concurrent provider calls per integration (captures + sync).
     pub calls_per_integration: usize,
-    /// How often an in-flight call checks that its integration is still enabled.
-    pub disable_poll: Duration,
     /// How long a stop waits for in-flight captures before leaving them queued.
     pub shutdown_grace: Duration,
 }
@@ -73,7 +73,6 @@ impl Default for CaptureConfig {
             sync_max_age: Duration::from_secs(7 * 24 * 3600),
             sync_refresh_limit: 50,
             calls_per_integration: 4,
-            disable_poll: Duration::from_millis(200),
             shutdown_grace: Duration::from_secs(5),
         }
     }
@@ -87,6 +86,8 @@ pub struct Capture {
     /// Wakes the worker (deploy registered, webhook news).
     pub notify: Arc<Notify>,
     pub budget: budget::Budget,
+    /// Disable signals per integration (fired by the API's DELETE).
+    pub disables: disables::Disables,
     pub config: CaptureConfig,
     /// One search at a time per (org, provider, project, sha): a second
     /// capture of the same commit waits, then finds the first one's answer
@@ -107,6 +108,7 @@ impl Capture {
             metrics,
             notify: Arc::new(Notify::new()),
             budget: budget::Budget::new(config.calls_per_integration),
+            disables: disables::Disables::default(),
             config,
             searches: Default::default(),
         })
@@ -153,14 +155,21 @@ impl Capture {
             .unwrap_or(true)
     }
 
-    /// Resolves once the integration is no longer enabled (polled), so an
-    /// in-flight call can be dropped at once after a disable.
-    pub(crate) async fn until_disabled(&self, org: &str, provider: &str) {
-        loop {
-            tokio::time::sleep(self.config.disable_poll).await;
-            if !self.enabled(org, provider).await {
+    /// Resolves once the integration is disabled, so an in-flight call can
+    /// be dropped at once. It listens from the moment it is called; the
+    /// stored state is read once after that, for a disable that came before.
+    pub(crate) fn until_disabled(
+        &self,
+        org: &str,
+        provider: &str,
+    ) -> impl std::future::Future<Output = ()> + Send + '_ {
+        let rx = self.disables.listen(org, provider);
+        let (org, provider) = (org.to_string(), provider.to_string());
+        async move {
+            if !self.enabled(&org, &provider).await {
                 return;
             }
+            disables::disabled(rx).await
         }
     }
 }

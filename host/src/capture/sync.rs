@@ -21,10 +21,9 @@ use url::Url;
 
 use super::retry::{Failure, classify};
 use super::{Capture, db, index};
-use crate::providers::outcome_label;
 use crate::runtime::wit::SyncRequest;
 use crate::runtime::wit::latest::provider::Horizon;
-use crate::runtime::{Credential, Integration};
+use crate::runtime::{CallError, Credential, Integration};
 
 pub(crate) async fn run(cap: Arc<Capture>, mut stop: watch::Receiver<bool>) {
     let mut paused: HashMap<(String, String), Instant> = HashMap::new();
@@ -150,7 +149,7 @@ pub async fn sync_project(
         _ = cap.until_disabled(org, provider) => return Err(None),
     };
     cap.metrics
-        .record_plugin_call(provider, "sync", outcome_label(&result));
+        .record_plugin_call(provider, "sync", CallError::result_label(&result));
     match result {
         Ok(page) => {
             let builds: Vec<IndexedBuild> = page

@@ -8,7 +8,7 @@
 //! commit. It updates builds already known (`current_status`) and adds new
 //! ones for later syncs and searches.
 
-use buildsnap_api::{
+use buildsnap_services::{
     WebhookAck, WebhookError as ApiWebhookError, WebhookRequest as ApiWebhookRequest,
 };
 use buildsnap_store::IndexedBuild;

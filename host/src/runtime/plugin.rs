@@ -78,6 +78,28 @@ pub enum CallError {
     HostNotAllowed(String),
 }
 
+impl CallError {
+    /// The metrics label of a failed call (`buildsnap_plugin_calls_total`'s
+    /// `outcome`; a call that succeeded is `ok`). One fixed word per
+    /// variant, so the label set stays bounded whatever the plugin says.
+    pub fn outcome_label(&self) -> &'static str {
+        match self {
+            CallError::Provider(_) => "provider_error",
+            CallError::Timeout { .. } => "timeout",
+            CallError::MemoryLimit { .. } => "memory_limit",
+            CallError::Panic { .. } => "panic",
+            CallError::Trap { .. } => "trap",
+            CallError::HostNotAllowed(_) => "host_not_allowed",
+        }
+    }
+
+    /// The label of a call's result: `ok`, or its error's
+    /// [`outcome_label`](CallError::outcome_label).
+    pub fn result_label<T>(result: &Result<T, CallError>) -> &'static str {
+        result.as_ref().err().map_or("ok", CallError::outcome_label)
+    }
+}
+
 /// A provider error with a readable message, keeping the typed value.
 #[derive(Debug, Clone)]
 pub struct ProviderErrorText(pub ProviderError);

@@ -9,6 +9,12 @@ use buildsnap_domain::UnknownWord;
 use rusqlite::Row;
 use rusqlite::types::Type;
 
+/// An RFC 3339 timestamp as the Unix nanoseconds the columns hold (`None`
+/// when it does not parse).
+pub(crate) fn parse_nanos(s: &str) -> Option<i64> {
+    crate::ts::parse(s).ok().map(crate::ts::to_nanos)
+}
+
 /// Column `i` of `r` as a word of a domain vocabulary (`Status`,
 /// `Summary`, ...).
 pub(crate) fn word<T: FromStr<Err = UnknownWord>>(r: &Row<'_>, i: usize) -> rusqlite::Result<T> {

@@ -116,7 +116,7 @@ impl SecretKey {
             let path = path.to_path_buf();
             move |source| KeyError::Io { path, source }
         };
-        crate::db::ensure_data_dir(data_dir).map_err(io(data_dir))?;
+        crate::data_dir::ensure_data_dir(data_dir).map_err(io(data_dir))?;
         let path = data_dir.join(Self::FILE_NAME);
         if path.exists() {
             warn_if_loose(&path);

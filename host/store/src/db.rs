@@ -70,22 +70,6 @@ pub(crate) struct Db {
     pub(crate) key: SecretKey,
 }
 
-/// Creates the data directory (mode 0700 when we create it: it will hold the
-/// key file and the database).
-pub(crate) fn ensure_data_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)
-}
-
 /// Per-connection settings.
 fn configure(conn: &Connection) -> Result<()> {
     // WAL: readers and the writer do not block each other, and a commit is one

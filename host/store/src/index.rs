@@ -42,10 +42,6 @@ pub struct IndexLookup {
     pub builds: Vec<IndexedBuild>,
 }
 
-pub(crate) fn parse_nanos(s: &str) -> Option<i64> {
-    ts::parse(s).ok().map(ts::to_nanos)
-}
-
 pub(crate) fn enabled(tx: &Connection, org_id: i64, provider: &str) -> Result<bool> {
     Ok(tx
         .prepare_cached("SELECT enabled FROM integrations WHERE org_id = ?1 AND provider = ?2")?

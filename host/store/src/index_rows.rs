@@ -5,7 +5,6 @@
 use buildsnap_domain::{IndexedBuild, IndexedJob, JobKind, Status};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::index::parse_nanos;
 use crate::{Result, columns, ts};
 
 /// Upserts `builds` (see the module notes for the merge rules).
@@ -50,8 +49,8 @@ fn upsert_build(
         first_seen: _,
         last_seen: _,
     } = b;
-    let created = parse_nanos(created_at).unwrap_or(now);
-    let stopped = stopped_at.as_deref().and_then(parse_nanos);
+    let created = columns::parse_nanos(created_at).unwrap_or(now);
+    let stopped = stopped_at.as_deref().and_then(columns::parse_nanos);
     let fin = status.is_final();
     let existing: Option<i64> = tx
         .prepare_cached(
@@ -182,8 +181,8 @@ fn upsert_job(
         kind.as_str(),
         status.as_str(),
         provider_status,
-        started_at.as_deref().and_then(parse_nanos),
-        stopped_at.as_deref().and_then(parse_nanos),
+        started_at.as_deref().and_then(columns::parse_nanos),
+        stopped_at.as_deref().and_then(columns::parse_nanos),
         url
     ])?;
     Ok(())

@@ -16,6 +16,7 @@ mod capture_state;
 mod captures;
 mod columns;
 mod crypto;
+mod data_dir;
 mod db;
 mod deploys;
 mod error;
@@ -72,7 +73,7 @@ impl Store {
     ///
     /// A directory this call creates gets mode 0700 (it will hold the key file).
     pub fn open(data_dir: &Path, key: SecretKey) -> Result<Store> {
-        db::ensure_data_dir(data_dir)?;
+        data_dir::ensure_data_dir(data_dir)?;
         let path = data_dir.join(Self::DB_FILE);
         let db = db::Db::open(&path, key)?;
         let store = Store { db: Arc::new(db) };

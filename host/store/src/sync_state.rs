@@ -6,7 +6,8 @@
 use buildsnap_domain::IndexedBuild;
 use rusqlite::{OptionalExtension, params};
 
-use crate::index::{enabled, parse_nanos};
+use crate::columns::parse_nanos;
+use crate::index::enabled;
 use crate::index_rows::upsert_builds;
 use crate::{Result, Store, orgs, ts};
 

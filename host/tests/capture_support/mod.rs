@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use buildsnap::cli::{DataArgs, LogFormat, PluginArgs, ServeArgs};
 use buildsnap::runtime::Registry;
 use buildsnap::runtime::origin::AllowList;
 use buildsnap::serve::{self, Server};
+use buildsnap::settings::Settings;
 use circleci_sim::{Scenario, SimHandle, SimOptions};
 use serde_json::{Value, json};
 
@@ -97,26 +97,17 @@ pub async fn data_dir(sim: &SimHandle) -> tempfile::TempDir {
     dir
 }
 
-pub fn serve_args(sim: &SimHandle, dir: &Path, sync_interval: u64) -> ServeArgs {
-    ServeArgs {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data: DataArgs {
-            data_dir: dir.to_path_buf(),
-            secret_key: None,
-            secret_key_file: None,
-        },
-        plugins: PluginArgs {
-            plugins_dir: None,
-            allow_hosts: sim.base_url(),
-        },
-        admin_token: Some(ADMIN.into()),
-        sync_interval,
-        capture_concurrency: 4,
-        capture_attempts: 8,
-        search_max_pipelines: 2000,
-        log: "info".into(),
-        log_format: LogFormat::Text,
-    }
+/// The server's settings for a test: a free port, `dir`, the simulator's
+/// origin granted, the test admin token, defaults otherwise.
+pub fn serve_args(sim: &SimHandle, dir: &Path, sync_interval: u64) -> Settings {
+    Settings::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .data_dir(dir)
+        .allow_hosts(sim.base_url())
+        .admin_token(Some(ADMIN.into()))
+        .sync_interval(Duration::from_secs(sync_interval))
+        .build()
+        .unwrap()
 }
 
 /// An HTTP client of the buildsnap API at `base`.

@@ -10,7 +10,7 @@ use super::{Resp, body, db, db_point_read, json, param};
 use crate::auth::{Need, require_org};
 use crate::errors::ApiError;
 use crate::router::percent_decode;
-use crate::server::{AppState, Req};
+use crate::state::{AppState, Req};
 
 /// Default page size of `GET .../deploys`.
 const DEFAULT_LIMIT: u32 = 50;
@@ -40,11 +40,10 @@ pub(super) async fn register(state: &Arc<AppState>, req: Req) -> Result<Resp, Ap
         deployed_at,
         code_deployment: b.code_deployment,
     };
-    let d = db(state, move |s| s.register_deploy(&org, &project, &new)).await?;
-    if d.builds.state == SnapshotState::Pending
-        && let Some(n) = &state.capture_notify
-    {
-        n.notify_one();
+    let o = org.clone();
+    let d = db(state, move |s| s.register_deploy(&o, &project, &new)).await?;
+    if d.builds.state == SnapshotState::Pending {
+        state.services.deploy_registered(&org);
     }
     tracing::info!(deploy = d.id, project = %d.project, sha = %d.sha, state = d.builds.state.as_str(), "deploy registered");
     Ok(json(StatusCode::ACCEPTED, &d))

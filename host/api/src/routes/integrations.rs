@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use buildsnap_services::{ProviderInfo, ValidateError};
 use buildsnap_store::{IntegrationState, ProviderToken, validate};
 use hyper::StatusCode;
 use serde::Deserialize;
@@ -10,8 +11,7 @@ use serde::Deserialize;
 use super::{Resp, body, db, empty, json, param};
 use crate::auth::{Need, require_org};
 use crate::errors::ApiError;
-use crate::providers::{ProviderInfo, ValidateError};
-use crate::server::{AppState, Req};
+use crate::state::{AppState, Req};
 
 /// `<integration>`: stored state merged with the plugin's facts.
 fn integration_json(info: &ProviderInfo, st: &IntegrationState) -> serde_json::Value {
@@ -31,8 +31,8 @@ fn integration_json(info: &ProviderInfo, st: &IntegrationState) -> serde_json::V
 
 fn provider(state: &AppState, id: &str) -> Result<ProviderInfo, ApiError> {
     state
-        .providers
-        .list()
+        .services
+        .providers()
         .into_iter()
         .find(|p| p.id == id)
         .ok_or_else(|| ApiError::unknown_provider(id))
@@ -41,7 +41,7 @@ fn provider(state: &AppState, id: &str) -> Result<ProviderInfo, ApiError> {
 pub(super) async fn list(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiError> {
     let org = param(&req, 0);
     require_org(req.principal()?, &org, Need::All)?;
-    let infos = state.providers.list();
+    let infos = state.services.providers();
     let ids: Vec<String> = infos.iter().map(|p| p.id.clone()).collect();
     let states = db(state, move |s| s.integrations(&org, &ids)).await?;
     let list: Vec<_> = infos
@@ -99,20 +99,13 @@ pub(super) async fn enable(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiE
         b.base_url.as_deref().unwrap_or(&info.default_base_url),
     )
     .map_err(|e| ApiError::bad_request("invalid_base_url", e.to_string()))?;
-    if let Err(reason) = state.providers.check_base_url(&pid, &base_url) {
+    if let Err(reason) = state.services.check_base_url(&pid, &base_url) {
         return Err(host_not_allowed(&base_url, &reason));
     }
-    let outcome = state.providers.validate(&pid, &base_url, &b.token).await;
-    let word = match &outcome {
-        Ok(_) => "ok",
-        Err(ValidateError::InvalidCredentials(_)) => "invalid_credentials",
-        Err(ValidateError::HostNotAllowed(_)) => "host_not_allowed",
-        Err(ValidateError::Unreachable(_)) => "unreachable",
-        Err(ValidateError::Other(_)) => "error",
-    };
-    state
-        .metrics
-        .record_plugin_call(&pid, "validate_credentials", word);
+    let outcome = state.services.validate(&pid, &base_url, &b.token).await;
+    // The host counts the plugin call (buildsnap_plugin_calls_total): it
+    // made it, and it knows the runtime's outcome; counting here too once
+    // made one validation show up twice.
     let account = match outcome {
         Ok(a) => a,
         Err(ValidateError::InvalidCredentials(reason)) => {
@@ -175,6 +168,9 @@ pub(super) async fn disable(state: &Arc<AppState>, req: Req) -> Result<Resp, Api
     provider(state, &pid)?;
     let (o, p) = (org.clone(), pid.clone());
     db(state, move |s| s.disable_integration(&o, &p)).await?;
+    // After the write: a call that checks the store once it hears nothing
+    // sees the disable, and one already running is told now.
+    state.services.integration_disabled(&org, &pid);
     tracing::info!(org = %org, provider = %pid, "integration disabled; token erased");
     Ok(empty(StatusCode::NO_CONTENT))
 }

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 
 use crate::errors::ApiError;
 use crate::router::RouteId;
-use crate::server::{AppState, Req};
+use crate::state::{AppState, Req};
 
 /// The response type of every handler.
 pub(crate) type Resp = Response<Full<Bytes>>;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::{Resp, body, db, json, param};
 use crate::auth::{Need, require_admin, require_org};
 use crate::errors::ApiError;
-use crate::server::{AppState, Req};
+use crate::state::{AppState, Req};
 
 #[derive(Deserialize)]
 struct NewOrg {

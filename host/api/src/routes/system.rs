@@ -9,7 +9,7 @@ use hyper::{Response, StatusCode};
 
 use super::{Resp, db, json};
 use crate::errors::ApiError;
-use crate::server::{AppState, Req};
+use crate::state::{AppState, Req};
 
 pub(super) async fn metrics(state: &Arc<AppState>) -> Result<Resp, ApiError> {
     // The queue depth is read from the durable queue at scrape time, so the
@@ -36,8 +36,8 @@ pub(super) fn openapi() -> Resp {
 pub(super) fn providers(state: &Arc<AppState>, req: &Req) -> Result<Resp, ApiError> {
     req.principal()?;
     let list: Vec<serde_json::Value> = state
-        .providers
-        .list()
+        .services
+        .providers()
         .into_iter()
         .map(|p| {
             serde_json::json!({

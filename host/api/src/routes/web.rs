@@ -28,7 +28,7 @@ use hyper::{Response, StatusCode};
 
 use super::Resp;
 use crate::errors::ApiError;
-use crate::server::Req;
+use crate::state::Req;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));

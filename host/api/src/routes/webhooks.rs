@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
+use buildsnap_services::{WebhookError, WebhookRequest};
 use hyper::StatusCode;
 
 use super::{Resp, db, json, param};
 use crate::errors::ApiError;
-use crate::providers::{WebhookError, WebhookRequest};
-use crate::server::{AppState, Req};
+use crate::state::{AppState, Req};
 
 pub(super) async fn receive(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiError> {
     let (pid, org) = (param(&req, 0), param(&req, 1));
-    if !state.providers.list().iter().any(|p| p.id == pid) {
+    if !state.services.providers().iter().any(|p| p.id == pid) {
         return Err(ApiError::unknown_provider(&pid));
     }
     let o = org.clone();
@@ -32,8 +32,8 @@ pub(super) async fn receive(state: &Arc<AppState>, req: Req) -> Result<Resp, Api
         })
         .collect();
     let out = state
-        .providers
-        .webhook(
+        .services
+        .webhook_received(
             &pid,
             &org,
             WebhookRequest {
@@ -42,17 +42,6 @@ pub(super) async fn receive(state: &Arc<AppState>, req: Req) -> Result<Resp, Api
             },
         )
         .await;
-    let word = match &out {
-        Ok(_) => "ok",
-        Err(WebhookError::BadSignature(_)) => "bad_signature",
-        Err(WebhookError::Unsupported(_)) => "unsupported",
-        Err(WebhookError::Malformed(_)) => "malformed",
-        Err(WebhookError::NotConfigured(_)) => "not_configured",
-        Err(WebhookError::Other(_)) => "error",
-    };
-    state
-        .metrics
-        .record_plugin_call(&pid, "parse_webhook", word);
     match out {
         Ok(ack) => Ok(json(
             StatusCode::ACCEPTED,

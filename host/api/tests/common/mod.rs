@@ -1,4 +1,4 @@
-//! Test support: a fake `Providers`, a real server on 127.0.0.1:0, an HTTP client.
+//! Test support: a fake `HostServices`, a real server on 127.0.0.1:0, an HTTP client.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -6,22 +6,28 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use buildsnap_api::{
-    Account, App, ProviderInfo, ProviderToken, Providers, ValidateError, WebhookAck, WebhookError,
-    WebhookRequest,
+use buildsnap_api::{Account, App, ProviderToken};
+use buildsnap_services::{
+    HostServices, ProviderInfo, ValidateError, WebhookAck, WebhookError, WebhookRequest,
 };
 use buildsnap_store::{SecretKey, Store};
 use serde_json::Value;
 
 pub const ADMIN: &str = "admin-token-for-tests-0123456789";
 
-/// Fake provider plugins. Tokens starting with `good-` are accepted, `slow-`
+/// Fake host services (the host's real ones are tested in `host/tests`).
+/// Deploy registrations notify `deploys`; disables are recorded in
+/// `disabled`. Fake provider plugins: Tokens starting with `good-` are accepted, `slow-`
 /// ones after a delay; anything else is rejected with a reason. A base URL
 /// containing `unreachable` cannot be reached; origins other than the
 /// defaults and `https://ci.granted.example` are not allowed.
 #[derive(Default)]
-pub struct FakeProviders {
+pub struct FakeServices {
     pub validations: AtomicUsize,
+    /// Notified once per registration that queued a capture.
+    pub deploys: Arc<tokio::sync::Notify>,
+    /// (org, provider) of each `integration_disabled`, in order.
+    pub disabled: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 pub fn infos() -> Vec<ProviderInfo> {
@@ -48,8 +54,8 @@ pub fn infos() -> Vec<ProviderInfo> {
 }
 
 #[async_trait::async_trait]
-impl Providers for FakeProviders {
-    fn list(&self) -> Vec<ProviderInfo> {
+impl HostServices for FakeServices {
+    fn providers(&self) -> Vec<ProviderInfo> {
         infos()
     }
 
@@ -111,7 +117,18 @@ impl Providers for FakeProviders {
         }
     }
 
-    async fn webhook(
+    fn deploy_registered(&self, _org: &str) {
+        self.deploys.notify_one();
+    }
+
+    fn integration_disabled(&self, org: &str, provider: &str) {
+        self.disabled
+            .lock()
+            .unwrap()
+            .push((org.to_string(), provider.to_string()));
+    }
+
+    async fn webhook_received(
         &self,
         _provider: &str,
         org: &str,
@@ -141,7 +158,8 @@ impl Providers for FakeProviders {
 pub struct Server {
     pub base: String,
     pub store: Store,
-    pub providers: Arc<FakeProviders>,
+    pub services: Arc<FakeServices>,
+    /// `services.deploys`.
     pub capture_notify: Arc<tokio::sync::Notify>,
     pub dir: PathBuf,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -153,12 +171,11 @@ impl Server {
         let key = SecretKey::load_or_create(dir, None).unwrap();
         let store = Store::open(dir, key).unwrap();
         store.bootstrap_admin(Some(ADMIN)).unwrap();
-        let providers = Arc::new(FakeProviders::default());
-        let capture_notify = Arc::new(tokio::sync::Notify::new());
+        let services = Arc::new(FakeServices::default());
+        let capture_notify = services.deploys.clone();
         let app = App::builder()
             .store(store.clone())
-            .providers(providers.clone())
-            .capture_notify(capture_notify.clone())
+            .services(services.clone())
             .build()
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -170,7 +187,7 @@ impl Server {
         Server {
             base: format!("http://{addr}"),
             store,
-            providers,
+            services,
             capture_notify,
             dir: dir.to_path_buf(),
             shutdown: Some(tx),

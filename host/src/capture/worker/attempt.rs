@@ -24,7 +24,6 @@ use url::Url;
 use super::decide::{CaptureIds, Outcome, after_failure, decide, error_snapshot, not_due};
 use crate::capture::retry::{backoff, classify};
 use crate::capture::{Capture, db, explain, index};
-use crate::providers::outcome_label;
 use crate::runtime::plugin::Plugin;
 use crate::runtime::wit::CommitQuery;
 use crate::runtime::wit::latest::provider::{CommitBuilds, Horizon};
@@ -91,7 +90,7 @@ async fn resolve_project(cap: &Capture, job: &CaptureJob, plugin: &Plugin) -> St
 /// The one place the worker counts plugin calls.
 fn record_plugin_call<T>(cap: &Capture, provider: &str, call: &str, r: &Result<T, CallError>) {
     cap.metrics
-        .record_plugin_call(provider, call, outcome_label(r));
+        .record_plugin_call(provider, call, CallError::result_label(r));
 }
 
 /// A transient failure: retry with backoff after attempt `attempts`.

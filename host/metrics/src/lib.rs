@@ -1,8 +1,15 @@
-//! Prometheus metrics (text exposition format 0.0.4), served at `GET /metrics`.
+//! buildsnap's metrics: Prometheus text exposition format 0.0.4, which the
+//! HTTP API serves at `GET /metrics`.
+//!
+//! The crate knows no HTTP library and no plugin runtime: the API bumps the
+//! request counters with labels it has already made bounded, the host bumps
+//! the plugin-call and capture counters. Both share one `Arc<Metrics>`.
 //!
 //! Counters are kept in small maps behind mutexes: label sets are bounded
 //! (route templates, not raw paths; provider ids; fixed outcome words), and a
 //! lock held for one map update is far below the cost of a request.
+
+#![warn(missing_docs)]
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -13,9 +20,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 /// host's workers; the public methods are the hooks the host bumps.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    /// Keyed by `&'static str`: route templates come from the route table
-    /// and methods from [`method_label`], so counting a request allocates
-    /// nothing and takes one lock.
+    /// Keyed by `&'static str`: route templates come from the API's route
+    /// table and methods from its fixed list of labels, so counting a
+    /// request allocates nothing and takes one lock.
     requests: Mutex<RequestStats>,
     plugin_calls: Mutex<BTreeMap<(String, String, String), u64>>,
     captures: Mutex<BTreeMap<String, u64>>,
@@ -31,25 +38,6 @@ struct RequestStats {
     seconds: BTreeMap<&'static str, (f64, u64)>,
 }
 
-/// The label of a method: the standard ones by name, any other as `OTHER`
-/// (extension methods are client-chosen text; as labels they would let
-/// clients grow the metrics without bound).
-fn method_label(m: &hyper::Method) -> &'static str {
-    use hyper::Method;
-    match *m {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        Method::TRACE => "TRACE",
-        Method::CONNECT => "CONNECT",
-        _ => "OTHER",
-    }
-}
-
 fn esc(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -63,24 +51,27 @@ impl Metrics {
     }
 
     /// Counts one HTTP request by route template, method and status.
+    /// `method` must come from a fixed set (extension methods mapped to one
+    /// word): as labels, client-chosen words would grow the metrics without
+    /// bound.
     pub fn record_request(
         &self,
         route: &'static str,
-        method: &hyper::Method,
+        method: &'static str,
         status: u16,
         seconds: f64,
     ) {
         let mut r = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        *r.count
-            .entry((route, method_label(method), status))
-            .or_default() += 1;
+        *r.count.entry((route, method, status)).or_default() += 1;
         let e = r.seconds.entry(route).or_default();
         e.0 += seconds;
         e.1 += 1;
     }
 
-    /// Counts one plugin call: `call` is the export (`validate`, `builds_for_commit`, ...),
-    /// `outcome` a short fixed word (`ok`, `invalid_credentials`, `unreachable`, `trap`, ...).
+    /// Counts one plugin call: `call` is the export (`validate_credentials`,
+    /// `builds_for_commit`, ...), `outcome` a short fixed word (`ok`,
+    /// `provider_error`, `timeout`, `trap`, ...; the host's
+    /// `CallError::outcome_label`). Recorded by the host, once per call.
     pub fn record_plugin_call(&self, provider: &str, call: &str, outcome: &str) {
         *self
             .plugin_calls
@@ -105,7 +96,9 @@ impl Metrics {
         self.capture_queue_depth.store(depth, Ordering::Relaxed);
     }
 
-    pub(crate) fn in_flight_add(&self, d: i64) {
+    /// Moves the gauge of HTTP requests being answered by `d` (+1 when one
+    /// starts, -1 when it ends).
+    pub fn in_flight_add(&self, d: i64) {
         self.in_flight.fetch_add(d, Ordering::Relaxed);
     }
 
@@ -192,8 +185,8 @@ mod tests {
     #[test]
     fn renders_counters_and_gauges() {
         let m = Metrics::new();
-        m.record_request("/api/v1/orgs/{org}/deploys", &hyper::Method::GET, 200, 0.5);
-        m.record_request("/api/v1/orgs/{org}/deploys", &hyper::Method::GET, 200, 0.25);
+        m.record_request("/api/v1/orgs/{org}/deploys", "GET", 200, 0.5);
+        m.record_request("/api/v1/orgs/{org}/deploys", "GET", 200, 0.25);
         m.record_plugin_call("circleci", "validate", "ok");
         m.record_capture("complete");
         m.set_capture_queue_depth(7);

@@ -1,5 +1,13 @@
-//! The seam to the host: what the API needs from the provider plugins. The
-//! host implements [`Providers`] with its wasm runtime; tests use a fake.
+//! The host-owned service interface of buildsnap: what the HTTP API asks of
+//! the host, and the words of the answers.
+//!
+//! Seams run one way: the API depends on this crate and calls
+//! [`HostServices`]; the host implements it (`host/src/services.rs`) over its
+//! plugin registry and capture service. Neither the API nor this crate knows
+//! the plugin runtime or the capture worker, so the API's tests can drive it
+//! with a fake and the host can change how it works behind the trait.
+
+#![warn(missing_docs)]
 
 use buildsnap_store::{Account, ProviderToken};
 
@@ -80,17 +88,21 @@ pub enum WebhookError {
     Other(String),
 }
 
-/// The provider plugins, as the API sees them.
+/// What the HTTP API needs from the host. One implementation serves the
+/// product (the host's); the API's unit tests use a fake.
+///
+/// The host counts the plugin calls it makes (`/metrics`); callers must not
+/// count them again.
 #[async_trait::async_trait]
-pub trait Providers: Send + Sync + 'static {
-    /// One entry per loaded plugin.
-    fn list(&self) -> Vec<ProviderInfo>;
+pub trait HostServices: Send + Sync + 'static {
+    /// One entry per loaded provider plugin.
+    fn providers(&self) -> Vec<ProviderInfo>;
 
-    /// Is `base_url`'s origin allowed for this provider (its default origin, or
-    /// granted by BUILDSNAP_ALLOW_HOSTS)? `Err` carries the reason.
+    /// Is `base_url`'s origin allowed for this provider (its default origin,
+    /// or granted by BUILDSNAP_ALLOW_HOSTS)? `Err` carries the reason.
     fn check_base_url(&self, provider: &str, base_url: &str) -> Result<(), String>;
 
-    /// Validates credentials with the plugin and says whose they are.
+    /// Validates credentials with the provider and says whose they are.
     async fn validate(
         &self,
         provider: &str,
@@ -98,9 +110,18 @@ pub trait Providers: Send + Sync + 'static {
         token: &ProviderToken,
     ) -> Result<Account, ValidateError>;
 
-    /// Verifies and handles a pushed event for `org` (the org and the provider
-    /// are known to exist when this is called).
-    async fn webhook(
+    /// A deploy of `org` was registered and queued a capture: start it now
+    /// rather than at the next poll (the queue is durable either way).
+    fn deploy_registered(&self, org: &str);
+
+    /// `org`'s integration with `provider` was disabled (already stored):
+    /// its in-flight provider calls end now, and nothing more is stored
+    /// for them.
+    fn integration_disabled(&self, org: &str, provider: &str);
+
+    /// Verifies and applies a pushed event for `org` (the org and the
+    /// provider are known to exist when this is called).
+    async fn webhook_received(
         &self,
         provider: &str,
         org: &str,

@@ -1,0 +1,166 @@
+//! The host's side of the API seam: [`HostServices`] implemented over the
+//! plugin registry and the capture service. The API calls in; nothing here
+//! is called back by capture or the runtime, so the dependencies run one
+//! way: API → services → capture → runtime.
+//!
+//! Every plugin call made for the API is counted here, once
+//! (`buildsnap_plugin_calls_total`), with the runtime's outcome label.
+
+use std::sync::Arc;
+
+use buildsnap_services::{
+    HostServices, ProviderInfo, ValidateError, WebhookAck, WebhookError, WebhookRequest,
+};
+use buildsnap_store::{Account, ProviderToken};
+use url::Url;
+
+use crate::capture::Capture;
+use crate::runtime::plugin::ProviderErrorText;
+use crate::runtime::wit::ProviderError;
+use crate::runtime::{CallError, Credential, Integration};
+
+/// The services the HTTP API uses, backed by the real plugins and captures.
+pub struct Services {
+    capture: Arc<Capture>,
+}
+
+impl Services {
+    /// Services over `capture` (and its registry and metrics).
+    pub fn new(capture: Arc<Capture>) -> Services {
+        Services { capture }
+    }
+}
+
+/// Whether a plugin's error means the provider could not be reached (as
+/// opposed to answering something we did not like).
+fn unreachable(err: &CallError) -> bool {
+    match err {
+        CallError::Timeout { .. } => true,
+        CallError::Provider(e) => match &e.0 {
+            ProviderError::Upstream(u) => u.status >= 500,
+            ProviderError::RateLimited(_) => true,
+            ProviderError::Other(m) => {
+                let m = m.to_ascii_lowercase();
+                m.contains("connect") || m.contains("timeout") || m.contains("timed out")
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// The API's reading of a failed validation.
+fn validate_error(err: CallError) -> ValidateError {
+    if let CallError::Provider(ProviderErrorText(ProviderError::Unauthorized(reason))) = err {
+        return ValidateError::InvalidCredentials(reason);
+    }
+    match err {
+        CallError::HostNotAllowed(m) => ValidateError::HostNotAllowed(m),
+        err if unreachable(&err) => ValidateError::Unreachable(err.to_string()),
+        err => ValidateError::Other(err.to_string()),
+    }
+}
+
+/// The metrics label of a webhook delivery's outcome.
+fn webhook_label(out: &Result<WebhookAck, WebhookError>) -> &'static str {
+    match out {
+        Ok(_) => "ok",
+        Err(WebhookError::BadSignature(_)) => "bad_signature",
+        Err(WebhookError::Unsupported(_)) => "unsupported",
+        Err(WebhookError::Malformed(_)) => "malformed",
+        Err(WebhookError::NotConfigured(_)) => "not_configured",
+        Err(WebhookError::Other(_)) => "error",
+    }
+}
+
+#[async_trait::async_trait]
+impl HostServices for Services {
+    fn providers(&self) -> Vec<ProviderInfo> {
+        self.capture
+            .registry
+            .plugins()
+            .map(|p| ProviderInfo {
+                id: p.info.id.clone(),
+                name: p.info.name.clone(),
+                version: p.info.version.clone(),
+                api_version: p.info.api_version.clone(),
+                token_help_url: p.info.token_help_url.clone(),
+                status: "ok".into(),
+                default_base_url: p
+                    .info
+                    .default_base_url
+                    .as_str()
+                    .trim_end_matches('/')
+                    .to_string(),
+            })
+            .collect()
+    }
+
+    fn check_base_url(&self, provider: &str, base_url: &str) -> Result<(), String> {
+        let plugin = self
+            .capture
+            .registry
+            .get(provider)
+            .ok_or_else(|| format!("unknown provider `{provider}`"))?;
+        let url =
+            Url::parse(base_url).map_err(|e| format!("invalid base_url `{base_url}`: {e}"))?;
+        plugin
+            .check_base_url(&url)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn validate(
+        &self,
+        provider: &str,
+        base_url: &str,
+        token: &ProviderToken,
+    ) -> Result<Account, ValidateError> {
+        let plugin = self
+            .capture
+            .registry
+            .get(provider)
+            .ok_or_else(|| ValidateError::Other(format!("unknown provider `{provider}`")))?;
+        let base_url = Url::parse(base_url)
+            .map_err(|e| ValidateError::Other(format!("invalid base_url: {e}")))?;
+        let integration = Integration {
+            base_url,
+            settings: Vec::new(),
+            credential: Some(Credential::new(token.expose())),
+        };
+        let result = plugin.validate_credentials(&integration).await;
+        self.capture.metrics.record_plugin_call(
+            provider,
+            "validate_credentials",
+            CallError::result_label(&result),
+        );
+        result
+            .map(|a| Account {
+                id: a.id,
+                login: a.login,
+                name: a.name,
+            })
+            .map_err(validate_error)
+    }
+
+    fn deploy_registered(&self, _org: &str) {
+        self.capture.notify.notify_one();
+    }
+
+    fn integration_disabled(&self, org: &str, provider: &str) {
+        self.capture.disables.fire(org, provider);
+    }
+
+    async fn webhook_received(
+        &self,
+        provider: &str,
+        org: &str,
+        req: WebhookRequest,
+    ) -> Result<WebhookAck, WebhookError> {
+        let out = crate::capture::webhooks::receive(&self.capture, provider, org, req).await;
+        self.capture
+            .metrics
+            .record_plugin_call(provider, "parse_webhook", webhook_label(&out));
+        out
+    }
+}

@@ -1,0 +1,271 @@
+//! The settings of a buildsnap server, in one plain struct.
+//!
+//! `serve` (from its flags and environment, `cli.rs`), `demo` and the tests
+//! all build a [`Settings`] with [`Settings::builder`]; `serve::start` takes
+//! nothing else. Every default is written once: here for the server's own
+//! settings, in [`CaptureConfig::default`] for capture tuning and in
+//! [`DEFAULT_CALL_TIMEOUT`] for the plugin call timeout. clap's `--help`
+//! shows the same constants.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::capture::CaptureConfig;
+use crate::runtime::limits::{DEFAULT_CALL_TIMEOUT, PluginLimits};
+
+/// Address of the HTTP API and web page when none is given.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+
+/// The data directory when none is given (relative to the working dir).
+pub const DEFAULT_DATA_DIR: &str = "./data";
+
+/// The log filter when none is given.
+pub const DEFAULT_LOG: &str = "info";
+
+/// Longest plugin call timeout accepted (one hour): longer would let a
+/// stuck plugin hold a concurrency permit for most of a day's captures.
+pub const MAX_PLUGIN_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything `serve::start` needs. Secrets (`secret_key`, `admin_token`)
+/// are redacted in `Debug`.
+#[derive(Clone)]
+pub struct Settings {
+    /// Address of the HTTP API and web page.
+    pub listen: SocketAddr,
+    /// SQLite database, key file and compiled-plugin cache.
+    pub data_dir: PathBuf,
+    /// The key that encrypts provider tokens, as text (hex or base64).
+    pub secret_key: Option<String>,
+    /// A file holding that key instead.
+    pub secret_key_file: Option<PathBuf>,
+    /// Extra provider plugins (`*.wasm`) besides the built-in ones.
+    pub plugins_dir: Option<PathBuf>,
+    /// Extra outbound origins granted to plugins, comma-separated patterns.
+    pub allow_hosts: String,
+    /// The admin bearer token; generated at first start when absent.
+    pub admin_token: Option<String>,
+    /// Wall-clock budget of one plugin call (`PluginLimits::call_timeout`).
+    pub plugin_timeout: Duration,
+    /// Capture and sync tuning.
+    pub capture: CaptureConfig,
+    /// Log filter, tracing syntax.
+    pub log: String,
+    /// Log line format.
+    pub log_format: LogFormat,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("secret_key", &redact(&self.secret_key))
+            .field("secret_key_file", &self.secret_key_file)
+            .field("plugins_dir", &self.plugins_dir)
+            .field("allow_hosts", &self.allow_hosts)
+            .field("admin_token", &redact(&self.admin_token))
+            .field("plugin_timeout", &self.plugin_timeout)
+            .field("capture", &self.capture)
+            .field("log", &self.log)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: DEFAULT_LISTEN,
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            secret_key: None,
+            secret_key_file: None,
+            plugins_dir: None,
+            allow_hosts: String::new(),
+            admin_token: None,
+            plugin_timeout: DEFAULT_CALL_TIMEOUT,
+            capture: CaptureConfig::default(),
+            log: DEFAULT_LOG.to_string(),
+            log_format: LogFormat::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// A builder starting from the defaults.
+    pub fn builder() -> SettingsBuilder {
+        SettingsBuilder(Settings::default())
+    }
+
+    /// The limits every plugin runs under.
+    pub fn plugin_limits(&self) -> PluginLimits {
+        PluginLimits {
+            call_timeout: self.plugin_timeout,
+            ..PluginLimits::default()
+        }
+    }
+}
+
+/// Why settings were refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SettingsError {
+    /// The plugin call timeout is zero or above [`MAX_PLUGIN_TIMEOUT`].
+    #[error("plugin timeout must be between 1 s and {max} s, got {0:?}", max = MAX_PLUGIN_TIMEOUT.as_secs())]
+    PluginTimeout(Duration),
+    /// No capture could ever run.
+    #[error("capture concurrency must be at least 1")]
+    CaptureConcurrency,
+    /// A capture would end before its first attempt.
+    #[error("capture attempts must be at least 1")]
+    CaptureAttempts,
+}
+
+/// Builds [`Settings`]; every method overrides one default.
+#[derive(Debug, Clone)]
+pub struct SettingsBuilder(Settings);
+
+impl SettingsBuilder {
+    /// Address of the HTTP API and web page.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.0.listen = addr;
+        self
+    }
+
+    /// The data directory.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.0.data_dir = dir.into();
+        self
+    }
+
+    /// The key that encrypts provider tokens, as text.
+    pub fn secret_key(mut self, key: Option<String>) -> Self {
+        self.0.secret_key = key;
+        self
+    }
+
+    /// A file holding the key that encrypts provider tokens.
+    pub fn secret_key_file(mut self, path: Option<PathBuf>) -> Self {
+        self.0.secret_key_file = path;
+        self
+    }
+
+    /// Extra provider plugins.
+    pub fn plugins_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.0.plugins_dir = dir;
+        self
+    }
+
+    /// Extra outbound origins granted to plugins.
+    pub fn allow_hosts(mut self, patterns: impl Into<String>) -> Self {
+        self.0.allow_hosts = patterns.into();
+        self
+    }
+
+    /// The admin bearer token.
+    pub fn admin_token(mut self, token: Option<String>) -> Self {
+        self.0.admin_token = token;
+        self
+    }
+
+    /// Wall-clock budget of one plugin call.
+    pub fn plugin_timeout(mut self, timeout: Duration) -> Self {
+        self.0.plugin_timeout = timeout;
+        self
+    }
+
+    /// Seconds between background syncs; zero turns the sync off.
+    pub fn sync_interval(mut self, interval: Duration) -> Self {
+        self.0.capture.sync_interval = interval;
+        self
+    }
+
+    /// Capture and sync tuning, whole.
+    pub fn capture(mut self, capture: CaptureConfig) -> Self {
+        self.0.capture = capture;
+        self
+    }
+
+    /// Changes some capture settings in place (the rest keep their defaults).
+    pub fn capture_with(mut self, f: impl FnOnce(&mut CaptureConfig)) -> Self {
+        f(&mut self.0.capture);
+        self
+    }
+
+    /// Log filter.
+    pub fn log(mut self, filter: impl Into<String>) -> Self {
+        self.0.log = filter.into();
+        self
+    }
+
+    /// Log line format.
+    pub fn log_format(mut self, format: LogFormat) -> Self {
+        self.0.log_format = format;
+        self
+    }
+
+    /// The settings, checked.
+    pub fn build(self) -> Result<Settings, SettingsError> {
+        let s = self.0;
+        if s.plugin_timeout.is_zero() || s.plugin_timeout > MAX_PLUGIN_TIMEOUT {
+            return Err(SettingsError::PluginTimeout(s.plugin_timeout));
+        }
+        if s.capture.concurrency == 0 {
+            return Err(SettingsError::CaptureConcurrency);
+        }
+        if s.capture.max_attempts == 0 {
+            return Err(SettingsError::CaptureAttempts);
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_come_from_one_place_and_bad_values_are_refused() {
+        let s = Settings::builder().build().unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.plugin_timeout, Duration::from_secs(30));
+        assert_eq!(s.plugin_limits().call_timeout, Duration::from_secs(30));
+        assert_eq!(s.capture.concurrency, CaptureConfig::default().concurrency);
+        let e = Settings::builder()
+            .plugin_timeout(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert_eq!(e, SettingsError::PluginTimeout(Duration::ZERO));
+        assert!(e.to_string().contains("between 1 s and 3600 s"), "{e}");
+        let e = Settings::builder()
+            .capture_with(|c| c.concurrency = 0)
+            .build()
+            .unwrap_err();
+        assert_eq!(e, SettingsError::CaptureConcurrency);
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let s = Settings::builder()
+            .admin_token(Some("admin-secret-123".into()))
+            .secret_key(Some("key-secret-456".into()))
+            .build()
+            .unwrap();
+        let d = format!("{s:?}");
+        assert!(
+            !d.contains("admin-secret-123") && !d.contains("key-secret-456"),
+            "{d}"
+        );
+        assert!(d.contains("<redacted>"), "{d}");
+    }
+}
