@@ -180,6 +180,7 @@ async fn main() -> anyhow::Result<()> {
         capture_concurrency: 4,
         capture_attempts: 8,
         search_max_pipelines: 2000,
+        max_connections: 512,
         log: "warn".into(),
         log_format: LogFormat::Text,
     })

@@ -169,6 +169,12 @@ pub struct ServeArgs {
     #[arg(long, env = "BUILDSNAP_SEARCH_MAX_PIPELINES", default_value_t = 2000,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub search_max_pipelines: u32,
+    /// Most HTTP connections served at once. Past it `/healthz` still
+    /// answers and other requests get 503 `overloaded`; keep it below the
+    /// process's open-file limit (`ulimit -n`).
+    #[arg(long, env = "BUILDSNAP_MAX_CONNECTIONS", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
     /// Log filter, tracing syntax (`info`, `buildsnap=debug,plugin=trace`).
     #[arg(long, env = "BUILDSNAP_LOG", default_value = "info")]
     pub log: String,

@@ -47,7 +47,7 @@ pub fn tokens(command: TokensCommand) -> anyhow::Result<()> {
 pub async fn providers(command: ProvidersCommand) -> anyhow::Result<()> {
     match command {
         ProvidersCommand::List { plugins, data } => {
-            std::fs::create_dir_all(&data.data_dir)?;
+            buildsnap_store::create_data_dir(&data.data_dir)?;
             let registry = load_plugins(&plugins, &data.data_dir).await?;
             for p in registry.plugins() {
                 println!(

@@ -18,7 +18,7 @@ pub fn open_store(data: &DataArgs) -> anyhow::Result<Store> {
     let key = match &data.secret_key_file {
         Some(path) => SecretKey::from_file(path)?,
         None => {
-            std::fs::create_dir_all(&data.data_dir)
+            buildsnap_store::create_data_dir(&data.data_dir)
                 .with_context(|| format!("creating data dir {}", data.data_dir.display()))?;
             SecretKey::load_or_create(&data.data_dir, data.secret_key.as_deref())?
         }
@@ -101,6 +101,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
         .providers(providers)
         .metrics(metrics)
         .capture_notify(capture.notify.clone())
+        .max_connections(args.max_connections as usize)
         .build()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

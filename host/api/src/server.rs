@@ -10,14 +10,16 @@ use std::time::{Duration, Instant};
 
 use buildsnap_store::{Principal, Store};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Body;
-use hyper::header::{ALLOW, CONTENT_LENGTH, HeaderValue};
+use hyper::header::{ALLOW, CONNECTION, CONTENT_LENGTH, EXPECT, HeaderValue, RETRY_AFTER};
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
+use crate::body::{self, BodyError};
+use crate::conn::{AcceptBackoff, Admission, DEFAULT_MAX_CONNECTIONS, Slot};
 use crate::errors::ApiError;
 use crate::metrics::Metrics;
 use crate::providers::Providers;
@@ -71,6 +73,9 @@ pub struct AppBuilder {
     metrics: Option<Arc<Metrics>>,
     capture_notify: Option<Arc<tokio::sync::Notify>>,
     shutdown_timeout: Option<Duration>,
+    max_connections: Option<usize>,
+    body_timeout: Option<Duration>,
+    header_timeout: Option<Duration>,
 }
 
 impl AppBuilder {
@@ -108,6 +113,30 @@ impl AppBuilder {
         self
     }
 
+    /// Most connections served at once (default 512, below a typical 1024
+    /// file descriptor limit). Past it a small overflow lane answers
+    /// `/healthz` and refuses the rest with 503 `overloaded`.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = Some(n);
+        self
+    }
+
+    /// How long a request's whole body may take to arrive once its headers
+    /// have (default 30 s; then 408 `body_timeout` and the connection
+    /// closes). A client trickling a body otherwise holds its connection
+    /// for ever.
+    pub fn body_timeout(mut self, t: Duration) -> Self {
+        self.body_timeout = Some(t);
+        self
+    }
+
+    /// How long a request's headers may take to arrive, counted from the
+    /// connection's start or the end of its previous answer (default 30 s).
+    pub fn header_timeout(mut self, t: Duration) -> Self {
+        self.header_timeout = Some(t);
+        self
+    }
+
     /// The app.
     pub fn build(self) -> Result<App, BuildError> {
         Ok(App {
@@ -118,6 +147,9 @@ impl AppBuilder {
                 capture_notify: self.capture_notify,
             }),
             shutdown_timeout: self.shutdown_timeout.unwrap_or(Duration::from_secs(30)),
+            admission: Admission::new(self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS)),
+            body_timeout: self.body_timeout.unwrap_or(Duration::from_secs(30)),
+            header_timeout: self.header_timeout.unwrap_or(Duration::from_secs(30)),
         })
     }
 }
@@ -127,7 +159,14 @@ impl AppBuilder {
 pub struct App {
     state: Arc<AppState>,
     shutdown_timeout: Duration,
+    admission: Admission,
+    body_timeout: Duration,
+    header_timeout: Duration,
 }
+
+/// Header wait on an overflow connection: it gets one quick answer, so it
+/// is not let hold its slot for the whole header timeout.
+const OVERFLOW_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A new request id: 32 hex digits, a random per-process half and a
 /// counter. Uniqueness, not secrecy, matters here, so one `getrandom` at
@@ -166,6 +205,23 @@ fn request_id(headers: &HeaderMap) -> String {
         })
         .map(str::to_string)
         .unwrap_or_else(new_request_id)
+}
+
+/// Routes that read a request body. Any other route answers without
+/// waiting for one (a body sent anyway is left unread and the connection
+/// closed after the answer), so a trickled body cannot hold it.
+fn takes_body(r: RouteId) -> bool {
+    matches!(
+        r,
+        RouteId::CreateOrg
+            | RouteId::CreateToken
+            | RouteId::PutIntegration
+            | RouteId::PutDefaultBuildServer
+            | RouteId::CreateProject
+            | RouteId::CreateCodeDeployment
+            | RouteId::RegisterDeploy
+            | RouteId::Webhook
+    )
 }
 
 fn requires_token(r: RouteId) -> bool {
@@ -232,6 +288,35 @@ impl App {
         resp
     }
 
+    /// The answer on a connection over the cap: `/healthz` as usual, so that
+    /// a probe sees the server alive; anything else 503 `overloaded` with
+    /// `Connection: close`, without reading a body.
+    async fn handle_overflow<B>(&self, req: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        if req.method() == Method::GET && req.uri().path() == "/healthz" {
+            return self.handle(req).await;
+        }
+        let mut r = routes::error_response(&ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "the server is at its connection limit (--max-connections); retry shortly",
+        ));
+        r.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        r.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+        self.state.metrics.record_request(
+            "(overloaded)",
+            req.method(),
+            StatusCode::SERVICE_UNAVAILABLE.as_u16(),
+            0.0,
+        );
+        r
+    }
+
     async fn run<B>(&self, matched: Match, req: Request<B>) -> Result<Resp, ApiError>
     where
         B: Body + Send,
@@ -270,13 +355,24 @@ impl App {
             }
         };
         let (parts, body) = req.into_parts();
-        // Refuse a declared oversize body before reading any of it.
+        let deadline = tokio::time::Instant::now() + self.body_timeout;
+        // A declared oversize body is refused before anything else is done
+        // with the request; it is read and discarded first (within bounds)
+        // so that the client, still sending, reads the 413 (body.rs). A
+        // client waiting on `100-continue` has sent nothing to drain.
         let declared = parts
             .headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        if let Some(n) = declared.filter(|n| *n > MAX_BODY_BYTES as u64) {
+            let expects_continue = parts
+                .headers
+                .get(EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+            if takes_body(route) && n <= body::DRAIN_MAX_BYTES && !expects_continue {
+                let _ = body::read(body, 0, deadline).await;
+            }
             return Err(ApiError::too_large());
         }
         let principal = if requires_token(route) {
@@ -293,19 +389,30 @@ impl App {
         } else {
             None
         };
-        let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(e) => {
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    return Err(ApiError::too_large());
+        let body = if takes_body(route) {
+            match body::read(body, MAX_BODY_BYTES, deadline).await {
+                Ok(b) => b,
+                Err(BodyError::TooLarge) => return Err(ApiError::too_large()),
+                Err(BodyError::Timeout) => {
+                    return Err(ApiError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "body_timeout",
+                        format!(
+                            "the request body did not arrive within {} s",
+                            self.body_timeout.as_secs_f64()
+                        ),
+                    ));
                 }
-                return Err(ApiError::bad_request(
-                    "invalid_body",
-                    format!("could not read the request body: {e}"),
-                ));
+                Err(BodyError::Read(e)) => {
+                    return Err(ApiError::bad_request(
+                        "invalid_body",
+                        format!("could not read the request body: {e}"),
+                    ));
+                }
             }
+        } else {
+            drop(body);
+            Bytes::new()
         };
         let req = Req {
             params,
@@ -330,34 +437,66 @@ impl App {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, "HTTP API listening");
         }
+        let mut backoff = AcceptBackoff::default();
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
                     let (stream, peer) = match accepted {
                         Ok(x) => x,
                         Err(e) => {
-                            // Out of file descriptors and the like: back off instead of spinning.
-                            tracing::warn!(error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            // Out of file descriptors and the like: the
+                            // connection stays queued, so back off rather
+                            // than spin, and log once per burst.
+                            let (wait, log) = backoff.failed();
+                            if log {
+                                tracing::warn!(error = %e, "accept failed; backing off (not logged again until an accept succeeds)");
+                            }
+                            tokio::time::sleep(wait).await;
                             continue;
                         }
                     };
+                    if let Some(failed) = backoff.succeeded() {
+                        tracing::info!(failed_accepts = failed, "accepting connections again");
+                    }
                     let _ = stream.set_nodelay(true);
+                    let slot = self.admission.admit();
+                    let overflow = match &slot {
+                        Slot::Served(_) => false,
+                        Slot::Overflow(_) => true,
+                        Slot::Refused => {
+                            tracing::debug!(%peer, "connection refused: over the connection cap and its overflow lane");
+                            continue;
+                        }
+                    };
                     let app = self.clone();
                     let svc = hyper::service::service_fn(move |req| {
                         let app = app.clone();
-                        async move { Ok::<_, Infallible>(app.handle(req).await) }
+                        async move {
+                            if overflow {
+                                Ok::<_, Infallible>(app.handle_overflow(req).await)
+                            } else {
+                                Ok::<_, Infallible>(app.handle(req).await)
+                            }
+                        }
                     });
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        // Slow-loris guard: headers must arrive within 30 s.
-                        .header_read_timeout(Duration::from_secs(30))
-                        .serve_connection(TokioIo::new(stream), svc);
-                    let conn = graceful.watch(conn);
+                    let mut http = hyper::server::conn::http1::Builder::new();
+                    // A client may shut its write side once its request is
+                    // sent (the whole body drained past the cap included):
+                    // it still gets its answer instead of a closed connection.
+                    http.timer(TokioTimer::new()).half_close(true);
+                    if overflow {
+                        http.keep_alive(false).header_read_timeout(OVERFLOW_HEADER_TIMEOUT.min(self.header_timeout));
+                    } else {
+                        // Slow-loris guard: headers must arrive in time.
+                        http.header_read_timeout(self.header_timeout);
+                    }
+                    let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc));
                     tokio::spawn(async move {
                         if let Err(e) = conn.await {
                             tracing::debug!(%peer, error = %e, "connection ended with an error");
                         }
+                        // The connection's slot is free again.
+                        drop(slot);
                     });
                 }
                 _ = &mut shutdown => break,
@@ -372,5 +511,21 @@ impl App {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exactly_the_post_and_put_routes_take_a_body() {
+        for (m, template, r) in router::ROUTES {
+            assert_eq!(
+                takes_body(*r),
+                *m == Method::POST || *m == Method::PUT,
+                "{m} {template}"
+            );
+        }
     }
 }

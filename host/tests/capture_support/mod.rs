@@ -114,6 +114,7 @@ pub fn serve_args(sim: &SimHandle, dir: &Path, sync_interval: u64) -> ServeArgs 
         capture_concurrency: 4,
         capture_attempts: 8,
         search_max_pipelines: 2000,
+        max_connections: 512,
         log: "info".into(),
         log_format: LogFormat::Text,
     }

@@ -19,6 +19,8 @@ pub const ADMIN: &str = "admin-token-for-tests-0123456789";
 /// ones after a delay; anything else is rejected with a reason. A base URL
 /// containing `unreachable` cannot be reached; origins other than the
 /// defaults and `https://ci.granted.example` are not allowed.
+/// Webhooks: orgs whose slug starts with `nosecret` have no webhook secret;
+/// for the others the signature `v1=valid` is the right one.
 #[derive(Default)]
 pub struct FakeProviders {
     pub validations: AtomicUsize,
@@ -117,6 +119,12 @@ impl Providers for FakeProviders {
         org: &str,
         req: WebhookRequest,
     ) -> Result<WebhookAck, WebhookError> {
+        // As the host does for an org whose integration has no webhook secret.
+        if org.starts_with("nosecret") {
+            return Err(WebhookError::NotConfigured(format!(
+                "no webhook secret is configured for {org}"
+            )));
+        }
         let sig = req
             .headers
             .iter()
@@ -150,17 +158,25 @@ pub struct Server {
 
 impl Server {
     pub async fn start(dir: &Path) -> Server {
+        Server::start_with(dir, |b| b).await
+    }
+
+    /// Like [`Server::start`], with settings of the builder changed by `f`.
+    pub async fn start_with(
+        dir: &Path,
+        f: impl FnOnce(buildsnap_api::AppBuilder) -> buildsnap_api::AppBuilder,
+    ) -> Server {
         let key = SecretKey::load_or_create(dir, None).unwrap();
         let store = Store::open(dir, key).unwrap();
         store.bootstrap_admin(Some(ADMIN)).unwrap();
         let providers = Arc::new(FakeProviders::default());
         let capture_notify = Arc::new(tokio::sync::Notify::new());
-        let app = App::builder()
+        let app = f(App::builder()
             .store(store.clone())
             .providers(providers.clone())
-            .capture_notify(capture_notify.clone())
-            .build()
-            .unwrap();
+            .capture_notify(capture_notify.clone()))
+        .build()
+        .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
