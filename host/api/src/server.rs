@@ -1,9 +1,7 @@
-//! The application: wiring (builder), the per-request pipeline (request id,
-//! body limit, authentication, dispatch, metrics, logs) and the accept loop
-//! with graceful shutdown.
+//! The application: wiring (builder) and the per-request pipeline (request
+//! id, body limit and deadline, authentication, dispatch, metrics, logs).
+//! The accept loop is in `conn.rs`.
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
@@ -12,14 +10,12 @@ use buildsnap_store::{Principal, Store};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Body;
-use hyper::header::{ALLOW, CONNECTION, CONTENT_LENGTH, EXPECT, HeaderValue, RETRY_AFTER};
+use hyper::header::{ALLOW, CONTENT_LENGTH, EXPECT, HeaderValue};
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
 use tracing::Instrument;
 
 use crate::body::{self, BodyError};
-use crate::conn::{AcceptBackoff, Admission, DEFAULT_MAX_CONNECTIONS, Slot};
+use crate::conn::{Admission, DEFAULT_MAX_CONNECTIONS};
 use crate::errors::ApiError;
 use crate::metrics::Metrics;
 use crate::providers::Providers;
@@ -157,16 +153,12 @@ impl AppBuilder {
 /// The HTTP API v1 service.
 #[derive(Clone)]
 pub struct App {
-    state: Arc<AppState>,
-    shutdown_timeout: Duration,
-    admission: Admission,
-    body_timeout: Duration,
-    header_timeout: Duration,
+    pub(crate) state: Arc<AppState>,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) admission: Admission,
+    pub(crate) body_timeout: Duration,
+    pub(crate) header_timeout: Duration,
 }
-
-/// Header wait on an overflow connection: it gets one quick answer, so it
-/// is not let hold its slot for the whole header timeout.
-const OVERFLOW_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A new request id: 32 hex digits, a random per-process half and a
 /// counter. Uniqueness, not secrecy, matters here, so one `getrandom` at
@@ -288,35 +280,6 @@ impl App {
         resp
     }
 
-    /// The answer on a connection over the cap: `/healthz` as usual, so that
-    /// a probe sees the server alive; anything else 503 `overloaded` with
-    /// `Connection: close`, without reading a body.
-    async fn handle_overflow<B>(&self, req: Request<B>) -> Response<Full<Bytes>>
-    where
-        B: Body + Send,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
-        if req.method() == Method::GET && req.uri().path() == "/healthz" {
-            return self.handle(req).await;
-        }
-        let mut r = routes::error_response(&ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
-            "the server is at its connection limit (--max-connections); retry shortly",
-        ));
-        r.headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-        r.headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-        self.state.metrics.record_request(
-            "(overloaded)",
-            req.method(),
-            StatusCode::SERVICE_UNAVAILABLE.as_u16(),
-            0.0,
-        );
-        r
-    }
-
     async fn run<B>(&self, matched: Match, req: Request<B>) -> Result<Resp, ApiError>
     where
         B: Body + Send,
@@ -422,95 +385,6 @@ impl App {
             principal,
         };
         routes::dispatch(&self.state, route, req).await
-    }
-
-    /// Serves HTTP/1.1 on `listener` until `shutdown` completes; then stops
-    /// accepting, lets in-flight requests finish (up to the shutdown timeout)
-    /// and returns.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> std::io::Result<()> {
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-        let mut shutdown = std::pin::pin!(shutdown);
-        if let Ok(addr) = listener.local_addr() {
-            tracing::info!(%addr, "HTTP API listening");
-        }
-        let mut backoff = AcceptBackoff::default();
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(x) => x,
-                        Err(e) => {
-                            // Out of file descriptors and the like: the
-                            // connection stays queued, so back off rather
-                            // than spin, and log once per burst.
-                            let (wait, log) = backoff.failed();
-                            if log {
-                                tracing::warn!(error = %e, "accept failed; backing off (not logged again until an accept succeeds)");
-                            }
-                            tokio::time::sleep(wait).await;
-                            continue;
-                        }
-                    };
-                    if let Some(failed) = backoff.succeeded() {
-                        tracing::info!(failed_accepts = failed, "accepting connections again");
-                    }
-                    let _ = stream.set_nodelay(true);
-                    let slot = self.admission.admit();
-                    let overflow = match &slot {
-                        Slot::Served(_) => false,
-                        Slot::Overflow(_) => true,
-                        Slot::Refused => {
-                            tracing::debug!(%peer, "connection refused: over the connection cap and its overflow lane");
-                            continue;
-                        }
-                    };
-                    let app = self.clone();
-                    let svc = hyper::service::service_fn(move |req| {
-                        let app = app.clone();
-                        async move {
-                            if overflow {
-                                Ok::<_, Infallible>(app.handle_overflow(req).await)
-                            } else {
-                                Ok::<_, Infallible>(app.handle(req).await)
-                            }
-                        }
-                    });
-                    let mut http = hyper::server::conn::http1::Builder::new();
-                    // A client may shut its write side once its request is
-                    // sent (the whole body drained past the cap included):
-                    // it still gets its answer instead of a closed connection.
-                    http.timer(TokioTimer::new()).half_close(true);
-                    if overflow {
-                        http.keep_alive(false).header_read_timeout(OVERFLOW_HEADER_TIMEOUT.min(self.header_timeout));
-                    } else {
-                        // Slow-loris guard: headers must arrive in time.
-                        http.header_read_timeout(self.header_timeout);
-                    }
-                    let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc));
-                    tokio::spawn(async move {
-                        if let Err(e) = conn.await {
-                            tracing::debug!(%peer, error = %e, "connection ended with an error");
-                        }
-                        // The connection's slot is free again.
-                        drop(slot);
-                    });
-                }
-                _ = &mut shutdown => break,
-            }
-        }
-        drop(listener);
-        tracing::info!("shutting down: no new connections, finishing in-flight requests");
-        tokio::select! {
-            _ = graceful.shutdown() => tracing::info!("all connections closed"),
-            _ = tokio::time::sleep(self.shutdown_timeout) => {
-                tracing::warn!(timeout_s = self.shutdown_timeout.as_secs(), "shutdown timeout: dropping open connections");
-            }
-        }
-        Ok(())
     }
 }
 
