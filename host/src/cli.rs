@@ -12,8 +12,8 @@ use crate::capture::CaptureConfig;
 use crate::runtime::limits::DEFAULT_CALL_TIMEOUT;
 pub use crate::settings::LogFormat;
 use crate::settings::{
-    DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_LOG, MAX_PLUGIN_TIMEOUT, Settings, SettingsBuilder,
-    SettingsError,
+    DEFAULT_DATA_DIR, DEFAULT_LISTEN, DEFAULT_LOG, DEFAULT_MAX_CONNECTIONS, MAX_PLUGIN_TIMEOUT,
+    Settings, SettingsBuilder, SettingsError,
 };
 
 #[derive(Debug, Parser)]
@@ -180,6 +180,12 @@ pub struct ServeArgs {
           default_value_t = DEFAULT_CALL_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=MAX_PLUGIN_TIMEOUT.as_secs()))]
     pub plugin_timeout: u64,
+    /// Most HTTP connections served at once. Past it `/healthz` still
+    /// answers and other requests get 503 `overloaded`; keep it below the
+    /// process's open-file limit (`ulimit -n`).
+    #[arg(long, env = "BUILDSNAP_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS as u32,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
     /// Log filter, tracing syntax (`info`, `buildsnap=debug,plugin=trace`).
     #[arg(long, env = "BUILDSNAP_LOG", default_value = DEFAULT_LOG)]
     pub log: String,
@@ -224,6 +230,7 @@ impl ServeArgs {
                 c.search_max_pipelines = self.search_max_pipelines;
             })
             .plugin_timeout(Duration::from_secs(self.plugin_timeout))
+            .max_connections(self.max_connections as usize)
             .log(&self.log)
             .log_format(self.log_format)
             .build()

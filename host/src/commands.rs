@@ -48,7 +48,7 @@ pub fn tokens(command: TokensCommand) -> anyhow::Result<()> {
 pub async fn providers(command: ProvidersCommand) -> anyhow::Result<()> {
     match command {
         ProvidersCommand::List { plugins, data } => {
-            std::fs::create_dir_all(&data.data_dir)?;
+            buildsnap_store::create_data_dir(&data.data_dir)?;
             let settings = plugins.apply(data.apply(Settings::builder())).build()?;
             let registry = load_plugins(&settings).await?;
             for p in registry.plugins() {

@@ -316,7 +316,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             (d, true)
         }
     };
-    std::fs::create_dir_all(&data_dir)
+    buildsnap_store::create_data_dir(&data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let result = run_in(&args, &data_dir).await;
     if temporary {

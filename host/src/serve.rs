@@ -18,7 +18,7 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let key = match &settings.secret_key_file {
         Some(path) => SecretKey::from_file(path)?,
         None => {
-            std::fs::create_dir_all(data_dir)
+            buildsnap_store::create_data_dir(data_dir)
                 .with_context(|| format!("creating data dir {}", data_dir.display()))?;
             SecretKey::load_or_create(data_dir, settings.secret_key.as_deref())?
         }
@@ -98,6 +98,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Server> {
         .store(store.clone())
         .services(Arc::new(Services::new(capture.clone())))
         .metrics(metrics)
+        .max_connections(settings.max_connections)
         .build()?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

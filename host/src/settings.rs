@@ -23,6 +23,10 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 /// The log filter when none is given.
 pub const DEFAULT_LOG: &str = "info";
 
+/// HTTP connections served at once when not set: below the usual 1024
+/// open-file limit, with room for the database, plugins and provider calls.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+
 /// Longest plugin call timeout accepted (one hour): longer would let a
 /// stuck plugin hold a concurrency permit for most of a day's captures.
 pub const MAX_PLUGIN_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -57,6 +61,9 @@ pub struct Settings {
     pub admin_token: Option<String>,
     /// Wall-clock budget of one plugin call (`PluginLimits::call_timeout`).
     pub plugin_timeout: Duration,
+    /// Most HTTP connections served at once (the API's overflow lane answers
+    /// past it).
+    pub max_connections: usize,
     /// Capture and sync tuning.
     pub capture: CaptureConfig,
     /// Log filter, tracing syntax.
@@ -77,6 +84,7 @@ impl std::fmt::Debug for Settings {
             .field("allow_hosts", &self.allow_hosts)
             .field("admin_token", &redact(&self.admin_token))
             .field("plugin_timeout", &self.plugin_timeout)
+            .field("max_connections", &self.max_connections)
             .field("capture", &self.capture)
             .field("log", &self.log)
             .field("log_format", &self.log_format)
@@ -95,6 +103,7 @@ impl Default for Settings {
             allow_hosts: String::new(),
             admin_token: None,
             plugin_timeout: DEFAULT_CALL_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             capture: CaptureConfig::default(),
             log: DEFAULT_LOG.to_string(),
             log_format: LogFormat::default(),
@@ -123,6 +132,9 @@ pub enum SettingsError {
     /// The plugin call timeout is zero or above [`MAX_PLUGIN_TIMEOUT`].
     #[error("plugin timeout must be between 1 s and {max} s, got {0:?}", max = MAX_PLUGIN_TIMEOUT.as_secs())]
     PluginTimeout(Duration),
+    /// No connection could ever be served.
+    #[error("max connections must be at least 1")]
+    MaxConnections,
     /// No capture could ever run.
     #[error("capture concurrency must be at least 1")]
     CaptureConcurrency,
@@ -184,6 +196,12 @@ impl SettingsBuilder {
         self
     }
 
+    /// Most HTTP connections served at once.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.0.max_connections = n;
+        self
+    }
+
     /// Seconds between background syncs; zero turns the sync off.
     pub fn sync_interval(mut self, interval: Duration) -> Self {
         self.0.capture.sync_interval = interval;
@@ -219,6 +237,9 @@ impl SettingsBuilder {
         let s = self.0;
         if s.plugin_timeout.is_zero() || s.plugin_timeout > MAX_PLUGIN_TIMEOUT {
             return Err(SettingsError::PluginTimeout(s.plugin_timeout));
+        }
+        if s.max_connections == 0 {
+            return Err(SettingsError::MaxConnections);
         }
         if s.capture.concurrency == 0 {
             return Err(SettingsError::CaptureConcurrency);

@@ -82,6 +82,9 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidSlug(_) => ApiError::new(S::BAD_REQUEST, "invalid_slug", msg),
             StoreError::InvalidSha(_) => ApiError::new(S::BAD_REQUEST, "invalid_sha", msg),
             StoreError::Invalid(_) => ApiError::new(S::BAD_REQUEST, "invalid_request", msg),
+            StoreError::InvalidDeployedAt(_) => {
+                ApiError::new(S::BAD_REQUEST, "invalid_deployed_at", msg)
+            }
             StoreError::OrgNotFound(_) => ApiError::new(S::NOT_FOUND, "org_not_found", msg),
             StoreError::ProjectNotFound(_) => ApiError::new(S::NOT_FOUND, "project_not_found", msg),
             StoreError::DeployNotFound(_) => ApiError::new(S::NOT_FOUND, "deploy_not_found", msg),

@@ -14,6 +14,8 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod body;
+mod conn;
 mod errors;
 mod openapi;
 mod router;

@@ -1,9 +1,7 @@
-//! The application: wiring (builder), the per-request pipeline (request id,
-//! body limit, authentication, dispatch, metrics, logs) and the accept loop
-//! with graceful shutdown.
+//! The application: wiring (builder) and the per-request pipeline (request
+//! id, body limit and deadline, authentication, dispatch, metrics, logs).
+//! The accept loop is in `conn.rs`.
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
@@ -12,14 +10,14 @@ use buildsnap_metrics::Metrics;
 use buildsnap_services::HostServices;
 use buildsnap_store::Store;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Body;
-use hyper::header::{ALLOW, CONTENT_LENGTH, HeaderValue};
+use hyper::header::{ALLOW, CONTENT_LENGTH, EXPECT, HeaderValue};
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
 use tracing::Instrument;
 
+use crate::body::{self, BodyError};
+use crate::conn::{Admission, DEFAULT_MAX_CONNECTIONS};
 use crate::errors::ApiError;
 use crate::router::{self, Match, RouteId};
 use crate::routes::{self, Resp};
@@ -46,6 +44,9 @@ pub struct AppBuilder {
     services: Option<Arc<dyn HostServices>>,
     metrics: Option<Arc<Metrics>>,
     shutdown_timeout: Option<Duration>,
+    max_connections: Option<usize>,
+    body_timeout: Option<Duration>,
+    header_timeout: Option<Duration>,
 }
 
 impl AppBuilder {
@@ -76,6 +77,30 @@ impl AppBuilder {
         self
     }
 
+    /// Most connections served at once (default 512, below a typical 1024
+    /// file descriptor limit). Past it a small overflow lane answers
+    /// `/healthz` and refuses the rest with 503 `overloaded`.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = Some(n);
+        self
+    }
+
+    /// How long a request's whole body may take to arrive once its headers
+    /// have (default 30 s; then 408 `body_timeout` and the connection
+    /// closes). A client trickling a body otherwise holds its connection
+    /// for ever.
+    pub fn body_timeout(mut self, t: Duration) -> Self {
+        self.body_timeout = Some(t);
+        self
+    }
+
+    /// How long a request's headers may take to arrive, counted from the
+    /// connection's start or the end of its previous answer (default 30 s).
+    pub fn header_timeout(mut self, t: Duration) -> Self {
+        self.header_timeout = Some(t);
+        self
+    }
+
     /// The app.
     pub fn build(self) -> Result<App, BuildError> {
         Ok(App {
@@ -85,6 +110,9 @@ impl AppBuilder {
                 metrics: self.metrics.unwrap_or_default(),
             }),
             shutdown_timeout: self.shutdown_timeout.unwrap_or(Duration::from_secs(30)),
+            admission: Admission::new(self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS)),
+            body_timeout: self.body_timeout.unwrap_or(Duration::from_secs(30)),
+            header_timeout: self.header_timeout.unwrap_or(Duration::from_secs(30)),
         })
     }
 }
@@ -92,8 +120,11 @@ impl AppBuilder {
 /// The HTTP API v1 service.
 #[derive(Clone)]
 pub struct App {
-    state: Arc<AppState>,
-    shutdown_timeout: Duration,
+    pub(crate) state: Arc<AppState>,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) admission: Admission,
+    pub(crate) body_timeout: Duration,
+    pub(crate) header_timeout: Duration,
 }
 
 /// A new request id: 32 hex digits, a random per-process half and a
@@ -133,6 +164,23 @@ fn request_id(headers: &HeaderMap) -> String {
         })
         .map(str::to_string)
         .unwrap_or_else(new_request_id)
+}
+
+/// Routes that read a request body. Any other route answers without
+/// waiting for one (a body sent anyway is left unread and the connection
+/// closed after the answer), so a trickled body cannot hold it.
+fn takes_body(r: RouteId) -> bool {
+    matches!(
+        r,
+        RouteId::CreateOrg
+            | RouteId::CreateToken
+            | RouteId::PutIntegration
+            | RouteId::PutDefaultBuildServer
+            | RouteId::CreateProject
+            | RouteId::CreateCodeDeployment
+            | RouteId::RegisterDeploy
+            | RouteId::Webhook
+    )
 }
 
 fn requires_token(r: RouteId) -> bool {
@@ -237,13 +285,24 @@ impl App {
             }
         };
         let (parts, body) = req.into_parts();
-        // Refuse a declared oversize body before reading any of it.
+        let deadline = tokio::time::Instant::now() + self.body_timeout;
+        // A declared oversize body is refused before anything else is done
+        // with the request; it is read and discarded first (within bounds)
+        // so that the client, still sending, reads the 413 (body.rs). A
+        // client waiting on `100-continue` has sent nothing to drain.
         let declared = parts
             .headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        if let Some(n) = declared.filter(|n| *n > MAX_BODY_BYTES as u64) {
+            let expects_continue = parts
+                .headers
+                .get(EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+            if takes_body(route) && n <= body::DRAIN_MAX_BYTES && !expects_continue {
+                let _ = body::read(body, 0, deadline).await;
+            }
             return Err(ApiError::too_large());
         }
         let principal = if requires_token(route) {
@@ -260,19 +319,30 @@ impl App {
         } else {
             None
         };
-        let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(e) => {
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    return Err(ApiError::too_large());
+        let body = if takes_body(route) {
+            match body::read(body, MAX_BODY_BYTES, deadline).await {
+                Ok(b) => b,
+                Err(BodyError::TooLarge) => return Err(ApiError::too_large()),
+                Err(BodyError::Timeout) => {
+                    return Err(ApiError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "body_timeout",
+                        format!(
+                            "the request body did not arrive within {} s",
+                            self.body_timeout.as_secs_f64()
+                        ),
+                    ));
                 }
-                return Err(ApiError::bad_request(
-                    "invalid_body",
-                    format!("could not read the request body: {e}"),
-                ));
+                Err(BodyError::Read(e)) => {
+                    return Err(ApiError::bad_request(
+                        "invalid_body",
+                        format!("could not read the request body: {e}"),
+                    ));
+                }
             }
+        } else {
+            drop(body);
+            Bytes::new()
         };
         let req = Req {
             params,
@@ -283,61 +353,20 @@ impl App {
         };
         routes::dispatch(&self.state, route, req).await
     }
+}
 
-    /// Serves HTTP/1.1 on `listener` until `shutdown` completes; then stops
-    /// accepting, lets in-flight requests finish (up to the shutdown timeout)
-    /// and returns.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> std::io::Result<()> {
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-        let mut shutdown = std::pin::pin!(shutdown);
-        if let Ok(addr) = listener.local_addr() {
-            tracing::info!(%addr, "HTTP API listening");
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exactly_the_post_and_put_routes_take_a_body() {
+        for (m, template, r) in router::ROUTES {
+            assert_eq!(
+                takes_body(*r),
+                *m == Method::POST || *m == Method::PUT,
+                "{m} {template}"
+            );
         }
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(x) => x,
-                        Err(e) => {
-                            // Out of file descriptors and the like: back off instead of spinning.
-                            tracing::warn!(error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    let app = self.clone();
-                    let svc = hyper::service::service_fn(move |req| {
-                        let app = app.clone();
-                        async move { Ok::<_, Infallible>(app.handle(req).await) }
-                    });
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        // Slow-loris guard: headers must arrive within 30 s.
-                        .header_read_timeout(Duration::from_secs(30))
-                        .serve_connection(TokioIo::new(stream), svc);
-                    let conn = graceful.watch(conn);
-                    tokio::spawn(async move {
-                        if let Err(e) = conn.await {
-                            tracing::debug!(%peer, error = %e, "connection ended with an error");
-                        }
-                    });
-                }
-                _ = &mut shutdown => break,
-            }
-        }
-        drop(listener);
-        tracing::info!("shutting down: no new connections, finishing in-flight requests");
-        tokio::select! {
-            _ = graceful.shutdown() => tracing::info!("all connections closed"),
-            _ = tokio::time::sleep(self.shutdown_timeout) => {
-                tracing::warn!(timeout_s = self.shutdown_timeout.as_secs(), "shutdown timeout: dropping open connections");
-            }
-        }
-        Ok(())
     }
 }

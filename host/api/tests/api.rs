@@ -1344,13 +1344,14 @@ async fn webhooks_delegate_to_providers() {
         r.json::<Value>().await.unwrap()["error"]["code"],
         "unknown_provider"
     );
+    // An unknown org is answered like a bad signature (tests/hostile.rs).
     let r = post("/api/v1/webhooks/circleci/nope", "v1=valid")
         .await
         .unwrap();
-    assert_eq!(r.status(), 404);
+    assert_eq!(r.status(), 401);
     assert_eq!(
         r.json::<Value>().await.unwrap()["error"]["code"],
-        "org_not_found"
+        "bad_signature"
     );
     let r = post("/api/v1/webhooks/circleci/acme", "v1=forged")
         .await

@@ -79,8 +79,9 @@ pub enum WebhookError {
     /// Not what the provider sends (400 `malformed_event`).
     #[error("{0}")]
     Malformed(String),
-    /// The org has no enabled integration / webhook secret for this provider
-    /// (404 `webhook_not_configured`).
+    /// The org has no enabled integration / webhook secret for this provider.
+    /// Answered like [`WebhookError::BadSignature`] (401 `bad_signature`), so
+    /// that the endpoint does not tell which orgs take webhooks.
     #[error("{0}")]
     NotConfigured(String),
     /// Anything else (502 `provider_error`).

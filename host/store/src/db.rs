@@ -70,6 +70,36 @@ pub(crate) struct Db {
     pub(crate) key: SecretKey,
 }
 
+/// Makes `path` owner-only (0600), creating it empty with that mode first
+/// when `create` is set. The database, its `-wal` and its `-shm` hold token
+/// hashes and ciphertexts. SQLite creates the `-wal` and `-shm` files (lazily,
+/// on first use) with the database file's mode, so a database that is 0600
+/// before SQLite first opens it never has a readable WAL, whatever the umask;
+/// chmod after the fact would leave a window.
+fn owner_only(path: &Path, create: bool) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if create {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(path)?;
+        }
+        match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if !create && e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            r => r,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, create);
+        Ok(())
+    }
+}
+
 /// Per-connection settings.
 fn configure(conn: &Connection) -> Result<()> {
     // WAL: readers and the writer do not block each other, and a commit is one
@@ -102,6 +132,7 @@ fn configure(conn: &Connection) -> Result<()> {
 
 impl Db {
     pub(crate) fn open(path: &Path, key: SecretKey) -> Result<Db> {
+        owner_only(path, true)?;
         let mut writer = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -117,11 +148,11 @@ impl Db {
         // completes; when it cannot (another process holds the file) it is
         // only a missed optimisation.
         writer.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        #[cfg(unix)]
-        {
-            // The database holds token hashes and ciphertexts: owner only.
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        // Left by an older version (or another tool) with wider modes.
+        for suffix in ["-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            owner_only(Path::new(&p), false)?;
         }
         Ok(Db {
             path: path.to_path_buf(),
@@ -209,5 +240,40 @@ impl Db {
             lease.conn = None;
         }
         out
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use crate::{SecretKey, Store};
+
+    fn mode(p: &std::path::Path) -> u32 {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    }
+
+    #[test]
+    fn a_fresh_data_dir_its_database_wal_and_shm_are_owner_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("new").join("data");
+        let key = || SecretKey::load_or_create(&dir, None).unwrap();
+        let store = Store::open(&dir, key()).unwrap();
+        store.create_org("acme", "Acme").unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        for f in ["buildsnap.db", "buildsnap.db-wal", "buildsnap.db-shm"] {
+            assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
+        }
+        drop(store);
+        // Files left readable by an older version are narrowed at open.
+        let wal = dir.join("buildsnap.db-wal");
+        std::fs::write(&wal, b"").unwrap();
+        std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _store = Store::open(&dir, key()).unwrap();
+        assert_eq!(mode(&wal), 0o600);
     }
 }

@@ -78,6 +78,7 @@ impl Store {
         validate::text("environment", &environment, 100)?;
         let now = ts::now();
         let deployed_at = new.deployed_at.unwrap_or(now);
+        let deployed_nanos = validate::deployed_at(deployed_at)?;
         self.db.write(|tx| {
             let org_id = orgs::org_id(tx, org)?;
             let p = projects::project_row(tx, org_id, project)?;
@@ -123,7 +124,7 @@ impl Store {
                 "INSERT INTO deploys (org_id, project_id, code_deployment_id, sha, environment, deployed_at, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![org_id, p.id, cd_id, sha, environment, ts::to_nanos(deployed_at), ts::to_nanos(now)])?;
+            .execute(params![org_id, p.id, cd_id, sha, environment, deployed_nanos, ts::to_nanos(now)])?;
             let id = tx.last_insert_rowid();
             tx.prepare_cached(
                 "INSERT INTO snapshots (deploy_id, state, provider, build_project, summary, builds, explain, captured_at)

@@ -17,6 +17,14 @@ pub enum StoreError {
     /// A SHA is not 7 to 40 hex characters.
     #[error("invalid sha {0:?}: give 7 to 40 hexadecimal characters of the deployed commit")]
     InvalidSha(String),
+    /// A deploy time outside what the store holds exactly (Unix nanoseconds
+    /// in an `i64`, from 1970 on).
+    #[error(
+        "deployed_at {0} is outside the accepted range: from {min} to {max}",
+        min = crate::validate::DEPLOYED_AT_MIN,
+        max = crate::validate::DEPLOYED_AT_MAX
+    )]
+    InvalidDeployedAt(String),
     /// Any other malformed input (empty name, bad URL, ...).
     #[error("{0}")]
     Invalid(String),

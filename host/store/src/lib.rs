@@ -48,6 +48,14 @@ pub use model::{
 };
 pub use sync_state::SyncTarget;
 
+/// Creates a data directory (and missing parents) with mode 0700 from the
+/// start, for it will hold the key file and the database; an existing one
+/// is left as it is. Use this rather than `create_dir_all`, which makes
+/// the directory readable to all until someone narrows it.
+pub fn create_data_dir(dir: &Path) -> std::io::Result<()> {
+    data_dir::ensure_data_dir(dir)
+}
+
 /// Handle to the SQLite database of one data directory. Clone freely.
 #[derive(Clone)]
 pub struct Store {

@@ -1,7 +1,7 @@
 //! Input rules of the public contract, enforced by the store itself so that no
 //! caller can write something the API would have refused.
 
-use crate::{Result, StoreError};
+use crate::{Result, StoreError, ts};
 
 /// `^[a-z0-9][a-z0-9-]{0,62}$`: org, project and code deployment slugs.
 pub fn slug(s: &str) -> Result<()> {
@@ -40,6 +40,22 @@ pub fn text(field: &str, s: &str, max: usize) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Earliest accepted deploy time: deploys before the Unix epoch are
+/// mistakes, and negative nanoseconds would sort before every real one.
+pub const DEPLOYED_AT_MIN: &str = "1970-01-01T00:00:00Z";
+/// Latest accepted deploy time: the largest Unix nanosecond an `i64` holds.
+pub const DEPLOYED_AT_MAX: &str = "2262-04-11T23:47:16.854775807Z";
+
+/// A deploy time the store can keep unchanged; returns its database form.
+/// Outside the range it is refused, never clamped: a clamped time would be
+/// echoed back as something the client did not send.
+pub fn deployed_at(t: ts::OffsetDateTime) -> Result<i64> {
+    match i64::try_from(t.unix_timestamp_nanos()) {
+        Ok(n) if n >= 0 => Ok(n),
+        _ => Err(StoreError::InvalidDeployedAt(ts::format(t))),
+    }
 }
 
 /// An absolute `http://` or `https://` URL with a host; returns it without a trailing `/`.
@@ -84,6 +100,23 @@ mod tests {
         assert_eq!(sha(&"a".repeat(40)).unwrap(), "a".repeat(40));
         for bad in ["abcdef", "abcdefg", &"a".repeat(41), ""] {
             assert!(matches!(sha(bad), Err(StoreError::InvalidSha(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn deploy_times_outside_the_stored_range_are_refused() {
+        let t = |s: &str| ts::parse(s).unwrap();
+        assert_eq!(deployed_at(t(DEPLOYED_AT_MIN)).unwrap(), 0);
+        assert_eq!(deployed_at(t(DEPLOYED_AT_MAX)).unwrap(), i64::MAX);
+        for bad in [
+            "9999-12-31T23:59:59Z",
+            "2262-04-11T23:47:16.854775808Z",
+            "1969-12-31T23:59:59.999999999Z",
+            "0001-01-01T00:00:00Z",
+        ] {
+            let e = deployed_at(t(bad)).unwrap_err();
+            assert!(matches!(e, StoreError::InvalidDeployedAt(_)), "{bad}: {e}");
+            assert!(e.to_string().contains(DEPLOYED_AT_MAX), "{e}");
         }
     }
 

@@ -21,6 +21,8 @@ pub const ADMIN: &str = "admin-token-for-tests-0123456789";
 /// ones after a delay; anything else is rejected with a reason. A base URL
 /// containing `unreachable` cannot be reached; origins other than the
 /// defaults and `https://ci.granted.example` are not allowed.
+/// Webhooks: orgs whose slug starts with `nosecret` have no webhook secret;
+/// for the others the signature `v1=valid` is the right one.
 #[derive(Default)]
 pub struct FakeServices {
     pub validations: AtomicUsize,
@@ -134,6 +136,12 @@ impl HostServices for FakeServices {
         org: &str,
         req: WebhookRequest,
     ) -> Result<WebhookAck, WebhookError> {
+        // As the host does for an org whose integration has no webhook secret.
+        if org.starts_with("nosecret") {
+            return Err(WebhookError::NotConfigured(format!(
+                "no webhook secret is configured for {org}"
+            )));
+        }
         let sig = req
             .headers
             .iter()
@@ -168,16 +176,24 @@ pub struct Server {
 
 impl Server {
     pub async fn start(dir: &Path) -> Server {
+        Server::start_with(dir, |b| b).await
+    }
+
+    /// Like [`Server::start`], with settings of the builder changed by `f`.
+    pub async fn start_with(
+        dir: &Path,
+        f: impl FnOnce(buildsnap_api::AppBuilder) -> buildsnap_api::AppBuilder,
+    ) -> Server {
         let key = SecretKey::load_or_create(dir, None).unwrap();
         let store = Store::open(dir, key).unwrap();
         store.bootstrap_admin(Some(ADMIN)).unwrap();
         let services = Arc::new(FakeServices::default());
         let capture_notify = services.deploys.clone();
-        let app = App::builder()
+        let app = f(App::builder()
             .store(store.clone())
-            .services(services.clone())
-            .build()
-            .unwrap();
+            .services(services.clone()))
+        .build()
+        .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
