@@ -110,26 +110,28 @@ fn both_contracts_parse_with_their_versions() {
     }
 }
 
-/// The world's imports and exports, by interface name, with the types-only
+/// The names of some world items (interfaces by their name).
+fn item_names<'a>(resolve: &Resolve, items: impl Iterator<Item = &'a WorldItem>) -> BTreeSet<String> {
+    items
+        .map(|item| match item {
+            WorldItem::Interface { id, .. } => resolve.interfaces[*id]
+                .name
+                .clone()
+                .expect("named interface"),
+            WorldItem::Function(f) => f.name.clone(),
+            WorldItem::Type { id, .. } => resolve.types[*id].name.clone().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The world's imports and exports, by name, with the types-only
 /// interfaces they pull in.
 fn world_shape(resolve: &Resolve, world: WorldId) -> (BTreeSet<String>, BTreeSet<String>) {
-    let names = |items: &dyn Fn() -> Vec<WorldItem>| -> BTreeSet<String> {
-        items()
-            .into_iter()
-            .map(|item| match item {
-                WorldItem::Interface { id, .. } => resolve.interfaces[id]
-                    .name
-                    .clone()
-                    .expect("named interface"),
-                WorldItem::Function(f) => f.name,
-                WorldItem::Type { id, .. } => resolve.types[id].name.clone().unwrap_or_default(),
-            })
-            .collect()
-    };
     let w = &resolve.worlds[world];
-    let imports = names(&|| w.imports.values().cloned().collect());
-    let exports = names(&|| w.exports.values().cloned().collect());
-    (imports, exports)
+    (
+        item_names(resolve, w.imports.values()),
+        item_names(resolve, w.exports.values()),
+    )
 }
 
 #[test]
@@ -143,7 +145,11 @@ fn contract_0_2_0_keeps_the_shape_of_0_1_0() {
     assert_eq!(new_shape.0, set(&["http", "log", "types"]));
     assert_eq!(new_shape.1, set(&["provider"]));
     let interfaces = |r: &Resolve, p: PackageId| {
-        r.packages[p].interfaces.keys().cloned().collect::<Vec<_>>()
+        r.packages[p]
+            .interfaces
+            .keys()
+            .cloned()
+            .collect::<BTreeSet<_>>()
     };
     assert_eq!(interfaces(&new, new_pkg), interfaces(&old, old_pkg));
 }
