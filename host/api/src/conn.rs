@@ -11,7 +11,6 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,15 +20,11 @@ use hyper::header::{CONNECTION, HeaderValue, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::admission::Slot;
 use crate::errors::ApiError;
 use crate::routes;
 use crate::server::App;
-
-/// Default cap on served connections: below a typical 1024 descriptor limit,
-/// with room for the overflow lane, the database and plugin files.
-pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
 /// Header wait on an overflow connection: it gets one quick answer, so it
 /// is not let hold its slot for the whole header timeout.
@@ -156,47 +151,6 @@ impl App {
     }
 }
 
-/// Where an accepted connection goes. The permit is held for as long as the
-/// connection lives.
-pub(crate) enum Slot {
-    /// Within the cap: served in full.
-    Served(#[allow(dead_code)] OwnedSemaphorePermit),
-    /// Over the cap: one quick answer, then closed.
-    Overflow(#[allow(dead_code)] OwnedSemaphorePermit),
-    /// Over the cap and the overflow lane: closed at once.
-    Refused,
-}
-
-/// The two lanes' capacities.
-#[derive(Clone)]
-pub(crate) struct Admission {
-    served: Arc<Semaphore>,
-    overflow: Arc<Semaphore>,
-}
-
-impl Admission {
-    /// `max` served connections; the overflow lane gets an eighth of that,
-    /// at least 8 and at most 64.
-    pub(crate) fn new(max: usize) -> Admission {
-        let max = max.max(1);
-        Admission {
-            served: Arc::new(Semaphore::new(max)),
-            overflow: Arc::new(Semaphore::new((max / 8).clamp(8, 64))),
-        }
-    }
-
-    /// The lane of a connection just accepted.
-    pub(crate) fn admit(&self) -> Slot {
-        if let Ok(p) = self.served.clone().try_acquire_owned() {
-            return Slot::Served(p);
-        }
-        match self.overflow.clone().try_acquire_owned() {
-            Ok(p) => Slot::Overflow(p),
-            Err(_) => Slot::Refused,
-        }
-    }
-}
-
 /// Back-off after failed accepts (EMFILE, ENFILE, ENOBUFS): the failing
 /// connection stays in the backlog, so retrying at once would spin. The
 /// wait doubles from 10 ms to 500 ms; only the first failure of a burst is
@@ -245,17 +199,5 @@ mod tests {
         assert_eq!(b.succeeded(), None);
         // The next burst is logged again, from the short wait.
         assert_eq!(b.failed(), (Duration::from_millis(10), true));
-    }
-
-    #[test]
-    fn connections_past_the_cap_overflow_then_are_refused() {
-        let a = Admission::new(16);
-        let served: Vec<_> = (0..16).map(|_| a.admit()).collect();
-        assert!(served.iter().all(|s| matches!(s, Slot::Served(_))));
-        let over: Vec<_> = (0..8).map(|_| a.admit()).collect();
-        assert!(over.iter().all(|s| matches!(s, Slot::Overflow(_))));
-        assert!(matches!(a.admit(), Slot::Refused));
-        drop(served);
-        assert!(matches!(a.admit(), Slot::Served(_)));
     }
 }

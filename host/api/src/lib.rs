@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+mod admission;
 mod auth;
 mod body;
 mod conn;

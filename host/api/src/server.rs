@@ -16,8 +16,8 @@ use hyper::header::{ALLOW, CONTENT_LENGTH, EXPECT, HeaderValue};
 use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use tracing::Instrument;
 
+use crate::admission::{Admission, DEFAULT_MAX_CONNECTIONS};
 use crate::body::{self, BodyError};
-use crate::conn::{Admission, DEFAULT_MAX_CONNECTIONS};
 use crate::errors::ApiError;
 use crate::router::{self, Match, RouteId};
 use crate::routes::{self, Resp};
