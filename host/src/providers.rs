@@ -115,6 +115,7 @@ impl Providers for PluginProviders {
         let base_url = Url::parse(base_url)
             .map_err(|e| ValidateError::Other(format!("invalid base_url: {e}")))?;
         let integration = Integration {
+            org: None,
             base_url,
             settings: Vec::new(),
             credential: Some(Credential::new(token.expose())),

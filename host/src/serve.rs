@@ -85,6 +85,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     let generated_admin_token = store.bootstrap_admin(args.admin_token.as_deref())?;
     let registry = Arc::new(load_plugins(&args.plugins, &args.data.data_dir).await?);
     let metrics = Arc::new(buildsnap_api::Metrics::new());
+    registry.pauses().observe(metrics.clone());
     let config = CaptureConfig {
         sync_interval: std::time::Duration::from_secs(args.sync_interval),
         concurrency: args.capture_concurrency as usize,

@@ -27,6 +27,7 @@ async fn plugin(name: &str, grants: &str, limits: PluginLimits) -> std::sync::Ar
 
 fn integration(base: &str, settings: &[(&str, String)], token: Option<&str>) -> Integration {
     Integration {
+        org: None,
         base_url: Url::parse(base).unwrap(),
         settings: settings
             .iter()

@@ -211,6 +211,7 @@ impl Ctx<'_> {
         let base_url = Url::parse(&token.0)
             .map_err(|e| self.snapshot_error(format!("invalid base_url {}: {e}", token.0)))?;
         Ok(Integration {
+            org: Some(self.ids.org.clone()),
             base_url,
             settings: Vec::new(),
             credential: Some(Credential::new(token.1.expose())),
