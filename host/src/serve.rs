@@ -86,6 +86,16 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<Server> {
     let registry = Arc::new(load_plugins(&args.plugins, &args.data.data_dir).await?);
     let metrics = Arc::new(buildsnap_api::Metrics::new());
     registry.pauses().observe(metrics.clone());
+    // A restart within a provider's Retry-After still honours it.
+    let resumed = registry
+        .pauses()
+        .persist(&args.data.data_dir.join("rate-limit-pauses.json"))?;
+    if resumed > 0 {
+        tracing::info!(
+            integrations = resumed,
+            "rate-limit pauses taken up from the previous run"
+        );
+    }
     let config = CaptureConfig {
         sync_interval: std::time::Duration::from_secs(args.sync_interval),
         concurrency: args.capture_concurrency as usize,

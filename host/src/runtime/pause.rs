@@ -12,10 +12,18 @@
 //! An integration is (org, plugin, base-URL origin): the process owns one
 //! [`Pauses`] map (in [`super::outbound::Outbound`]) and each call looks its
 //! [`Pause`] up when its Store is made.
+//!
+//! A pause outlives the process: with [`Pauses::persist`] (which `serve`
+//! sets to `rate-limit-pauses.json` in the data dir) every pause is written
+//! down as a wall-clock time, and a restarted server (after a crash or a
+//! SIGKILL, seconds after the 429) waits out what is left of it.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
 
 use super::origin::Origin;
 
@@ -45,6 +53,58 @@ pub struct PauseKey {
 pub struct Pauses {
     lanes: Mutex<HashMap<PauseKey, Arc<Pause>>>,
     observer: OnceLock<Arc<dyn PauseObserver>>,
+    journal: OnceLock<Arc<Journal>>,
+}
+
+/// Where pauses are written down: (org, plugin, origin) → end, as Unix
+/// milliseconds, for the pauses that have not ended.
+struct Journal {
+    path: PathBuf,
+    ends: Mutex<HashMap<PauseKey, u64>>,
+}
+
+/// One line of the journal file.
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    org: String,
+    plugin: String,
+    origin: String,
+    until_unix_ms: u64,
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+impl Journal {
+    /// Notes that `key`'s pause ends at `until` and rewrites the file. It
+    /// is a few hundred bytes, written only when a pause starts or grows
+    /// (rare: a provider rate-limiting us), so a synchronous write on the
+    /// caller's thread is cheaper than handing it off. Written to a
+    /// temporary file and renamed, so a kill mid-write leaves the old one.
+    fn record(&self, key: &PauseKey, until: SystemTime) {
+        let now = unix_ms(SystemTime::now());
+        let mut ends = self.ends.lock().unwrap_or_else(|e| e.into_inner());
+        ends.insert(key.clone(), unix_ms(until));
+        ends.retain(|_, end| *end > now);
+        let entries: Vec<Entry> = ends
+            .iter()
+            .map(|(k, end)| Entry {
+                org: k.org.clone(),
+                plugin: k.plugin.clone(),
+                origin: k.origin.to_string(),
+                until_unix_ms: *end,
+            })
+            .collect();
+        let text = serde_json::to_vec(&entries).expect("pause entries serialize");
+        let tmp = self.path.with_extension("json.tmp");
+        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &self.path));
+        if let Err(error) = written {
+            tracing::warn!(path = %self.path.display(), %error, "cannot write the rate-limit pauses; a restart would not honour them");
+        }
+    }
 }
 
 /// Entries kept before expired ones are dropped (one per integration that
@@ -62,6 +122,50 @@ impl Pauses {
         let _ = self.observer.set(observer);
     }
 
+    /// Writes every pause to `path` from now on, and takes up the pauses
+    /// written there before (a previous process's) that have not ended.
+    /// Call it before the first call; returns how many were taken up. An
+    /// unreadable or malformed file is an error naming it.
+    pub fn persist(&self, path: &Path) -> Result<usize, PauseFileError> {
+        let entries: Vec<Entry> = match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| PauseFileError {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                return Err(PauseFileError {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let journal = Arc::new(Journal {
+            path: path.to_path_buf(),
+            ends: Mutex::new(HashMap::new()),
+        });
+        if self.journal.set(journal).is_err() {
+            return Ok(0);
+        }
+        let now = SystemTime::now();
+        let mut taken = 0;
+        for e in entries {
+            let until = SystemTime::UNIX_EPOCH + Duration::from_millis(e.until_unix_ms);
+            let (Ok(left), Ok(origin)) = (until.duration_since(now), Origin::parse(&e.origin))
+            else {
+                continue;
+            };
+            let key = PauseKey {
+                org: e.org,
+                plugin: e.plugin,
+                origin,
+            };
+            self.get(key).extend(left);
+            taken += 1;
+        }
+        Ok(taken)
+    }
+
     /// The pause of `key`'s integration, shared by all of its calls.
     pub fn get(&self, key: PauseKey) -> Arc<Pause> {
         let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
@@ -71,10 +175,15 @@ impl Pauses {
             // still shared with running calls.
             lanes.retain(|_, p| Arc::strong_count(p) > 1 || p.until().is_some_and(|u| u > now));
         }
+        let journal = self.journal.get().map(|j| (j.clone(), key.clone()));
         let plugin = key.plugin.clone();
         lanes
             .entry(key)
-            .or_insert_with(|| Arc::new(Pause::new(plugin, self.observer.get().cloned())))
+            .or_insert_with(|| {
+                let mut pause = Pause::new(plugin, self.observer.get().cloned());
+                pause.journal = journal;
+                Arc::new(pause)
+            })
             .clone()
     }
 
@@ -90,6 +199,16 @@ pub struct Pause {
     plugin: String,
     until: Mutex<Option<Instant>>,
     observer: Option<Arc<dyn PauseObserver>>,
+    /// Where the pause is written down (shared integrations only).
+    journal: Option<(Arc<Journal>, PauseKey)>,
+}
+
+/// The pauses file cannot be read.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("rate-limit pauses file {}: {reason}", path.display())]
+pub struct PauseFileError {
+    pub path: PathBuf,
+    pub reason: String,
 }
 
 /// A request could not wait for the pause within its call's time: the call
@@ -108,6 +227,7 @@ impl Pause {
             plugin,
             until: Mutex::new(None),
             observer,
+            journal: None,
         }
     }
 
@@ -128,6 +248,9 @@ impl Pause {
         if until.is_none_or(|u| u < end) {
             *until = Some(end);
             drop(until);
+            if let Some((journal, key)) = &self.journal {
+                journal.record(key, SystemTime::now() + wait);
+            }
             if let Some(o) = &self.observer {
                 o.paused(&self.plugin, wait);
             }
@@ -255,6 +378,26 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &pauses.get(key("acme"))));
         assert!(!Arc::ptr_eq(&a, &pauses.get(key("other"))));
         assert!(!Arc::ptr_eq(&a, &pauses.private("circleci")));
+    }
+
+    #[test]
+    fn pauses_survive_a_restart_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rate-limit-pauses.json");
+        let first = Pauses::new();
+        assert_eq!(first.persist(&path).unwrap(), 0);
+        first.get(key("acme")).extend(Duration::from_secs(30));
+        first.get(key("gone")).extend(Duration::from_millis(1));
+        std::thread::sleep(Duration::from_millis(5));
+        // The next process takes up what is left of acme's pause only.
+        let second = Pauses::new();
+        assert_eq!(second.persist(&path).unwrap(), 1);
+        let left = second.get(key("acme")).until().unwrap() - Instant::now();
+        assert!(left > Duration::from_secs(29), "{left:?}");
+        assert!(second.get(key("other")).until().is_none());
+        std::fs::write(&path, "not json").unwrap();
+        let err = Pauses::new().persist(&path).unwrap_err();
+        assert!(err.to_string().contains("rate-limit-pauses.json"), "{err}");
     }
 
     #[derive(Default)]
