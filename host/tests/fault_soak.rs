@@ -206,9 +206,10 @@ async fn snapshot(api: &Api, id: i64) -> Option<Value> {
 }
 
 /// Requests of `client` that arrived before a Retry-After it was given had
-/// elapsed: (in flight when the 429 was sent, after that).
-fn early_requests(log: &[RequestRecord], client: &Option<String>) -> (usize, usize) {
-    let (mut in_flight, mut early) = (0, 0);
+/// elapsed: (in flight when the 429 was sent, the latest of those after
+/// the 429, the others).
+fn early_requests(log: &[RequestRecord], client: &Option<String>) -> (usize, Duration, usize) {
+    let (mut in_flight, mut latest, mut early) = (0, Duration::ZERO, 0);
     for r in log
         .iter()
         .filter(|r| r.status == Some(429) && &r.client == client)
@@ -221,6 +222,7 @@ fn early_requests(log: &[RequestRecord], client: &Option<String>) -> (usize, usi
             if o.received_at > sent && o.received_at < until {
                 if o.received_at <= sent + IN_FLIGHT {
                     in_flight += 1;
+                    latest = latest.max(o.received_at - sent);
                 } else {
                     early += 1;
                     eprintln!(
@@ -234,7 +236,7 @@ fn early_requests(log: &[RequestRecord], client: &Option<String>) -> (usize, usi
             }
         }
     }
-    (in_flight, early)
+    (in_flight, latest, early)
 }
 
 /// From the servers' logs: (attempts started while the same deploy's
@@ -351,7 +353,7 @@ async fn soak(cfg: Soak) {
         .collect();
     let log = sim.requests();
     let alice = Some(fingerprint(ALICE));
-    let (in_flight, early) = early_requests(&log, &alice);
+    let (in_flight, latest, early) = early_requests(&log, &alice);
     let (twice_at_once, completed_twice, attempts) = overlaps(dir.path(), generation + 1);
     let mut by_fault: std::collections::BTreeMap<&str, usize> = Default::default();
     for r in &log {
@@ -360,7 +362,7 @@ async fn soak(cfg: Soak) {
     eprintln!(
         "fault soak: {} deploys acknowledged, {} complete and right, {} wrong; {} kills; {:.1} s; \
          {} provider requests {by_fault:?}; {} capture attempts; requests before a Retry-After \
-         elapsed: {early} (+{in_flight} in flight within {IN_FLIGHT:?} of the 429); captured twice at once: \
+         elapsed: {early} (+{in_flight} in flight, at most {latest:?} after the 429); captured twice at once: \
          {twice_at_once}; completed twice: {completed_twice}; last server's pauses: {}",
         done.len(),
         done.len() - wrong.len(),
