@@ -31,9 +31,8 @@ use support::*;
 
 /// One soak's size.
 struct Soak {
+    /// Deploys, each of its own commit (pipeline).
     deploys: usize,
-    /// Pipelines (one commit each) the deploys pick from.
-    pipelines: usize,
     /// Deploys registered per second.
     rate: f64,
     kill_every: Duration,
@@ -49,8 +48,28 @@ struct Soak {
 /// flight, not as ignoring the Retry-After.
 const IN_FLIGHT: Duration = Duration::from_millis(50);
 
+/// Seconds between two pipelines, and from a pipeline's creation to its
+/// deploy (its workflows stop a minute after they start).
+const SPACING: u64 = 5;
+const DEPLOY_AFTER: u64 = 65;
+
+/// The commit of pipeline `n`.
+fn sha_of(n: usize) -> String {
+    stable_sha(&format!("soak:{n}"))
+}
+
+/// One pipeline per deploy, `SPACING` s apart from the clock start on, as a
+/// team that deploys each commit soon after CI ran: the deploy of commit
+/// `n` is registered once the simulated clock has moved to it, when a few
+/// newer pipelines are there too. Every deploy is a new commit, so every
+/// capture searches the provider.
 fn scenario(pipelines: usize) -> circleci_sim::Scenario {
-    let mut b = builder();
+    let span = SPACING * pipelines as u64 + DEPLOY_AFTER;
+    let start = real_now_minus(span + 600);
+    let mut b = circleci_sim::Scenario::builder()
+        .clock_start(&start)
+        .user("alice", ALICE)
+        .project(PROJECT);
     for n in 1..=pipelines {
         let status = |k: usize| {
             if (n + k) % 5 == 0 {
@@ -59,7 +78,9 @@ fn scenario(pipelines: usize) -> circleci_sim::Scenario {
                 "success"
             }
         };
-        let mut p = PipelineSpec::new(n as i64).revision(&stable_sha(&format!("soak:{n}")));
+        let mut p = PipelineSpec::new(n as i64)
+            .revision(&sha_of(n))
+            .created_at(&plus(&start, (SPACING * n as u64) as i64));
         for w in 0..(1 + n % 2) {
             p = p.workflow(
                 WorkflowSpec::new(&format!("wf{w}"))
@@ -278,8 +299,8 @@ fn overlaps(dir: &Path, generations: usize) -> (usize, usize, usize) {
 
 async fn soak(cfg: Soak) {
     let started = Instant::now();
-    let sim = start_sim(scenario(cfg.pipelines), SimOptions::default()).await;
-    let at = plus(&sim_start(&sim), 600);
+    let sim = Arc::new(start_sim(scenario(cfg.deploys), SimOptions::default()).await);
+    let start = sim_start(&sim);
     let dir = data_dir(&sim).await;
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -291,16 +312,18 @@ async fn soak(cfg: Soak) {
     api.setup(&sim, ALICE, Some(PROJECT)).await;
     set_faults(&sim, cfg.faults, cfg.retry_after_secs);
 
-    // Deploys go in at a steady rate while the killer works.
-    let shas: Vec<String> = (0..cfg.deploys)
-        .map(|i| stable_sha(&format!("soak:{}", 1 + (i * 7919) % cfg.pipelines)))
-        .collect();
+    // Deploys go in at a steady rate while the killer works, each when
+    // the simulated clock has reached its time.
     let acked = Arc::new(std::sync::Mutex::new(Vec::<(i64, String)>::new()));
     let producer = {
-        let (api, acked, shas, at) = (api.clone(), acked.clone(), shas.clone(), at.clone());
-        let gap = Duration::from_secs_f64(1.0 / cfg.rate);
+        let (api, acked, sim, start) = (api.clone(), acked.clone(), sim.clone(), start.clone());
+        let (gap, deploys) = (Duration::from_secs_f64(1.0 / cfg.rate), cfg.deploys);
         tokio::spawn(async move {
-            for sha in shas {
+            sim.clock().advance(Duration::from_secs(DEPLOY_AFTER));
+            for n in 1..=deploys {
+                sim.clock().advance(Duration::from_secs(SPACING));
+                let at = plus(&start, (SPACING * n as u64 + DEPLOY_AFTER) as i64);
+                let sha = sha_of(n);
                 let id = register(&api, &sha, &at).await;
                 acked.lock().unwrap().push((id, sha));
                 tokio::time::sleep(gap).await;
@@ -389,7 +412,6 @@ async fn soak(cfg: Soak) {
 async fn fault_soak_ci() {
     soak(Soak {
         deploys: 60,
-        pipelines: 30,
         rate: 15.0,
         kill_every: Duration::from_secs(3),
         max_kills: 1,
@@ -405,7 +427,6 @@ async fn fault_soak_ci() {
 async fn fault_soak_full() {
     soak(Soak {
         deploys: 1_000,
-        pipelines: 100,
         rate: 5.0,
         kill_every: Duration::from_secs(20),
         max_kills: usize::MAX,
