@@ -72,7 +72,7 @@ fn scenario(pipelines: usize) -> circleci_sim::Scenario {
         .project(PROJECT);
     for n in 1..=pipelines {
         let status = |k: usize| {
-            if (n + k) % 5 == 0 {
+            if (n + k).is_multiple_of(5) {
                 "failed"
             } else {
                 "success"

@@ -25,8 +25,11 @@ pub struct Metrics {
     pauses: Mutex<BTreeMap<String, u64>>,
     /// By (provider, outcome `sent` | `rate_limited`): requests held back
     /// by a pause, and the seconds they were held.
-    paused: Mutex<BTreeMap<(String, &'static str), (u64, f64)>>,
+    paused: Mutex<PausedRequests>,
 }
+
+/// (provider, outcome) → (requests, seconds held).
+type PausedRequests = BTreeMap<(String, &'static str), (u64, f64)>;
 
 #[derive(Debug, Default)]
 struct RequestStats {
