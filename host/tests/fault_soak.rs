@@ -31,8 +31,11 @@ use support::*;
 
 /// One soak's size.
 struct Soak {
-    /// Deploys, each of its own commit (pipeline).
     deploys: usize,
+    /// `None`: each deploy is a new commit, registered as the simulated
+    /// clock reaches it. `Some(k)`: the deploys cycle through `k` commits
+    /// (later captures of a commit may come from the index).
+    commits: Option<usize>,
     /// Deploys registered per second.
     rate: f64,
     kill_every: Duration,
@@ -299,7 +302,8 @@ fn overlaps(dir: &Path, generations: usize) -> (usize, usize, usize) {
 
 async fn soak(cfg: Soak) {
     let started = Instant::now();
-    let sim = Arc::new(start_sim(scenario(cfg.deploys), SimOptions::default()).await);
+    let pipelines = cfg.commits.unwrap_or(cfg.deploys);
+    let sim = Arc::new(start_sim(scenario(pipelines), SimOptions::default()).await);
     let start = sim_start(&sim);
     let dir = data_dir(&sim).await;
     let port = {
@@ -317,12 +321,29 @@ async fn soak(cfg: Soak) {
     let acked = Arc::new(std::sync::Mutex::new(Vec::<(i64, String)>::new()));
     let producer = {
         let (api, acked, sim, start) = (api.clone(), acked.clone(), sim.clone(), start.clone());
-        let (gap, deploys) = (Duration::from_secs_f64(1.0 / cfg.rate), cfg.deploys);
+        let (gap, deploys, commits) = (
+            Duration::from_secs_f64(1.0 / cfg.rate),
+            cfg.deploys,
+            cfg.commits,
+        );
         tokio::spawn(async move {
-            sim.clock().advance(Duration::from_secs(DEPLOY_AFTER));
-            for n in 1..=deploys {
-                sim.clock().advance(Duration::from_secs(SPACING));
-                let at = plus(&start, (SPACING * n as u64 + DEPLOY_AFTER) as i64);
+            let last = commits.unwrap_or(0) as u64;
+            sim.clock()
+                .advance(Duration::from_secs(DEPLOY_AFTER + SPACING * last));
+            for i in 0..deploys {
+                let n = match commits {
+                    None => {
+                        sim.clock().advance(Duration::from_secs(SPACING));
+                        i + 1
+                    }
+                    Some(k) => 1 + (i * 7919) % k,
+                };
+                let step = if commits.is_some() {
+                    last
+                } else {
+                    i as u64 + 1
+                };
+                let at = plus(&start, (SPACING * step + DEPLOY_AFTER) as i64);
                 let sha = sha_of(n);
                 let id = register(&api, &sha, &at).await;
                 acked.lock().unwrap().push((id, sha));
@@ -412,6 +433,7 @@ async fn soak(cfg: Soak) {
 async fn fault_soak_ci() {
     soak(Soak {
         deploys: 60,
+        commits: None,
         rate: 15.0,
         kill_every: Duration::from_secs(3),
         max_kills: 1,
@@ -427,6 +449,7 @@ async fn fault_soak_ci() {
 async fn fault_soak_full() {
     soak(Soak {
         deploys: 1_000,
+        commits: Some(100),
         rate: 5.0,
         kill_every: Duration::from_secs(20),
         max_kills: usize::MAX,
