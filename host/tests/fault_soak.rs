@@ -8,7 +8,7 @@
 //! simulator before a Retry-After it was given has elapsed; no deploy is
 //! captured twice at once, nor completed twice.
 //!
-//! `fault_soak_ci` (60 deploys, one kill) runs with the other tests. The
+//! `fault_soak_ci` (60 deploys of 20 commits, one kill) runs with the other tests. The
 //! full soak (1,000 deploys, a kill every 20 s) is ignored by default; run
 //! it, and read its figures, with
 //! `cargo test -p buildsnap --test fault_soak -- --ignored --nocapture`
@@ -433,7 +433,7 @@ async fn soak(cfg: Soak) {
 async fn fault_soak_ci() {
     soak(Soak {
         deploys: 60,
-        commits: None,
+        commits: Some(20),
         rate: 15.0,
         kill_every: Duration::from_secs(3),
         max_kills: 1,
