@@ -563,6 +563,7 @@ pub fn run(allocator: &str) {
     });
     let plugin = registry.get("circleci").unwrap();
     let integ = Integration {
+        org: None,
         base_url: url::Url::parse(&base).unwrap(),
         settings: vec![],
         credential: Some(Credential::new(TOKEN)),

@@ -79,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let plugin = registry.get("circleci").expect("built-in plugin");
     let integration = Integration {
+        org: None,
         base_url: Url::parse(&sim.base_url())?,
         settings: vec![],
         credential: Some(Credential::new(BENCH_TOKEN)),

@@ -87,6 +87,17 @@ pub async fn start(settings: Settings) -> anyhow::Result<Server> {
     let generated_admin_token = store.bootstrap_admin(settings.admin_token.as_deref())?;
     let registry = Arc::new(load_plugins(&settings).await?);
     let metrics = Arc::new(buildsnap_metrics::Metrics::new());
+    registry.pauses().observe(metrics.clone());
+    // A restart within a provider's Retry-After still honours it.
+    let resumed = registry
+        .pauses()
+        .persist(&settings.data_dir.join("rate-limit-pauses.json"))?;
+    if resumed > 0 {
+        tracing::info!(
+            integrations = resumed,
+            "rate-limit pauses taken up from the previous run"
+        );
+    }
     let sync_interval_s = settings.capture.sync_interval.as_secs();
     let capture = Capture::new(
         store.clone(),

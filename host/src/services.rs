@@ -123,7 +123,9 @@ impl HostServices for Services {
             .ok_or_else(|| ValidateError::Other(format!("unknown provider `{provider}`")))?;
         let base_url = Url::parse(base_url)
             .map_err(|e| ValidateError::Other(format!("invalid base_url: {e}")))?;
+        // No org yet: the token is not saved, so its pause is its own.
         let integration = Integration {
+            org: None,
             base_url,
             settings: Vec::new(),
             credential: Some(Credential::new(token.expose())),

@@ -412,7 +412,9 @@ async fn retention_404_keeps_the_build_with_jobs_marked_incomplete() {
         .unwrap();
     assert!(lint.get("jobs_complete").is_none());
     assert_eq!(snap["summary"], "failed");
-    assert_eq!(env.sim.count_by_status().get(&404), Some(&1));
+    // Asked again while half of the 8 attempts were left (a cut job list
+    // may be a passing fault), then taken as incomplete.
+    assert_eq!(env.sim.count_by_status().get(&404), Some(&4));
     env.stop().await;
 }
 

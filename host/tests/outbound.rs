@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use buildsnap::runtime::limits::PluginLimits;
 use buildsnap::runtime::origin::AllowList;
+use buildsnap::runtime::wit::ProviderError;
 use buildsnap::runtime::{CallError, Credential, Integration, Plugin, Registry};
 use support::*;
 use url::Url;
@@ -27,6 +28,7 @@ async fn plugin(name: &str, grants: &str, limits: PluginLimits) -> std::sync::Ar
 
 fn integration(base: &str, settings: &[(&str, String)], token: Option<&str>) -> Integration {
     Integration {
+        org: None,
         base_url: Url::parse(base).unwrap(),
         settings: settings
             .iter()
@@ -281,6 +283,56 @@ async fn retry_after_beyond_the_deadline_returns_the_429() {
     assert_eq!(results[0].1, "status 429 {}");
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(server.seen().len(), 1);
+}
+
+/// A Retry-After longer than the call pauses the whole integration (same
+/// org, plugin and origin): its next call sends nothing and fails as
+/// rate-limited with what is left of the pause; another org's integration
+/// on the same server is not paused.
+#[tokio::test]
+async fn a_pause_outlasting_the_call_fails_the_integrations_next_call_unsent() {
+    let server = TestServer::start(|seen| match seen.path.as_str() {
+        "/limited" => hyper::Response::builder()
+            .status(429)
+            .header("retry-after", "60")
+            .body("{}".to_string().into())
+            .unwrap(),
+        _ => respond(200, "ok"),
+    })
+    .await;
+    let limits = PluginLimits {
+        call_timeout: Duration::from_secs(3),
+        ..PluginLimits::default()
+    };
+    let echo = plugin("echo", &server.origin(), limits).await;
+    let of = |org: &str, path: &str| Integration {
+        org: Some(org.into()),
+        ..integration(&server.origin(), &[("get", server.url(path))], None)
+    };
+    let first = fetch(&echo, &of("acme", "/limited")).await;
+    assert_eq!(first[0].1, "status 429 {}");
+    let started = std::time::Instant::now();
+    let err = echo.list_projects(&of("acme", "/fine")).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(1), "failed at once");
+    match &err {
+        CallError::Provider(e) => match &e.0 {
+            ProviderError::RateLimited(r) => {
+                let ms = r.retry_after_ms.expect("retry-after");
+                assert!((55_000..=60_000).contains(&ms), "{ms}");
+            }
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.seen().len(), 1, "nothing sent while paused");
+    // Another org's integration, and a call of no stored integration.
+    assert_eq!(
+        fetch(&echo, &of("other", "/fine")).await[0].1,
+        "status 200 ok"
+    );
+    let unstored = integration(&server.origin(), &[("get", server.url("/fine"))], None);
+    assert_eq!(fetch(&echo, &unstored).await[0].1, "status 200 ok");
+    assert_eq!(server.seen().len(), 3);
 }
 
 #[tokio::test]

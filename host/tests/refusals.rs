@@ -15,6 +15,7 @@ use url::Url;
 
 fn integration(base: &str, gets: &[String], token: Option<&str>) -> Integration {
     Integration {
+        org: None,
         base_url: Url::parse(base).unwrap(),
         settings: gets
             .iter()

@@ -25,6 +25,7 @@ fn limits(timeout: Duration) -> PluginLimits {
 
 fn integration(base: &str) -> Integration {
     Integration {
+        org: None,
         base_url: Url::parse(base).unwrap(),
         settings: vec![],
         credential: None,

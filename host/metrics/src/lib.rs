@@ -28,7 +28,15 @@ pub struct Metrics {
     captures: Mutex<BTreeMap<String, u64>>,
     capture_queue_depth: AtomicU64,
     in_flight: AtomicI64,
+    /// By provider: rate-limit pauses started or extended.
+    pauses: Mutex<BTreeMap<String, u64>>,
+    /// By (provider, outcome `sent` | `rate_limited`): requests held back
+    /// by a pause, and the seconds they were held.
+    paused: Mutex<PausedRequests>,
 }
+
+/// (provider, outcome) → (requests, seconds held).
+type PausedRequests = BTreeMap<(String, &'static str), (u64, f64)>;
 
 #[derive(Debug, Default)]
 struct RequestStats {
@@ -94,6 +102,28 @@ impl Metrics {
     /// Sets the capture queue depth gauge (jobs queued or running).
     pub fn set_capture_queue_depth(&self, depth: u64) {
         self.capture_queue_depth.store(depth, Ordering::Relaxed);
+    }
+
+    /// Counts a rate-limit pause of one of `provider`'s integrations,
+    /// started or extended by a 429/503 that said how long to wait.
+    pub fn record_provider_pause(&self, provider: &str) {
+        *self
+            .pauses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(provider.into())
+            .or_default() += 1;
+    }
+
+    /// Counts a request held back `seconds` by its integration's pause:
+    /// `sent` after the pause, or not sent because its call had not that
+    /// long left (the call failed as rate-limited).
+    pub fn record_paused_request(&self, provider: &str, seconds: f64, sent: bool) {
+        let outcome = if sent { "sent" } else { "rate_limited" };
+        let mut m = self.paused.lock().unwrap_or_else(|e| e.into_inner());
+        let e = m.entry((provider.into(), outcome)).or_default();
+        e.0 += 1;
+        e.1 += seconds;
     }
 
     /// Moves the gauge of HTTP requests being answered by `d` (+1 when one
@@ -167,6 +197,35 @@ impl Metrics {
                 esc(out)
             );
         }
+        o.push_str("# HELP buildsnap_provider_pauses_total Rate-limit pauses of an integration started or extended (a 429/503 with Retry-After or a declared reset), by provider.\n");
+        o.push_str("# TYPE buildsnap_provider_pauses_total counter\n");
+        for (p, n) in self.pauses.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = writeln!(
+                o,
+                "buildsnap_provider_pauses_total{{provider=\"{}\"}} {n}",
+                esc(p)
+            );
+        }
+        let paused = self.paused.lock().unwrap_or_else(|e| e.into_inner());
+        o.push_str("# HELP buildsnap_provider_paused_requests_total Requests held back by their integration's rate-limit pause, by provider and outcome (sent after it, or rate_limited: the call had not that long).\n");
+        o.push_str("# TYPE buildsnap_provider_paused_requests_total counter\n");
+        for ((p, out), (n, _)) in paused.iter() {
+            let _ = writeln!(
+                o,
+                "buildsnap_provider_paused_requests_total{{provider=\"{}\",outcome=\"{out}\"}} {n}",
+                esc(p)
+            );
+        }
+        o.push_str("# HELP buildsnap_provider_paused_seconds_total Seconds requests were held back by rate-limit pauses, by provider and outcome.\n");
+        o.push_str("# TYPE buildsnap_provider_paused_seconds_total counter\n");
+        for ((p, out), (_, secs)) in paused.iter() {
+            let _ = writeln!(
+                o,
+                "buildsnap_provider_paused_seconds_total{{provider=\"{}\",outcome=\"{out}\"}} {secs}",
+                esc(p)
+            );
+        }
+        drop(paused);
         o.push_str("# HELP buildsnap_capture_queue_depth Capture jobs queued or running.\n");
         o.push_str("# TYPE buildsnap_capture_queue_depth gauge\n");
         let _ = writeln!(
@@ -190,7 +249,28 @@ mod tests {
         m.record_plugin_call("circleci", "validate", "ok");
         m.record_capture("complete");
         m.set_capture_queue_depth(7);
+        m.record_provider_pause("circleci");
+        m.record_paused_request("circleci", 1.5, true);
+        m.record_paused_request("circleci", 0.5, true);
+        m.record_paused_request("circleci", 0.25, false);
         let t = m.render();
+        assert!(
+            t.contains("buildsnap_provider_pauses_total{provider=\"circleci\"} 1"),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "buildsnap_provider_paused_requests_total{provider=\"circleci\",outcome=\"sent\"} 2"
+            ),
+            "{t}"
+        );
+        assert!(t.contains("buildsnap_provider_paused_requests_total{provider=\"circleci\",outcome=\"rate_limited\"} 1"), "{t}");
+        assert!(
+            t.contains(
+                "buildsnap_provider_paused_seconds_total{provider=\"circleci\",outcome=\"sent\"} 2"
+            ),
+            "{t}"
+        );
         assert!(t.contains("buildsnap_http_requests_total{route=\"/api/v1/orgs/{org}/deploys\",method=\"GET\",status=\"200\"} 2"), "{t}");
         assert!(t.contains("buildsnap_http_request_duration_seconds_sum{route=\"/api/v1/orgs/{org}/deploys\"} 0.75"), "{t}");
         assert!(t.contains(

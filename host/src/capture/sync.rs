@@ -113,6 +113,7 @@ pub async fn sync_project(
         return Err(None);
     };
     let integration = Integration {
+        org: Some(org.to_string()),
         base_url,
         settings: Vec::new(),
         credential: Some(Credential::new(token.1.expose())),

@@ -44,6 +44,7 @@ pub async fn receive(
     let base_url = Url::parse(&base_url)
         .map_err(|e| ApiWebhookError::Other(format!("invalid base_url: {e}")))?;
     let integration = Integration {
+        org: Some(org.to_string()),
         base_url,
         settings: Vec::new(),
         credential: None,

@@ -9,6 +9,7 @@ pub mod limits;
 pub mod loader;
 pub mod origin;
 pub mod outbound;
+pub mod pause;
 pub mod plugin;
 pub mod registry;
 pub(crate) mod state;

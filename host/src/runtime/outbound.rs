@@ -1,5 +1,6 @@
 //! Outbound HTTP on behalf of plugins: the allow-list, the auth header,
-//! redirects, size and time caps, and retries of 429/5xx.
+//! redirects, size and time caps, retries of 429/5xx, and the
+//! integration's rate-limit pause (`pause.rs`).
 //!
 //! A plugin's request goes out only when its origin is declared by the
 //! plugin (the integration's own origin counts as declared) and is either
@@ -19,6 +20,7 @@ use super::auth_header::scrub;
 pub use super::auth_header::{AuthHeader, AuthHeaderError, AuthScheme};
 use super::limits::HttpLimits;
 use super::origin::{AllowList, Origin, has_credentials};
+use super::pause::{Pause, Paused, Pauses, declared_pause};
 use super::url_rules::{UrlRefusal, parse_plugin_url};
 
 /// One request, as a plugin asked for it.
@@ -50,7 +52,16 @@ pub enum OutError {
     TooLarge(u64),
     #[error("{0}")]
     Other(String),
+    /// The integration is paused by a rate limit for longer than the call
+    /// has left: the call fails as rate-limited (it is not sent).
+    #[error(transparent)]
+    Paused(#[from] Paused),
 }
+
+/// Time a request needs after a pause ends: a call whose deadline comes
+/// sooner than that after the pause fails as rate-limited at once instead
+/// of waiting to send a request it has no time left to finish.
+const PAUSE_MARGIN: Duration = Duration::from_millis(500);
 
 /// What one plugin call may reach, and with which credentials.
 #[derive(Clone)]
@@ -98,6 +109,7 @@ impl CallPolicy {
 pub struct Outbound {
     client: reqwest::Client,
     limits: HttpLimits,
+    pauses: Pauses,
 }
 
 /// Per-call state of outbound HTTP: the policy, the deadline and the
@@ -108,6 +120,8 @@ pub struct CallHttp {
     pub policy: Arc<CallPolicy>,
     pub deadline: Instant,
     pub sent: Arc<AtomicU32>,
+    /// The integration's rate-limit pause, shared with its other calls.
+    pub pause: Arc<Pause>,
 }
 
 /// Headers a plugin may not set: the auth header is the host's, and the
@@ -135,11 +149,20 @@ impl Outbound {
             // the auth header and could answer for any origin.
             .no_proxy()
             .build()?;
-        Ok(Outbound { client, limits })
+        Ok(Outbound {
+            client,
+            limits,
+            pauses: Pauses::new(),
+        })
     }
 
     pub fn limits(&self) -> &HttpLimits {
         &self.limits
+    }
+
+    /// Every integration's rate-limit pause.
+    pub fn pauses(&self) -> &Pauses {
+        &self.pauses
     }
 }
 
@@ -208,13 +231,22 @@ impl CallHttp {
         let limits = &self.outbound.limits;
         let mut attempt = 1;
         loop {
+            // Nothing of a paused integration is sent before the pause ends,
+            // retries included.
+            self.pause.wait(self.deadline, PAUSE_MARGIN).await?;
             let response = self.send_once(req, method, url, origin, body).await?;
+            let now = SystemTime::now();
+            let declared = declared_pause(response.status, &response.headers, now);
+            if let Some(wait) = declared {
+                self.pause.extend(wait);
+            }
             let retryable =
                 response.status == 429 || matches!(response.status, 500 | 502 | 503 | 504);
             if !retryable || attempt >= limits.max_attempts {
                 return Ok(response);
             }
-            let wait = retry_after(&response.headers, SystemTime::now())
+            let wait = declared
+                .or_else(|| retry_after(&response.headers, now))
                 .unwrap_or_else(|| limits.initial_backoff * 2u32.saturating_pow(attempt - 1));
             // Give up early rather than sleep past the call's deadline: the
             // plugin then sees the 429 and reports rate-limited with the

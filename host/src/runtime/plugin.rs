@@ -21,10 +21,11 @@ use super::limits::{MemoryCap, PluginLimits};
 use super::loader::Provenance;
 use super::origin::{AllowList, Origin, has_credentials};
 use super::outbound::{AuthHeader, AuthHeaderError, AuthScheme, CallHttp, CallPolicy, Outbound};
+use super::pause::{PauseKey, Paused};
 use super::state::{LogSink, PluginState, WasiParts};
 use super::wit::{
     Account, CallContext, CommitBuilds, CommitQuery, Descriptor, Project, ProviderError,
-    ProviderInstance, ProviderPre, SyncPage, SyncRequest, WebhookError, WebhookEvent,
+    ProviderInstance, ProviderPre, RateLimit, SyncPage, SyncRequest, WebhookError, WebhookEvent,
     WebhookRequest,
 };
 
@@ -54,6 +55,12 @@ pub struct PluginInfo {
 /// layer only, never the guest.
 #[derive(Debug, Clone)]
 pub struct Integration {
+    /// The org whose integration this is. With the plugin and the base
+    /// URL's origin it names the integration's rate-limit pause, shared by
+    /// all of its calls (`pause.rs`). `None` for a call outside a stored
+    /// integration (validating a token before it is saved): its pause is
+    /// its own.
+    pub org: Option<String>,
     pub base_url: Url,
     pub settings: Vec<(String, String)>,
     pub credential: Option<Credential>,
@@ -231,6 +238,15 @@ impl Plugin {
                     ),
                     None => None,
                 };
+                let pauses = self.outbound.pauses();
+                let pause = match &integration.org {
+                    Some(org) => pauses.get(PauseKey {
+                        org: org.clone(),
+                        plugin: self.info.id.clone(),
+                        origin: origin.clone(),
+                    }),
+                    None => pauses.private(&self.info.id),
+                };
                 let mut declared = self.info.origins.clone();
                 declared.push(origin);
                 let policy = CallPolicy {
@@ -245,6 +261,7 @@ impl Plugin {
                     policy: Arc::new(policy),
                     deadline,
                     sent: Arc::new(AtomicU32::new(0)),
+                    pause,
                 })
             }
         };
@@ -322,6 +339,16 @@ impl Plugin {
                 plugin,
                 limit_mib: self.limits.memory_bytes >> 20,
             };
+        }
+        // Ended by the host because the integration is paused for longer
+        // than the call had: rate-limited, to be retried after the pause.
+        if let Some(paused) = err.downcast_ref::<Paused>() {
+            return CallError::Provider(ProviderErrorText(ProviderError::RateLimited(RateLimit {
+                retry_after_ms: Some(
+                    u64::try_from(paused.retry_after.as_millis()).unwrap_or(u64::MAX),
+                ),
+                message: paused.to_string(),
+            })));
         }
         match err.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => CallError::Timeout {

@@ -12,6 +12,7 @@ use super::limits::PluginLimits;
 use super::loader::{LoadError, Loader, PluginSource, Provenance};
 use super::origin::AllowList;
 use super::outbound::Outbound;
+use super::pause::Pauses;
 use super::plugin::Plugin;
 
 /// The CircleCI component, built by `cargo xtask plugins` and committed,
@@ -30,6 +31,8 @@ pub struct Registry {
     plugins: BTreeMap<String, Arc<Plugin>>,
     failures: Vec<LoadFailure>,
     cache_outcomes: BTreeMap<String, CacheOutcome>,
+    /// The HTTP client and rate-limit pauses every plugin's calls share.
+    outbound: Arc<Outbound>,
 }
 
 /// Builds a [`Registry`]. Defaults: built-in plugin on, no plugins folder,
@@ -109,8 +112,14 @@ impl RegistryBuilder {
             None => None,
         };
         let outbound = Arc::new(Outbound::new(self.limits.http.clone())?);
-        let loader = Loader::new(engine, cache, self.limits, outbound, Arc::new(self.grants))
-            .map_err(|e| anyhow::anyhow!("plugin linker: {e:#}"))?;
+        let loader = Loader::new(
+            engine,
+            cache,
+            self.limits,
+            outbound.clone(),
+            Arc::new(self.grants),
+        )
+        .map_err(|e| anyhow::anyhow!("plugin linker: {e:#}"))?;
         let mut sources = Vec::new();
         if self.builtin {
             sources.push((
@@ -126,6 +135,7 @@ impl RegistryBuilder {
             plugins: BTreeMap::new(),
             failures: Vec::new(),
             cache_outcomes: BTreeMap::new(),
+            outbound,
         };
         if let Some(dir) = &self.plugins_dir {
             let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -225,6 +235,12 @@ impl Registry {
 
     pub fn failures(&self) -> &[LoadFailure] {
         &self.failures
+    }
+
+    /// The integrations' rate-limit pauses (shared by every plugin call);
+    /// set their observer before the first call.
+    pub fn pauses(&self) -> &Pauses {
+        self.outbound.pauses()
     }
 
     /// Whether a plugin's compiled code came from the on-disk cache.

@@ -83,6 +83,7 @@ pub fn integration(sim: &SimHandle, token: Option<&str>) -> Integration {
 
 pub fn integration_at(base: &str, token: Option<&str>) -> Integration {
     Integration {
+        org: None,
         base_url: Url::parse(base).unwrap(),
         settings: vec![],
         credential: token.map(Credential::new),

@@ -79,6 +79,9 @@ pub fn handle(
             ApiResponse::json(200, &Value::Array(list))
         }
         ("POST", ["faults"]) => match serde_json::from_slice::<FaultRule>(body) {
+            Ok(rule) if rule.validate().is_err() => {
+                ApiResponse::message(400, &rule.validate().unwrap_err())
+            }
             Ok(rule) => ApiResponse::json(200, &json!({ "id": sh.faults.add(rule) })),
             Err(e) => bad(e.to_string()),
         },

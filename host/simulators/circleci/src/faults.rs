@@ -1,9 +1,11 @@
-//! Injected faults: latency, rate limiting, 5xx, hangs, broken JSON.
+//! Injected faults: latency, rate limiting, 5xx, hangs, broken JSON,
+//! reset connections.
 //!
 //! Rules match a request by path glob (and optionally method) and can be
-//! limited to N applications. All matching latency rules add up; among the
-//! other kinds the first matching rule wins, so a test can stack "slow" with
-//! "429 twice".
+//! limited to N applications, or made to apply to a share of the matching
+//! requests (`probability`, from a seeded generator so runs repeat). All
+//! matching latency rules add up; among the other kinds the first matching
+//! rule wins, so a test can stack "slow" with "429 twice".
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -26,6 +28,11 @@ pub struct FaultRule {
     /// Let this many matching requests through before the rule starts applying.
     #[serde(default)]
     pub skip: u32,
+    /// Apply to each matching request with this probability (0 to 1); `None`
+    /// = to every one. A request the draw spares does not use up `times`,
+    /// and the next rule may take it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
 }
 
 impl FaultRule {
@@ -37,6 +44,27 @@ impl FaultRule {
             fault,
             times: None,
             skip: 0,
+            probability: None,
+        }
+    }
+
+    /// Whether the rule can be used: a `probability` is a number from 0 to 1.
+    pub fn validate(&self) -> Result<(), String> {
+        match self.probability {
+            Some(p) if !(0.0..=1.0).contains(&p) => Err(format!(
+                "fault rule for `{}`: probability must be between 0 and 1, got {p}",
+                self.path
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// A rule that applies to each request matching `path` with
+    /// probability `p`.
+    pub fn sometimes(path: impl Into<String>, p: f64, fault: Fault) -> Self {
+        Self {
+            probability: Some(p),
+            ..Self::always(path, fault)
         }
     }
 
@@ -87,6 +115,9 @@ pub enum Fault {
     Truncated,
     /// 200 with a syntactically invalid body (a trailing comma before the final bracket).
     Malformed,
+    /// Reset the connection (TCP RST, no response) as soon as the request
+    /// has arrived, as a crashing proxy or a dropped NAT entry does.
+    Reset,
 }
 
 /// Body of a simulated 429.
@@ -112,6 +143,7 @@ impl Fault {
             Fault::Hang { .. } => "hang",
             Fault::Truncated => "truncated",
             Fault::Malformed => "malformed",
+            Fault::Reset => "reset",
         }
     }
 }
@@ -138,6 +170,18 @@ struct Active {
 pub struct FaultSet {
     rules: Mutex<Vec<Active>>,
     next_id: Mutex<u64>,
+    /// State of the generator behind `probability` (SplitMix64).
+    draws: Mutex<u64>,
+}
+
+/// The next draw in [0, 1) of a SplitMix64 generator.
+fn next_unit(state: &mut u64) -> f64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
 impl FaultSet {
@@ -153,6 +197,12 @@ impl FaultSet {
             applied: 0,
         });
         id
+    }
+
+    /// Restarts the generator behind `probability` rules from `seed`, so a
+    /// run's faults repeat (default seed 0).
+    pub fn seed(&self, seed: u64) {
+        *self.draws.lock().unwrap() = seed;
     }
 
     /// Removes one rule; returns whether it existed.
@@ -196,6 +246,11 @@ impl FaultSet {
             }
             a.seen += 1;
             if a.seen <= a.rule.skip || a.rule.times.is_some_and(|n| a.applied >= n) {
+                continue;
+            }
+            if let Some(p) = a.rule.probability
+                && next_unit(&mut self.draws.lock().unwrap()) >= p
+            {
                 continue;
             }
             a.applied += 1;
@@ -251,6 +306,29 @@ mod tests {
         ));
         assert!(glob_match("/api/v2/me", "/api/v2/me"));
         assert!(!glob_match("/api/v2/me", "/api/v2/me/collaborations"));
+    }
+
+    #[test]
+    fn probability_applies_to_a_seeded_share() {
+        let run = |seed| {
+            let set = FaultSet::default();
+            set.seed(seed);
+            set.add(FaultRule::sometimes("*", 0.2, Fault::Reset));
+            set.add(FaultRule::times("*", 3, Fault::Truncated));
+            (0..10_000)
+                .map(|_| set.decide("GET", "/x").fault)
+                .collect::<Vec<_>>()
+        };
+        let a = run(7);
+        let resets = a.iter().filter(|f| **f == Some(Fault::Reset)).count();
+        assert!((1_800..2_200).contains(&resets), "{resets}");
+        // A spared request falls through to the next rule.
+        assert_eq!(
+            a.iter().filter(|f| **f == Some(Fault::Truncated)).count(),
+            3
+        );
+        assert_eq!(a, run(7), "same seed, same faults");
+        assert_ne!(a, run(8));
     }
 
     #[test]

@@ -138,9 +138,18 @@ impl SimHandle {
         &self.shared.clock
     }
 
-    /// Adds a fault rule; returns its id.
+    /// Adds a fault rule; returns its id. Panics on a rule that
+    /// [`FaultRule::validate`] refuses (a probability outside 0..=1).
     pub fn set_fault(&self, rule: FaultRule) -> u64 {
+        if let Err(why) = rule.validate() {
+            panic!("{why}");
+        }
         self.shared.faults.add(rule)
+    }
+
+    /// Restarts the generator behind `probability` rules from `seed`.
+    pub fn seed_faults(&self, seed: u64) {
+        self.shared.faults.seed(seed);
     }
 
     /// Removes one fault rule.

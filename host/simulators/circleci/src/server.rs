@@ -21,6 +21,22 @@ use crate::{admin, auth};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A second handle on a connection's socket, taken by a `reset` fault to
+/// set `SO_LINGER` to zero, so that the close hyper makes when the request
+/// fails is a TCP RST instead of an orderly FIN.
+type ResetHandle = Arc<std::sync::Mutex<Option<std::net::TcpStream>>>;
+
+/// Splits a second handle off an accepted connection (a `dup` of its
+/// socket; linger is a property of the socket, shared by both).
+fn with_reset_handle(
+    stream: tokio::net::TcpStream,
+) -> std::io::Result<(tokio::net::TcpStream, ResetHandle)> {
+    let std = stream.into_std()?;
+    let dup = std.try_clone()?;
+    let stream = tokio::net::TcpStream::from_std(std)?;
+    Ok((stream, Arc::new(std::sync::Mutex::new(Some(dup)))))
+}
+
 /// Accept loop; returns when `shutdown` flips to true.
 pub async fn serve(listener: TcpListener, sh: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let mut conns = JoinSet::new();
@@ -28,9 +44,10 @@ pub async fn serve(listener: TcpListener, sh: Arc<Shared>, mut shutdown: watch::
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
+                let Ok((stream, reset)) = with_reset_handle(stream) else { continue };
                 let sh = sh.clone();
                 conns.spawn(async move {
-                    let svc = service_fn(move |req| handle(sh.clone(), req));
+                    let svc = service_fn(move |req| handle(sh.clone(), req, reset.clone()));
                     // Errors here are clients hanging up or deliberate hang faults.
                     let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
                 });
@@ -46,6 +63,7 @@ pub async fn serve(listener: TcpListener, sh: Arc<Shared>, mut shutdown: watch::
 async fn handle(
     sh: Arc<Shared>,
     req: Request<Incoming>,
+    reset: ResetHandle,
 ) -> Result<Response<Full<Bytes>>, BoxError> {
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
@@ -103,6 +121,12 @@ async fn handle(
             }
             // Returning an error makes hyper drop the connection without a response.
             return Err("hang fault: closing without a response".into());
+        }
+        Some(Fault::Reset) => {
+            if let Some(dup) = reset.lock().unwrap().take() {
+                let _ = socket2::SockRef::from(&dup).set_linger(Some(Duration::ZERO));
+            }
+            return Err("reset fault: closing with a TCP RST".into());
         }
         Some(Fault::Truncated) => {
             let mut r = routes::handle(&sh, &method, &path, query.as_deref(), principal);

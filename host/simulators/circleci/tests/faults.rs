@@ -303,6 +303,64 @@ async fn faults_switch_at_run_time_through_the_admin_endpoint() {
     )
     .await;
     assert_eq!(bad.status, 400);
+    let bad = admin(
+        &sim,
+        "POST",
+        "/_sim/faults",
+        Some(r#"{"path": "*", "probability": 1.5, "fault": {"kind": "reset"}}"#),
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.text().contains("probability must be between 0 and 1"),
+        "{}",
+        bad.text()
+    );
+}
+
+#[tokio::test]
+async fn reset_closes_the_connection_with_a_tcp_rst() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sim = start_demo().await;
+    sim.set_fault(FaultRule::times("/api/v2/me", 1, Fault::Reset));
+    let mut conn = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
+    conn.write_all(
+        format!("GET /api/v2/me HTTP/1.1\r\nhost: x\r\ncircle-token: {ALICE}\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut buf))
+        .await
+        .expect("the simulator closes the connection");
+    let err = read.expect_err("a reset, not an orderly close or an answer");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
+    assert!(buf.is_empty(), "no response bytes: {buf:?}");
+    assert_eq!(sim.requests()[0].fault, Some("reset"));
+    assert_eq!(sim.requests()[0].status, None);
+    // The next request is answered.
+    assert_eq!(get(&sim, "/api/v2/me", ALICE).await.status, 200);
+}
+
+#[tokio::test]
+async fn probability_rules_fault_a_seeded_share_of_requests() {
+    let sim = start_demo().await;
+    sim.seed_faults(42);
+    sim.set_fault(FaultRule::sometimes(
+        "/api/v2/me",
+        0.3,
+        Fault::ServerError {
+            status: 503,
+            body: None,
+        },
+    ));
+    let mut failed = 0;
+    for _ in 0..200 {
+        if get(&sim, "/api/v2/me", ALICE).await.status == 503 {
+            failed += 1;
+        }
+    }
+    assert!((35..=85).contains(&failed), "{failed} of 200");
 }
 
 #[tokio::test]

@@ -21,7 +21,9 @@ use buildsnap_store::CaptureJob;
 use buildsnap_store::ts;
 use url::Url;
 
-use super::decide::{CaptureIds, Outcome, after_failure, decide, error_snapshot, not_due};
+use super::decide::{
+    CaptureIds, Outcome, after_failure, decide, error_snapshot, not_due, reread_incomplete,
+};
 use crate::capture::retry::{backoff, classify};
 use crate::capture::{Capture, db, explain, index};
 use crate::runtime::plugin::Plugin;
@@ -210,6 +212,7 @@ impl Ctx<'_> {
         let base_url = Url::parse(&token.0)
             .map_err(|e| self.snapshot_error(format!("invalid base_url {}: {e}", token.0)))?;
         Ok(Integration {
+            org: Some(self.ids.org.clone()),
             base_url,
             settings: Vec::new(),
             credential: Some(Credential::new(token.1.expose())),
@@ -286,6 +289,13 @@ impl Ctx<'_> {
                 .map(|b| index::from_wit(b, &self.ids.project))
                 .collect(),
         );
+        // Not kept in the index either: a later capture must not freeze
+        // from a job list cut short by a passing fault.
+        let max = self.cap.config.max_attempts;
+        if let Some(reason) = reread_incomplete(self.ids.attempts, max, &builds) {
+            let after = delay(self.cap, self.ids.attempts, None);
+            return Ok(Outcome::Retry { reason, after });
+        }
         let (ids, b, r) = (self.ids.clone(), builds.clone(), report.clone());
         let stored = db(&self.cap.store, move |s| {
             s.index_builds(

@@ -145,6 +145,27 @@ pub fn decide(
     }
 }
 
+/// Whether an answer with a build whose job list was not read in full
+/// should be asked again rather than frozen: while at least half of the
+/// capture's `max_attempts` are left. The plugin cannot tell a passing
+/// fault (a truncated or malformed page, which the fault soak showed
+/// freezing builds with no jobs for good) from a permanent one (the
+/// provider deleted the jobs, a retention 404), so the capture tries
+/// again a few times before it takes the build as incomplete. The reason
+/// for the retry, or `None` to freeze now.
+pub fn reread_incomplete(
+    attempts: u32,
+    max_attempts: u32,
+    builds: &[IndexedBuild],
+) -> Option<String> {
+    let cut = builds.iter().filter(|b| !b.jobs_complete).count();
+    (cut > 0 && attempts.saturating_mul(2) < max_attempts).then(|| {
+        format!(
+            "the job list of {cut} build(s) was not read in full; asking again before taking it as incomplete"
+        )
+    })
+}
+
 /// What a failed commit search ends the attempt with: transient failures
 /// retry after `delay(at_least)` (the backoff, never shorter than the
 /// provider asked); the others end the snapshot in `error`, explained.

@@ -67,6 +67,13 @@ pub fn dropped_snapshot(provider: &str) -> FinalSnapshot {
 /// Runs one claimed job to its next state in the store.
 pub async fn capture(cap: &Capture, job: CaptureJob) {
     let started = Instant::now();
+    // With "capture finished", brackets each attempt in the log: the fault
+    // soak checks from them that no deploy is ever captured twice at once.
+    tracing::info!(
+        deploy = job.deploy_id,
+        attempt = job.attempts,
+        "capture started"
+    );
     let outcome = attempt(cap, &job).await;
     let settled = settle(outcome, job.attempts, cap.config.max_attempts);
     let word = write(cap, &job, settled).await;

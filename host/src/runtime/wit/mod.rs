@@ -16,7 +16,9 @@ pub use latest::provider::{
     CommitBuilds, CommitQuery, Descriptor, SyncPage, SyncRequest, WebhookError, WebhookEvent,
     WebhookRequest,
 };
-pub use latest::types::{Account, Build, CallContext, Job, Project, ProviderError, Status};
+pub use latest::types::{
+    Account, Build, CallContext, Job, Project, ProviderError, RateLimit, Status,
+};
 /// The newest contract: its records are the host's own types.
 pub use since_v0_1_0 as latest;
 

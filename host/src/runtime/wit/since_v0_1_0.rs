@@ -72,21 +72,27 @@ fn to_out(req: wit_http::Request) -> OutRequest {
     }
 }
 
+/// A request's answer for the guest. A rate-limit pause longer than the
+/// call has left is not an answer: it ends the call (a host error the
+/// guest cannot catch), which the plugin layer reports as rate-limited
+/// with the pause's remaining time, whatever the plugin would have made of
+/// it.
 fn from_out(
     result: Result<crate::runtime::outbound::OutResponse, OutError>,
-) -> Result<wit_http::Response, wit_http::Error> {
-    match result {
+) -> wasmtime::Result<Result<wit_http::Response, wit_http::Error>> {
+    Ok(match result {
         Ok(r) => Ok(wit_http::Response {
             status: r.status,
             headers: r.headers,
             body: r.body,
         }),
+        Err(OutError::Paused(paused)) => return Err(wasmtime::Error::new(paused)),
         Err(OutError::Denied(why)) => Err(wit_http::Error::Denied(why)),
         Err(OutError::Timeout) => Err(wit_http::Error::Timeout),
         Err(OutError::Connect(why)) => Err(wit_http::Error::Connect(why)),
         Err(OutError::TooLarge(cap)) => Err(wit_http::Error::TooLarge(cap)),
         Err(OutError::Other(why)) => Err(wit_http::Error::Other(why)),
-    }
+    })
 }
 
 impl wit_http::Host for PluginState {
@@ -99,7 +105,7 @@ impl wit_http::Host for PluginState {
                 "HTTP is not available in this call".into(),
             )));
         };
-        Ok(from_out(http.send(to_out(req)).await))
+        from_out(http.send(to_out(req)).await)
     }
 
     async fn send_batch(
@@ -117,7 +123,7 @@ impl wit_http::Host for PluginState {
         let answers = http
             .send_batch(reqs.into_iter().map(to_out).collect())
             .await;
-        Ok(answers.into_iter().map(from_out).collect())
+        answers.into_iter().map(from_out).collect()
     }
 }
 

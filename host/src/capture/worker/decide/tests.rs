@@ -251,3 +251,22 @@ fn the_identifiers_come_from_the_job_and_the_resolved_project() {
         (SHA_A, job.deployed_at, 4)
     );
 }
+
+#[test]
+fn a_job_list_cut_short_is_asked_again_while_half_the_attempts_are_left() {
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let whole = build("w1", sha, Status::Success, "2025-01-01T11:00:00Z", None);
+    let cut = IndexedBuild {
+        jobs_complete: false,
+        jobs: vec![],
+        ..build("w2", sha, Status::Success, "2025-01-01T11:00:00Z", None)
+    };
+    assert_eq!(reread_incomplete(1, 8, std::slice::from_ref(&whole)), None);
+    let both = [whole, cut];
+    let reason = reread_incomplete(1, 8, &both).expect("asked again");
+    assert!(reason.contains("1 build(s)"), "{reason}");
+    assert!(reread_incomplete(3, 8, &both).is_some());
+    // Half the attempts used: taken as incomplete (a retention 404 is one).
+    assert_eq!(reread_incomplete(4, 8, &both), None);
+    assert_eq!(reread_incomplete(1, 2, &both), None);
+}

@@ -1,0 +1,447 @@
+//! Rate-limit pauses, one per integration, shared by all of its calls.
+//!
+//! When the provider answers 429 or 503 with `Retry-After` (or declares
+//! its reset with `RateLimit-Reset` / `X-RateLimit-Reset`), the limit is
+//! the integration's, not the request's: the provider counts every request
+//! made with the token. So the host pauses the whole integration: every
+//! request of every call of that integration (other captures, the sync)
+//! waits until the pause ends before it is sent. A request whose call has
+//! not enough time left to wait fails the call as rate-limited instead
+//! (the capture queue then retries it after the pause).
+//!
+//! An integration is (org, plugin, base-URL origin): the process owns one
+//! [`Pauses`] map (in [`super::outbound::Outbound`]) and each call looks its
+//! [`Pause`] up when its Store is made.
+//!
+//! A pause outlives the process: with [`Pauses::persist`] (which `serve`
+//! sets to `rate-limit-pauses.json` in the data dir) every pause is written
+//! down as a wall-clock time, and a restarted server (after a crash or a
+//! SIGKILL, seconds after the 429) waits out what is left of it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use super::origin::Origin;
+
+/// What the pause map reports, for metrics. Implemented by the host's
+/// Prometheus metrics (`buildsnap_metrics::Metrics`).
+pub trait PauseObserver: Send + Sync {
+    /// A response started or extended a pause of `plugin`'s integration.
+    fn paused(&self, plugin: &str, pause: Duration);
+    /// A request was held back `waited`, and then sent (`sent`) or its call
+    /// failed as rate-limited because it could not wait that long.
+    fn held(&self, plugin: &str, waited: Duration, sent: bool);
+}
+
+/// The integration a pause belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PauseKey {
+    /// The org of the integration.
+    pub org: String,
+    /// The plugin (provider) id.
+    pub plugin: String,
+    /// The base URL's origin (the provider's server).
+    pub origin: Origin,
+}
+
+/// Every integration's pause. One per process.
+#[derive(Default)]
+pub struct Pauses {
+    lanes: Mutex<HashMap<PauseKey, Arc<Pause>>>,
+    observer: OnceLock<Arc<dyn PauseObserver>>,
+    journal: OnceLock<Arc<Journal>>,
+}
+
+/// Where pauses are written down: (org, plugin, origin) → end, as Unix
+/// milliseconds, for the pauses that have not ended.
+struct Journal {
+    path: PathBuf,
+    ends: Mutex<HashMap<PauseKey, u64>>,
+}
+
+/// One line of the journal file.
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    org: String,
+    plugin: String,
+    origin: String,
+    until_unix_ms: u64,
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+impl Journal {
+    /// Notes that `key`'s pause ends at `until` and rewrites the file. It
+    /// is a few hundred bytes, written only when a pause starts or grows
+    /// (rare: a provider rate-limiting us), so a synchronous write on the
+    /// caller's thread is cheaper than handing it off. Written to a
+    /// temporary file and renamed, so a kill mid-write leaves the old one.
+    fn record(&self, key: &PauseKey, until: SystemTime) {
+        let now = unix_ms(SystemTime::now());
+        let mut ends = self.ends.lock().unwrap_or_else(|e| e.into_inner());
+        ends.insert(key.clone(), unix_ms(until));
+        ends.retain(|_, end| *end > now);
+        let entries: Vec<Entry> = ends
+            .iter()
+            .map(|(k, end)| Entry {
+                org: k.org.clone(),
+                plugin: k.plugin.clone(),
+                origin: k.origin.to_string(),
+                until_unix_ms: *end,
+            })
+            .collect();
+        let text = serde_json::to_vec(&entries).expect("pause entries serialize");
+        let tmp = self.path.with_extension("json.tmp");
+        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &self.path));
+        if let Err(error) = written {
+            tracing::warn!(path = %self.path.display(), %error, "cannot write the rate-limit pauses; a restart would not honour them");
+        }
+    }
+}
+
+/// Entries kept before expired ones are dropped (one per integration that
+/// made a call; the sweep keeps a process with many orgs bounded).
+const SWEEP_AT: usize = 1024;
+
+impl Pauses {
+    /// An empty map without an observer.
+    pub fn new() -> Pauses {
+        Pauses::default()
+    }
+
+    /// Reports pauses to `observer` from now on (the first one set wins).
+    pub fn observe(&self, observer: Arc<dyn PauseObserver>) {
+        let _ = self.observer.set(observer);
+    }
+
+    /// Writes every pause to `path` from now on, and takes up the pauses
+    /// written there before (a previous process's) that have not ended.
+    /// Call it before the first call; returns how many were taken up. An
+    /// unreadable or malformed file is an error naming it.
+    pub fn persist(&self, path: &Path) -> Result<usize, PauseFileError> {
+        let entries: Vec<Entry> = match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| PauseFileError {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                return Err(PauseFileError {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let journal = Arc::new(Journal {
+            path: path.to_path_buf(),
+            ends: Mutex::new(HashMap::new()),
+        });
+        if self.journal.set(journal).is_err() {
+            return Ok(0);
+        }
+        let now = SystemTime::now();
+        let mut taken = 0;
+        for e in entries {
+            let until = SystemTime::UNIX_EPOCH + Duration::from_millis(e.until_unix_ms);
+            let (Ok(left), Ok(origin)) = (until.duration_since(now), Origin::parse(&e.origin))
+            else {
+                continue;
+            };
+            let key = PauseKey {
+                org: e.org,
+                plugin: e.plugin,
+                origin,
+            };
+            self.get(key).extend(left);
+            taken += 1;
+        }
+        Ok(taken)
+    }
+
+    /// The pause of `key`'s integration, shared by all of its calls.
+    pub fn get(&self, key: PauseKey) -> Arc<Pause> {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        if lanes.len() >= SWEEP_AT {
+            let now = Instant::now();
+            // Only pauses nobody holds and that are over: a held one is
+            // still shared with running calls.
+            lanes.retain(|_, p| Arc::strong_count(p) > 1 || p.until().is_some_and(|u| u > now));
+        }
+        let journal = self.journal.get().map(|j| (j.clone(), key.clone()));
+        let plugin = key.plugin.clone();
+        lanes
+            .entry(key)
+            .or_insert_with(|| {
+                let mut pause = Pause::new(plugin, self.observer.get().cloned());
+                pause.journal = journal;
+                Arc::new(pause)
+            })
+            .clone()
+    }
+
+    /// A pause shared with no other call (a call outside any stored
+    /// integration, such as validating a token before it is saved).
+    pub fn private(&self, plugin: &str) -> Arc<Pause> {
+        Arc::new(Pause::new(plugin.into(), self.observer.get().cloned()))
+    }
+}
+
+/// One integration's pause: until when its requests must not be sent.
+pub struct Pause {
+    plugin: String,
+    until: Mutex<Option<Instant>>,
+    observer: Option<Arc<dyn PauseObserver>>,
+    /// Where the pause is written down (shared integrations only).
+    journal: Option<(Arc<Journal>, PauseKey)>,
+}
+
+/// The pauses file cannot be read.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("rate-limit pauses file {}: {reason}", path.display())]
+pub struct PauseFileError {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// A request could not wait for the pause within its call's time: the call
+/// fails as rate-limited. `retry_after` is what is left of the pause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the integration is paused by the provider's rate limit for {retry_after:?} more, longer than the call has left"
+)]
+pub struct Paused {
+    pub retry_after: Duration,
+}
+
+impl Pause {
+    fn new(plugin: String, observer: Option<Arc<dyn PauseObserver>>) -> Pause {
+        Pause {
+            plugin,
+            until: Mutex::new(None),
+            observer,
+            journal: None,
+        }
+    }
+
+    /// When the pause ends (`None`: never paused).
+    pub fn until(&self) -> Option<Instant> {
+        *self.until.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Pauses until `now + wait` unless already paused longer. A pause only
+    /// grows: an answer with a shorter `Retry-After` (another request's,
+    /// counted from a little later) never ends a longer one early.
+    pub fn extend(&self, wait: Duration) {
+        if wait.is_zero() {
+            return;
+        }
+        let end = Instant::now() + wait;
+        let mut until = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        if until.is_none_or(|u| u < end) {
+            *until = Some(end);
+            drop(until);
+            if let Some((journal, key)) = &self.journal {
+                journal.record(key, SystemTime::now() + wait);
+            }
+            if let Some(o) = &self.observer {
+                o.paused(&self.plugin, wait);
+            }
+        }
+    }
+
+    /// Waits until the pause is over, or fails at once when it would end
+    /// after `deadline` less `margin` (the time the request itself needs).
+    /// Loops because the pause can grow while a request waits.
+    pub async fn wait(&self, deadline: Instant, margin: Duration) -> Result<(), Paused> {
+        let started = Instant::now();
+        loop {
+            let now = Instant::now();
+            let Some(until) = self.until().filter(|u| *u > now) else {
+                if now > started {
+                    self.report(now - started, true);
+                }
+                return Ok(());
+            };
+            if until + margin > deadline {
+                self.report(now - started, false);
+                return Err(Paused {
+                    retry_after: until - now,
+                });
+            }
+            tokio::time::sleep_until(until.into()).await;
+        }
+    }
+
+    fn report(&self, waited: Duration, sent: bool) {
+        // A request that found no pause was not held: not reported.
+        if (waited > Duration::from_millis(1) || !sent)
+            && let Some(o) = &self.observer
+        {
+            o.held(&self.plugin, waited, sent);
+        }
+    }
+}
+
+/// How long a response tells the integration to stop sending: for a 429 or
+/// a 503, its `Retry-After` (seconds or an HTTP date, RFC 9110 §10.2.3),
+/// else a declared reset (`RateLimit-Reset` / `X-RateLimit-Reset`, seconds
+/// from now, or a Unix time when the number is that large, as GitHub
+/// sends it). `None` for any other answer, and for one without either.
+pub fn declared_pause(
+    status: u16,
+    headers: &[(String, String)],
+    now: SystemTime,
+) -> Option<Duration> {
+    if !matches!(status, 429 | 503) {
+        return None;
+    }
+    if let Some(wait) = super::outbound::retry_after(headers, now) {
+        return Some(wait);
+    }
+    let value = ["ratelimit-reset", "x-ratelimit-reset"]
+        .iter()
+        .find_map(|n| {
+            headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(n))
+                .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+        })?;
+    // A delta is seconds to wait; a count past 2001 is a Unix time.
+    const UNIX_TIME_FROM: u64 = 1_000_000_000;
+    if value >= UNIX_TIME_FROM {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(value);
+        return Some(at.duration_since(now).unwrap_or(Duration::ZERO));
+    }
+    Some(Duration::from_secs(value))
+}
+
+impl PauseObserver for buildsnap_metrics::Metrics {
+    fn paused(&self, plugin: &str, _pause: Duration) {
+        self.record_provider_pause(plugin);
+    }
+    fn held(&self, plugin: &str, waited: Duration, sent: bool) {
+        self.record_paused_request(plugin, waited.as_secs_f64(), sent);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn key(org: &str) -> PauseKey {
+        PauseKey {
+            org: org.into(),
+            plugin: "circleci".into(),
+            origin: Origin::parse("https://circleci.com").unwrap(),
+        }
+    }
+
+    #[test]
+    fn declared_pauses() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+        let h = |n: &str, v: &str| vec![(n.to_string(), v.to_string())];
+        let s = Duration::from_secs;
+        assert_eq!(declared_pause(429, &h("Retry-After", "2"), now), Some(s(2)));
+        assert_eq!(declared_pause(503, &h("retry-after", "9"), now), Some(s(9)));
+        let date = httpdate::fmt_http_date(now + s(30));
+        assert_eq!(
+            declared_pause(429, &h("retry-after", &date), now),
+            Some(s(30))
+        );
+        assert_eq!(
+            declared_pause(429, &h("x-ratelimit-reset", "12"), now),
+            Some(s(12))
+        );
+        assert_eq!(
+            declared_pause(429, &h("RateLimit-Reset", "2000000040"), now),
+            Some(s(40))
+        );
+        // Only rate-limit answers pause; a 500's header is the request's.
+        assert_eq!(declared_pause(500, &h("retry-after", "2"), now), None);
+        assert_eq!(declared_pause(200, &h("retry-after", "2"), now), None);
+        assert_eq!(declared_pause(429, &[], now), None);
+    }
+
+    #[test]
+    fn one_pause_per_integration() {
+        let pauses = Pauses::new();
+        let a = pauses.get(key("acme"));
+        assert!(Arc::ptr_eq(&a, &pauses.get(key("acme"))));
+        assert!(!Arc::ptr_eq(&a, &pauses.get(key("other"))));
+        assert!(!Arc::ptr_eq(&a, &pauses.private("circleci")));
+    }
+
+    #[test]
+    fn pauses_survive_a_restart_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rate-limit-pauses.json");
+        let first = Pauses::new();
+        assert_eq!(first.persist(&path).unwrap(), 0);
+        first.get(key("acme")).extend(Duration::from_secs(30));
+        first.get(key("gone")).extend(Duration::from_millis(1));
+        std::thread::sleep(Duration::from_millis(5));
+        // The next process takes up what is left of acme's pause only.
+        let second = Pauses::new();
+        assert_eq!(second.persist(&path).unwrap(), 1);
+        let left = second.get(key("acme")).until().unwrap() - Instant::now();
+        assert!(left > Duration::from_secs(29), "{left:?}");
+        assert!(second.get(key("other")).until().is_none());
+        std::fs::write(&path, "not json").unwrap();
+        let err = Pauses::new().persist(&path).unwrap_err();
+        assert!(err.to_string().contains("rate-limit-pauses.json"), "{err}");
+    }
+
+    #[derive(Default)]
+    struct Count {
+        paused: AtomicU32,
+        sent: AtomicU32,
+        refused: AtomicU32,
+    }
+    impl PauseObserver for Count {
+        fn paused(&self, _: &str, _: Duration) {
+            self.paused.fetch_add(1, Ordering::SeqCst);
+        }
+        fn held(&self, _: &str, _: Duration, sent: bool) {
+            let c = if sent { &self.sent } else { &self.refused };
+            c.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn waits_grow_and_refuse_past_the_deadline() {
+        let pauses = Pauses::new();
+        let count = Arc::new(Count::default());
+        pauses.observe(count.clone());
+        let p = pauses.get(key("acme"));
+        let far = Instant::now() + Duration::from_secs(10);
+        // Not paused: no wait, nothing reported.
+        p.wait(far, Duration::ZERO).await.unwrap();
+        p.extend(Duration::from_millis(200));
+        // A shorter pause never ends the longer one.
+        p.extend(Duration::from_millis(10));
+        assert_eq!(count.paused.load(Ordering::SeqCst), 1);
+        let started = Instant::now();
+        p.wait(far, Duration::ZERO).await.unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(190),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(count.sent.load(Ordering::SeqCst), 1);
+        // A call that cannot wait long enough is refused at once.
+        p.extend(Duration::from_secs(5));
+        let soon = Instant::now() + Duration::from_secs(1);
+        let err = p.wait(soon, Duration::ZERO).await.unwrap_err();
+        assert!(err.retry_after > Duration::from_secs(4), "{err:?}");
+        assert_eq!(count.refused.load(Ordering::SeqCst), 1);
+    }
+}
