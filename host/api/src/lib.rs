@@ -18,6 +18,7 @@ mod errors;
 mod metrics;
 mod openapi;
 mod providers;
+mod requests;
 mod router;
 mod routes;
 mod server;
@@ -29,4 +30,5 @@ pub use openapi::OPENAPI_JSON;
 pub use providers::{
     ProviderInfo, Providers, ValidateError, WebhookAck, WebhookError, WebhookRequest,
 };
+pub use requests::{CheckedBody, RequestBody, check_request_body};
 pub use server::{App, AppBuilder, BuildError, MAX_BODY_BYTES, REQUEST_ID_HEADER};

@@ -1,9 +1,9 @@
 //! Handlers, one module per resource, and the helpers they share.
 
-mod deploys;
-mod integrations;
-mod orgs;
-mod projects;
+pub(crate) mod deploys;
+pub(crate) mod integrations;
+pub(crate) mod orgs;
+pub(crate) mod projects;
 mod system;
 mod web;
 mod webhooks;
@@ -76,13 +76,18 @@ pub(crate) fn error_response(e: &ApiError) -> Resp {
 
 /// Parses a JSON request body into `T`.
 pub(crate) fn body<T: DeserializeOwned>(req: &Req) -> Result<T, ApiError> {
-    if req.body.is_empty() {
+    parse_body(&req.body)
+}
+
+/// Parses JSON request body bytes into `T` (what [`body`] does with a request's body).
+pub(crate) fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.is_empty() {
         return Err(ApiError::bad_request(
             "invalid_json",
             "the request body must be a JSON object",
         ));
     }
-    serde_json::from_slice(&req.body).map_err(|e| {
+    serde_json::from_slice(bytes).map_err(|e| {
         // serde's message names the field and position, never echoes values
         // beyond the offending token type, so it is safe to return and log.
         ApiError::bad_request("invalid_json", format!("invalid request body: {e}"))
