@@ -107,7 +107,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = from_body::<Pipeline>(data).map(|p| p.sha());
     let _ = from_body::<Items<V1Project>>(data);
     let _ = from_body::<Me>(data);
-    let _ = from_body::<Page<Collaboration>>(data);
+    let _ = from_body::<Vec<Collaboration>>(data);
 
     let links = Links::for_base("https://circleci.com");
     for p in &pipelines {

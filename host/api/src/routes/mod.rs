@@ -87,7 +87,20 @@ pub(crate) fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             "the request body must be a JSON object",
         ));
     }
-    serde_json::from_slice(bytes).map_err(|e| {
+    // JSON is UTF-8 (RFC 8259). Checked as a whole first: serde_json skips
+    // the values of unknown fields without checking them, so a body with
+    // invalid UTF-8 there was accepted (found by the request_bodies fuzz
+    // target).
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!(
+                "invalid request body: not UTF-8 text (byte {})",
+                e.valid_up_to()
+            ),
+        )
+    })?;
+    serde_json::from_str(text).map_err(|e| {
         // serde's message names the field and position, never echoes values
         // beyond the offending token type, so it is safe to return and log.
         ApiError::bad_request("invalid_json", format!("invalid request body: {e}"))
