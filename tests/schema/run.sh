@@ -66,7 +66,7 @@ export PYTHONPATH="$PWD/tests/schema${PYTHONPATH:+:$PYTHONPATH}"
 export SCHEMA_SIM_URL="http://127.0.0.1:$sim_port" SCHEMA_ORG=acme
 
 st() {
-  "$venv/bin/st" run "$base/api/v1/openapi.json" --checks all --max-examples "$examples" \
+  "$venv/bin/st" --config-file tests/schema/schemathesis.toml run "$base/api/v1/openapi.json" --checks all --max-examples "$examples" \
     --seed 1 --workers 2 --no-color --suppress-health-check all "$@"
 }
 status=0
