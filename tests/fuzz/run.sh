@@ -15,7 +15,16 @@ cd "$(dirname "$0")/../.."
 secs="${1:-60}"
 case "$secs" in '' | *[!0-9]*) echo "usage: $0 [seconds-per-target]" >&2; exit 2 ;; esac
 
-fuzz=(cargo +nightly fuzz)
+# cargo-fuzz needs nightly flags (-Zsanitizer, sancov). Use the installed
+# nightly; on a machine without one, the stable toolchain with
+# RUSTC_BOOTSTRAP=1 builds the same instrumentation.
+if cargo +nightly --version >/dev/null 2>&1; then
+  fuzz=(cargo +nightly fuzz)
+else
+  echo "no nightly toolchain: building with stable and RUSTC_BOOTSTRAP=1" >&2
+  export RUSTC_BOOTSTRAP=1
+  fuzz=(cargo fuzz)
+fi
 "${fuzz[@]}" build --fuzz-dir tests/fuzz -O
 failed=0
 for target in $("${fuzz[@]}" list --fuzz-dir tests/fuzz); do
