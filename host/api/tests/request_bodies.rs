@@ -25,6 +25,30 @@ fn a_body_that_is_not_utf8_is_invalid_json_even_in_an_unknown_field() {
     .unwrap();
 }
 
+/// Found by the fuzzer: serde's derived readers take an array as the
+/// struct's fields in order, so `["abcdef1"]` registered a deploy.
+#[test]
+fn a_body_that_is_an_array_is_refused_by_every_route() {
+    for body in [
+        r#"["abcdef1"]"#,
+        r#" [""]"#,
+        r#"["acme","Acme"]"#,
+        "7",
+        r#""x""#,
+        "null",
+    ] {
+        for route in RequestBody::ALL {
+            let e = check_request_body(route, body.as_bytes(), DEFAULT).unwrap_err();
+            assert_eq!(
+                (e.status.as_u16(), e.code),
+                (400, "invalid_json"),
+                "{route:?} {body}"
+            );
+            assert!(e.message.contains("JSON object"), "{}", e.message);
+        }
+    }
+}
+
 #[test]
 fn each_route_checks_what_its_handler_checks() {
     use RequestBody as R;

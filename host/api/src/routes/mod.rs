@@ -100,6 +100,15 @@ pub(crate) fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             ),
         )
     })?;
+    // serde's derived readers also take an array as a struct's fields in
+    // order (`["abcdef1"]` registered a deploy; found by the fuzzer):
+    // every body of this API is an object.
+    if !text.trim_start().starts_with('{') {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "the request body must be a JSON object",
+        ));
+    }
     serde_json::from_str(text).map_err(|e| {
         // serde's message names the field and position, never echoes values
         // beyond the offending token type, so it is safe to return and log.
