@@ -45,7 +45,7 @@ pub fn parse(slug: &str) -> Result<String, InvalidSlug> {
         slug: slug.to_string(),
         reason,
     };
-    let trimmed = slug.trim().trim_matches('/');
+    let trimmed = trim(slug);
     let parts: Vec<&str> = trimmed.split('/').collect();
     let [vcs, org, repo] = parts[..] else {
         return Err(invalid("it must have exactly three segments"));
@@ -76,18 +76,28 @@ pub fn parse(slug: &str) -> Result<String, InvalidSlug> {
 /// trailing `/` dropped, everything else (including case) kept. For slugs
 /// the provider sent; a slug that goes into a URL passes [`parse`].
 pub fn normalize(slug: &str) -> String {
-    let slug = slug.trim().trim_matches('/');
+    let slug = trim(slug);
     match slug.split_once('/') {
         Some((vcs, rest)) => format!("{}/{}", short_vcs(vcs), rest),
         None => slug.to_string(),
     }
 }
 
-/// `github`→`gh`, `bitbucket`→`bb`; other words unchanged.
+/// A slug without the whitespace and `/` around it, however they mix
+/// (`" / gh/o/r/ \n/"`): trimming one and then the other left a slug that
+/// a second [`normalize`] changed again, so a stored form was not stable.
+fn trim(slug: &str) -> &str {
+    slug.trim_matches(|c: char| c == '/' || c.is_whitespace())
+}
+
+/// `github`→`gh`, `bitbucket`→`bb`, and the known words lower-cased
+/// (`CircleCI`→`circleci`, which the API accepts in any case); other words
+/// unchanged.
 pub fn short_vcs(vcs: &str) -> &str {
     match vcs.to_ascii_lowercase().as_str() {
         "github" | "gh" => "gh",
         "bitbucket" | "bb" => "bb",
+        "circleci" => "circleci",
         _ => vcs,
     }
 }
@@ -255,6 +265,33 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    /// Found by the `circleci_slug` fuzz target: whitespace and `/` mixed
+    /// at the ends survived one pass, so the stored form changed again
+    /// when normalised a second time.
+    #[test]
+    fn normalize_is_idempotent_when_slashes_and_whitespace_mix() {
+        for s in [
+            "git\0ou6/\n\n/",
+            " / gh/org/repo/ \n/",
+            "/\tgithub/o/r",
+            "gh/o/r / /",
+        ] {
+            let once = normalize(s);
+            assert_eq!(normalize(&once), once, "{s:?}");
+        }
+        assert_eq!(normalize(" / github/org/repo/ \n/"), "gh/org/repo");
+        assert_eq!(parse("gh/org/repo /\n").as_deref(), Ok("gh/org/repo"));
+    }
+
+    /// The stored form of a slug has its vcs word in one spelling, so the
+    /// same project is one slug whatever case a client sent.
+    #[test]
+    fn vcs_words_are_stored_lower_case() {
+        assert_eq!(parse("CircleCI/abc/def").as_deref(), Ok("circleci/abc/def"));
+        assert_eq!(parse("GH/Org/Repo").as_deref(), Ok("gh/Org/Repo"));
+        assert_eq!(normalize("CIRCLECI/a/b"), "circleci/a/b");
     }
 
     #[test]

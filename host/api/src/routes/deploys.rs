@@ -16,7 +16,7 @@ use crate::state::{AppState, Req};
 const DEFAULT_LIMIT: u32 = 50;
 
 #[derive(Deserialize)]
-struct RegisterReq {
+pub(crate) struct RegisterReq {
     sha: String,
     #[serde(default)]
     environment: Option<String>,
@@ -30,10 +30,7 @@ pub(super) async fn register(state: &Arc<AppState>, req: Req) -> Result<Resp, Ap
     let (org, project) = (param(&req, 0), param(&req, 1));
     require_org(req.principal()?, &org, Need::RegisterDeploy)?;
     let b: RegisterReq = body(&req)?;
-    let deployed_at = match &b.deployed_at {
-        Some(s) => Some(ts::parse(s).map_err(|m| ApiError::bad_request("invalid_deployed_at", m))?),
-        None => None,
-    };
+    let deployed_at = deployed_at(&b)?;
     let new = NewDeploy {
         sha: b.sha,
         environment: b.environment,
@@ -47,6 +44,18 @@ pub(super) async fn register(state: &Arc<AppState>, req: Req) -> Result<Resp, Ap
     }
     tracing::info!(deploy = d.id, project = %d.project, sha = %d.sha, state = d.builds.state.as_str(), "deploy registered");
     Ok(json(StatusCode::ACCEPTED, &d))
+}
+
+/// The request's `deployed_at`, parsed.
+pub(crate) fn deployed_at(b: &RegisterReq) -> Result<Option<ts::OffsetDateTime>, ApiError> {
+    match &b.deployed_at {
+        Some(s) => {
+            Ok(Some(ts::parse(s).map_err(|m| {
+                ApiError::bad_request("invalid_deployed_at", m)
+            })?))
+        }
+        None => Ok(None),
+    }
 }
 
 fn query_params(q: Option<&str>) -> Vec<(String, String)> {

@@ -65,7 +65,7 @@ pub(super) async fn get(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiErro
 
 /// PUT body. `token` goes straight into a [`ProviderToken`] (zeroized on drop).
 #[derive(Deserialize)]
-struct EnableReq {
+pub(crate) struct EnableReq {
     token: ProviderToken,
     #[serde(default)]
     base_url: Option<String>,
@@ -88,17 +88,7 @@ pub(super) async fn enable(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiE
         ));
     }
     let b: EnableReq = body(&req)?;
-    if b.token.expose().trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            "\"token\" must not be empty",
-        ));
-    }
-    let base_url = validate::http_url(
-        "base_url",
-        b.base_url.as_deref().unwrap_or(&info.default_base_url),
-    )
-    .map_err(|e| ApiError::bad_request("invalid_base_url", e.to_string()))?;
+    let base_url = enable_checks(&b, &info.default_base_url)?;
     if let Err(reason) = state.services.check_base_url(&pid, &base_url) {
         return Err(host_not_allowed(&base_url, &reason));
     }
@@ -154,6 +144,23 @@ pub(super) async fn enable(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiE
     Ok(json(StatusCode::OK, &integration_json(&info, &st)))
 }
 
+/// The checks of an enable request that need no provider: a token, and a
+/// well-formed base URL (`default_base_url` when the request names none).
+/// Returns the base URL to use.
+pub(crate) fn enable_checks(b: &EnableReq, default_base_url: &str) -> Result<String, ApiError> {
+    if b.token.expose().trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "\"token\" must not be empty",
+        ));
+    }
+    validate::http_url(
+        "base_url",
+        b.base_url.as_deref().unwrap_or(default_base_url),
+    )
+    .map_err(|e| ApiError::bad_request("invalid_base_url", e.to_string()))
+}
+
 fn host_not_allowed(base_url: &str, reason: &str) -> ApiError {
     let mut msg = format!("the origin of {base_url} is not allowed: {reason}");
     if !reason.contains("BUILDSNAP_ALLOW_HOSTS") {
@@ -176,7 +183,7 @@ pub(super) async fn disable(state: &Arc<AppState>, req: Req) -> Result<Resp, Api
 }
 
 #[derive(Deserialize)]
-struct DefaultReq {
+pub(crate) struct DefaultReq {
     project: String,
 }
 

@@ -12,7 +12,7 @@ use crate::errors::ApiError;
 use crate::state::{AppState, Req};
 
 #[derive(Deserialize)]
-struct NewOrg {
+pub(crate) struct NewOrg {
     slug: String,
     /// Defaults to the slug.
     name: Option<String>,
@@ -28,29 +28,32 @@ pub(super) async fn create_org(state: &Arc<AppState>, req: Req) -> Result<Resp, 
 }
 
 #[derive(Deserialize)]
-struct NewTokenReq {
+pub(crate) struct NewTokenReq {
     name: String,
-    scope: String,
+    pub(crate) scope: String,
 }
 
 pub(super) async fn create_token(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiError> {
     let org = param(&req, 0);
     require_org(req.principal()?, &org, Need::All)?;
     let b: NewTokenReq = body(&req)?;
-    let scope = match b.scope.as_str() {
-        "all" => Scope::All,
-        "register_deploy" => Scope::RegisterDeploy,
-        other => {
-            return Err(ApiError::bad_request(
-                "invalid_scope",
-                format!("scope {other:?} is not one of \"all\", \"register_deploy\""),
-            ));
-        }
-    };
+    let scope = scope(&b.scope)?;
     let t = db(state, move |s| s.create_token(&org, &b.name, scope)).await?;
     tracing::info!(org = %t.org, name = %t.name, scope = scope.as_str(), "token created");
     Ok(json(
         StatusCode::CREATED,
         &serde_json::json!({"token": t.token, "name": t.name, "scope": t.scope}),
     ))
+}
+
+/// The scope a token request names.
+pub(crate) fn scope(word: &str) -> Result<Scope, ApiError> {
+    match word {
+        "all" => Ok(Scope::All),
+        "register_deploy" => Ok(Scope::RegisterDeploy),
+        other => Err(ApiError::bad_request(
+            "invalid_scope",
+            format!("scope {other:?} is not one of \"all\", \"register_deploy\""),
+        )),
+    }
 }

@@ -12,7 +12,7 @@ use crate::errors::ApiError;
 use crate::state::{AppState, Req};
 
 #[derive(Deserialize)]
-struct NewProject {
+pub(crate) struct NewProject {
     slug: String,
     /// Defaults to the slug.
     name: Option<String>,
