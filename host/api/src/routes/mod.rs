@@ -1,5 +1,6 @@
 //! Handlers, one module per resource, and the helpers they share.
 
+mod coding;
 mod deploys;
 mod integrations;
 mod orgs;
