@@ -7,15 +7,17 @@
 //!   CONCURRENCY keep-alive clients (default 8). Without an enabled
 //!   integration every snapshot is `no_build_server`.
 //! * `complete DATA_DIR ORG PROJECT COUNT`: with the server **stopped**, opens
-//!   its data dir (default key file) and, in an org and project that already
-//!   exist with one code deployment, marks the `circleci` integration enabled
+//!   its data dir (default key file) and, in an org and project with one
+//!   code deployment (created when the org does not exist yet), marks the `circleci` integration enabled
 //!   with a placeholder token (no provider call: nothing will use it while
 //!   `--sync-interval 0` and no capture is queued), makes it the project's
 //!   build server, then stores COUNT deploys, each `complete` with 5 builds
 //!   (2 pipelines, 3 to 6 jobs each) that are also in the build index, as a
 //!   real capture leaves them.
 //!
-//! Prints one line: how many deploys, how long, and the smallest and largest id.
+//! Prints how many deploys, how long, and the smallest and largest id; after
+//! `complete`, also the bytes stored per deploy (whole database, and per
+//! table where SQLite has `dbstat`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,7 +28,8 @@ use realistic::{builds_of, sha};
 
 use buildsnap_domain::{Status, Summary, freeze};
 use buildsnap_store::{
-    Account, FinalSnapshot, NewDeploy, ProviderToken, SecretKey, SnapshotState, Store, ts,
+    Account, FinalSnapshot, NewCodeDeployment, NewDeploy, ProviderToken, SecretKey, SnapshotState,
+    Store, ts,
 };
 use serde_json::{Value, json};
 use time::Duration;
@@ -60,6 +63,48 @@ fn main() {
         max - min + 1,
         started.elapsed().as_secs_f64()
     );
+    if arg(0) == "complete" {
+        report_bytes(std::path::Path::new(arg(1)), (max - min + 1) as u64);
+    }
+}
+
+/// Prints the database's size per deploy (after a WAL checkpoint, so the
+/// main file holds everything) and, where SQLite has `dbstat`, the tables
+/// and indexes that take the most of it. Counts the whole database: with
+/// deploys seeded into an otherwise empty data dir, that is their cost.
+fn report_bytes(data_dir: &std::path::Path, deploys: u64) {
+    let c = rusqlite::Connection::open(data_dir.join(Store::DB_FILE)).expect("open database");
+    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .expect("checkpoint");
+    let pragma = |p: &str| -> i64 {
+        c.query_row(&format!("PRAGMA {p}"), [], |r| r.get(0))
+            .expect(p)
+    };
+    let (pages, size, free) = (
+        pragma("page_count"),
+        pragma("page_size"),
+        pragma("freelist_count"),
+    );
+    let bytes = (pages - free) * size;
+    println!(
+        "{bytes} bytes in use ({} MB), {} bytes stored per deploy",
+        bytes / 1_000_000,
+        bytes as u64 / deploys.max(1)
+    );
+    let top = c
+        .prepare("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 8")
+        .and_then(|mut st| {
+            st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        });
+    match top {
+        Ok(rows) => {
+            for (name, b) in rows {
+                println!("  {name}: {} bytes per deploy", b as u64 / deploys.max(1));
+            }
+        }
+        Err(e) => println!("  (no per-table figures: {e})"),
+    }
 }
 
 #[tokio::main]
@@ -118,6 +163,21 @@ fn complete(data_dir: &str, org: &str, project: &str, total: usize) -> (i64, i64
     let dir = std::path::Path::new(data_dir);
     let store =
         Store::open(dir, SecretKey::load_or_create(dir, None).expect("key")).expect("store");
+    // A fresh data dir gets the org, project and code deployment it needs.
+    if store.create_org(org, org).is_ok() {
+        store
+            .create_project(org, project, project)
+            .expect("project");
+        let cd = NewCodeDeployment {
+            slug: "main".into(),
+            repo_url: format!("https://github.com/{org}/{project}"),
+            branch: "main".into(),
+            build_project: None,
+        };
+        store
+            .create_code_deployment(org, project, &cd)
+            .expect("code deployment");
+    }
     let account = Account {
         id: "1".into(),
         login: "bench".into(),
