@@ -7,24 +7,29 @@
 //!   CONCURRENCY keep-alive clients (default 8). Without an enabled
 //!   integration every snapshot is `no_build_server`.
 //! * `complete DATA_DIR ORG PROJECT COUNT`: with the server **stopped**, opens
-//!   its data dir (default key file) and, in an org and project that already
-//!   exist with one code deployment, marks the `circleci` integration enabled
+//!   its data dir (default key file) and, in an org and project with one
+//!   code deployment (created when the org does not exist yet), marks the `circleci` integration enabled
 //!   with a placeholder token (no provider call: nothing will use it while
 //!   `--sync-interval 0` and no capture is queued), makes it the project's
 //!   build server, then stores COUNT deploys, each `complete` with 5 builds
 //!   (2 pipelines, 3 to 6 jobs each) that are also in the build index, as a
 //!   real capture leaves them.
 //!
-//! Prints one line: how many deploys, how long, and the smallest and largest id.
+//! Prints how many deploys, how long, and the smallest and largest id; after
+//! `complete`, also the bytes stored per deploy (whole database, and per
+//! table where SQLite has `dbstat`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use buildsnap_domain::{JobKind, Status, Summary, freeze};
+mod realistic;
+use realistic::{builds_of, sha};
+
+use buildsnap_domain::{Status, Summary, freeze};
 use buildsnap_store::{
-    Account, FinalSnapshot, IndexedBuild, IndexedJob, NewDeploy, ProviderToken, SecretKey,
-    SnapshotState, Store, ts,
+    Account, FinalSnapshot, NewCodeDeployment, NewDeploy, ProviderToken, SecretKey, SnapshotState,
+    Store, ts,
 };
 use serde_json::{Value, json};
 use time::Duration;
@@ -58,19 +63,48 @@ fn main() {
         max - min + 1,
         started.elapsed().as_secs_f64()
     );
+    if arg(0) == "complete" {
+        report_bytes(std::path::Path::new(arg(1)), (max - min + 1) as u64);
+    }
 }
 
-/// A SHA-like hex string for deploy `i` (SplitMix64, so SHAs look random).
-fn sha(i: u64) -> String {
-    let mix = |mut z: u64| {
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
-        z ^ (z >> 31)
+/// Prints the database's size per deploy (after a WAL checkpoint, so the
+/// main file holds everything) and, where SQLite has `dbstat`, the tables
+/// and indexes that take the most of it. Counts the whole database: with
+/// deploys seeded into an otherwise empty data dir, that is their cost.
+fn report_bytes(data_dir: &std::path::Path, deploys: u64) {
+    let c = rusqlite::Connection::open(data_dir.join(Store::DB_FILE)).expect("open database");
+    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .expect("checkpoint");
+    let pragma = |p: &str| -> i64 {
+        c.query_row(&format!("PRAGMA {p}"), [], |r| r.get(0))
+            .expect(p)
     };
-    let a = mix(i.wrapping_add(0x9e3779b97f4a7c15));
-    let b = mix(a);
-    let c = mix(b);
-    format!("{a:016x}{b:016x}{:08x}", c as u32)
+    let (pages, size, free) = (
+        pragma("page_count"),
+        pragma("page_size"),
+        pragma("freelist_count"),
+    );
+    let bytes = (pages - free) * size;
+    println!(
+        "{bytes} bytes in use ({} MB), {} bytes stored per deploy",
+        bytes / 1_000_000,
+        bytes as u64 / deploys.max(1)
+    );
+    let top = c
+        .prepare("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 8")
+        .and_then(|mut st| {
+            st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        });
+    match top {
+        Ok(rows) => {
+            for (name, b) in rows {
+                println!("  {name}: {} bytes per deploy", b as u64 / deploys.max(1));
+            }
+        }
+        Err(e) => println!("  (no per-table figures: {e})"),
+    }
 }
 
 #[tokio::main]
@@ -125,116 +159,25 @@ async fn http(
     (min, max)
 }
 
-/// The 5 builds (CircleCI workflows) of deploy `i`'s commit: pipeline N runs
-/// `build-test` (6 jobs), `lint` (3) and `deploy` (4); a second pipeline
-/// re-runs `build-test` and `lint`. Every build stopped before `deployed_at`.
-fn builds_of(
-    i: u64,
-    project: &str,
-    sha: &str,
-    deployed_at: time::OffsetDateTime,
-) -> Vec<IndexedBuild> {
-    let pipelines = [(2 * i + 1, 45i64), (2 * i + 2, 25)];
-    let mut out = vec![];
-    let layout: [(usize, &str, &[&str]); 5] = [
-        (
-            1,
-            "build-test",
-            &[
-                "checkout",
-                "build",
-                "unit-tests",
-                "integration-tests",
-                "e2e",
-                "package",
-            ],
-        ),
-        (1, "lint", &["checkout", "clippy", "fmt"]),
-        (
-            0,
-            "deploy",
-            &["checkout", "hold", "deploy-staging", "deploy-production"],
-        ),
-        (
-            0,
-            "build-test",
-            &[
-                "checkout",
-                "build",
-                "unit-tests",
-                "integration-tests",
-                "e2e",
-                "package",
-            ],
-        ),
-        (0, "lint", &["checkout", "clippy", "fmt"]),
-    ];
-    for (n, (p, name, jobs)) in layout.iter().enumerate() {
-        let (pipeline, minutes_before) = pipelines[*p];
-        let created = deployed_at - Duration::minutes(minutes_before - 2 * n as i64);
-        let stopped = created + Duration::minutes(8);
-        let failed = *p == 0 && *name == "build-test" && i.is_multiple_of(10);
-        let id = format!(
-            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-            i,
-            n,
-            i % 4096,
-            n,
-            i * 7 + n as u64
-        );
-        let jobs = jobs
-            .iter()
-            .enumerate()
-            .map(|(k, job)| {
-                let number = (i * 40 + n as u64 * 8 + k as u64) as i64;
-                let status = if failed && *job == "e2e" { Status::Failed } else { Status::Success };
-                IndexedJob {
-                    id: format!("{id}-{k:02}"),
-                    name: job.to_string(),
-                    number: (*job != "hold").then_some(number),
-                    kind: if *job == "hold" { JobKind::Approval } else { JobKind::Build },
-                    status,
-                    provider_status: status.as_str().into(),
-                    started_at: Some(ts::format(created + Duration::seconds(10 + 60 * k as i64))),
-                    stopped_at: Some(ts::format(created + Duration::seconds(60 + 60 * k as i64))),
-                    url: Some(format!("https://app.circleci.com/pipelines/gh/acme/web/{pipeline}/workflows/{id}/jobs/{number}")),
-                }
-            })
-            .collect();
-        let status = if failed {
-            Status::Failed
-        } else {
-            Status::Success
-        };
-        out.push(IndexedBuild {
-            id: id.clone(),
-            project: project.to_string(),
-            name: name.to_string(),
-            status,
-            provider_status: status.as_str().into(),
-            url: Some(format!(
-                "https://app.circleci.com/pipelines/gh/acme/web/{pipeline}/workflows/{id}"
-            )),
-            pipeline_id: format!("{pipeline:08x}-0000-4000-8000-{:012x}", pipeline),
-            pipeline_number: Some(pipeline as i64),
-            sha: sha.to_string(),
-            branch: Some("main".into()),
-            tag: None,
-            created_at: ts::format(created),
-            stopped_at: Some(ts::format(stopped)),
-            jobs_complete: true,
-            jobs,
-            first_seen: None,
-            last_seen: None,
-        });
-    }
-    out
-}
-
 fn complete(data_dir: &str, org: &str, project: &str, total: usize) -> (i64, i64) {
     let dir = std::path::Path::new(data_dir);
     let store =
         Store::open(dir, SecretKey::load_or_create(dir, None).expect("key")).expect("store");
+    // A fresh data dir gets the org, project and code deployment it needs.
+    if store.create_org(org, org).is_ok() {
+        store
+            .create_project(org, project, project)
+            .expect("project");
+        let cd = NewCodeDeployment {
+            slug: "main".into(),
+            repo_url: format!("https://github.com/{org}/{project}"),
+            branch: "main".into(),
+            build_project: None,
+        };
+        store
+            .create_code_deployment(org, project, &cd)
+            .expect("code deployment");
+    }
     let account = Account {
         id: "1".into(),
         login: "bench".into(),

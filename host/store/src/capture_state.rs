@@ -8,7 +8,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
-use crate::{Deploy, FinalSnapshot, RawBuilds, Result, Store, columns, deploys, orgs, ts};
+use crate::builds_codec::StoredBuilds;
+use crate::{
+    Deploy, FinalSnapshot, RawBuilds, Result, ServedBuilds, Store, columns, deploys, orgs, ts,
+};
 
 impl Store {
     /// Like [`Store::finish_capture`], but only while the job is still
@@ -87,37 +90,51 @@ impl Store {
     /// and the stored `builds` text is handed back as it is unless some
     /// build's status has moved on, when it is parsed and patched.
     pub fn get_deploy_with_current(&self, org: &str, id: i64) -> Result<Deploy<RawBuilds>> {
+        let mut d = self.get_deploy_served(org, id)?;
+        let served = std::mem::replace(&mut d.builds.builds, ServedBuilds::Zstd(Vec::new()));
+        let raw = served.into_json()?;
+        Ok(d.with_builds(raw))
+    }
+
+    /// Like [`Store::get_deploy_with_current`], but a snapshot stored
+    /// compressed whose builds need no `current_status` comes back as its
+    /// stored zstd frame ([`ServedBuilds::Zstd`]), not decoded, so that an
+    /// HTTP answer can pass it through.
+    pub fn get_deploy_served(&self, org: &str, id: i64) -> Result<Deploy<ServedBuilds>> {
         self.db.read(|tx| {
-            let (org_id, (d, json)) = deploys::deploy_row(tx, org, id)?;
+            let (org_id, (d, stored)) = deploys::deploy_row(tx, org, id)?;
             let moved = match &d.builds.provider {
                 Some(provider) => moved_statuses(tx, org_id, provider, id)?,
                 None => Vec::new(),
             };
-            let raw = if moved.is_empty() {
-                stored_builds(json)?
-            } else {
-                let mut builds: serde_json::Value = serde_json::from_str(&json)?;
-                for (pos, now) in moved {
-                    if let Some(obj) = builds.get_mut(pos).and_then(|b| b.as_object_mut()) {
-                        obj.insert("current_status".into(), now.as_str().into());
+            let served = match (stored, moved.is_empty()) {
+                (StoredBuilds::Zstd(z), true) => ServedBuilds::Zstd(z),
+                (StoredBuilds::Json(json), true) => ServedBuilds::Json(stored_builds(json)?),
+                (stored, false) => {
+                    let mut builds: serde_json::Value = serde_json::from_str(&stored.into_json()?)?;
+                    for (pos, now) in moved {
+                        if let Some(obj) = builds.get_mut(pos).and_then(|b| b.as_object_mut()) {
+                            obj.insert("current_status".into(), now.as_str().into());
+                        }
                     }
+                    ServedBuilds::Json(serde_json::value::to_raw_value(&builds)?)
                 }
-                serde_json::value::to_raw_value(&builds)?
             };
-            Ok(d.with_builds(raw))
+            Ok(d.with_builds(served))
         })
     }
 }
 
 /// The stored `builds` text as a [`RawBuilds`], without parsing it again.
 ///
-/// The column is written only by `write_final` (serde_json's serializer)
-/// and as the literal `[]` at registration, so the text is serde_json's own
+/// The text is written only by `write_final` (serde_json's serializer, as
+/// text before migration 4 and zstd-compressed since) and as the literal
+/// `[]` at registration, so the text is serde_json's own
 /// compact output. Re-validating 10 KB of it on every read was about 8 % of
 /// the server's CPU on `GET .../builds`; a text that does not even look
 /// like a JSON array (a database edited by hand) is still validated and
 /// fails with an error rather than being passed on.
-fn stored_builds(json: String) -> Result<RawBuilds> {
+pub(crate) fn stored_builds(json: String) -> Result<RawBuilds> {
     if json.starts_with('[') && json.ends_with(']') {
         // SAFETY: see above: the text comes from serde_json's serializer, a
         // single JSON value without surrounding whitespace. (`RawValue`'s

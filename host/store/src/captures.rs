@@ -10,7 +10,9 @@ use time::OffsetDateTime;
 
 use buildsnap_domain::FrozenBuild;
 
-use crate::{CaptureJob, FinalSnapshot, Result, SnapshotState, Store, StoreError, ts};
+use crate::{
+    CaptureJob, FinalSnapshot, Result, SnapshotState, Store, StoreError, builds_codec, ts,
+};
 
 impl Store {
     pub(crate) fn requeue_interrupted_captures(&self) -> Result<usize> {
@@ -108,7 +110,7 @@ impl Store {
                 "a final snapshot is `complete` or `error`".into(),
             ));
         }
-        let builds = serde_json::to_string(&snap.builds)?;
+        let builds = builds_codec::encode(&serde_json::to_string(&snap.builds)?)?;
         let now = ts::to_nanos(ts::now());
         self.db.write(|tx| {
             let condition = match replace {
@@ -129,7 +131,8 @@ impl Store {
             };
             let n = tx.execute(
                 &format!(
-                    "UPDATE snapshots SET state = ?2, summary = ?3, builds = ?4, explain = ?5,
+                    "UPDATE snapshots SET state = ?2, summary = ?3, builds = '', builds_zstd = ?4,
+                         builds_encoding = 'zstd', explain = ?5,
                          build_project = COALESCE(?6, build_project), captured_at = ?7
                      WHERE deploy_id = ?1 AND {condition}"
                 ),

@@ -4,6 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use buildsnap_domain::Summary;
 
+use crate::builds_codec::StoredBuilds;
 use crate::{
     Deploy, NewDeploy, Result, Snapshot, SnapshotState, Store, StoreError, columns, orgs, projects,
     ts, validate,
@@ -20,7 +21,8 @@ pub const MAX_LIST_LIMIT: u32 = 1000;
 macro_rules! select_deploys {
     () => {
         "SELECT d.id, p.slug, c.slug, d.sha, d.environment, d.deployed_at,
-            s.state, s.captured_at, s.provider, s.build_project, s.summary, s.builds, s.explain, d.org_id
+            s.state, s.captured_at, s.provider, s.build_project, s.summary, s.builds, s.explain, d.org_id,
+            s.builds_encoding, s.builds_zstd
         FROM deploys d
         JOIN projects p ON p.id = d.project_id
         JOIN code_deployments c ON c.id = d.code_deployment_id
@@ -29,9 +31,12 @@ macro_rules! select_deploys {
 }
 const SELECT: &str = select_deploys!();
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<(Deploy, String)> {
+fn from_row(r: &Row<'_>) -> rusqlite::Result<(Deploy, StoredBuilds)> {
     let deployed_at = ts::nanos_to_string(r.get(5)?);
-    let builds_json: String = r.get(11)?;
+    let encoding: String = r.get(14)?;
+    let builds = StoredBuilds::from_columns(&encoding, r.get(11)?, r.get(15)?).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(11, rusqlite::types::Type::Text, Box::new(e))
+    })?;
     Ok((
         Deploy {
             id: r.get(0)?,
@@ -55,12 +60,12 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<(Deploy, String)> {
                 explain: r.get(12)?,
             },
         },
-        builds_json,
+        builds,
     ))
 }
 
-fn finish((mut d, json): (Deploy, String)) -> Result<Deploy> {
-    d.builds.builds = serde_json::from_str(&json)?;
+fn finish((mut d, stored): (Deploy, StoredBuilds)) -> Result<Deploy> {
+    d.builds.builds = serde_json::from_str(&stored.into_json()?)?;
     Ok(d)
 }
 
@@ -178,7 +183,7 @@ impl Store {
         let limit = limit.clamp(1, MAX_LIST_LIMIT);
         self.db.read(|tx| {
             let org_id = orgs::org_id(tx, org)?;
-            let rows: Vec<(Deploy, String)> = match project {
+            let rows: Vec<(Deploy, StoredBuilds)> = match project {
                 Some(p) => {
                     let pid = projects::project_row(tx, org_id, p)?.id;
                     let sql = format!("{SELECT} WHERE d.project_id = ?1 ORDER BY d.deployed_at DESC, d.id DESC LIMIT ?2");
@@ -199,10 +204,14 @@ impl Store {
     }
 }
 
-/// Org id and row of deploy `id` of org `org` (its builds still JSON text),
+/// Org id and row of deploy `id` of org `org` (its builds as stored),
 /// in one statement: the org is matched by slug in the same join.
 /// `OrgNotFound` / `DeployNotFound` as [`Store::get_deploy`] says.
-pub(crate) fn deploy_row(tx: &Connection, org: &str, id: i64) -> Result<(i64, (Deploy, String))> {
+pub(crate) fn deploy_row(
+    tx: &Connection,
+    org: &str,
+    id: i64,
+) -> Result<(i64, (Deploy, StoredBuilds))> {
     const SQL: &str = concat!(
         select_deploys!(),
         " JOIN orgs o ON o.id = d.org_id WHERE d.id = ?1 AND o.slug = ?2"

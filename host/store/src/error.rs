@@ -102,6 +102,10 @@ pub enum StoreError {
     /// File system failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// A snapshot's stored `builds` could not be compressed or decoded
+    /// (a damaged row): a server-side fault, never the client's.
+    #[error("snapshot builds encoding: {0}")]
+    Encoding(String),
     /// A stored JSON document could not be read or written.
     #[error("json error: {0}")]
     Json(#[from] serde_json::Error),

@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+mod builds_codec;
 mod capture_state;
 mod captures;
 mod columns;
@@ -34,6 +35,7 @@ pub mod validate;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use builds_codec::{STORE_LEVEL as BUILDS_ZSTD_LEVEL, ServedBuilds};
 /// Timestamps (the domain's; re-exported here for the store's users).
 pub use buildsnap_domain::ts;
 /// The snapshot records the store reads and writes, defined by the domain.

@@ -222,6 +222,15 @@ const MIGRATIONS: &[&str] = &[
         FROM snapshots s, json_each(s.builds) j
         WHERE json_type(j.value, '$.id') = 'text';
     "#,
+    // 4: snapshots' builds stored compressed (`builds_codec.rs`). Existing
+    // rows keep their text and read as they are ('json'); rows written from
+    // now on hold one zstd frame in builds_zstd and '' in builds. Re-encoding
+    // old rows is a separate, batched step (not part of this migration).
+    r#"
+    ALTER TABLE snapshots ADD COLUMN builds_encoding TEXT NOT NULL DEFAULT 'json'
+        CHECK (builds_encoding IN ('json', 'zstd'));
+    ALTER TABLE snapshots ADD COLUMN builds_zstd BLOB;
+    "#,
 ];
 
 /// Highest schema version this build knows.

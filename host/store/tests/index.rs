@@ -347,3 +347,106 @@ fn current_status_is_shown_beside_a_frozen_build() {
             .is_none()
     );
 }
+
+/// A final snapshot is written as one zstd frame (`builds_encoding` says
+/// so per row, the text column is left empty); the served form is that
+/// frame untouched while nothing moved, decoding byte for byte to the JSON
+/// text, and decoded JSON once a `current_status` has to be added. A row
+/// still holding text (written before migration 4) reads as it is.
+#[test]
+fn snapshots_are_stored_compressed_and_served_as_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    seed(&s);
+    let d = deploy_now(&s);
+    s.next_capture_job().unwrap().unwrap();
+    let builds: Vec<_> = (0..20)
+        .map(|i| frozen(&format!("w{i}"), Status::Success))
+        .collect();
+    let fin = FinalSnapshot {
+        state: SnapshotState::Complete,
+        summary: Summary::Status(Status::Success),
+        builds,
+        explain: None,
+        build_project: Some("gh/acme/web".into()),
+        captured_at: ts::now(),
+    };
+    assert!(s.complete_capture(d.id, &fin).unwrap());
+    let text = serde_json::to_string(&fin.builds).unwrap();
+    let c = rusqlite::Connection::open(s.path()).unwrap();
+    let (encoding, column, frame): (String, String, Vec<u8>) = c
+        .query_row(
+            "SELECT builds_encoding, builds, builds_zstd FROM snapshots WHERE deploy_id = ?1",
+            [d.id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((encoding.as_str(), column.as_str()), ("zstd", ""));
+    assert!(
+        frame.len() * 4 < text.len(),
+        "{} of {} bytes",
+        frame.len(),
+        text.len()
+    );
+
+    let served = s.get_deploy_served("acme", d.id).unwrap();
+    let ServedBuilds::Zstd(z) = &served.builds.builds else {
+        panic!("unpatched compressed snapshot not passed through: {served:?}")
+    };
+    assert_eq!(z, &frame);
+    assert_eq!(zstd::decode_all(&z[..]).unwrap(), text.as_bytes());
+    assert_eq!(
+        s.get_deploy_with_current("acme", d.id)
+            .unwrap()
+            .builds
+            .builds
+            .get(),
+        text
+    );
+    assert_eq!(
+        s.get_deploy("acme", d.id).unwrap().builds.builds,
+        serde_json::to_value(&fin.builds).unwrap()
+    );
+    assert_eq!(
+        s.list_deploys("acme", None, 10).unwrap()[0].builds.builds,
+        serde_json::to_value(&fin.builds).unwrap()
+    );
+
+    // A build moved on: decoded, patched JSON.
+    s.index_builds(
+        "acme",
+        "circleci",
+        &[build("w3", SHA, "failed", vec![], true)],
+        None,
+    )
+    .unwrap();
+    let ServedBuilds::Json(raw) = s.get_deploy_served("acme", d.id).unwrap().builds.builds else {
+        panic!("a patched snapshot must be JSON")
+    };
+    let v: serde_json::Value = serde_json::from_str(raw.get()).unwrap();
+    assert_eq!(v[3]["current_status"], "failed");
+
+    // An old row (text, encoding 'json') reads unchanged; a damaged frame
+    // is an encoding error, not a panic or a client error.
+    c.execute(
+        "UPDATE snapshots SET builds_encoding = 'json', builds = ?2, builds_zstd = NULL WHERE deploy_id = ?1",
+        rusqlite::params![d.id, text],
+    )
+    .unwrap();
+    let ServedBuilds::Json(raw) = s.get_deploy_served("acme", d.id).unwrap().builds.builds else {
+        panic!("a text row is served as JSON")
+    };
+    let v: serde_json::Value = serde_json::from_str(raw.get()).unwrap();
+    assert_eq!(v[3]["current_status"], "failed");
+    assert_eq!(v[0], serde_json::to_value(&fin.builds[0]).unwrap());
+    c.execute(
+        "UPDATE snapshots SET builds_encoding = 'zstd', builds = '', builds_zstd = x'28b52ffd00' WHERE deploy_id = ?1",
+        [d.id],
+    )
+    .unwrap();
+    assert!(
+        matches!(s.get_deploy("acme", d.id), Err(StoreError::Encoding(_))),
+        "{:?}",
+        s.get_deploy("acme", d.id)
+    );
+}

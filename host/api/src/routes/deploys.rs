@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use buildsnap_store::{NewDeploy, SnapshotState, ts};
+use buildsnap_store::{NewDeploy, ServedBuilds, SnapshotState, ts};
 use hyper::StatusCode;
 use serde::Deserialize;
 
-use super::{Resp, body, db, db_point_read, json, param};
+use super::{Resp, body, coding, db, db_point_read, json, param};
 use crate::auth::{Need, require_org};
 use crate::errors::ApiError;
 use crate::router::percent_decode;
@@ -114,14 +114,24 @@ pub(super) async fn get(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiErro
     let org = param(&req, 0);
     require_org(req.principal()?, &org, Need::All)?;
     let id = deploy_id(&req)?;
-    let d = db_point_read(state, move |s| s.get_deploy_with_current(&org, id)).await?;
-    Ok(json(StatusCode::OK, &d))
+    let coding = coding::negotiate(&req.headers);
+    let mut d = db_point_read(state, move |s| s.get_deploy_served(&org, id)).await?;
+    let served = std::mem::replace(&mut d.builds.builds, ServedBuilds::Zstd(Vec::new()));
+    let d = d.with_builds(());
+    coding::answer(coding, served, |builds| {
+        serde_json::to_vec(&d.clone().with_builds(builds)).unwrap_or_default()
+    })
 }
 
 pub(super) async fn builds(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiError> {
     let org = param(&req, 0);
     require_org(req.principal()?, &org, Need::All)?;
     let id = deploy_id(&req)?;
-    let d = db_point_read(state, move |s| s.get_deploy_with_current(&org, id)).await?;
-    Ok(json(StatusCode::OK, &d.builds))
+    let coding = coding::negotiate(&req.headers);
+    let mut d = db_point_read(state, move |s| s.get_deploy_served(&org, id)).await?;
+    let served = std::mem::replace(&mut d.builds.builds, ServedBuilds::Zstd(Vec::new()));
+    let snapshot = d.builds.with_builds(());
+    coding::answer(coding, served, |builds| {
+        serde_json::to_vec(&snapshot.clone().with_builds(builds)).unwrap_or_default()
+    })
 }

@@ -1,5 +1,6 @@
 //! Handlers, one module per resource, and the helpers they share.
 
+mod coding;
 pub(crate) mod deploys;
 pub(crate) mod integrations;
 pub(crate) mod orgs;
