@@ -5,10 +5,9 @@
 
 use buildsnap_domain::Status;
 use rusqlite::{Connection, OptionalExtension, params};
-use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
-use crate::builds_codec::StoredBuilds;
+use crate::builds_codec::{StoredBuilds, stored_builds};
 use crate::{
     Deploy, FinalSnapshot, RawBuilds, Result, ServedBuilds, Store, columns, deploys, orgs, ts,
 };
@@ -122,26 +121,6 @@ impl Store {
             };
             Ok(d.with_builds(served))
         })
-    }
-}
-
-/// The stored `builds` text as a [`RawBuilds`], without parsing it again.
-///
-/// The text is written only by `write_final` (serde_json's serializer, as
-/// text before migration 4 and zstd-compressed since) and as the literal
-/// `[]` at registration, so the text is serde_json's own
-/// compact output. Re-validating 10 KB of it on every read was about 8 % of
-/// the server's CPU on `GET .../builds`; a text that does not even look
-/// like a JSON array (a database edited by hand) is still validated and
-/// fails with an error rather than being passed on.
-pub(crate) fn stored_builds(json: String) -> Result<RawBuilds> {
-    if json.starts_with('[') && json.ends_with(']') {
-        // SAFETY: see above: the text comes from serde_json's serializer, a
-        // single JSON value without surrounding whitespace. (`RawValue`'s
-        // contract is about JSON well-formedness, not memory safety.)
-        Ok(unsafe { RawValue::from_string_unchecked(json) })
-    } else {
-        Ok(RawValue::from_string(json)?)
     }
 }
 
