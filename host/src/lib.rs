@@ -1,6 +1,8 @@
 //! buildsnap: ties every deploy to the CI builds of the deployed commit and
 //! keeps a snapshot of their state at deploy time.
 
+#![warn(missing_docs)]
+
 pub mod capture;
 pub mod cli;
 pub mod commands;

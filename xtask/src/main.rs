@@ -9,6 +9,8 @@
 //!   `lld`: `RUSTC_BOOTSTRAP=1 /usr/bin/cargo build -Zbuild-std=...`, which
 //!   builds std for wasm from source (about a minute the first time).
 
+#![warn(missing_docs)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -10,8 +10,12 @@ use super::origin::Origin;
 /// How the token is attached, from the plugin's descriptor.
 #[derive(Debug, Clone)]
 pub enum AuthScheme {
+    /// `<header-name>: <token>` (CircleCI: `Circle-Token`); the name is
+    /// stored lower-case.
     Header(String),
+    /// `Authorization: Bearer <token>`.
     Bearer,
+    /// `Authorization: Basic base64(<token>:)`: the token as user name.
     BasicUser,
 }
 

@@ -26,12 +26,16 @@ pub struct ArtifactCache {
 /// Whether a load was served from the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheOutcome {
+    /// A valid precompiled artifact was deserialised: no compilation.
     Hit,
+    /// Compiled from the bytes, and the artifact stored for next time.
     Miss,
+    /// No cache is configured: compiled from the bytes, nothing stored.
     Disabled,
 }
 
 impl ArtifactCache {
+    /// Opens (creating if needed) the cache directory and sets it to 0700.
     pub fn open(dir: impl Into<PathBuf>) -> std::io::Result<Self> {
         let dir = dir.into();
         fs::create_dir_all(&dir)?;
@@ -43,6 +47,7 @@ impl ArtifactCache {
         Ok(ArtifactCache { dir })
     }
 
+    /// The cache directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

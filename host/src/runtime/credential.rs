@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 pub struct Credential(Zeroizing<String>);
 
 impl Credential {
+    /// Wraps a token; from here on it is only ever printed redacted.
     pub fn new(token: impl Into<String>) -> Self {
         Credential(Zeroizing::new(token.into()))
     }

@@ -22,6 +22,7 @@ use super::wit::{self, ProviderPre, latest::provider::AuthScheme as WitAuth};
 pub struct PluginSource {
     /// `builtin:circleci` or the file's path, for messages.
     pub origin: String,
+    /// The component's bytes, as read (not yet validated).
     pub bytes: Vec<u8>,
 }
 
@@ -41,56 +42,112 @@ pub enum Provenance {
     PluginsFolder,
 }
 
+/// Why a plugin was refused at load. Each message names the plugin's
+/// origin and, where there is one, the fix.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LoadError {
+    /// The bytes are not a WebAssembly component, or failed to compile.
     #[error("{origin}: not a valid WebAssembly component (truncated or corrupt?): {reason}")]
-    Malformed { origin: String, reason: String },
+    Malformed {
+        /// Where the bytes came from ([`PluginSource::origin`]).
+        origin: String,
+        /// What the parser or compiler said.
+        reason: String,
+    },
+    /// A core module (wasm32 without the component wrapper), not a component.
     #[error(
         "{origin}: is a core WebAssembly module, not a component; build it as a component (see docs/plugin-authors.md)"
     )]
-    CoreModule { origin: String },
+    CoreModule {
+        /// Where the bytes came from.
+        origin: String,
+    },
+    /// The component does not export the provider interface.
     #[error(
         "{origin}: exports no `{}` interface, so it is not a buildsnap provider (it exports: {exports})",
         wit::PROVIDER_EXPORT
     )]
-    NotAProvider { origin: String, exports: String },
+    NotAProvider {
+        /// Where the bytes came from.
+        origin: String,
+        /// What it exports instead, comma-separated.
+        exports: String,
+    },
+    /// The provider export is of a contract version this host does not serve.
     #[error(
         "{origin}: built for contract {}@{found}, but this host supports {}@{{{supported}}}; rebuild the plugin against a supported version",
         wit::PACKAGE,
         wit::PACKAGE
     )]
     UnsupportedVersion {
+        /// Where the bytes came from.
         origin: String,
+        /// The version its export carries (or `(unversioned)`).
         found: String,
+        /// The versions this host serves, comma-separated.
         supported: String,
     },
+    /// An import outside the plugin's own contract version and WASI 0.2.
     #[error(
         "{origin}: imports `{import}`, which the contract does not provide; plugins may import only {}/http, {}/log and {}/types of their contract version, and WASI 0.2",
         wit::PACKAGE,
         wit::PACKAGE,
         wit::PACKAGE
     )]
-    ForbiddenImport { origin: String, import: String },
+    ForbiddenImport {
+        /// Where the bytes came from.
+        origin: String,
+        /// The offending import's full name.
+        import: String,
+    },
+    /// The linker could not satisfy the component's imports or exports.
     #[error("{origin}: cannot be linked: {reason}")]
-    Link { origin: String, reason: String },
+    Link {
+        /// Where the bytes came from.
+        origin: String,
+        /// What wasmtime said.
+        reason: String,
+    },
+    /// The `describe` call trapped, timed out or otherwise failed.
     #[error("{origin}: describe() failed: {reason}")]
-    Describe { origin: String, reason: String },
+    Describe {
+        /// Where the bytes came from.
+        origin: String,
+        /// The call's error.
+        reason: String,
+    },
+    /// `describe` answered, but with a bad id, URL, origin or auth header.
     #[error("{origin}: invalid descriptor: {reason}")]
-    InvalidDescriptor { origin: String, reason: String },
+    InvalidDescriptor {
+        /// Where the bytes came from.
+        origin: String,
+        /// Which field is wrong and why.
+        reason: String,
+    },
+    /// Another loaded plugin already has this id.
     #[error("{origin}: plugin id `{id}` is already loaded from {other}")]
     Duplicate {
+        /// Where the refused plugin came from.
         origin: String,
+        /// The id both plugins declare.
         id: String,
+        /// Where the plugin already loaded came from.
         other: String,
     },
 }
 
 /// What the loader needs, shared by every load.
 pub struct Loader {
+    /// The engine every plugin is compiled for and runs in.
     pub engine: Engine,
+    /// Precompiled artifacts; `None` compiles every load from scratch
+    /// (seconds of CPU each, but nothing on disk).
     pub cache: Option<ArtifactCache>,
+    /// Memory, time and fuel limits each loaded plugin's calls run under.
     pub limits: PluginLimits,
+    /// The shared HTTP client handed to each plugin's calls.
     pub outbound: Arc<Outbound>,
+    /// The operator's origin grants (BUILDSNAP_ALLOW_HOSTS).
     pub grants: Arc<AllowList>,
     plain: Linker<PluginState>,
     with_wasi: Linker<PluginState>,
@@ -99,6 +156,7 @@ pub struct Loader {
 /// How a load went, besides the plugin itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadStats {
+    /// Whether the compiled artifact came from the cache.
     pub cache: CacheOutcome,
 }
 
@@ -108,6 +166,7 @@ struct Shape {
 }
 
 impl Loader {
+    /// A loader with its two linkers (with and without WASI) built once.
     pub fn new(
         engine: Engine,
         cache: Option<ArtifactCache>,

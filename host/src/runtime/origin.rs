@@ -13,12 +13,17 @@ use url::Url;
 /// A concrete origin, normalised (lower-case host, explicit port).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Origin {
+    /// `http` or `https`.
     pub scheme: String,
+    /// The host, lower-cased (IDNA and IP forms as `url` normalises them).
     pub host: String,
+    /// The port, the scheme's default filled in.
     pub port: u16,
 }
 
 impl Origin {
+    /// The origin of `url`, or `None` when it is not http(s) or has no host.
+    /// Credentials in the URL are ignored here (see [`has_credentials`]).
     pub fn of(url: &Url) -> Option<Origin> {
         let scheme = url.scheme();
         if scheme != "http" && scheme != "https" {
@@ -58,12 +63,15 @@ impl fmt::Display for Origin {
     }
 }
 
+/// An origin or allow-list pattern that could not be parsed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error(
     "invalid origin pattern `{pattern}`: {reason} (expected scheme://host[:port], e.g. https://circleci.example.com or http://127.0.0.1:*)"
 )]
 pub struct OriginError {
+    /// The text as given (or a placeholder, to keep credentials out).
     pub pattern: String,
+    /// What is wrong with it.
     pub reason: String,
 }
 
@@ -94,6 +102,8 @@ pub struct OriginPattern {
 }
 
 impl OriginPattern {
+    /// Parse one entry: `scheme://host[:port]`, where the scheme, the port
+    /// and leading host labels may be `*`; refuses paths and credentials.
     pub fn parse(text: &str) -> Result<OriginPattern, OriginError> {
         let original = text;
         let text = text.trim();
@@ -166,6 +176,7 @@ impl OriginPattern {
         })
     }
 
+    /// Whether `origin` falls under this pattern.
     pub fn matches(&self, origin: &Origin) -> bool {
         let scheme_ok = self.scheme.as_deref().is_none_or(|s| s == origin.scheme);
         let host_ok = match &self.host {
@@ -202,6 +213,7 @@ impl AllowList {
         Ok(AllowList { patterns })
     }
 
+    /// Whether the operator listed `origin` (any pattern matches).
     pub fn allows(&self, origin: &Origin) -> bool {
         self.patterns.iter().any(|p| p.matches(origin))
     }
@@ -215,6 +227,7 @@ impl AllowList {
         own_default == Some(origin) || self.allows(origin)
     }
 
+    /// Whether the operator granted nothing (only bundled defaults apply).
     pub fn is_empty(&self) -> bool {
         self.patterns.is_empty()
     }

@@ -26,30 +26,48 @@ use super::url_rules::{UrlRefusal, parse_plugin_url};
 /// One request, as a plugin asked for it.
 #[derive(Debug, Clone)]
 pub struct OutRequest {
+    /// The HTTP method.
     pub method: reqwest::Method,
+    /// The absolute URL, unparsed (checked by `parse_plugin_url`).
     pub url: String,
+    /// The plugin's headers; the auth header and connection-level ones are
+    /// dropped, whatever the plugin set.
     pub headers: Vec<(String, String)>,
+    /// The request body, if any.
     pub body: Option<Vec<u8>>,
+    /// The plugin's asked-for timeout, clamped to the host's request
+    /// timeout and to what the call has left.
     pub timeout: Option<Duration>,
 }
 
+/// The answer to an [`OutRequest`], after redirects.
 #[derive(Debug, Clone)]
 pub struct OutResponse {
+    /// The final HTTP status.
     pub status: u16,
+    /// Response headers, names lower-case.
     pub headers: Vec<(String, String)>,
+    /// The whole body, at most the host's response cap.
     pub body: Vec<u8>,
 }
 
+/// Why a plugin's request produced no answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OutError {
+    /// Refused by policy (origin, credentials in the URL, request count);
+    /// the message says what the operator or plugin would have to change.
     #[error("request denied: {0}")]
     Denied(String),
+    /// No complete answer within the time allowed.
     #[error("request timed out")]
     Timeout,
+    /// Could not connect (DNS, refused, TLS).
     #[error("could not connect: {0}")]
     Connect(String),
+    /// The body was larger than the host's cap (the cap in bytes).
     #[error("response larger than {0} bytes")]
     TooLarge(u64),
+    /// Anything else: a bad URL or header, too many redirects, a client error.
     #[error("{0}")]
     Other(String),
     /// The integration is paused by a rate limit for longer than the call
@@ -66,13 +84,17 @@ const PAUSE_MARGIN: Duration = Duration::from_millis(500);
 /// What one plugin call may reach, and with which credentials.
 #[derive(Clone)]
 pub struct CallPolicy {
+    /// The plugin's id, for messages.
     pub plugin: Arc<str>,
     /// Origins the plugin declared in `describe`, plus the integration's.
     pub declared: Vec<Origin>,
     /// The plugin's default origin when it is granted without the
     /// operator (bundled plugins; `None` for plugins-folder plugins).
     pub granted_default: Option<Origin>,
+    /// The operator's grants (BUILDSNAP_ALLOW_HOSTS).
     pub grants: Arc<AllowList>,
+    /// The integration's auth header, sent only to its own origin; `None`
+    /// when the integration has no credential.
     pub auth: Option<AuthHeader>,
 }
 
@@ -116,9 +138,13 @@ pub struct Outbound {
 /// request count. Cheap to clone into a batch of futures.
 #[derive(Clone)]
 pub struct CallHttp {
+    /// The process's shared client and limits.
     pub outbound: Arc<Outbound>,
+    /// What this call may reach.
     pub policy: Arc<CallPolicy>,
+    /// When the call ends; every request's timeout is clamped to it.
     pub deadline: Instant,
+    /// Requests sent so far in this call, against `max_requests_per_call`.
     pub sent: Arc<AtomicU32>,
     /// The integration's rate-limit pause, shared with its other calls.
     pub pause: Arc<Pause>,
@@ -140,6 +166,8 @@ fn forbidden_request_header(name: &str, auth: Option<&AuthHeader>) -> bool {
 }
 
 impl Outbound {
+    /// The client (no redirects followed, no proxies from the environment)
+    /// under `limits`.
     pub fn new(limits: HttpLimits) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -156,6 +184,7 @@ impl Outbound {
         })
     }
 
+    /// The HTTP limits every plugin request runs under.
     pub fn limits(&self) -> &HttpLimits {
         &self.limits
     }

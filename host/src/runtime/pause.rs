@@ -207,7 +207,9 @@ pub struct Pause {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("rate-limit pauses file {}: {reason}", path.display())]
 pub struct PauseFileError {
+    /// The pauses file.
     pub path: PathBuf,
+    /// Why it could not be read.
     pub reason: String,
 }
 
@@ -218,6 +220,7 @@ pub struct PauseFileError {
     "the integration is paused by the provider's rate limit for {retry_after:?} more, longer than the call has left"
 )]
 pub struct Paused {
+    /// What is left of the pause when the call gave up.
     pub retry_after: Duration,
 }
 

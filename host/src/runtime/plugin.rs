@@ -32,20 +32,29 @@ use super::wit::{
 /// What the host knows about a loaded plugin.
 #[derive(Debug, Clone)]
 pub struct PluginInfo {
+    /// Short lower-case id used in URLs and settings (`circleci`).
     pub id: String,
+    /// Display name (`CircleCI`).
     pub name: String,
+    /// The plugin's own version (semver), as it declares it.
     pub version: String,
     /// The contract version it was built for (`0.1.0`).
     pub api_version: String,
+    /// Where a person creates an API token for this provider.
     pub token_help_url: String,
+    /// The API base used when an integration sets none.
     pub default_base_url: Url,
+    /// How the host sends the integration's token.
     pub auth: AuthScheme,
+    /// Every origin the plugin declared it may need, its default included;
+    /// a call reaches only those also granted ([`Plugin::ungranted_origins`]).
     pub origins: Vec<Origin>,
     /// Where it came from: `builtin:circleci` or a file path.
     pub source: String,
     /// Bundled or from the plugins folder: whether its default origin is
     /// granted without the operator (see [`Provenance`]).
     pub provenance: Provenance,
+    /// Hex SHA-256 of the component's bytes (also its artifact cache key).
     pub sha256: String,
     /// Whether it imports WASI 0.2 (built for wasm32-wasip2).
     pub uses_wasi: bool,
@@ -61,8 +70,12 @@ pub struct Integration {
     /// integration (validating a token before it is saved): its pause is
     /// its own.
     pub org: Option<String>,
+    /// The provider API base; its origin must pass [`Plugin::check_base_url`].
     pub base_url: Url,
+    /// Non-secret settings passed to the plugin, as name/value pairs.
     pub settings: Vec<(String, String)>,
+    /// The token the host attaches to requests to `base_url`'s origin;
+    /// `None` sends requests unauthenticated.
     pub credential: Option<Credential>,
 }
 
@@ -72,14 +85,38 @@ pub enum CallError {
     /// The plugin answered with a provider error.
     #[error("{0}")]
     Provider(ProviderErrorText),
+    /// The call ran past its deadline (waiting for a permit included).
     #[error("plugin `{plugin}` did not finish within {after:?}")]
-    Timeout { plugin: String, after: Duration },
+    Timeout {
+        /// The plugin's id.
+        plugin: String,
+        /// The call timeout it exceeded.
+        after: Duration,
+    },
+    /// The guest tried to grow its memory past the cap.
     #[error("plugin `{plugin}` exceeded its memory limit of {limit_mib} MiB")]
-    MemoryLimit { plugin: String, limit_mib: usize },
+    MemoryLimit {
+        /// The plugin's id.
+        plugin: String,
+        /// The cap, in MiB.
+        limit_mib: usize,
+    },
+    /// The guest aborted (a Rust panic reaches the host as `unreachable`).
     #[error("plugin `{plugin}` panicked: {message}")]
-    Panic { plugin: String, message: String },
+    Panic {
+        /// The plugin's id.
+        plugin: String,
+        /// The last error it logged, usually the panic message.
+        message: String,
+    },
+    /// Any other trap or host error (a bad auth header name included).
     #[error("plugin `{plugin}` trapped: {message}")]
-    Trap { plugin: String, message: String },
+    Trap {
+        /// The plugin's id.
+        plugin: String,
+        /// The trap or error, as wasmtime reports it.
+        message: String,
+    },
     /// The base URL's origin is not one this plugin may reach.
     #[error("{0}")]
     HostNotAllowed(String),
@@ -131,6 +168,7 @@ impl std::fmt::Display for ProviderErrorText {
 
 /// A plugin ready to serve calls.
 pub struct Plugin {
+    /// Its descriptor and where it came from.
     pub info: PluginInfo,
     engine: Engine,
     pre: ProviderPre,
@@ -161,6 +199,7 @@ impl Plugin {
         }
     }
 
+    /// The plugin's id (`circleci`).
     pub fn id(&self) -> &str {
         &self.info.id
     }
@@ -373,6 +412,7 @@ impl Plugin {
         self.call(None, async |i, s| i.describe(s).await).await
     }
 
+    /// Checks the integration's credential and says whose it is.
     pub async fn validate_credentials(
         &self,
         integration: &Integration,
@@ -386,6 +426,7 @@ impl Plugin {
         )
     }
 
+    /// The projects the integration's credential can see.
     pub async fn list_projects(
         &self,
         integration: &Integration,
@@ -399,11 +440,14 @@ impl Plugin {
         )
     }
 
+    /// The project slug for a repository URL, or `None` when it must be
+    /// configured. Runs without HTTP.
     pub async fn project_for_repo(&self, repo_url: &str) -> Result<Option<String>, CallError> {
         self.call(None, async |i, s| i.project_for_repo(s, repo_url).await)
             .await
     }
 
+    /// Every build of the query's project for one commit, down to its horizon.
     pub async fn builds_for_commit(
         &self,
         integration: &Integration,
@@ -418,6 +462,7 @@ impl Plugin {
         )
     }
 
+    /// One page of the incremental refresh of recent builds.
     pub async fn sync(
         &self,
         integration: &Integration,

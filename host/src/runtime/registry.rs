@@ -22,7 +22,9 @@ pub const BUILTIN_CIRCLECI: &[u8] = include_bytes!("../../../plugins/dist/circle
 /// A plugin file that was refused, and why.
 #[derive(Debug, Clone)]
 pub struct LoadFailure {
+    /// `builtin:circleci` or the file's path.
     pub source: String,
+    /// Why it was refused.
     pub error: LoadError,
 }
 
@@ -63,10 +65,12 @@ impl Default for RegistryBuilder {
 }
 
 impl RegistryBuilder {
+    /// Settings of the wasm engine every plugin runs in.
     pub fn engine(mut self, settings: EngineSettings) -> Self {
         self.engine = settings;
         self
     }
+    /// Memory, time, concurrency and HTTP limits for every plugin's calls.
     pub fn limits(mut self, limits: PluginLimits) -> Self {
         self.limits = limits;
         self
@@ -99,6 +103,9 @@ impl RegistryBuilder {
         self
     }
 
+    /// Compiles and loads every source. Fails only on setup (engine, cache,
+    /// plugins folder); a plugin that cannot load is recorded in
+    /// [`Registry::failures`] and the rest still load.
     pub async fn build(self) -> anyhow::Result<Registry> {
         let engine = self
             .engine
@@ -177,6 +184,7 @@ impl RegistryBuilder {
 }
 
 impl Registry {
+    /// A [`RegistryBuilder`] with its defaults.
     pub fn builder() -> RegistryBuilder {
         RegistryBuilder::default()
     }
@@ -224,6 +232,7 @@ impl Registry {
         self.plugins.insert(id, Arc::new(plugin));
     }
 
+    /// The loaded plugin with this id.
     pub fn get(&self, id: &str) -> Option<Arc<Plugin>> {
         self.plugins.get(id).cloned()
     }
@@ -233,6 +242,7 @@ impl Registry {
         self.plugins.values()
     }
 
+    /// The sources that were refused, in load order.
     pub fn failures(&self) -> &[LoadFailure] {
         &self.failures
     }

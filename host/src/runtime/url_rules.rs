@@ -16,9 +16,17 @@ pub enum UrlRefusal {
     #[error(
         "the URL path has a `.` or `..` segment, which would change the path once resolved; plugins must build paths from checked segments"
     )]
+    /// The path has a `.` or `..` segment (in any spelling the URL parser
+    /// would resolve).
     DotSegment,
+    /// The URL does not parse.
     #[error("invalid url `{url}`: {reason}")]
-    Invalid { url: String, reason: String },
+    Invalid {
+        /// The URL as the plugin wrote it.
+        url: String,
+        /// What the parser said.
+        reason: String,
+    },
 }
 
 /// Parse the URL a plugin asked for, refusing dot segments in its path.

@@ -8,6 +8,8 @@
 //! One set of types is used throughout: the ones `wit_bindgen::generate!`
 //! produces for the `plugin` world (re-exported from [`wit`]).
 
+#![warn(missing_docs)]
+
 wit_bindgen::generate!({
     path: "../../wit/since_v0.1.0",
     world: "plugin",

@@ -13,6 +13,8 @@
 //! ```
 //! See `README.md` for the scenario format, faults and spec exceptions.
 
+#![warn(missing_docs)]
+
 pub mod admin;
 pub mod auth;
 pub mod builder;

@@ -44,15 +44,19 @@ pub fn linker(engine: &Engine, wasi: bool) -> wasmtime::Result<Linker<PluginStat
 
 /// A component ready to instantiate, per contract version.
 pub enum ProviderPre {
+    /// Contract 0.1.0.
     V0_1_0(since_v0_1_0::Pre),
 }
 
 /// A live instance, per contract version.
 pub enum ProviderInstance {
+    /// Contract 0.1.0.
     V0_1_0(since_v0_1_0::Live),
 }
 
 impl ProviderPre {
+    /// Wraps `pre` for contract `version` (as read from the component's
+    /// exports); fails for a version this host does not serve.
     pub fn new(version: &str, pre: InstancePre<PluginState>) -> wasmtime::Result<Self> {
         match version {
             since_v0_1_0::VERSION => Ok(ProviderPre::V0_1_0(since_v0_1_0::Pre::new(pre)?)),
@@ -60,6 +64,7 @@ impl ProviderPre {
         }
     }
 
+    /// A fresh instance in `store`, of the same contract version.
     pub async fn instantiate(
         &self,
         store: &mut Store<PluginState>,
@@ -73,12 +78,15 @@ impl ProviderPre {
 /// Each export, dispatched by version. Older versions convert their
 /// arguments and results to and from the latest types here.
 impl ProviderInstance {
+    /// Calls `describe`: who the plugin is (no HTTP).
     pub async fn describe(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Descriptor> {
         match self {
             ProviderInstance::V0_1_0(p) => p.describe(store).await,
         }
     }
 
+    /// Calls `validate-credentials`: checks the attached credentials and says
+    /// whose they are.
     pub async fn validate_credentials(
         &self,
         store: &mut Store<PluginState>,
@@ -89,6 +97,7 @@ impl ProviderInstance {
         }
     }
 
+    /// Calls `list-projects`: the projects the credentials can see.
     pub async fn list_projects(
         &self,
         store: &mut Store<PluginState>,
@@ -99,6 +108,8 @@ impl ProviderInstance {
         }
     }
 
+    /// Calls `project-for-repo`: the project slug for a repository URL, or
+    /// none when it must be configured.
     pub async fn project_for_repo(
         &self,
         store: &mut Store<PluginState>,
@@ -109,6 +120,8 @@ impl ProviderInstance {
         }
     }
 
+    /// Calls `builds-for-commit`: every build of the project for a commit,
+    /// down to the horizon.
     pub async fn builds_for_commit(
         &self,
         store: &mut Store<PluginState>,
@@ -120,6 +133,7 @@ impl ProviderInstance {
         }
     }
 
+    /// Calls `sync`: incremental refresh of recent builds.
     pub async fn sync(
         &self,
         store: &mut Store<PluginState>,
@@ -131,6 +145,7 @@ impl ProviderInstance {
         }
     }
 
+    /// Calls `parse-webhook`: verifies and maps a pushed event (no HTTP).
     pub async fn parse_webhook(
         &self,
         store: &mut Store<PluginState>,

@@ -13,12 +13,20 @@ use wasmtime::component::{ComponentExportIndex, ComponentNamedList, HasSelf, Lif
 use crate::runtime::outbound::{OutError, OutRequest};
 use crate::runtime::state::PluginState;
 
-wasmtime::component::bindgen!({
-    world: "plugin",
-    path: "../wit/since_v0.1.0",
-    imports: { default: async | trappable },
-    exports: { default: async },
-});
+/// The generated bindings. Their docs live in the WIT (`wit/since_v0.1.0/`),
+/// which bindgen copies where it has any; the rest is generated glue, so the
+/// lint is allowed here rather than documenting generated code.
+#[allow(missing_docs)]
+mod bindings {
+    wasmtime::component::bindgen!({
+        world: "plugin",
+        path: "../wit/since_v0.1.0",
+        imports: { default: async | trappable },
+        exports: { default: async },
+    });
+}
+
+pub use bindings::*;
 
 pub use self::buildsnap::provider::types;
 pub use exports::buildsnap::provider::provider;
@@ -26,6 +34,8 @@ pub use exports::buildsnap::provider::provider;
 /// The contract version this module serves.
 pub const VERSION: &str = "0.1.0";
 
+/// Adds this contract's imports (`types`, `log`, `http`) to `linker`, served
+/// by `PluginState`.
 pub fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
     Plugin::add_to_linker::<PluginState, HasSelf<PluginState>>(linker, |state| state)
 }
@@ -153,6 +163,8 @@ struct Indices {
 }
 
 impl Pre {
+    /// Checks that the component exports the whole interface and resolves
+    /// each export's index once.
     pub fn new(pre: wasmtime::component::InstancePre<PluginState>) -> wasmtime::Result<Self> {
         // The generated constructor checks that the component exports the
         // whole interface; keep its error messages.
@@ -184,6 +196,7 @@ impl Pre {
         Ok(Pre { pre, idx })
     }
 
+    /// A fresh instance in `store`; exports are type-checked per call, not here.
     pub async fn instantiate(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Live> {
         Ok(Live {
             instance: self.pre.instantiate_async(&mut *store).await?,
@@ -213,6 +226,7 @@ impl Live {
         f.call_async(&mut *store, params).await
     }
 
+    /// Calls the `describe` export.
     pub async fn describe(
         &self,
         store: &mut Store<PluginState>,
@@ -223,6 +237,7 @@ impl Live {
             .0)
     }
 
+    /// Calls the `validate-credentials` export.
     pub async fn validate_credentials(
         &self,
         store: &mut Store<PluginState>,
@@ -238,6 +253,7 @@ impl Live {
             .0)
     }
 
+    /// Calls the `list-projects` export.
     pub async fn list_projects(
         &self,
         store: &mut Store<PluginState>,
@@ -253,6 +269,7 @@ impl Live {
             .0)
     }
 
+    /// Calls the `project-for-repo` export.
     pub async fn project_for_repo(
         &self,
         store: &mut Store<PluginState>,
@@ -264,6 +281,7 @@ impl Live {
             .0)
     }
 
+    /// Calls the `builds-for-commit` export.
     pub async fn builds_for_commit(
         &self,
         store: &mut Store<PluginState>,
@@ -280,6 +298,7 @@ impl Live {
             .0)
     }
 
+    /// Calls the `sync` export.
     pub async fn sync(
         &self,
         store: &mut Store<PluginState>,
@@ -296,6 +315,7 @@ impl Live {
             .0)
     }
 
+    /// Calls the `parse-webhook` export.
     pub async fn parse_webhook(
         &self,
         store: &mut Store<PluginState>,
