@@ -20,7 +20,9 @@ use crate::logging::warn;
 /// One item of a list: the record, or why it could not be read.
 #[derive(Debug, PartialEq)]
 pub enum Item<T> {
+    /// An item that parsed.
     Read(T),
+    /// An item that did not parse, with the reason.
     Malformed(String),
 }
 
@@ -57,7 +59,9 @@ impl<'de, T: ListRecord> Deserialize<'de> for Item<T> {
 #[derive(Debug, Deserialize)]
 #[serde(bound = "T: ListRecord")]
 pub struct Page<T> {
+    /// The page's items.
     pub items: Vec<Item<T>>,
+    /// Token of the next page; `None` on the last one.
     #[serde(default)]
     pub next_page_token: Option<String>,
 }
