@@ -98,6 +98,7 @@ pub fn from_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, BodyError>
 pub enum BodyError {
     /// Not UTF-8 from this byte offset on.
     NotUtf8(usize),
+    /// Not JSON of the expected shape.
     Json(serde_json::Error),
 }
 
