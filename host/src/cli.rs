@@ -16,6 +16,7 @@ use crate::settings::{
     Settings, SettingsBuilder, SettingsError,
 };
 
+/// The `buildsnap` command line: one subcommand per operation.
 #[derive(Debug, Parser)]
 #[command(
     name = "buildsnap",
@@ -23,10 +24,12 @@ use crate::settings::{
     about = "Snapshots of CI build state for every deploy"
 )]
 pub struct Cli {
+    /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The top-level subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP API, the web page and the background workers.
@@ -34,16 +37,19 @@ pub enum Command {
     /// Organisations (works on the data dir directly; stop nothing first,
     /// SQLite serialises writers).
     Orgs {
+        /// What to do with organisations.
         #[command(subcommand)]
         command: OrgsCommand,
     },
     /// Org API tokens (on the data dir directly).
     Tokens {
+        /// What to do with org tokens.
         #[command(subcommand)]
         command: TokensCommand,
     },
     /// Provider plugins.
     Providers {
+        /// What to do with provider plugins.
         #[command(subcommand)]
         command: ProvidersCommand,
     },
@@ -52,6 +58,7 @@ pub enum Command {
     Demo(DemoArgs),
 }
 
+/// Arguments of `demo`.
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
     /// Address of the web page and API.
@@ -69,6 +76,7 @@ pub struct DemoArgs {
     pub log: String,
 }
 
+/// The `orgs` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum OrgsCommand {
     /// Create an organisation.
@@ -78,11 +86,13 @@ pub enum OrgsCommand {
         /// Display name (defaults to the slug).
         #[arg(long)]
         name: Option<String>,
+        /// Where the state is.
         #[command(flatten)]
         data: DataArgs,
     },
 }
 
+/// The `tokens` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum TokensCommand {
     /// Create an org token; it is printed once and stored hashed.
@@ -96,22 +106,28 @@ pub enum TokensCommand {
         /// `all`, or `register_deploy` for CI scripts that only report deploys.
         #[arg(long, default_value = "all")]
         scope: String,
+        /// Where the state is.
         #[command(flatten)]
         data: DataArgs,
     },
 }
 
+/// The `providers` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ProvidersCommand {
     /// Load the plugins as `serve` would and list them, with load failures.
     List {
+        /// Which plugins to load.
         #[command(flatten)]
         plugins: PluginArgs,
+        /// Where the state is.
         #[command(flatten)]
         data: DataArgs,
     },
 }
 
+/// Where the state is and the key that encrypts it: shared by `serve`
+/// and the operator commands.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// SQLite database and other state.
@@ -131,6 +147,8 @@ pub struct DataArgs {
     pub secret_key_file: Option<PathBuf>,
 }
 
+/// Which plugins load and where they may connect: shared by `serve` and
+/// `providers list`.
 #[derive(Debug, Clone, Args)]
 pub struct PluginArgs {
     /// Extra provider plugins (*.wasm) to load besides the built-in ones.
@@ -142,13 +160,17 @@ pub struct PluginArgs {
     pub allow_hosts: String,
 }
 
+/// Arguments of `serve`; [`ServeArgs::settings`] turns them into
+/// [`Settings`].
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address of the HTTP API and web page.
     #[arg(long, env = "BUILDSNAP_LISTEN", default_value_t = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
+    /// Where the state is.
     #[command(flatten)]
     pub data: DataArgs,
+    /// Which plugins to load.
     #[command(flatten)]
     pub plugins: PluginArgs,
     /// Admin bearer token. Default: generated at first start, printed

@@ -7,6 +7,7 @@ use crate::cli::{OrgsCommand, ProvidersCommand, TokensCommand};
 use crate::serve::{load_plugins, open_store};
 use crate::settings::Settings;
 
+/// Run an `orgs` subcommand.
 pub fn orgs(command: OrgsCommand) -> anyhow::Result<()> {
     match command {
         OrgsCommand::Create { slug, name, data } => {
@@ -18,6 +19,7 @@ pub fn orgs(command: OrgsCommand) -> anyhow::Result<()> {
     }
 }
 
+/// Run a `tokens` subcommand; the new token goes to stdout alone.
 pub fn tokens(command: TokensCommand) -> anyhow::Result<()> {
     match command {
         TokensCommand::Create {
@@ -45,6 +47,7 @@ pub fn tokens(command: TokensCommand) -> anyhow::Result<()> {
     }
 }
 
+/// Run a `providers` subcommand.
 pub async fn providers(command: ProvidersCommand) -> anyhow::Result<()> {
     match command {
         ProvidersCommand::List { plugins, data } => {

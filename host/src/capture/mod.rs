@@ -42,6 +42,8 @@ pub struct CaptureConfig {
     pub max_attempts: u32,
     /// First retry delay; doubles per attempt (with jitter) up to `backoff_max`.
     pub backoff_base: Duration,
+    /// Longest retry delay. Higher spares a struggling provider; lower
+    /// finishes a capture sooner once the provider recovers.
     pub backoff_max: Duration,
     /// How many pipelines a commit search may look at.
     pub search_max_pipelines: u32,
@@ -80,14 +82,19 @@ impl Default for CaptureConfig {
 
 /// What the worker, the sync and webhook intake share.
 pub struct Capture {
+    /// Where snapshots, the job queue and the build index live.
     pub store: Store,
+    /// The loaded provider plugins the captures call.
     pub registry: Arc<Registry>,
+    /// Counters and histograms the capture work reports into.
     pub metrics: Arc<Metrics>,
     /// Wakes the worker (deploy registered, webhook news).
     pub notify: Arc<Notify>,
+    /// Provider-call slots per integration, shared by captures and sync.
     pub budget: budget::Budget,
     /// Disable signals per integration (fired by the API's DELETE).
     pub disables: disables::Disables,
+    /// The tuning this service was started with.
     pub config: CaptureConfig,
     /// One search at a time per (org, provider, project, sha): a second
     /// capture of the same commit waits, then finds the first one's answer
@@ -96,6 +103,7 @@ pub struct Capture {
 }
 
 impl Capture {
+    /// The shared state for `config`; nothing runs until [`Capture::start`].
     pub fn new(
         store: Store,
         registry: Arc<Registry>,

@@ -12,7 +12,9 @@ pub enum Failure {
     /// a crashed plugin call): try again, not before `at_least` when the
     /// provider said how long to wait.
     Transient {
+        /// The error, in words.
         reason: String,
+        /// The provider's `Retry-After`, if it gave one.
         at_least: Option<Duration>,
     },
     /// The provider rejected the stored credentials.

@@ -15,13 +15,18 @@ use crate::items::{Item, ListRecord};
 /// A pipeline (one trigger of a project).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Pipeline {
+    /// The pipeline's UUID.
     pub id: String,
+    /// Its number within the project.
     #[serde(default)]
     pub number: Option<u64>,
+    /// `gh/org/repo` style slug of its project.
     #[serde(default)]
     pub project_slug: Option<String>,
+    /// When it was created (RFC 3339).
     #[serde(default)]
     pub created_at: Option<String>,
+    /// CircleCI's pipeline state (`created`, `errored`, ...).
     #[serde(default)]
     pub state: Option<String>,
     /// Nested objects in reality (`git.checkout_sha`, `github_app.commit_sha`).
@@ -35,16 +40,22 @@ pub struct Pipeline {
 /// A pipeline's `vcs` map.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Vcs {
+    /// The commit SHA built.
     #[serde(default)]
     pub revision: Option<String>,
+    /// The branch, when triggered by a branch.
     #[serde(default)]
     pub branch: Option<String>,
+    /// The tag, when triggered by a tag.
     #[serde(default)]
     pub tag: Option<String>,
+    /// URL of the repository the change came from.
     #[serde(default)]
     pub origin_repository_url: Option<String>,
+    /// URL of the repository built.
     #[serde(default)]
     pub target_repository_url: Option<String>,
+    /// VCS provider (`GitHub`, `Bitbucket`, ...).
     #[serde(default)]
     pub provider_name: Option<String>,
 }
@@ -107,19 +118,27 @@ pub fn is_sha(s: &str) -> bool {
 /// A workflow (a buildsnap build).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Workflow {
+    /// The workflow's UUID.
     pub id: String,
+    /// The workflow's name in the config.
     #[serde(default)]
     pub name: Option<String>,
+    /// CircleCI's workflow status.
     #[serde(default)]
     pub status: Option<String>,
+    /// UUID of its pipeline.
     #[serde(default)]
     pub pipeline_id: Option<String>,
+    /// Number of its pipeline.
     #[serde(default)]
     pub pipeline_number: Option<u64>,
+    /// Slug of its project.
     #[serde(default)]
     pub project_slug: Option<String>,
+    /// When it was created (RFC 3339).
     #[serde(default)]
     pub created_at: Option<String>,
+    /// When it stopped (RFC 3339), if it has.
     #[serde(default)]
     pub stopped_at: Option<String>,
 }
@@ -130,13 +149,19 @@ pub struct Workflow {
 /// `stopped_at`; `null` is absent, unknown keys are ignored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
+    /// The job's UUID.
     pub id: String,
+    /// The job's name in the config.
     pub name: Option<String>,
     /// Absent for approval jobs and some canceled ones.
     pub job_number: Option<u64>,
+    /// `type`: `build` or `approval`.
     pub kind: Option<String>,
+    /// CircleCI's job status.
     pub status: Option<String>,
+    /// When it started (RFC 3339).
     pub started_at: Option<String>,
+    /// When it stopped (RFC 3339).
     pub stopped_at: Option<String>,
 }
 
@@ -246,10 +271,13 @@ in_two_passes!(Pipeline, Workflow, V1Project);
 /// `GET /api/v2/me`.
 #[derive(Debug, Deserialize)]
 pub struct Me {
+    /// The user's UUID.
     #[serde(default)]
     pub id: Option<String>,
+    /// The user's login.
     #[serde(default)]
     pub login: Option<String>,
+    /// The user's display name.
     #[serde(default)]
     pub name: Option<String>,
     /// Set instead of the rest when CircleCI refuses ("You must log in first.").
@@ -260,13 +288,16 @@ pub struct Me {
 /// An item of v1.1 `GET /api/v1.1/projects` (followed projects).
 #[derive(Debug, Deserialize)]
 pub struct V1Project {
+    /// Repository URL.
     #[serde(default)]
     pub vcs_url: Option<String>,
+    /// VCS type (`github`, `bitbucket`).
     #[serde(default)]
     pub vcs_type: Option<String>,
     /// The organisation.
     #[serde(default)]
     pub username: Option<String>,
+    /// The repository's name.
     #[serde(default)]
     pub reponame: Option<String>,
 }
@@ -274,8 +305,10 @@ pub struct V1Project {
 /// An item of `GET /api/v2/me/collaborations` (an organisation).
 #[derive(Debug, Deserialize)]
 pub struct Collaboration {
+    /// The organisation's slug.
     #[serde(default)]
     pub slug: Option<String>,
+    /// The organisation's name.
     #[serde(default)]
     pub name: Option<String>,
     /// The OpenAPI document says `vcs-type`; real answers say `vcs_type`.

@@ -21,10 +21,12 @@ pub const MAX_PAGES_PER_LIST: u32 = 100;
 /// Everything read of one list.
 #[derive(Debug)]
 pub struct ListRead<T> {
+    /// The items read, in order.
     pub items: Vec<Item<T>>,
     /// False when a later page failed, a page token came back twice, or the
     /// page cap was hit: `items` is then a prefix of the list.
     pub complete: bool,
+    /// How many pages were requested.
     pub pages: u32,
 }
 

@@ -15,10 +15,13 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAcces
 pub trait Scalar: Sized {
     /// What the field expects, for messages ("a string").
     const EXPECTED: &'static str;
+    /// The value a JSON string holds, if this type takes strings.
     fn from_str(s: &str) -> Option<Self>;
+    /// As [`Scalar::from_str`], for an owned string (saves a copy).
     fn from_string(s: String) -> Option<Self> {
         Self::from_str(&s)
     }
+    /// The value a JSON non-negative integer holds, if this type takes them.
     fn from_u64(_: u64) -> Option<Self> {
         None
     }
@@ -47,7 +50,9 @@ impl Scalar for u64 {
 /// One field's value.
 #[derive(Debug, PartialEq)]
 pub enum Field<T> {
+    /// A value of the expected type.
     Value(T),
+    /// JSON `null`.
     Null,
     /// Another type; names what was found ("an integer").
     Wrong(&'static str),
@@ -164,9 +169,12 @@ where
 
 /// Reads an object's entries into a record, or says why they are not one.
 pub trait ObjectReader<'de> {
+    /// What a successful read produces.
     type Record;
     /// What the record is ("struct Job"), for messages.
     const NAME: &'static str;
+    /// Read the entries of `map`: `Ok(Err(why))` when they are not a
+    /// record, `Err` when the JSON itself is broken.
     fn read<A: MapAccess<'de>>(self, map: A) -> Result<Result<Self::Record, String>, A::Error>;
 }
 

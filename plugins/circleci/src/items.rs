@@ -20,7 +20,9 @@ use crate::logging::warn;
 /// One item of a list: the record, or why it could not be read.
 #[derive(Debug, PartialEq)]
 pub enum Item<T> {
+    /// An item that parsed.
     Read(T),
+    /// An item that did not parse, with the reason.
     Malformed(String),
 }
 
@@ -57,7 +59,9 @@ impl<'de, T: ListRecord> Deserialize<'de> for Item<T> {
 #[derive(Debug, Deserialize)]
 #[serde(bound = "T: ListRecord")]
 pub struct Page<T> {
+    /// The page's items.
     pub items: Vec<Item<T>>,
+    /// Token of the next page; `None` on the last one.
     #[serde(default)]
     pub next_page_token: Option<String>,
 }
@@ -94,6 +98,7 @@ pub fn from_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, BodyError>
 pub enum BodyError {
     /// Not UTF-8 from this byte offset on.
     NotUtf8(usize),
+    /// Not JSON of the expected shape.
     Json(serde_json::Error),
 }
 

@@ -13,12 +13,17 @@ use crate::wit::{Build, Job};
 /// What a build takes from its pipeline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PipelineInfo {
+    /// The pipeline's UUID.
     pub id: String,
+    /// Its number within the project.
     pub number: Option<u64>,
     /// Full commit SHA, lower-case.
     pub sha: String,
+    /// The branch built, if any.
     pub branch: Option<String>,
+    /// The tag built, if any.
     pub tag: Option<String>,
+    /// When it was created (RFC 3339).
     pub created_at: Option<String>,
 }
 

@@ -45,10 +45,16 @@ use crate::wit::{CallContext, CommitBuilds, CommitQuery, ProviderError, SearchRe
 
 /// Words for [`SearchReport::stopped_because`].
 pub mod stop {
+    /// Searched the most pipelines the horizon allows.
     pub const HORIZON: &str = "horizon";
+    /// Reached pipelines older than the horizon's cut-off time.
     pub const NOT_BEFORE: &str = "not-before";
+    /// No more pages: every pipeline was searched.
     pub const END_OF_HISTORY: &str = "end-of-history";
+    /// CircleCI repeated a page token; paging stopped.
     pub const PAGE_LOOP: &str = "page-loop";
+    /// A page without matches after pages with them: the commit's
+    /// pipelines are behind.
     pub const PAST_MATCHES: &str = "past-matches";
 }
 

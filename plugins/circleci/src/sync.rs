@@ -28,7 +28,9 @@ use crate::wit::{CallContext, ProviderError, SyncPage, SyncRequest};
 /// Where the previous sync stopped.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cursor {
+    /// `created_at` of the newest pipeline seen.
     pub created_at: String,
+    /// ID of that pipeline (ties on `created_at`).
     pub pipeline_id: String,
 }
 
