@@ -23,9 +23,8 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 /// The log filter when none is given.
 pub const DEFAULT_LOG: &str = "info";
 
-/// HTTP connections served at once when not set: below the usual 1024
-/// open-file limit, with room for the database, plugins and provider calls.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// HTTP connections served at once when not set: the API's own default.
+pub use buildsnap_api::DEFAULT_MAX_CONNECTIONS;
 
 /// Longest plugin call timeout accepted (one hour): longer would let a
 /// stuck plugin hold a concurrency permit for most of a day's captures.

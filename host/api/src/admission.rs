@@ -9,7 +9,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Default cap on served connections: below a typical 1024 descriptor limit,
 /// with room for the overflow lane, the database and plugin files.
-pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 512;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
 /// Where an accepted connection goes. The permit is held for as long as the
 /// connection lives.

@@ -25,6 +25,7 @@ mod routes;
 mod server;
 mod state;
 
+pub use admission::DEFAULT_MAX_CONNECTIONS;
 pub use buildsnap_store::{Account, ProviderToken};
 pub use errors::ApiError;
 pub use openapi::OPENAPI_JSON;
