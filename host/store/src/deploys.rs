@@ -29,9 +29,9 @@ macro_rules! select_deploys {
         JOIN snapshots s ON s.deploy_id = d.id"
     };
 }
-const SELECT: &str = select_deploys!();
+pub(crate) const SELECT: &str = select_deploys!();
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<(Deploy, StoredBuilds)> {
+pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<(Deploy, StoredBuilds)> {
     let deployed_at = ts::nanos_to_string(r.get(5)?);
     let encoding: String = r.get(14)?;
     let builds = StoredBuilds::from_columns(&encoding, r.get(11)?, r.get(15)?).map_err(|e| {
@@ -64,7 +64,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<(Deploy, StoredBuilds)> {
     ))
 }
 
-fn finish((mut d, stored): (Deploy, StoredBuilds)) -> Result<Deploy> {
+pub(crate) fn finish((mut d, stored): (Deploy, StoredBuilds)) -> Result<Deploy> {
     d.builds.builds = serde_json::from_str(&stored.into_json()?)?;
     Ok(d)
 }
@@ -172,30 +172,15 @@ impl Store {
         })
     }
 
-    /// Deploys of `org` (of one project when given), newest `deployed_at`
-    /// first, at most `limit` (clamped to 1..=[`MAX_LIST_LIMIT`]).
+    /// The first page of deploys of `org` (of one project when given):
+    /// [`Store::list_deploys_page`] without a cursor.
     pub fn list_deploys(
         &self,
         org: &str,
         project: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Deploy>> {
-        let limit = limit.clamp(1, MAX_LIST_LIMIT);
-        self.db.read(|tx| {
-            let org_id = orgs::org_id(tx, org)?;
-            let rows: Vec<(Deploy, StoredBuilds)> = match project {
-                Some(p) => {
-                    let pid = projects::project_row(tx, org_id, p)?.id;
-                    let sql = format!("{SELECT} WHERE d.project_id = ?1 ORDER BY d.deployed_at DESC, d.id DESC LIMIT ?2");
-                    tx.prepare_cached(&sql)?.query_map(params![pid, limit], from_row)?.collect::<Result<_, _>>()?
-                }
-                None => {
-                    let sql = format!("{SELECT} WHERE d.org_id = ?1 ORDER BY d.deployed_at DESC, d.id DESC LIMIT ?2");
-                    tx.prepare_cached(&sql)?.query_map(params![org_id, limit], from_row)?.collect::<Result<_, _>>()?
-                }
-            };
-            rows.into_iter().map(finish).collect()
-        })
+        Ok(self.list_deploys_page(org, project, limit, None)?.deploys)
     }
 
     /// One deploy of `org`; `DeployNotFound` also for another org's deploy.

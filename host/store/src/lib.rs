@@ -19,6 +19,7 @@ mod columns;
 mod crypto;
 mod data_dir;
 mod db;
+mod deploy_pages;
 mod deploys;
 mod error;
 mod index;
@@ -41,6 +42,7 @@ pub use buildsnap_domain::ts;
 /// The snapshot records the store reads and writes, defined by the domain.
 pub use buildsnap_domain::{FinalSnapshot, IndexedBuild, IndexedJob, Snapshot, SnapshotState};
 pub use crypto::{KeyError, ProviderToken, SecretKey};
+pub use deploy_pages::{DeployCursor, DeployPage};
 pub use deploys::{DEFAULT_ENVIRONMENT, MAX_LIST_LIMIT};
 pub use error::{Result, StoreError};
 pub use index::{CommitSearch, IndexLookup};
