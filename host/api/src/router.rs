@@ -195,7 +195,14 @@ pub(crate) fn route(method: &Method, path: &str) -> Match {
     let Ok(found) = TREE.at(path) else {
         return Match::NotFound;
     };
-    match found.value.iter().find(|(m, _, _)| m == method) {
+    // HEAD is GET without the body (RFC 9110, 9.3.2): every GET route
+    // answers it; the server drops the body and keeps its length.
+    let wanted = if *method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
+    match found.value.iter().find(|(m, _, _)| m == wanted) {
         Some((_, route, template)) => {
             let mut params = Vec::with_capacity(found.params.len());
             for (_, raw) in found.params.iter() {
@@ -210,9 +217,13 @@ pub(crate) fn route(method: &Method, path: &str) -> Match {
                 params,
             }
         }
-        None => Match::MethodNotAllowed {
-            allow: found.value.iter().map(|(m, _, _)| m.clone()).collect(),
-        },
+        None => {
+            let mut allow: Vec<Method> = found.value.iter().map(|(m, _, _)| m.clone()).collect();
+            if allow.contains(&Method::GET) {
+                allow.push(Method::HEAD);
+            }
+            Match::MethodNotAllowed { allow }
+        }
     }
 }
 
@@ -253,7 +264,7 @@ mod tests {
             _ => panic!("no match"),
         }
         assert!(
-            matches!(route(&Method::PATCH, "/api/v1/orgs/a/projects"), Match::MethodNotAllowed { allow } if allow.len() == 2)
+            matches!(route(&Method::PATCH, "/api/v1/orgs/a/projects"), Match::MethodNotAllowed { allow } if allow.len() == 3)
         );
         assert!(matches!(
             route(&Method::GET, "/api/v1/orgs//projects"),

@@ -166,6 +166,15 @@ fn request_id(headers: &HeaderMap) -> String {
         .unwrap_or_else(new_request_id)
 }
 
+/// The answer to a HEAD: the GET answer's status and headers, its
+/// `Content-Length` the length the body would have had, no body.
+fn without_body(resp: Resp) -> Resp {
+    let (mut parts, body) = resp.into_parts();
+    let len = body.size_hint().exact().unwrap_or(0);
+    parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    Response::from_parts(parts, Full::new(Bytes::new()))
+}
+
 /// Routes that read a request body. Any other route answers without
 /// waiting for one (a body sent anyway is left unread and the connection
 /// closed after the answer), so a trickled body cannot hold it.
@@ -243,6 +252,9 @@ impl App {
         );
         if let Ok(v) = HeaderValue::from_str(&rid) {
             resp.headers_mut().insert(REQUEST_ID_HEADER, v);
+        }
+        if method == Method::HEAD {
+            resp = without_body(resp);
         }
         resp
     }

@@ -302,7 +302,7 @@ async fn auth_401_403_404_and_error_shape() {
         .call("PATCH", "/api/v1/orgs/acme/projects", Some(ADMIN), None)
         .await;
     assert_error(&r, 405, "method_not_allowed");
-    assert_eq!(r.headers["allow"], "POST, GET");
+    assert_eq!(r.headers["allow"], "POST, GET, HEAD");
 }
 
 #[tokio::test]

@@ -118,7 +118,7 @@ async fn page_and_assets_have_types_csp_and_no_auth() {
     assert_eq!(r.status(), 405);
     let r = c.post(format!("{}/", srv.base)).send().await.unwrap();
     assert_eq!(r.status(), 405);
-    assert_eq!(r.headers()["allow"], "GET");
+    assert_eq!(r.headers()["allow"], "GET, HEAD");
     srv.stop().await;
 }
 

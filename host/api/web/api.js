@@ -55,9 +55,10 @@ export class Client {
    * `Aborted` when `signal` fires, `NetworkError`, `Unauthorized` or
    * `ApiError` (with the API's own code and message) otherwise.
    */
-  async call(method, path, body, { signal } = {}) {
+  async call(method, path, body, { signal, etag, tagged } = {}) {
     const headers = { Accept: 'application/json', Authorization: `Bearer ${this.token}` };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (etag) headers['If-None-Match'] = etag;
     let resp;
     try {
       resp = await fetch(path, {
@@ -69,6 +70,8 @@ export class Client {
       throw new NetworkError(`Could not reach buildsnap (${e.message}). Is the server running?`);
     }
     if (resp.status === 204) return null;
+    // Asked with the tag of the last answer, and nothing changed.
+    if (resp.status === 304) return tagged ? { notModified: true, etag } : null;
     let data = null;
     try { data = await resp.json(); } catch (e) {
       if (signal && signal.aborted) throw new Aborted();
@@ -81,10 +84,17 @@ export class Client {
       if (resp.status === 401) throw new Unauthorized(code, message);
       throw new ApiError(resp.status, code, message);
     }
-    return data;
+    return tagged ? { notModified: false, etag: resp.headers.get('ETag'), data } : data;
   }
 
   get(path, opts) { return this.call('GET', path, undefined, opts); }
+  /**
+   * A conditional GET: sends `etag` (the tag of the last answer, if any) as
+   * If-None-Match. Resolves to `{notModified: true, etag}` when the server
+   * says nothing changed (304, no body sent), else `{notModified: false,
+   * etag, data}` with the new answer and its tag.
+   */
+  getTagged(path, etag, opts = {}) { return this.call('GET', path, undefined, { ...opts, etag, tagged: true }); }
   put(path, body, opts) { return this.call('PUT', path, body, opts); }
   post(path, body, opts) { return this.call('POST', path, body, opts); }
   delete(path, opts) { return this.call('DELETE', path, undefined, opts); }

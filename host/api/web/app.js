@@ -6,7 +6,7 @@ import { $, wireTabs } from './dom.js';
 import { clearFlash } from './flash.js';
 import { resume, wireSession } from './session.js';
 import { state, stopPolling } from './state.js';
-import { loadDeploys, onFilterChange } from './views/deploys.js';
+import { loadDeploys, loadOlder, onFilterChange } from './views/deploys.js';
 import { loadIntegrations } from './views/integrations.js';
 import { loadProjects, onAddProject } from './views/projects.js';
 
@@ -40,6 +40,7 @@ function start() {
   wireSession(() => route(true));
   $('#project-form').addEventListener('submit', onAddProject);
   $('#deploy-filter').addEventListener('change', onFilterChange);
+  $('#deploys-older').addEventListener('click', loadOlder);
   wireTabs($('#view-integrations [role=tablist]'));
   window.addEventListener('hashchange', () => route(true));
   document.addEventListener('visibilitychange', () => {

@@ -47,6 +47,7 @@ export function signOut(message) {
   state.view = null;
   for (const e of state.deployCards.values()) e.el.remove();
   state.deployCards.clear();
+  state.deploysSeen = { path: null, etag: null, pending: false, older: null, olderShown: false };
   $('#app-view').hidden = true;
   $('#session').hidden = true;
   $('#signin-view').hidden = false;

@@ -26,6 +26,12 @@ export const state = {
   providerNames: new Map(),
   /** Deploy id -> its card {el, key, update}, so a poll updates cards in place. */
   deployCards: new Map(),
+  /**
+   * The Deploys list as last answered: the request path, its ETag (a poll
+   * sends it, and a 304 means no repaint), whether a capture was pending,
+   * and where older deploys continue (`next_cursor`) once "Show older" was used.
+   */
+  deploysSeen: { path: null, etag: null, pending: false, older: null, olderShown: false },
 };
 
 /** Cancels the next Deploys poll. */

@@ -91,6 +91,15 @@ async function api(method, p, token, body) {
   return { status: r.status, body: text ? JSON.parse(text) : null };
 }
 
+/** Polls `cond` every 50 ms until it holds, at most 10 s. */
+async function waitUntil(cond, what) {
+  for (let i = 0; i < 200; i += 1) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
 async function shot(name) {
   fs.mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
@@ -410,6 +419,70 @@ describe('buildsnap web page', () => {
       return { painted, outcome, abortedSignal: oldSignal.aborted };
     });
     assert.deepEqual(r, { painted: ['new'], outcome: 'aborted', abortedSignal: true });
+  });
+
+  it('polls with the list\'s ETag (a 304 repaints nothing) and pages in older deploys by cursor', async () => {
+    // A project without a build server: its deploys are final at once.
+    let r = await api('POST', `/api/v1/orgs/${ORG}/projects`, orgToken, { slug: 'batch', name: 'Batch' });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    r = await api('POST', `/api/v1/orgs/${ORG}/projects/batch/code-deployments`, orgToken,
+      { slug: 'main', repo_url: 'https://github.com/acme/batch', branch: 'main' });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    for (let i = 0; i < 55; i += 1) {
+      const at = new Date(Date.parse('2025-05-01T00:00:00Z') + i * 60000).toISOString();
+      r = await api('POST', `/api/v1/orgs/${ORG}/projects/batch/deploys`, orgToken, { sha: SHA, deployed_at: at });
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+    }
+    await goTo('Projects');
+    await goTo('Deploys');
+    await page.locator('#deploy-filter option[value="batch"]').waitFor({ state: 'attached' });
+    const lists = [];
+    const onResponse = (resp) => {
+      const u = new URL(resp.url());
+      if (u.pathname === `/api/v1/orgs/${ORG}/deploys` && u.searchParams.get('project') === 'batch') {
+        lists.push({ cursor: u.searchParams.get('cursor'), status: resp.status(), etag: resp.headers().etag, sent: resp.request().headers()['if-none-match'] });
+      }
+    };
+    page.on('response', onResponse);
+    try {
+      await page.locator('#deploy-filter').selectOption('batch');
+      const cards = page.locator('#deploy-list > .deploy');
+      await page.waitForFunction(() => document.querySelectorAll('#deploy-list > .deploy').length === 50);
+      const older = page.getByRole('button', { name: 'Show older deploys' });
+      await older.waitFor();
+      // A poll (visibilitychange refreshes at once) sends the tag it got and gets a 304.
+      const first = lists.at(-1);
+      assert.equal(first.status, 200);
+      assert.ok(first.etag, 'the list answer is tagged');
+      const newest = await cards.first().getAttribute('id');
+      await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+      await waitUntil(() => lists.length > 1 && lists.at(-1).status === 304, 'a 304 poll');
+      assert.equal(lists.at(-1).sent, first.etag);
+      assert.equal(await cards.count(), 50);
+      assert.equal(await cards.first().getAttribute('id'), newest);
+
+      // Older deploys: the next page by cursor, appended; then no more.
+      await older.click();
+      await page.waitForFunction(() => document.querySelectorAll('#deploy-list > .deploy').length === 55);
+      assert.ok(lists.some((l) => l.cursor), 'asked by cursor');
+      await older.waitFor({ state: 'hidden' });
+      const ids = await cards.evaluateAll((els) => els.map((e) => Number(e.id.replace('deploy-', ''))));
+      assert.deepEqual(ids, [...ids].sort((a, b) => b - a), 'newest first, older appended in order');
+
+      // A new deploy changes the list: the next poll gets a 200 and paints it
+      // on top; the older cards stay.
+      r = await api('POST', `/api/v1/orgs/${ORG}/projects/batch/deploys`, orgToken, { sha: SHA, deployed_at: '2025-05-02T00:00:00Z' });
+      const added = r.body.id;
+      await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+      await page.locator(`#deploy-${added}`).waitFor();
+      assert.equal(await cards.first().getAttribute('id'), `deploy-${added}`);
+      assert.equal(await cards.count(), 56);
+      assert.equal(lists.at(-1).status, 200);
+    } finally {
+      page.off('response', onResponse);
+    }
+    await page.locator('#deploy-filter').selectOption('');
+    await page.locator(`#deploy-${deployId}`).waitFor();
   });
 
   it('disables CircleCI: "CircleCI disabled", and no project uses it any more', async () => {

@@ -107,27 +107,34 @@ pub(crate) fn answer(
         (ServedBuilds::Zstd(frame), Coding::Zstd) => pass_through(frame, &render),
         _ => None,
     };
-    let (body, encoding) = match passed {
-        Some(body) => (body, Some("zstd")),
-        None => {
-            let json = render(&served.into_json()?);
-            match coding {
-                Coding::Identity => (json, None),
-                Coding::Zstd => (
-                    zstd::bulk::compress(&json, 1).map_err(|e| internal("zstd", e))?,
-                    Some("zstd"),
-                ),
-                Coding::Gzip => {
-                    let mut e = flate2::write::GzEncoder::new(
-                        Vec::with_capacity(json.len() / 4),
-                        flate2::Compression::fast(),
-                    );
-                    e.write_all(&json).map_err(|e| internal("gzip", e))?;
-                    (e.finish().map_err(|e| internal("gzip", e))?, Some("gzip"))
-                }
-            }
+    match passed {
+        Some(body) => Ok(respond(body, Some("zstd"))),
+        None => encoded(coding, render(&served.into_json()?)),
+    }
+}
+
+/// The 200 answer of a JSON body built in full, compressed in `coding` at
+/// the fastest level.
+pub(crate) fn encoded(coding: Coding, json: Vec<u8>) -> Result<Resp, ApiError> {
+    let (body, encoding) = match coding {
+        Coding::Identity => (json, None),
+        Coding::Zstd => (
+            zstd::bulk::compress(&json, 1).map_err(|e| internal("zstd", e))?,
+            Some("zstd"),
+        ),
+        Coding::Gzip => {
+            let mut e = flate2::write::GzEncoder::new(
+                Vec::with_capacity(json.len() / 4),
+                flate2::Compression::fast(),
+            );
+            e.write_all(&json).map_err(|e| internal("gzip", e))?;
+            (e.finish().map_err(|e| internal("gzip", e))?, Some("gzip"))
         }
     };
+    Ok(respond(body, encoding))
+}
+
+fn respond(body: Vec<u8>, encoding: Option<&'static str>) -> Resp {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = StatusCode::OK;
     let h = r.headers_mut();
@@ -136,7 +143,7 @@ pub(crate) fn answer(
     if let Some(e) = encoding {
         h.insert(CONTENT_ENCODING, HeaderValue::from_static(e));
     }
-    Ok(r)
+    r
 }
 
 fn internal(what: &str, e: std::io::Error) -> ApiError {

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use buildsnap_store::{NewDeploy, ServedBuilds, SnapshotState, ts};
+use buildsnap_store::{DeployCursor, NewDeploy, ServedBuilds, SnapshotState, ts};
 use hyper::StatusCode;
 use serde::Deserialize;
 
-use super::{Resp, body, coding, db, db_point_read, json, param};
+use super::{Resp, body, coding, conditional, db, db_point_read, json, param};
 use crate::auth::{Need, require_org};
 use crate::errors::ApiError;
 use crate::router::percent_decode;
@@ -71,11 +71,15 @@ fn query_params(q: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `GET .../deploys`: one page, newest first, with the cursor of the next
+/// (`next_cursor`, null on the last page). Compressed as the client
+/// accepts and tagged for `If-None-Match` (the page's refresh).
 pub(super) async fn list(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiError> {
     let org = param(&req, 0);
     require_org(req.principal()?, &org, Need::All)?;
     let mut project = None;
     let mut limit = DEFAULT_LIMIT;
+    let mut after = None;
     for (k, v) in query_params(req.query.as_deref()) {
         match k.as_str() {
             "project" if !v.is_empty() => project = Some(v),
@@ -94,14 +98,32 @@ pub(super) async fn list(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiErr
                         )
                     })?;
             }
+            "cursor" if !v.is_empty() => {
+                after = Some(DeployCursor::decode(&v).ok_or_else(|| {
+                    // 422 like the API's other "names something it does
+                    // not know" answers: the text is well-formed, the
+                    // position is not one this server gave out.
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid_cursor",
+                        "cursor is not one this server gave out: use the next_cursor of a previous answer, or leave it out for the first page",
+                    )
+                })?);
+            }
             _ => {}
         }
     }
-    let ds = db(state, move |s| {
-        s.list_deploys(&org, project.as_deref(), limit)
+    let coding = coding::negotiate(&req.headers);
+    let page = db(state, move |s| {
+        s.list_deploys_page(&org, project.as_deref(), limit, after)
     })
     .await?;
-    Ok(json(StatusCode::OK, &serde_json::json!({ "deploys": ds })))
+    let body = serde_json::to_vec(&serde_json::json!({
+        "deploys": page.deploys,
+        "next_cursor": page.next.map(|c| c.encode()),
+    }))
+    .unwrap_or_default();
+    Ok(conditional::etagged(&req.headers, coding::encoded(coding, body)?).await)
 }
 
 fn deploy_id(req: &Req) -> Result<i64, ApiError> {
@@ -118,9 +140,10 @@ pub(super) async fn get(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiErro
     let mut d = db_point_read(state, move |s| s.get_deploy_served(&org, id)).await?;
     let served = std::mem::replace(&mut d.builds.builds, ServedBuilds::Zstd(Vec::new()));
     let d = d.with_builds(());
-    coding::answer(coding, served, |builds| {
+    let resp = coding::answer(coding, served, |builds| {
         serde_json::to_vec(&d.clone().with_builds(builds)).unwrap_or_default()
-    })
+    })?;
+    Ok(conditional::etagged(&req.headers, resp).await)
 }
 
 pub(super) async fn builds(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiError> {
@@ -131,7 +154,8 @@ pub(super) async fn builds(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiE
     let mut d = db_point_read(state, move |s| s.get_deploy_served(&org, id)).await?;
     let served = std::mem::replace(&mut d.builds.builds, ServedBuilds::Zstd(Vec::new()));
     let snapshot = d.builds.with_builds(());
-    coding::answer(coding, served, |builds| {
+    let resp = coding::answer(coding, served, |builds| {
         serde_json::to_vec(&snapshot.clone().with_builds(builds)).unwrap_or_default()
-    })
+    })?;
+    Ok(conditional::etagged(&req.headers, resp).await)
 }

@@ -1,6 +1,7 @@
 //! Handlers, one module per resource, and the helpers they share.
 
 mod coding;
+mod conditional;
 pub(crate) mod deploys;
 pub(crate) mod integrations;
 pub(crate) mod orgs;

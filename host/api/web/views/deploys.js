@@ -60,13 +60,16 @@ export async function loadDeploys(fresh) {
     loadFilterProjects();
   }
   const c = state.client;
-  const project = $('#deploy-filter').value;
-  const path = c.orgPath(`/deploys?limit=50${project ? `&project=${enc(project)}` : ''}`);
+  const path = c.orgPath(`/deploys?limit=${PAGE}${projectQuery()}`);
+  const seen = state.deploysSeen;
+  // A poll of the list already painted sends its tag: an unchanged list is
+  // a 304 with no body and no repaint. A fresh load always repaints.
+  const etag = !fresh && seen.path === path ? seen.etag : null;
   try {
     await state.refresh.run(async (signal) => {
       // Names until they are known (a superseded fresh load may not have got them).
-      const [data] = await Promise.all([c.get(path, { signal }), loadProviderNames(signal)]);
-      return data;
+      const [answer] = await Promise.all([c.getTagged(path, etag, { signal }), loadProviderNames(signal)]);
+      return { path, answer };
     }, paint);
   } catch (e) {
     if (handled(e)) return;
@@ -76,22 +79,75 @@ export async function loadDeploys(fresh) {
   }
 }
 
+/** `&project=…` of the filter, or nothing. */
+function projectQuery() {
+  const project = $('#deploy-filter').value;
+  return project ? `&project=${enc(project)}` : '';
+}
+
 /** Forgets the cards (the filter changed) and loads afresh. */
 export function onFilterChange() {
   for (const e of state.deployCards.values()) e.el.remove();
   state.deployCards.clear();
+  state.deploysSeen = { path: null, etag: null, pending: false, older: null, olderShown: false };
   loadDeploys(true);
 }
 
-function paint(data) {
+function paint({ path, answer }) {
   if (state.view !== 'deploys') return;
-  renderDeploys(data.deploys);
+  const seen = state.deploysSeen;
+  if (!answer.notModified) {
+    const { data } = answer;
+    Object.assign(seen, { path, etag: answer.etag, pending: data.deploys.some((d) => d.builds.state === 'pending') });
+    // Once older pages are shown, their cursor moves only with them.
+    if (!seen.olderShown) seen.older = data.next_cursor;
+    renderDeploys(data.deploys, { keepOlder: seen.olderShown });
+    showOlderButton();
+  }
   for (const el of document.querySelectorAll('#deploy-list .rel')) el.textContent = ` (${relative(el.dataset.t)})`;
   $('#deploys-updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
-  schedulePoll(data.deploys.some((d) => d.builds.state === 'pending'));
+  schedulePoll(seen.pending);
 }
 
-function renderDeploys(deploys) {
+function showOlderButton() {
+  $('#deploys-older').hidden = !state.deploysSeen.older;
+}
+
+/**
+ * "Show older deploys": the page after the oldest one shown, by its cursor,
+ * appended below. Polls keep refreshing only the newest page; the older
+ * cards stay as they are (deploys are never removed).
+ */
+export async function loadOlder() {
+  const seen = state.deploysSeen;
+  const c = state.client;
+  if (!seen.older || !c) return;
+  const button = $('#deploys-older');
+  button.disabled = true;
+  try {
+    const data = await c.get(c.orgPath(`/deploys?limit=${PAGE}${projectQuery()}&cursor=${enc(seen.older)}`));
+    const list = $('#deploy-list');
+    for (const d of data.deploys) {
+      if (state.deployCards.has(d.id)) continue;
+      const entry = deployCard(d);
+      state.deployCards.set(d.id, entry);
+      list.append(entry.el);
+    }
+    seen.older = data.next_cursor;
+    seen.olderShown = true;
+    showOlderButton();
+  } catch (e) {
+    if (handled(e)) return;
+    $('#deploys-updated').textContent = `Could not load older deploys: ${e.message}`;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** Deploys per page of the list (the API's default). */
+const PAGE = 50;
+
+function renderDeploys(deploys, { keepOlder = false } = {}) {
   const list = $('#deploy-list');
   list.setAttribute('aria-busy', 'false');
   for (const sk of list.querySelectorAll(':scope > .skeleton, :scope > .notice')) sk.remove();
@@ -111,8 +167,10 @@ function renderDeploys(deploys) {
     if (want !== entry.el) list.insertBefore(entry.el, want);
     prev = entry.el;
   }
+  // Without older pages shown, the list is exactly the newest page: a card
+  // pushed off it by newer deploys goes. With them, it stays below.
   for (const [id, entry] of state.deployCards) {
-    if (!seen.has(id)) {
+    if (!keepOlder && !seen.has(id)) {
       entry.el.remove();
       state.deployCards.delete(id);
     }
