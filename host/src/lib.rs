@@ -12,3 +12,4 @@ pub mod runtime;
 pub mod serve;
 pub mod services;
 pub mod settings;
+pub mod upkeep;

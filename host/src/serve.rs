@@ -11,6 +11,7 @@ use crate::runtime::Registry;
 use crate::runtime::origin::AllowList;
 use crate::services::Services;
 use crate::settings::Settings;
+use crate::upkeep::Upkeep;
 
 /// Open the data dir's store with the configured key.
 pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
@@ -56,6 +57,7 @@ pub struct Server {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     background: Option<CaptureHandle>,
+    upkeep: Option<Upkeep>,
 }
 
 impl Server {
@@ -69,6 +71,9 @@ impl Server {
         let background = async {
             if let Some(b) = self.background.take() {
                 b.stop().await;
+            }
+            if let Some(u) = self.upkeep.take() {
+                u.stop().await;
             }
         };
         let (served, ()) = tokio::join!(&mut self.task, background);
@@ -127,6 +132,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Server> {
     // Started after the listener is bound: a start that fails leaves no
     // background work behind. Captures queued before (a restart) run now.
     let background = capture.start();
+    let upkeep = Upkeep::start(store.clone());
     tracing::info!(listen = %addr, plugins = registry.plugins().count(), sync_interval_s, plugin_timeout_s = settings.plugin_timeout.as_secs(), "buildsnap serving");
     Ok(Server {
         addr,
@@ -137,6 +143,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Server> {
         stop: Some(stop),
         task,
         background: Some(background),
+        upkeep: Some(upkeep),
     })
 }
 

@@ -29,6 +29,7 @@ mod migrations;
 mod model;
 mod orgs;
 mod projects;
+mod reencode;
 mod sync_state;
 mod tokens;
 pub mod validate;
@@ -50,6 +51,7 @@ pub use model::{
     Account, CaptureJob, CodeDeployment, Deploy, IntegrationState, NewCodeDeployment, NewDeploy,
     NewToken, Org, Principal, Project, RawBuilds, Scope,
 };
+pub use reencode::ReencodeBatch;
 pub use sync_state::SyncTarget;
 
 /// Creates a data directory (and missing parents) with mode 0700 from the

@@ -68,7 +68,10 @@ fn everything_persists_across_reopen() {
     let v: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 4, "migration 4 (compressed snapshot builds) applied");
+    assert_eq!(
+        v, 5,
+        "migration 5 (the index of snapshots still stored as text) applied"
+    );
     let mode: String = c
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .unwrap();

@@ -1,0 +1,210 @@
+//! The batched re-encoding of snapshots stored as JSON text survives a
+//! kill: the real `buildsnap` binary is SIGKILLed while it re-encodes a
+//! database of text snapshots, started again on the same data dir, and
+//! carries on until none is left; every snapshot then reads exactly as it
+//! did before, through the HTTP API too.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use buildsnap_store::{NewCodeDeployment, Scope, SecretKey, Store};
+use serde_json::json;
+
+/// Text snapshots written the way a database from before migration 4 holds
+/// them. Enough that a debug build takes seconds over them, so the kill
+/// lands mid-way.
+const ROWS: i64 = 3000;
+const ADMIN: &str = "admin-token-for-reencode-restart";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The builds text of deploy `id`: five builds of five jobs, the id inside
+/// so that rows cannot be mixed up unnoticed.
+fn builds_text(id: i64) -> String {
+    let builds: Vec<_> = (0..5)
+        .map(|b| {
+            json!({
+                "id": format!("wf-{id}-{b}"), "name": format!("build {b}"), "status": "success",
+                "provider_status": "success", "url": format!("https://app.circleci.com/pipelines/gh/acme/web/{id}/workflows/wf-{id}-{b}"),
+                "pipeline_id": format!("p-{id}"), "pipeline_number": id, "sha": "a".repeat(40),
+                "branch": "main", "tag": null, "created_at": "2025-06-01T11:00:00Z", "stopped_at": "2025-06-01T11:08:00Z",
+                "jobs": (0..5).map(|j| json!({
+                    "id": format!("job-{id}-{b}-{j}"), "name": format!("job {j}"), "number": id * 100 + j,
+                    "type": "build", "status": "success", "provider_status": "success",
+                    "started_at": "2025-06-01T11:01:00Z", "stopped_at": "2025-06-01T11:02:00Z", "url": null,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    serde_json::to_string(&builds).unwrap()
+}
+
+/// A data dir whose store holds `ROWS` complete snapshots as JSON text.
+fn legacy_data_dir(dir: &Path) -> String {
+    let store = Store::open(dir, SecretKey::load_or_create(dir, None).unwrap()).unwrap();
+    store.create_org("acme", "Acme").unwrap();
+    let token = store.create_token("acme", "t", Scope::All).unwrap().token;
+    store.create_project("acme", "web", "Web").unwrap();
+    let cd = NewCodeDeployment {
+        slug: "main".into(),
+        repo_url: "https://github.com/acme/web".into(),
+        branch: "main".into(),
+        build_project: Some("gh/acme/web".into()),
+    };
+    store.create_code_deployment("acme", "web", &cd).unwrap();
+    drop(store);
+    let mut c = rusqlite::Connection::open(dir.join(Store::DB_FILE)).unwrap();
+    let tx = c.transaction().unwrap();
+    {
+        let mut deploy = tx
+            .prepare(
+                "INSERT INTO deploys (id, org_id, project_id, code_deployment_id, sha, environment, deployed_at, created_at)
+                 VALUES (?1, 1, 1, 1, ?2, 'production', ?3, ?3)",
+            )
+            .unwrap();
+        let mut snapshot = tx
+            .prepare(
+                "INSERT INTO snapshots (deploy_id, state, captured_at, provider, build_project, summary, builds, explain)
+                 VALUES (?1, 'complete', ?2, 'circleci', 'gh/acme/web', 'success', ?3, NULL)",
+            )
+            .unwrap();
+        for id in 1..=ROWS {
+            let at = 1_748_779_200_000_000_000i64 + id * 1_000_000_000;
+            deploy
+                .execute(rusqlite::params![id, "a".repeat(40), at])
+                .unwrap();
+            snapshot
+                .execute(rusqlite::params![id, at, builds_text(id)])
+                .unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    token
+}
+
+fn spawn(dir: &Path, port: u16, log: &str) -> Child {
+    let log = std::fs::File::create(dir.join(log)).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_buildsnap"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir)
+        .args(["--admin-token", ADMIN, "--sync-interval", "0"])
+        .env_remove("BUILDSNAP_SECRET_KEY")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn buildsnap")
+}
+
+/// (rows stored as zstd, rows stored as text), read beside the server.
+fn counts(dir: &Path) -> (i64, i64) {
+    let c = rusqlite::Connection::open_with_flags(
+        dir.join(Store::DB_FILE),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    c.busy_timeout(Duration::from_secs(5)).unwrap();
+    c.query_row(
+        "SELECT sum(builds_encoding = 'zstd'), sum(builds_encoding = 'json') FROM snapshots",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .unwrap()
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn kill_9_while_re_encoding_then_restart_finishes_and_loses_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let token = legacy_data_dir(dir);
+    assert_eq!(counts(dir), (0, ROWS));
+
+    let port = free_port();
+    let mut first = spawn(dir, port, "first.log");
+    // Mid-way: some rows re-encoded, some not.
+    wait_until(
+        "the first re-encoded batch",
+        Duration::from_secs(120),
+        || counts(dir).0 > 0,
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (zstd, text) = counts(dir);
+    assert!(
+        zstd > 0 && text > 0,
+        "the kill must land mid-way to prove anything: {zstd} re-encoded, {text} left"
+    );
+    assert_eq!(zstd + text, ROWS);
+
+    let mut second = spawn(dir, port, "second.log");
+    wait_until(
+        "the re-encoding to finish",
+        Duration::from_secs(600),
+        || counts(dir) == (ROWS, 0),
+    );
+    let log = std::fs::read_to_string(dir.join("second.log")).unwrap();
+    assert!(
+        log.contains(&format!("snapshots={text}"))
+            || log.contains(&format!("\"snapshots\":{text}")),
+        "the second run picked up exactly the rows left: {log}"
+    );
+
+    // Every snapshot reads as the text it was, straight from the store
+    // (decoded) and through the API.
+    let c = rusqlite::Connection::open_with_flags(
+        dir.join(Store::DB_FILE),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut rows = c
+        .prepare("SELECT deploy_id, builds, builds_zstd FROM snapshots ORDER BY deploy_id")
+        .unwrap();
+    let rows: Vec<(i64, String, Vec<u8>)> = rows
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len() as i64, ROWS);
+    for (id, text, frame) in &rows {
+        assert_eq!(text, "", "deploy {id}: the text is gone");
+        let decoded = zstd::decode_all(&frame[..]).unwrap();
+        assert_eq!(
+            String::from_utf8(decoded).unwrap(),
+            builds_text(*id),
+            "deploy {id}"
+        );
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        for id in [1, ROWS / 2, ROWS] {
+            let url = format!("http://127.0.0.1:{port}/api/v1/orgs/acme/deploys/{id}/builds");
+            let r = client.get(&url).bearer_auth(&token).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            let body: serde_json::Value = r.json().await.unwrap();
+            let want: serde_json::Value = serde_json::from_str(&builds_text(id)).unwrap();
+            assert_eq!(body["builds"], want, "deploy {id}");
+        }
+    });
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
