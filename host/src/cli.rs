@@ -208,6 +208,12 @@ pub struct ServeArgs {
     #[arg(long, env = "BUILDSNAP_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS as u32,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
+    /// Days build-index rows no snapshot needs are kept (finished builds
+    /// not seen since, old commit searches, old webhook delivery ids);
+    /// snapshots are always kept. 0 keeps them for ever.
+    #[arg(long, env = "BUILDSNAP_INDEX_RETENTION_DAYS", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub index_retention_days: u32,
     /// Log filter, tracing syntax (`info`, `buildsnap=debug,plugin=trace`).
     #[arg(long, env = "BUILDSNAP_LOG", default_value = DEFAULT_LOG)]
     pub log: String,
@@ -253,6 +259,10 @@ impl ServeArgs {
             })
             .plugin_timeout(Duration::from_secs(self.plugin_timeout))
             .max_connections(self.max_connections as usize)
+            .index_retention(
+                (self.index_retention_days > 0)
+                    .then(|| Duration::from_secs(u64::from(self.index_retention_days) * 86_400)),
+            )
             .log(&self.log)
             .log_format(self.log_format)
             .build()
@@ -309,6 +319,31 @@ mod tests {
         ] {
             let e = serve(&bad).unwrap_err().to_string();
             assert!(e.contains(bad[0]), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn index_retention_is_off_by_default_and_given_in_days() {
+        let s = serve(&[]).unwrap().settings().unwrap();
+        assert_eq!(s.index_retention, None);
+        let s = serve(&["--index-retention-days", "30"])
+            .unwrap()
+            .settings()
+            .unwrap();
+        assert_eq!(
+            s.index_retention,
+            Some(std::time::Duration::from_secs(30 * 86_400))
+        );
+        let s = serve(&["--index-retention-days", "0"])
+            .unwrap()
+            .settings()
+            .unwrap();
+        assert_eq!(s.index_retention, None);
+        for bad in ["36501", "a month"] {
+            let e = serve(&["--index-retention-days", bad])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("--index-retention-days"), "{bad}: {e}");
         }
     }
 

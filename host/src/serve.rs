@@ -132,7 +132,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Server> {
     // Started after the listener is bound: a start that fails leaves no
     // background work behind. Captures queued before (a restart) run now.
     let background = capture.start();
-    let upkeep = Upkeep::start(store.clone());
+    let upkeep = Upkeep::start(store.clone(), settings.index_retention);
     tracing::info!(listen = %addr, plugins = registry.plugins().count(), sync_interval_s, plugin_timeout_s = settings.plugin_timeout.as_secs(), "buildsnap serving");
     Ok(Server {
         addr,

@@ -63,6 +63,9 @@ pub struct Settings {
     /// Most HTTP connections served at once (the API's overflow lane answers
     /// past it).
     pub max_connections: usize,
+    /// How long build-index rows no snapshot needs are kept; `None` keeps
+    /// them for ever (the store's `retention.rs` says which rows go).
+    pub index_retention: Option<Duration>,
     /// Capture and sync tuning.
     pub capture: CaptureConfig,
     /// Log filter, tracing syntax.
@@ -84,6 +87,7 @@ impl std::fmt::Debug for Settings {
             .field("admin_token", &redact(&self.admin_token))
             .field("plugin_timeout", &self.plugin_timeout)
             .field("max_connections", &self.max_connections)
+            .field("index_retention", &self.index_retention)
             .field("capture", &self.capture)
             .field("log", &self.log)
             .field("log_format", &self.log_format)
@@ -103,6 +107,7 @@ impl Default for Settings {
             admin_token: None,
             plugin_timeout: DEFAULT_CALL_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            index_retention: None,
             capture: CaptureConfig::default(),
             log: DEFAULT_LOG.to_string(),
             log_format: LogFormat::default(),
@@ -198,6 +203,12 @@ impl SettingsBuilder {
     /// Most HTTP connections served at once.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.0.max_connections = n;
+        self
+    }
+
+    /// How long index rows no snapshot needs are kept (`None`: for ever).
+    pub fn index_retention(mut self, keep: Option<Duration>) -> Self {
+        self.0.index_retention = keep;
         self
     }
 

@@ -1,45 +1,73 @@
-//! Store upkeep in the background of `serve`: today, re-encoding the
-//! snapshots a database from before migration 4 still holds as JSON text
-//! into zstd frames (about a tenth of the size; see `buildsnap-store`'s
-//! `reencode.rs` for why it is batched and how it survives a kill).
+//! Store upkeep in the background of `serve`:
+//! - re-encoding the snapshots a database from before migration 4 still
+//!   holds as JSON text into zstd frames (about a tenth of the size; the
+//!   store's `reencode.rs` says why it is batched and how it survives a
+//!   kill), once, at start;
+//! - index retention when `--index-retention-days` is set: a pass at start
+//!   and every [`PRUNE_EVERY`] drops the build-index rows no snapshot needs
+//!   (the store's `retention.rs` says which).
 //!
-//! It runs on one blocking thread, batch after batch with a short pause
-//! between them, so the capture worker's writes get the database in
-//! between; it stops at the end of the batch in hand when the server stops,
-//! and the next start carries on.
+//! The database work runs on blocking threads in short batches with a
+//! pause between them, so the capture worker's writes get the database in
+//! between; on stop it ends after the batch in hand, and the next start
+//! carries on.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use buildsnap_store::Store;
+use buildsnap_store::{Store, ts};
+use tokio::sync::Notify;
 
-/// Rows per batch: a batch's write transaction holds the write lock for a
-/// few milliseconds (the compression happens before it, outside).
+/// Rows per re-encoding batch: its write transaction holds the write lock
+/// for a few milliseconds (the compression happens before it, outside).
 const BATCH: u32 = 256;
+
+/// Build rows (by rowid) per retention chunk, one short transaction each.
+const PRUNE_CHUNK: i64 = 5_000;
 
 /// Pause between batches: lets waiting writers (captures, sync) in first.
 const PAUSE: Duration = Duration::from_millis(10);
 
+/// Time between retention passes: rows age by days, so a few passes a day
+/// keep the index within a fraction of a day of its horizon.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
+
 /// The running upkeep; [`Upkeep::stop`] ends it.
 pub struct Upkeep {
     stop: Arc<AtomicBool>,
+    wake: Arc<Notify>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Upkeep {
-    /// Starts the upkeep of `store` on a blocking thread (it returns at
-    /// once; with nothing to do the thread ends after one count).
-    pub fn start(store: Store) -> Upkeep {
+    /// Starts the upkeep of `store`; `retention` is how long index rows no
+    /// snapshot needs are kept (`None`: for ever, no passes).
+    pub fn start(store: Store, retention: Option<Duration>) -> Upkeep {
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let task = tokio::task::spawn_blocking(move || reencode_all(&store, &flag));
-        Upkeep { stop, task }
+        let wake = Arc::new(Notify::new());
+        let (flag, woken) = (stop.clone(), wake.clone());
+        let task = tokio::spawn(async move {
+            let (s, f) = (store.clone(), flag.clone());
+            let _ = tokio::task::spawn_blocking(move || reencode_all(&s, &f)).await;
+            let Some(keep) = retention else { return };
+            while !flag.load(Ordering::Relaxed) {
+                let (s, f) = (store.clone(), flag.clone());
+                let _ = tokio::task::spawn_blocking(move || prune_pass(&s, keep, &f)).await;
+                tokio::select! {
+                    () = woken.notified() => {}
+                    () = tokio::time::sleep(PRUNE_EVERY) => {}
+                }
+            }
+        });
+        Upkeep { stop, wake, task }
     }
 
     /// Stops after the batch in hand and waits for it.
     pub async fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
+        // A stored permit: the task wakes even if it was not waiting yet.
+        self.wake.notify_one();
         let _ = self.task.await;
     }
 }
@@ -90,4 +118,108 @@ fn reencode_all(store: &Store, stop: &AtomicBool) {
         snapshots = rows,
         "re-encoding snapshots paused by shutdown; the next start carries on"
     );
+}
+
+/// One retention pass: everything older than `keep` that no snapshot needs.
+fn prune_pass(store: &Store, keep: Duration, stop: &AtomicBool) {
+    let horizon =
+        ts::to_nanos(ts::now()).saturating_sub(keep.as_nanos().min(i64::MAX as u128) as i64);
+    let started = Instant::now();
+    let (mut builds, mut searches, mut webhook_ids, mut after) = (0, 0, 0, 0);
+    while !stop.load(Ordering::Relaxed) {
+        match store.prune_index_chunk(horizon, after, PRUNE_CHUNK) {
+            Ok(c) => {
+                builds += c.builds;
+                searches += c.searches;
+                webhook_ids += c.webhook_ids;
+                match c.next {
+                    Some(n) => after = n,
+                    None => break,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "index retention pass stopped; the next one tries again");
+                return;
+            }
+        }
+        std::thread::sleep(PAUSE);
+    }
+    tracing::info!(
+        builds,
+        searches,
+        webhook_ids,
+        keep_days = keep.as_secs() / 86_400,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "index retention pass"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use buildsnap_store::{Account, NewCodeDeployment, ProviderToken, SecretKey};
+
+    /// The pass runs at start with the configured horizon: with a horizon
+    /// of zero every finished, unneeded build row goes; stop ends the loop.
+    #[tokio::test]
+    async fn retention_passes_run_from_start_and_stop_on_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            dir.path(),
+            SecretKey::load_or_create(dir.path(), None).unwrap(),
+        )
+        .unwrap();
+        store.create_org("acme", "Acme").unwrap();
+        let account = Account {
+            id: "1".into(),
+            login: "a".into(),
+            name: "A".into(),
+        };
+        store
+            .enable_integration(
+                "acme",
+                "circleci",
+                "https://circleci.com",
+                &ProviderToken::new("t".into()),
+                &account,
+            )
+            .unwrap();
+        store.create_project("acme", "web", "Web").unwrap();
+        let cd = NewCodeDeployment {
+            slug: "main".into(),
+            repo_url: "https://github.com/acme/web".into(),
+            branch: "main".into(),
+            build_project: None,
+        };
+        store.create_code_deployment("acme", "web", &cd).unwrap();
+        let build: buildsnap_domain::IndexedBuild = serde_json::from_value(serde_json::json!({
+            "id": "wf-1", "project": "gh/acme/web", "name": "build", "status": "success",
+            "provider_status": "success", "url": null, "pipeline_id": "p1", "pipeline_number": 1,
+            "sha": "a".repeat(40), "branch": "main", "tag": null, "created_at": "2025-06-01T11:00:00Z",
+            "stopped_at": "2025-06-01T11:05:00Z", "jobs_complete": true, "jobs": [],
+        }))
+        .unwrap();
+        assert!(
+            store
+                .index_builds("acme", "circleci", &[build], None)
+                .unwrap()
+        );
+        let count = |s: &Store| {
+            s.index_lookup("acme", "circleci", "gh/acme/web", &"a".repeat(40))
+                .unwrap()
+                .builds
+                .len()
+        };
+        assert_eq!(count(&store), 1);
+
+        let upkeep = Upkeep::start(store.clone(), Some(Duration::ZERO));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while count(&store) == 1 {
+            assert!(Instant::now() < deadline, "the pass at start did not run");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::timeout(Duration::from_secs(30), upkeep.stop())
+            .await
+            .expect("stop ends the loop");
+    }
 }

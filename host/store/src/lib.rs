@@ -30,6 +30,7 @@ mod model;
 mod orgs;
 mod projects;
 mod reencode;
+mod retention;
 mod sync_state;
 mod tokens;
 pub mod validate;
@@ -52,6 +53,7 @@ pub use model::{
     NewToken, Org, Principal, Project, RawBuilds, Scope,
 };
 pub use reencode::ReencodeBatch;
+pub use retention::PruneChunk;
 pub use sync_state::SyncTarget;
 
 /// Creates a data directory (and missing parents) with mode 0700 from the

@@ -236,6 +236,14 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX snapshots_stored_as_text ON snapshots (deploy_id) WHERE builds_encoding = 'json';
     "#,
+    // 6: the frozen builds that were not final at freeze time, by build id:
+    // index retention (`retention.rs`) keeps their index rows, which give
+    // those snapshots their `current_status`. Small: most builds are final
+    // when a deploy is frozen.
+    r#"
+    CREATE INDEX snapshot_builds_unsettled ON snapshot_builds (build_id)
+        WHERE (status IS NULL OR status NOT IN ('success', 'failed', 'error', 'canceled', 'not_run'));
+    "#,
 ];
 
 /// Highest schema version this build knows.

@@ -69,8 +69,8 @@ fn everything_persists_across_reopen() {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
     assert_eq!(
-        v, 5,
-        "migration 5 (the index of snapshots still stored as text) applied"
+        v, 6,
+        "migration 6 (frozen builds not final at freeze time) applied"
     );
     let mode: String = c
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
