@@ -56,6 +56,74 @@ pub enum Command {
     /// Try buildsnap: a CircleCI simulator, a server with a demo org and a
     /// stream of deploys; prints the URL to open and how to sign in.
     Demo(DemoArgs),
+    /// From a pipeline: register a deploy with a running server (org token
+    /// in BUILDSNAP_TOKEN); `--wait` prints its snapshot once captured.
+    Deploy(DeployArgs),
+    /// From a pipeline: wait for a commit's builds and exit 0 when they
+    /// passed, 1 when one failed (or there are none), 2 when still running
+    /// at the timeout. Org token in BUILDSNAP_TOKEN.
+    Gate(GateArgs),
+}
+
+/// The server and org the pipeline commands talk to. The org token is read
+/// from BUILDSNAP_TOKEN only (never a flag: flags show in process lists).
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// buildsnap's base URL, e.g. `https://buildsnap.example.com`.
+    #[arg(long, env = "BUILDSNAP_SERVER")]
+    pub server: String,
+    /// The org's slug.
+    #[arg(long, env = "BUILDSNAP_ORG")]
+    pub org: String,
+}
+
+/// Arguments of `deploy`.
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    /// Where to register it.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Project slug.
+    #[arg(long)]
+    pub project: String,
+    /// The deployed commit: 7 to 40 hex characters.
+    #[arg(long)]
+    pub sha: String,
+    /// Environment (server default: production).
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// Deploy time, RFC 3339 (default: now).
+    #[arg(long)]
+    pub deployed_at: Option<String>,
+    /// Code deployment slug (needed when the project has several).
+    #[arg(long)]
+    pub code_deployment: Option<String>,
+    /// Wait until the snapshot is captured and print it (exit 2 if it is
+    /// still pending at the timeout).
+    #[arg(long)]
+    pub wait: bool,
+    /// Seconds `--wait` waits at most.
+    #[arg(long, default_value_t = 600, requires = "wait",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
+}
+
+/// Arguments of `gate`.
+#[derive(Debug, Clone, Args)]
+pub struct GateArgs {
+    /// Where to ask.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Project slug.
+    #[arg(long)]
+    pub project: String,
+    /// The commit to gate: 7 to 40 hex characters.
+    #[arg(long)]
+    pub sha: String,
+    /// Seconds to wait for the builds to finish (the server's limit: 600).
+    #[arg(long, default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub timeout: u64,
 }
 
 /// Arguments of `demo`.

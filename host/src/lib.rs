@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod logging;
+pub mod pipeline;
 pub mod runtime;
 pub mod serve;
 pub mod services;

@@ -1,7 +1,7 @@
 use clap::Parser;
 
 use buildsnap::cli::{Cli, Command};
-use buildsnap::{commands, demo, logging, serve};
+use buildsnap::{commands, demo, logging, pipeline, serve};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -24,9 +24,24 @@ async fn main() -> std::process::ExitCode {
             Ok(()) => demo::run(args).await,
             Err(e) => Err(e),
         },
+        // The pipeline commands choose their own exit codes (2: still
+        // pending or running).
+        Command::Deploy(args) => return exit(pipeline::run_deploy(args).await),
+        Command::Gate(args) => return exit(pipeline::run_gate(args).await),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("buildsnap: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The exit code of a pipeline command; an error is 1, after its message.
+fn exit(result: anyhow::Result<u8>) -> std::process::ExitCode {
+    match result {
+        Ok(code) => std::process::ExitCode::from(code),
         Err(err) => {
             eprintln!("buildsnap: {err:#}");
             std::process::ExitCode::FAILURE
