@@ -9,7 +9,8 @@
 use std::sync::Arc;
 
 use buildsnap_services::{
-    HostServices, ProviderInfo, ValidateError, WebhookAck, WebhookError, WebhookRequest,
+    CommitBuilds, CommitBuildsError, HostServices, ProviderInfo, ValidateError, WebhookAck,
+    WebhookError, WebhookRequest,
 };
 use buildsnap_store::{Account, ProviderToken};
 use url::Url;
@@ -164,5 +165,18 @@ impl HostServices for Services {
             .metrics
             .record_plugin_call(provider, "parse_webhook", webhook_label(&out));
         out
+    }
+
+    async fn commit_builds(
+        &self,
+        org: &str,
+        project: &str,
+        code_deployment: Option<&str>,
+        sha: &str,
+        max_age: std::time::Duration,
+    ) -> Result<CommitBuilds, CommitBuildsError> {
+        self.capture
+            .commit_builds_now(org, project, code_deployment, sha, max_age)
+            .await
     }
 }

@@ -27,6 +27,7 @@ pub(crate) enum RouteId {
     ListDeploys,
     GetDeploy,
     GetDeployBuilds,
+    GetCommitBuilds,
     Webhook,
     /// The web page's document at `/` (`routes/web.rs`): not part of the
     /// HTTP API, so neither authenticated nor listed in the OpenAPI document.
@@ -120,6 +121,11 @@ pub(crate) const ROUTES: &[(Method, &str, RouteId)] = &[
         Method::GET,
         "/api/v1/orgs/{org}/deploys/{id}/builds",
         RouteId::GetDeployBuilds,
+    ),
+    (
+        Method::GET,
+        "/api/v1/orgs/{org}/projects/{project}/commits/{sha}/builds",
+        RouteId::GetCommitBuilds,
     ),
     (
         Method::POST,

@@ -1,6 +1,7 @@
 //! Handlers, one module per resource, and the helpers they share.
 
 mod coding;
+mod commits;
 mod conditional;
 pub(crate) mod deploys;
 pub(crate) mod integrations;
@@ -52,6 +53,7 @@ pub(crate) async fn dispatch(
         R::ListDeploys => deploys::list(state, req).await,
         R::GetDeploy => deploys::get(state, req).await,
         R::GetDeployBuilds => deploys::builds(state, req).await,
+        R::GetCommitBuilds => commits::builds(state, req).await,
         R::Webhook => webhooks::receive(state, req).await,
         R::WebIndex => web::index(&req),
         R::WebAsset => web::assets(&req),
