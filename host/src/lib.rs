@@ -3,6 +3,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod capture;
 pub mod cli;
 pub mod commands;

@@ -59,6 +59,10 @@ impl HostServices for Fake {
         Err(WebhookError::NotConfigured("load test".into()))
     }
 
+    fn check_alert_url(&self, _: &str) -> Result<(), String> {
+        Err("no alert hooks in the load test".into())
+    }
+
     async fn commit_builds(
         &self,
         _: &str,

@@ -134,6 +134,11 @@ pub trait HostServices: Send + Sync + 'static {
     /// or granted by BUILDSNAP_ALLOW_HOSTS)? `Err` carries the reason.
     fn check_base_url(&self, provider: &str, base_url: &str) -> Result<(), String>;
 
+    /// Is `url` an http(s) URL whose origin the operator granted
+    /// (BUILDSNAP_ALLOW_HOSTS), so that alert deliveries may go there?
+    /// `Err` carries the reason.
+    fn check_alert_url(&self, url: &str) -> Result<(), String>;
+
     /// Validates credentials with the provider and says whose they are.
     async fn validate(
         &self,
