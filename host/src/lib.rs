@@ -10,6 +10,7 @@ pub mod commands;
 pub mod demo;
 pub mod logging;
 pub mod pipeline;
+pub mod plugin_kit;
 pub mod runtime;
 pub mod serve;
 pub mod services;
