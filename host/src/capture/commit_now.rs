@@ -76,8 +76,7 @@ impl Capture {
                     .await?
             }
         };
-        let now = ts::now();
-        let builds: Vec<FrozenBuild> = freeze::freeze(&indexed, now);
+        let builds: Vec<FrozenBuild> = freeze::current_all(&indexed);
         let explain = builds.is_empty().then(|| {
             format!(
                 "{} shows no build of commit {sha} in {build_project}",
