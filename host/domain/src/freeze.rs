@@ -263,7 +263,7 @@ pub fn current_all(builds: &[IndexedBuild]) -> Vec<FrozenBuild> {
         .iter()
         .map(|b| (at(Some(&b.created_at)), current(b)))
         .collect();
-    all.sort_by(|a, b| b.0.cmp(&a.0));
+    all.sort_by_key(|b| std::cmp::Reverse(b.0));
     all.into_iter().map(|(_, b)| b).collect()
 }
 

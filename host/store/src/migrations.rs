@@ -277,6 +277,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX alert_deliveries_due ON alert_deliveries (next_at) WHERE state = 'queued';
     CREATE INDEX alert_deliveries_by_hook ON alert_deliveries (hook_id, id);
     "#,
+    // 8: a code deployment may take only builds of its own branch.
+    r#"
+    ALTER TABLE code_deployments ADD COLUMN branch_builds_only INTEGER NOT NULL DEFAULT 0
+        CHECK (branch_builds_only IN (0, 1));
+    "#,
 ];
 
 /// Highest schema version this build knows.

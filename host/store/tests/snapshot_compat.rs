@@ -76,6 +76,7 @@ fn write(dir: &Path, inputs: &Value) {
             repo_url: format!("https://github.com/acme/{slug}"),
             branch: "main".into(),
             build_project: (slug == "web").then(|| "gh/acme/web".into()),
+            branch_builds_only: false,
         };
         store.create_code_deployment("acme", slug, &cd).unwrap();
     }
