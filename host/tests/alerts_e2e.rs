@@ -283,6 +283,7 @@ async fn later_builds_fill_in_for_a_deploy_registered_before_its_pipeline_starte
         .unwrap();
     let api = Api::new(server.addr);
     api.setup(&sim, ALICE, Some(PROJECT)).await;
+    add_hook(&api, &recv, &["deploy.builds_changed"]).await;
     // Deployed on merge, before CI started: the snapshot is empty.
     let id = api.deploy(&sha, &plus(&start, 60), "production").await;
     let snap = api.wait_snapshot(id, Duration::from_secs(60)).await;
@@ -314,5 +315,14 @@ async fn later_builds_fill_in_for_a_deploy_registered_before_its_pipeline_starte
         listed["deploys"][0]["builds"]["later_builds"][0]["name"],
         "build"
     );
+    // Its finishing is news for the deploy too: a later build, so no
+    // frozen status.
+    let got = recv.wait_for(1, Duration::from_secs(60)).await;
+    let body = verified(&got[0]);
+    assert_eq!(body["event"], "deploy.builds_changed");
+    assert_eq!(body["deploy"]["id"], id);
+    assert_eq!(body["changed"][0]["name"], "build");
+    assert_eq!(body["changed"][0]["frozen_status"], Value::Null);
+    assert_eq!(body["changed"][0]["current_status"], "success");
     server.stop().await.unwrap();
 }

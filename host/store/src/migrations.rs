@@ -282,6 +282,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE code_deployments ADD COLUMN branch_builds_only INTEGER NOT NULL DEFAULT 0
         CHECK (branch_builds_only IN (0, 1));
     "#,
+    // 9: deploys by commit, for the alerts of builds that ran on a deployed
+    // commit after its deploy (`alerts.rs`, later builds).
+    r#"
+    CREATE INDEX deploys_by_sha ON deploys (org_id, sha);
+    "#,
 ];
 
 /// Highest schema version this build knows.
