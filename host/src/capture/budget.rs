@@ -116,6 +116,55 @@ impl Budget {
 mod tests {
     use super::*;
 
+    /// At most `permits` captures of one integration hold slots at once,
+    /// the waiting ones are served in arrival order, and another
+    /// integration's captures do not wait behind them.
+    #[tokio::test]
+    async fn captures_hold_at_most_the_permits_and_are_served_first_come_first_served() {
+        let budget = Arc::new(Budget::new(2));
+        let a = budget.capture("o", "p").await;
+        let b = budget.capture("o", "p").await;
+        let served = Arc::new(Mutex::new(Vec::new()));
+        let mut waiting = Vec::new();
+        for n in 0..4 {
+            let (bu, sv) = (budget.clone(), served.clone());
+            waiting.push(tokio::spawn(async move {
+                let slot = bu.capture("o", "p").await;
+                sv.lock().unwrap().push(n);
+                slot
+            }));
+            // Arrival order is the order they start waiting in.
+            while budget.captures_waiting("o", "p") < n + 1 {
+                tokio::task::yield_now().await;
+            }
+        }
+        // Full: nobody of this integration gets a slot; another one does.
+        assert!(served.lock().unwrap().is_empty());
+        let other = tokio::time::timeout(Duration::from_secs(1), budget.capture("o2", "p"))
+            .await
+            .expect("another integration has its own slots");
+        drop(a);
+        let first = waiting.remove(0).await.unwrap();
+        assert_eq!(*served.lock().unwrap(), [0]);
+        drop(b);
+        drop(first);
+        let second = waiting.remove(0).await.unwrap();
+        let third = waiting.remove(0).await.unwrap();
+        // Both slots held: the fourth still waits, whatever time it gets.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(*served.lock().unwrap(), [0, 1, 2]);
+        assert_eq!(budget.captures_waiting("o", "p"), 1);
+        drop(second);
+        let fourth = waiting.remove(0).await.unwrap();
+        assert_eq!(
+            *served.lock().unwrap(),
+            [0, 1, 2, 3],
+            "first come, first served"
+        );
+        drop((third, fourth));
+        drop(other);
+    }
+
     #[tokio::test]
     async fn sync_yields_to_captures_and_leaves_a_slot() {
         let budget = Arc::new(Budget::new(2));
