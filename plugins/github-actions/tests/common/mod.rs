@@ -117,12 +117,12 @@ impl Sim {
             .map_err(|e| HttpError::Other(e.to_string()))?
             .to_vec();
         let received_at = wall_ms();
-        if status == 304 {
-            if let Some(mut k) = kept {
-                k.cache_state = CacheState::Revalidated;
-                k.received_at = received_at;
-                return Ok(k);
-            }
+        if status == 304
+            && let Some(mut k) = kept
+        {
+            k.cache_state = CacheState::Revalidated;
+            k.received_at = received_at;
+            return Ok(k);
         }
         let answer = Response {
             status,
