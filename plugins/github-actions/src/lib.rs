@@ -56,3 +56,6 @@ pub mod sync;
 pub mod time;
 pub mod transport;
 pub mod webhook;
+
+#[cfg(target_arch = "wasm32")]
+mod guest;
