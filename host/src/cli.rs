@@ -56,6 +56,12 @@ pub enum Command {
     /// Try buildsnap: a CircleCI simulator, a server with a demo org and a
     /// stream of deploys; prints the URL to open and how to sign in.
     Demo(DemoArgs),
+    /// For plugin authors and operators.
+    Plugin {
+        /// What to do.
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
     /// From a pipeline: register a deploy with a running server (org token
     /// in BUILDSNAP_TOKEN); `--wait` prints its snapshot once captured.
     Deploy(DeployArgs),
@@ -63,6 +69,24 @@ pub enum Command {
     /// passed, 1 when one failed (or there are none), 2 when still running
     /// at the timeout. Org token in BUILDSNAP_TOKEN.
     Gate(GateArgs),
+}
+
+/// The `plugin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Load a component as `serve` loads a file from its plugins folder and
+    /// print its id, name, version, contract, imports, origins, size and
+    /// compile time; exit 1 with the reason when it is refused.
+    Check {
+        /// The component (`.wasm`).
+        file: PathBuf,
+        /// Print one JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
+        /// Origins to count as granted (as `serve --allow-hosts`).
+        #[arg(long, env = "BUILDSNAP_ALLOW_HOSTS", default_value = "")]
+        allow_hosts: String,
+    },
 }
 
 /// The server and org the pipeline commands talk to. The org token is read

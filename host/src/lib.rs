@@ -3,12 +3,14 @@
 
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod capture;
 pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod logging;
 pub mod pipeline;
+pub mod plugin_kit;
 pub mod runtime;
 pub mod serve;
 pub mod services;

@@ -1,7 +1,8 @@
 use clap::Parser;
 
+use buildsnap::cli::PluginCommand;
 use buildsnap::cli::{Cli, Command};
-use buildsnap::{commands, demo, logging, pipeline, serve};
+use buildsnap::{commands, demo, logging, pipeline, plugin_kit, serve};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -26,6 +27,25 @@ async fn main() -> std::process::ExitCode {
         },
         // The pipeline commands choose their own exit codes (2: still
         // pending or running).
+        Command::Plugin {
+            command:
+                PluginCommand::Check {
+                    file,
+                    json,
+                    allow_hosts,
+                },
+        } => {
+            // The report says everything; the loader's own log lines
+            // would name the staging folder.
+            let _ = logging::init("off", buildsnap::cli::LogFormat::Text);
+            plugin_kit::check(&file, &allow_hosts).await.map(|r| {
+                if json {
+                    println!("{}", serde_json::to_string(&r).unwrap_or_default());
+                } else {
+                    print!("{}", r.text());
+                }
+            })
+        }
         Command::Deploy(args) => return exit(pipeline::run_deploy(args).await),
         Command::Gate(args) => return exit(pipeline::run_gate(args).await),
     };

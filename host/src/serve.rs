@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use buildsnap_store::{SecretKey, Store};
 
+use crate::alerts::AlertSender;
 use crate::capture::{Capture, CaptureHandle};
 use crate::runtime::Registry;
 use crate::runtime::origin::AllowList;
@@ -58,6 +59,7 @@ pub struct Server {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     background: Option<CaptureHandle>,
     upkeep: Option<Upkeep>,
+    alerts: Option<AlertSender>,
 }
 
 impl Server {
@@ -74,6 +76,9 @@ impl Server {
             }
             if let Some(u) = self.upkeep.take() {
                 u.stop().await;
+            }
+            if let Some(a) = self.alerts.take() {
+                a.stop().await;
             }
         };
         let (served, ()) = tokio::join!(&mut self.task, background);
@@ -114,7 +119,10 @@ pub async fn start(settings: Settings) -> anyhow::Result<Server> {
     );
     let app = buildsnap_api::App::builder()
         .store(store.clone())
-        .services(Arc::new(Services::new(capture.clone())))
+        .services(Arc::new(Services::new(
+            capture.clone(),
+            AllowList::parse(&settings.allow_hosts)?,
+        )))
         .metrics(metrics)
         .max_connections(settings.max_connections)
         .build()?;
@@ -133,6 +141,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Server> {
     // background work behind. Captures queued before (a restart) run now.
     let background = capture.start();
     let upkeep = Upkeep::start(store.clone(), settings.index_retention);
+    let alerts = AlertSender::start(store.clone(), AllowList::parse(&settings.allow_hosts)?);
     tracing::info!(listen = %addr, plugins = registry.plugins().count(), sync_interval_s, plugin_timeout_s = settings.plugin_timeout.as_secs(), "buildsnap serving");
     Ok(Server {
         addr,
@@ -144,6 +153,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Server> {
         task,
         background: Some(background),
         upkeep: Some(upkeep),
+        alerts: Some(alerts),
     })
 }
 

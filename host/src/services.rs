@@ -9,12 +9,14 @@
 use std::sync::Arc;
 
 use buildsnap_services::{
-    HostServices, ProviderInfo, ValidateError, WebhookAck, WebhookError, WebhookRequest,
+    CommitBuilds, CommitBuildsError, HostServices, ProviderInfo, ValidateError, WebhookAck,
+    WebhookError, WebhookRequest,
 };
 use buildsnap_store::{Account, ProviderToken};
 use url::Url;
 
 use crate::capture::Capture;
+use crate::runtime::origin::{AllowList, Origin, has_credentials};
 use crate::runtime::plugin::ProviderErrorText;
 use crate::runtime::wit::ProviderError;
 use crate::runtime::{CallError, Credential, Integration};
@@ -22,12 +24,15 @@ use crate::runtime::{CallError, Credential, Integration};
 /// The services the HTTP API uses, backed by the real plugins and captures.
 pub struct Services {
     capture: Arc<Capture>,
+    /// Origins the operator granted: alert hooks may only go there.
+    grants: AllowList,
 }
 
 impl Services {
-    /// Services over `capture` (and its registry and metrics).
-    pub fn new(capture: Arc<Capture>) -> Services {
-        Services { capture }
+    /// Services over `capture` (and its registry and metrics); alert hooks
+    /// may go to the origins `grants` allows.
+    pub fn new(capture: Arc<Capture>, grants: AllowList) -> Services {
+        Services { capture, grants }
     }
 }
 
@@ -110,6 +115,21 @@ impl HostServices for Services {
             .map_err(|e| e.to_string())
     }
 
+    fn check_alert_url(&self, url: &str) -> Result<(), String> {
+        let parsed = Url::parse(url).map_err(|e| format!("invalid url: {e}"))?;
+        if has_credentials(&parsed) {
+            return Err("the url must not carry a user name or password".into());
+        }
+        let origin = Origin::of(&parsed).ok_or("the url must be http:// or https://")?;
+        if self.grants.allows(&origin) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{origin} is not granted: alert hooks may only go to origins the operator lists in BUILDSNAP_ALLOW_HOSTS"
+            ))
+        }
+    }
+
     async fn validate(
         &self,
         provider: &str,
@@ -164,5 +184,18 @@ impl HostServices for Services {
             .metrics
             .record_plugin_call(provider, "parse_webhook", webhook_label(&out));
         out
+    }
+
+    async fn commit_builds(
+        &self,
+        org: &str,
+        project: &str,
+        code_deployment: Option<&str>,
+        sha: &str,
+        max_age: std::time::Duration,
+    ) -> Result<CommitBuilds, CommitBuildsError> {
+        self.capture
+            .commit_builds_now(org, project, code_deployment, sha, max_age)
+            .await
     }
 }

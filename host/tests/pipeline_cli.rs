@@ -167,3 +167,117 @@ async fn deploy_registers_and_with_wait_prints_the_captured_snapshot() {
     );
     server.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gate_passes_fails_and_times_out_on_the_builds_now() {
+    let (green, red, slow, unknown) = (
+        stable_sha("gate:green-later"),
+        stable_sha("gate:red"),
+        stable_sha("gate:slow"),
+        stable_sha("gate:unknown"),
+    );
+    let scenario = builder()
+        .pipeline(
+            PipelineSpec::new(1).revision(&green).workflow(
+                WorkflowSpec::new("build")
+                    .status("running")
+                    .then_at(120, "success")
+                    .job(JobSpec::new("test")),
+            ),
+        )
+        .pipeline(
+            PipelineSpec::new(2).revision(&red).workflow(
+                WorkflowSpec::new("build")
+                    .status("failed")
+                    .job(JobSpec::new("test")),
+            ),
+        )
+        .pipeline(
+            PipelineSpec::new(3).revision(&slow).workflow(
+                WorkflowSpec::new("build")
+                    .status("running")
+                    .job(JobSpec::new("test")),
+            ),
+        )
+        .build()
+        .unwrap();
+    let sim = start_sim(scenario, SimOptions::default()).await;
+    let dir = data_dir(&sim).await;
+    let server = serve::start(serve_args(&sim, dir.path(), 0)).await.unwrap();
+    let api = Api::new(server.addr);
+    api.setup(&sim, ALICE, Some(PROJECT)).await;
+    let (_, v) = api
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/orgs/acme/tokens",
+            Some(json!({"name": "ci", "scope": "all"})),
+        )
+        .await;
+    let token = v["token"].as_str().unwrap().to_string();
+    let gate = |sha: &str, timeout: &str| -> Vec<String> {
+        [
+            "gate",
+            "--server",
+            &api.base,
+            "--org",
+            "acme",
+            "--project",
+            "api",
+            "--sha",
+            sha,
+            "--timeout",
+            timeout,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+
+    // Running when asked, green once the simulator's clock moves on: the
+    // gate waits for it and passes.
+    let waiting = tokio::spawn(buildsnap(gate(&green[..10], "60"), Some(token.clone())));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // Its first look has seen the workflow running once the workflow's jobs
+    // were asked for (the workflow list answered before).
+    while sim.count("/api/v2/workflow/") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gate never asked the provider"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    sim.clock().advance(std::time::Duration::from_secs(200));
+    let out = waiting.await.unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("success   build (pipeline #1)"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("gate {}: passed", &green[..10])),
+        "{stdout}"
+    );
+
+    let out = buildsnap(gate(&red, "60"), Some(token.clone())).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("failed: failed"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = buildsnap(gate(&slow, "2"), Some(token.clone())).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("still running after 2 s"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = buildsnap(gate(&unknown, "1"), Some(token.clone())).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("failed: no builds"),
+        "{}",
+        text(&out.stdout)
+    );
+    server.stop().await.unwrap();
+}

@@ -58,6 +58,23 @@ impl HostServices for Fake {
     ) -> Result<WebhookAck, WebhookError> {
         Err(WebhookError::NotConfigured("load test".into()))
     }
+
+    fn check_alert_url(&self, _: &str) -> Result<(), String> {
+        Err("no alert hooks in the load test".into())
+    }
+
+    async fn commit_builds(
+        &self,
+        _: &str,
+        project: &str,
+        _: Option<&str>,
+        _: &str,
+        _: std::time::Duration,
+    ) -> Result<buildsnap_services::CommitBuilds, buildsnap_services::CommitBuildsError> {
+        Err(buildsnap_services::CommitBuildsError::NoBuildServer(
+            format!("project {project:?} has no build server in the load test"),
+        ))
+    }
 }
 
 #[tokio::main]

@@ -27,6 +27,11 @@ pub(crate) enum RouteId {
     ListDeploys,
     GetDeploy,
     GetDeployBuilds,
+    GetCommitBuilds,
+    CreateAlertHook,
+    ListAlertHooks,
+    DeleteAlertHook,
+    ListAlertDeliveries,
     Webhook,
     /// The web page's document at `/` (`routes/web.rs`): not part of the
     /// HTTP API, so neither authenticated nor listed in the OpenAPI document.
@@ -120,6 +125,31 @@ pub(crate) const ROUTES: &[(Method, &str, RouteId)] = &[
         Method::GET,
         "/api/v1/orgs/{org}/deploys/{id}/builds",
         RouteId::GetDeployBuilds,
+    ),
+    (
+        Method::GET,
+        "/api/v1/orgs/{org}/projects/{project}/commits/{sha}/builds",
+        RouteId::GetCommitBuilds,
+    ),
+    (
+        Method::POST,
+        "/api/v1/orgs/{org}/alert-hooks",
+        RouteId::CreateAlertHook,
+    ),
+    (
+        Method::GET,
+        "/api/v1/orgs/{org}/alert-hooks",
+        RouteId::ListAlertHooks,
+    ),
+    (
+        Method::DELETE,
+        "/api/v1/orgs/{org}/alert-hooks/{id}",
+        RouteId::DeleteAlertHook,
+    ),
+    (
+        Method::GET,
+        "/api/v1/orgs/{org}/alert-hooks/{id}/deliveries",
+        RouteId::ListAlertDeliveries,
     ),
     (
         Method::POST,

@@ -188,6 +188,7 @@ fn takes_body(r: RouteId) -> bool {
             | RouteId::CreateProject
             | RouteId::CreateCodeDeployment
             | RouteId::RegisterDeploy
+            | RouteId::CreateAlertHook
             | RouteId::Webhook
     )
 }

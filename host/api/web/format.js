@@ -1,7 +1,7 @@
 // Formatting of times, durations and status words for display.
 
 import { h } from './dom.js';
-import { label, NO_BUILDS } from './status.js';
+import { FINAL_STATUSES, label, NO_BUILDS } from './status.js';
 
 const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 
@@ -61,4 +61,18 @@ export function badge(word, extraLabel) {
 export function summaryWord(snap) {
   if (snap.state === 'complete') return snap.summary || NO_BUILDS;
   return snap.state;
+}
+
+/**
+ * What became of a complete snapshot's builds that were still going at
+ * deploy time: 'failed_since' when one of them has since failed or
+ * errored, 'changed_since' when they finished otherwise, else null. The
+ * frozen part never changes; this reads the `current_status` beside it.
+ */
+export function sinceDeploy(snap) {
+  if (!snap || snap.state !== 'complete') return null;
+  const moved = (snap.builds || []).filter((b) => !FINAL_STATUSES.includes(b.status)
+    && b.current_status && FINAL_STATUSES.includes(b.current_status));
+  if (moved.some((b) => b.current_status === 'failed' || b.current_status === 'error')) return 'failed_since';
+  return moved.length ? 'changed_since' : null;
 }

@@ -89,6 +89,37 @@ pub enum WebhookError {
     Other(String),
 }
 
+/// A commit's builds as they are now (`GET .../commits/{sha}/builds`).
+#[derive(Debug, Clone)]
+pub struct CommitBuilds {
+    /// The builds, newest first, each with its status now (not frozen).
+    pub builds: Vec<buildsnap_domain::FrozenBuild>,
+    /// Why there are none, when there are none.
+    pub explain: Option<String>,
+    /// The provider that answered (the project's build server).
+    pub provider: String,
+    /// The provider project searched.
+    pub build_project: String,
+}
+
+/// Why a commit's builds could not be told.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitBuildsError {
+    /// Unknown org, project or code deployment, no code deployment, several
+    /// and none named: the store's own refusal, mapped as for deploys.
+    #[error(transparent)]
+    Store(#[from] buildsnap_store::StoreError),
+    /// The project has no build server (409 `no_build_server`).
+    #[error("{0}")]
+    NoBuildServer(String),
+    /// The provider rejected the token (502 `provider_unauthorized`).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The provider could not answer (502 `provider_error`).
+    #[error("{0}")]
+    Provider(String),
+}
+
 /// What the HTTP API needs from the host. One implementation serves the
 /// product (the host's); the API's unit tests use a fake.
 ///
@@ -102,6 +133,11 @@ pub trait HostServices: Send + Sync + 'static {
     /// Is `base_url`'s origin allowed for this provider (its default origin,
     /// or granted by BUILDSNAP_ALLOW_HOSTS)? `Err` carries the reason.
     fn check_base_url(&self, provider: &str, base_url: &str) -> Result<(), String>;
+
+    /// Is `url` an http(s) URL whose origin the operator granted
+    /// (BUILDSNAP_ALLOW_HOSTS), so that alert deliveries may go there?
+    /// `Err` carries the reason.
+    fn check_alert_url(&self, url: &str) -> Result<(), String>;
 
     /// Validates credentials with the provider and says whose they are.
     async fn validate(
@@ -128,4 +164,18 @@ pub trait HostServices: Send + Sync + 'static {
         org: &str,
         req: WebhookRequest,
     ) -> Result<WebhookAck, WebhookError>;
+
+    /// The builds of commit `sha` (7 to 40 hex characters, checked by the
+    /// caller) in `project`'s build project, as they are now: from the
+    /// index when a search of it is at most `max_age` old, else from the
+    /// provider within the integration's budget (and then indexed).
+    /// `code_deployment` picks one when the project has several.
+    async fn commit_builds(
+        &self,
+        org: &str,
+        project: &str,
+        code_deployment: Option<&str>,
+        sha: &str,
+        max_age: std::time::Duration,
+    ) -> Result<CommitBuilds, CommitBuildsError>;
 }

@@ -10,11 +10,13 @@
 //! | `retry` | what a failed call means; backoff |
 //! | `explain` | why a snapshot is empty or failed, in words |
 //! | `budget` | provider-call slots per integration, captures first |
+//! | `commit_now` | a commit's builds now (not frozen), for the gate |
 //! | `disables` | a disable ends the integration's in-flight calls at once |
 //! | `sync` | background incremental sync of build projects in use |
 //! | `webhooks` | verified pushed events into the index |
 
 pub mod budget;
+pub mod commit_now;
 pub mod disables;
 pub mod explain;
 pub mod index;

@@ -148,6 +148,14 @@ impl Store {
             )?;
             if n == 1 {
                 write_snapshot_builds(tx, deploy_id, &snap.builds)?;
+                // Queued with the change itself: never lost in between.
+                if matches!(snap.state, SnapshotState::Complete | SnapshotState::Error) {
+                    let org_id: i64 = tx
+                        .prepare_cached("SELECT org_id FROM deploys WHERE id = ?1")?
+                        .query_row([deploy_id], |r| r.get(0))?;
+                    crate::alerts::enqueue(tx, org_id, "snapshot.completed", deploy_id, None)?;
+                    crate::alerts::settled_at_capture(tx, deploy_id)?;
+                }
             }
             tx.execute(
                 "UPDATE capture_jobs SET state = 'done', updated_at = ?2 WHERE deploy_id = ?1",

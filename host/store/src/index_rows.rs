@@ -117,6 +117,10 @@ fn upsert_build(
         *jobs_complete as i64,
         now
     ])?;
+    if fin && existing != Some(1) {
+        // It just became final: snapshots that froze it unsettled hear of it.
+        crate::alerts::build_became_final(tx, org_id, provider, id, name, status.as_str())?;
+    }
     if *jobs_complete {
         // The whole list: it replaces what was known.
         tx.prepare_cached(

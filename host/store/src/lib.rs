@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+mod alerts;
 mod builds_codec;
 mod capture_state;
 mod captures;
@@ -38,6 +39,9 @@ pub mod validate;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use alerts::{
+    ALERT_EVENTS, ALERT_FORMATS, AlertDelivery, AlertHook, DueDelivery, NewAlertHook,
+};
 pub use builds_codec::{STORE_LEVEL as BUILDS_ZSTD_LEVEL, ServedBuilds};
 /// Timestamps (the domain's; re-exported here for the store's users).
 pub use buildsnap_domain::ts;

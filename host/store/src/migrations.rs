@@ -244,6 +244,39 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX snapshot_builds_unsettled ON snapshot_builds (build_id)
         WHERE (status IS NULL OR status NOT IN ('success', 'failed', 'error', 'canceled', 'not_run'));
     "#,
+    // 7: deploy alerts (`alerts.rs`): an org's hooks (their URL shown
+    // masked, the URL itself and the signing secret sealed like provider
+    // tokens), and the durable queue of deliveries.
+    r#"
+    CREATE TABLE alert_hooks (
+        id             INTEGER PRIMARY KEY,
+        org_id         INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        url            TEXT NOT NULL,
+        url_sealed     BLOB NOT NULL,
+        events         TEXT NOT NULL,
+        format         TEXT NOT NULL CHECK (format IN ('buildsnap', 'slack')),
+        secret_sealed  BLOB NOT NULL,
+        created_at     INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE alert_deliveries (
+        id           INTEGER PRIMARY KEY,
+        hook_id      INTEGER NOT NULL REFERENCES alert_hooks(id) ON DELETE CASCADE,
+        delivery     TEXT NOT NULL UNIQUE,
+        event        TEXT NOT NULL,
+        deploy_id    INTEGER NOT NULL,
+        changed      TEXT,
+        body         TEXT,
+        state        TEXT NOT NULL CHECK (state IN ('queued', 'delivered', 'failed')),
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_at      INTEGER NOT NULL,
+        created_at   INTEGER NOT NULL,
+        last_status  INTEGER,
+        last_error   TEXT,
+        finished_at  INTEGER
+    ) STRICT;
+    CREATE INDEX alert_deliveries_due ON alert_deliveries (next_at) WHERE state = 'queued';
+    CREATE INDEX alert_deliveries_by_hook ON alert_deliveries (hook_id, id);
+    "#,
 ];
 
 /// Highest schema version this build knows.

@@ -68,10 +68,7 @@ fn everything_persists_across_reopen() {
     let v: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(
-        v, 6,
-        "migration 6 (frozen builds not final at freeze time) applied"
-    );
+    assert_eq!(v, 7, "migration 7 (deploy alerts) applied");
     let mode: String = c
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .unwrap();

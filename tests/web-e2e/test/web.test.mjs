@@ -485,6 +485,45 @@ describe('buildsnap web page', () => {
     await page.locator(`#deploy-${deployId}`).waitFor();
   });
 
+  it('shows alert hooks with how their deliveries went, and marks deploys whose builds failed since', async () => {
+    // The simulator's origin is granted; it answers 404 to the hook path,
+    // so the delivery is retried, and the page says so.
+    let r = await api('POST', `/api/v1/orgs/${ORG}/alert-hooks`, orgToken,
+      { url: `${simBase}/hooks/buildsnap-alerts`, events: ['snapshot.completed'], secret: 'a-secret-of-enough-length' });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const hookId = r.body.id;
+    r = await api('POST', `/api/v1/orgs/${ORG}/projects/api/deploys`, orgToken, { sha: SHA, deployed_at: DEPLOYED_AT });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const deploy = r.body.id;
+    for (let i = 0; i < 600; i += 1) {
+      const d = await api('GET', `/api/v1/orgs/${ORG}/alert-hooks/${hookId}/deliveries`, orgToken);
+      if (d.body.deliveries.some((x) => x.deploy_id === deploy && x.attempts > 0)) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    await goTo('Integrations');
+    const hook = page.locator(`#hook-${hookId}`);
+    await hook.waitFor();
+    assert.match(await hook.innerText(), /…/, 'the URL is masked');
+    assert.ok(!(await hook.innerText()).includes('buildsnap-alerts'), 'the full URL is not shown');
+    const item = hook.locator('.delivery').filter({ hasText: `for deploy ${deploy}` });
+    await item.waitFor();
+    assert.match(await item.innerText(), /snapshot\.completed for deploy \d+: retrying: HTTP 404, 1 attempt/);
+    await shot('07-alert-hooks');
+
+    // The deploy mark, on the page's own module.
+    const marks = await page.evaluate(async () => {
+      const { sinceDeploy } = await import('/assets/format.js');
+      const snap = (builds) => ({ state: 'complete', builds });
+      return [
+        sinceDeploy(snap([{ status: 'running', current_status: 'failed' }, { status: 'success' }])),
+        sinceDeploy(snap([{ status: 'running', current_status: 'success' }])),
+        sinceDeploy(snap([{ status: 'success' }, { status: 'running', current_status: 'running' }])),
+        sinceDeploy({ state: 'pending', builds: [] }),
+      ];
+    });
+    assert.deepEqual(marks, ['failed_since', 'changed_since', null, null]);
+  });
+
   it('disables CircleCI: "CircleCI disabled", and no project uses it any more', async () => {
     await goTo('Integrations');
     const c = card('CircleCI');

@@ -58,7 +58,7 @@ pub(crate) fn deployed_at(b: &RegisterReq) -> Result<Option<ts::OffsetDateTime>,
     }
 }
 
-fn query_params(q: Option<&str>) -> Vec<(String, String)> {
+pub(super) fn query_params(q: Option<&str>) -> Vec<(String, String)> {
     q.unwrap_or("")
         .split('&')
         .filter(|kv| !kv.is_empty())

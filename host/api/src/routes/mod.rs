@@ -1,6 +1,8 @@
 //! Handlers, one module per resource, and the helpers they share.
 
+mod alert_hooks;
 mod coding;
+mod commits;
 mod conditional;
 pub(crate) mod deploys;
 pub(crate) mod integrations;
@@ -52,6 +54,11 @@ pub(crate) async fn dispatch(
         R::ListDeploys => deploys::list(state, req).await,
         R::GetDeploy => deploys::get(state, req).await,
         R::GetDeployBuilds => deploys::builds(state, req).await,
+        R::GetCommitBuilds => commits::builds(state, req).await,
+        R::CreateAlertHook => alert_hooks::create(state, req).await,
+        R::ListAlertHooks => alert_hooks::list(state, req).await,
+        R::DeleteAlertHook => alert_hooks::delete(state, req).await,
+        R::ListAlertDeliveries => alert_hooks::deliveries(state, req).await,
         R::Webhook => webhooks::receive(state, req).await,
         R::WebIndex => web::index(&req),
         R::WebAsset => web::assets(&req),

@@ -141,6 +141,8 @@ fn status_module() -> String {
          // Status, SnapshotState and Summary: the page's one copy of the vocabulary.\n\n\
          /** Every build and job status word, in the vocabulary's order. */\n\
          export const STATUSES = Object.freeze({all});\n\n\
+         /** The statuses that never change again (`Status::is_final`). */\n\
+         export const FINAL_STATUSES = Object.freeze({finals});\n\n\
          /** Every `<snapshot>.state` word. */\n\
          export const SNAPSHOT_STATES = Object.freeze({states});\n\n\
          /** The summary word of a snapshot without builds. */\n\
@@ -152,6 +154,7 @@ fn status_module() -> String {
            return Object.hasOwn(LABELS, word) ? LABELS[word] : String(word);\n\
          }}\n",
         all = words(&mut Status::ALL.iter().map(|s| s.as_str())),
+        finals = words(&mut Status::ALL.iter().filter(|s| s.is_final()).map(|s| s.as_str())),
         states = words(&mut SnapshotState::ALL.iter().map(|s| s.as_str())),
         none = serde_json::Value::from(Summary::None.as_str()),
     )

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use buildsnap_api::{Account, App, ProviderToken};
 use buildsnap_services::{
-    HostServices, ProviderInfo, ValidateError, WebhookAck, WebhookError, WebhookRequest,
+    CommitBuilds, CommitBuildsError, HostServices, ProviderInfo, ValidateError, WebhookAck,
+    WebhookError, WebhookRequest,
 };
 use buildsnap_store::{SecretKey, Store};
 use serde_json::Value;
@@ -30,6 +31,13 @@ pub struct FakeServices {
     pub deploys: Arc<tokio::sync::Notify>,
     /// (org, provider) of each `integration_disabled`, in order.
     pub disabled: std::sync::Mutex<Vec<(String, String)>>,
+    /// Commit builds: each `commit_builds` call answers the next status
+    /// list (one build per status, named `b0`, `b1`...), the last one
+    /// again once the list is used up; empty: no builds. Project `nobs` has
+    /// no build server; project `badtoken`'s provider rejects the token.
+    pub commit_answers: std::sync::Mutex<Vec<Vec<buildsnap_domain::Status>>>,
+    /// How many `commit_builds` calls were made.
+    pub commit_calls: AtomicUsize,
 }
 
 pub fn infos() -> Vec<ProviderInfo> {
@@ -160,6 +168,67 @@ impl HostServices for FakeServices {
                 "signature does not match".into(),
             )),
         }
+    }
+
+    fn check_alert_url(&self, url: &str) -> Result<(), String> {
+        if url.starts_with("https://hooks.granted.example/") || url.starts_with("http://127.0.0.1:")
+        {
+            Ok(())
+        } else {
+            Err(format!("{url} is not granted by BUILDSNAP_ALLOW_HOSTS"))
+        }
+    }
+
+    async fn commit_builds(
+        &self,
+        _org: &str,
+        project: &str,
+        _code_deployment: Option<&str>,
+        sha: &str,
+        _max_age: Duration,
+    ) -> Result<CommitBuilds, CommitBuildsError> {
+        match project {
+            "nobs" => {
+                return Err(CommitBuildsError::NoBuildServer(
+                    "project \"nobs\" has no build server".into(),
+                ));
+            }
+            "badtoken" => return Err(CommitBuildsError::Unauthorized("Invalid token".into())),
+            _ => {}
+        }
+        let n = self.commit_calls.fetch_add(1, Ordering::SeqCst);
+        let answers = self.commit_answers.lock().unwrap();
+        let statuses = answers
+            .get(n)
+            .or(answers.last())
+            .cloned()
+            .unwrap_or_default();
+        let builds = statuses
+            .iter()
+            .enumerate()
+            .map(|(i, st)| buildsnap_domain::FrozenBuild {
+                branch: Some("main".into()),
+                created_at: "2025-06-01T11:00:00Z".into(),
+                id: format!("b{i}"),
+                jobs: vec![],
+                jobs_complete: true,
+                name: format!("b{i}"),
+                pipeline_id: "p1".into(),
+                pipeline_number: Some(1),
+                provider_status: st.as_str().into(),
+                sha: sha.into(),
+                status: *st,
+                stopped_at: None,
+                tag: None,
+                url: None,
+            })
+            .collect::<Vec<_>>();
+        Ok(CommitBuilds {
+            explain: builds.is_empty().then(|| "no builds".to_string()),
+            builds,
+            provider: "circleci".into(),
+            build_project: "gh/acme/web".into(),
+        })
     }
 }
 

@@ -2,7 +2,7 @@
 // Details tabs; it polls while a capture is pending, updating cards in place.
 
 import { $, announce, clear, h, loadError, skeletons, wireTabs } from '../dom.js';
-import { badge, relative, runTime, summaryWord, timeEl } from '../format.js';
+import { badge, relative, runTime, sinceDeploy, summaryWord, timeEl } from '../format.js';
 import { handled } from '../session.js';
 import { label } from '../status.js';
 import { state, stopPolling } from '../state.js';
@@ -219,11 +219,24 @@ function renderDeployHead(head, d, base) {
       h('span', { class: 'visually-hidden' }, ' to '),
       h('span', { class: 'env' }, d.environment)),
     badge(summaryWord(d.builds), 'Builds'),
+    sinceNote(d.builds),
     h('p', { class: 'deploy-meta' },
       h('code', { class: 'sha', title: d.sha }, d.sha.slice(0, 7)),
       h('span', { class: 'dot', 'aria-hidden': 'true' }, '·'),
       timeEl(d.deployed_at),
       h('span', { class: 'muted rel', 'data-t': d.deployed_at }, ` (${relative(d.deployed_at)})`)));
+}
+
+/** The deploy-level mark of builds that moved on since the deploy. */
+function sinceNote(snap) {
+  const since = sinceDeploy(snap);
+  if (since === 'failed_since') {
+    return h('span', { class: 'since since-failed', role: 'note' }, 'deployed while running; failed since');
+  }
+  if (since === 'changed_since') {
+    return h('span', { class: 'since', role: 'note' }, 'deployed while running; finished since');
+  }
+  return null;
 }
 
 function renderBuilds(panel, d) {

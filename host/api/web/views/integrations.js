@@ -5,6 +5,7 @@ import { $, clear, focusId, h, loadError, skeletons } from '../dom.js';
 import { clearFlash, setFlash, showFlash } from '../flash.js';
 import { handled } from '../session.js';
 import { state } from '../state.js';
+import { loadAlertHooks } from './alerts.js';
 
 const enc = encodeURIComponent;
 
@@ -24,6 +25,7 @@ export async function loadIntegrations() {
   } catch (e) {
     if (!handled(e)) loadError(box, e, loadIntegrations);
   }
+  loadAlertHooks();
 }
 
 function paint(box, providers, integrations, projects) {

@@ -1,0 +1,488 @@
+//! Deploy alerts: an org's alert hooks and the durable queue of their
+//! deliveries (docs/http-api.md "Deploy alerts").
+//!
+//! Deliveries are queued in the same transaction as what they report: a
+//! snapshot reaching `complete` or `error` (`snapshot.completed`), or a
+//! build some complete snapshot froze before it was final reaching its
+//! final status (`deploy.builds_changed`). So an event is never lost
+//! between the change and the queue, and a restart delivers what was
+//! queued. The delivery worker (host `alerts.rs`) fixes a delivery's body
+//! at its first attempt, so retries send the same bytes under the same
+//! delivery id.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::{Result, Store, StoreError, orgs, ts, validate};
+
+/// The events a hook may ask for.
+pub const ALERT_EVENTS: &[&str] = &["snapshot.completed", "deploy.builds_changed"];
+
+/// Body formats of a hook.
+pub const ALERT_FORMATS: &[&str] = &["buildsnap", "slack"];
+
+/// An alert hook as the API shows it. The signing secret is write-only,
+/// and the URL is shown masked (origin, then the last 4 characters): a
+/// Slack incoming-webhook URL is itself a credential, so every hook URL is
+/// stored sealed like the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertHook {
+    /// Its id.
+    pub id: i64,
+    /// Where deliveries go, masked.
+    pub url: String,
+    /// Events it receives.
+    pub events: Vec<String>,
+    /// `buildsnap` (the JSON of docs/http-api.md) or `slack`.
+    pub format: String,
+    /// When it was added.
+    pub created_at: String,
+}
+
+/// Input of [`Store::create_alert_hook`].
+#[derive(Debug, Clone)]
+pub struct NewAlertHook {
+    /// Where deliveries go (http or https).
+    pub url: String,
+    /// A subset of [`ALERT_EVENTS`], at least one.
+    pub events: Vec<String>,
+    /// One of [`ALERT_FORMATS`].
+    pub format: String,
+    /// The HMAC-SHA256 signing secret (16 to 256 bytes).
+    pub secret: Zeroizing<String>,
+}
+
+/// One delivery as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertDelivery {
+    /// The stable delivery id (`X-Buildsnap-Delivery`).
+    pub delivery: String,
+    /// The event.
+    pub event: String,
+    /// The deploy it is about.
+    pub deploy_id: i64,
+    /// `queued`, `delivered` or `failed` (gave up).
+    pub state: String,
+    /// Attempts made.
+    pub attempts: i64,
+    /// HTTP status of the last attempt, if it got one.
+    pub last_status: Option<i64>,
+    /// Why the last attempt failed, if it did.
+    pub last_error: Option<String>,
+    /// When it was queued.
+    pub created_at: String,
+    /// When it was delivered or given up.
+    pub finished_at: Option<String>,
+}
+
+/// A delivery due now, with what sending it needs.
+#[derive(Debug)]
+pub struct DueDelivery {
+    /// Row id.
+    pub id: i64,
+    /// The stable delivery id.
+    pub delivery: String,
+    /// The event.
+    pub event: String,
+    /// The org's slug.
+    pub org: String,
+    /// The deploy it is about.
+    pub deploy_id: i64,
+    /// `deploy.builds_changed`: the changed builds, as JSON.
+    pub changed: Option<String>,
+    /// The body, once fixed by the first attempt.
+    pub body: Option<String>,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// When it was queued (Unix nanoseconds).
+    pub created_at: i64,
+    /// The hook's URL (unsealed; may be a credential: never log it).
+    pub url: String,
+    /// The hook's format.
+    pub format: String,
+    /// The hook's signing secret.
+    pub secret: Zeroizing<Vec<u8>>,
+}
+
+fn aad(org_id: i64, hook: i64, what: &str) -> Vec<u8> {
+    format!("alert-hook/{org_id}/{hook}/{what}").into_bytes()
+}
+
+/// `https://hooks.example.com/…/a1b2`: enough to recognise a hook by.
+fn masked(url: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let (origin, path) = match url[after_scheme..].find('/') {
+        Some(i) => url.split_at(after_scheme + i),
+        None => (url, ""),
+    };
+    let tail: String = path
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    if path.chars().count() <= 1 {
+        origin.to_string()
+    } else {
+        format!("{origin}/…{tail}")
+    }
+}
+
+fn hook_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertHook> {
+    Ok(AlertHook {
+        id: r.get(0)?,
+        url: r.get(1)?,
+        events: r
+            .get::<_, String>(2)?
+            .split(' ')
+            .map(str::to_string)
+            .collect(),
+        format: r.get(3)?,
+        created_at: ts::nanos_to_string(r.get(4)?),
+    })
+}
+
+impl Store {
+    /// Adds an alert hook to `org`. The URL's origin must have been checked
+    /// against what the operator grants by the caller.
+    pub fn create_alert_hook(&self, org: &str, new: &NewAlertHook) -> Result<AlertHook> {
+        let url = validate::http_url("url", &new.url)?;
+        if new.events.is_empty()
+            || new
+                .events
+                .iter()
+                .any(|e| !ALERT_EVENTS.contains(&e.as_str()))
+        {
+            return Err(StoreError::Invalid(format!(
+                "\"events\" must name one or more of: {}",
+                ALERT_EVENTS.join(", ")
+            )));
+        }
+        if !ALERT_FORMATS.contains(&new.format.as_str()) {
+            return Err(StoreError::Invalid(format!(
+                "\"format\" must be one of: {}",
+                ALERT_FORMATS.join(", ")
+            )));
+        }
+        let n = new.secret.len();
+        if !(16..=256).contains(&n) {
+            return Err(StoreError::Invalid(
+                "\"secret\" must be 16 to 256 bytes (it signs every delivery)".into(),
+            ));
+        }
+        let mut events: Vec<&str> = ALERT_EVENTS
+            .iter()
+            .copied()
+            .filter(|e| new.events.iter().any(|n| n == e))
+            .collect();
+        events.dedup();
+        let now = ts::to_nanos(ts::now());
+        let shown = masked(&url);
+        self.db.write(|tx| {
+            let org_id = orgs::org_id(tx, org)?;
+            tx.prepare_cached(
+                "INSERT INTO alert_hooks (org_id, url, url_sealed, events, format, secret_sealed, created_at)
+                 VALUES (?1, ?2, x'', ?3, ?4, x'', ?5)",
+            )?
+            .execute(params![org_id, shown, events.join(" "), new.format, now])?;
+            let id = tx.last_insert_rowid();
+            // Sealed under the hook's own id, so sealed values cannot be
+            // moved to another hook.
+            let secret = self.db.key.seal(new.secret.as_bytes(), &aad(org_id, id, "secret"))?;
+            let sealed_url = self.db.key.seal(url.as_bytes(), &aad(org_id, id, "url"))?;
+            tx.prepare_cached("UPDATE alert_hooks SET secret_sealed = ?2, url_sealed = ?3 WHERE id = ?1")?
+                .execute(params![id, secret, sealed_url])?;
+            Ok(AlertHook {
+                id,
+                url: shown.clone(),
+                events: events.iter().map(|e| e.to_string()).collect(),
+                format: new.format.clone(),
+                created_at: ts::nanos_to_string(now),
+            })
+        })
+    }
+
+    /// `org`'s alert hooks, oldest first.
+    pub fn alert_hooks(&self, org: &str) -> Result<Vec<AlertHook>> {
+        self.db.read(|tx| {
+            let org_id = orgs::org_id(tx, org)?;
+            Ok(tx
+                .prepare_cached(
+                    "SELECT id, url, events, format, created_at FROM alert_hooks WHERE org_id = ?1 ORDER BY id",
+                )?
+                .query_map([org_id], hook_row)?
+                .collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Removes hook `id` of `org` and its deliveries; `false` if there is
+    /// no such hook.
+    pub fn delete_alert_hook(&self, org: &str, id: i64) -> Result<bool> {
+        self.db.write(|tx| {
+            let org_id = orgs::org_id(tx, org)?;
+            Ok(tx
+                .prepare_cached("DELETE FROM alert_hooks WHERE id = ?1 AND org_id = ?2")?
+                .execute(params![id, org_id])?
+                == 1)
+        })
+    }
+
+    /// The newest `limit` deliveries of hook `id` of `org`, newest first;
+    /// `None` if there is no such hook.
+    pub fn alert_deliveries(
+        &self,
+        org: &str,
+        id: i64,
+        limit: u32,
+    ) -> Result<Option<Vec<AlertDelivery>>> {
+        self.db.read(|tx| {
+            let org_id = orgs::org_id(tx, org)?;
+            let exists: Option<i64> = tx
+                .prepare_cached("SELECT id FROM alert_hooks WHERE id = ?1 AND org_id = ?2")?
+                .query_row(params![id, org_id], |r| r.get(0))
+                .optional()?;
+            if exists.is_none() {
+                return Ok(None);
+            }
+            let rows = tx
+                .prepare_cached(
+                    "SELECT delivery, event, deploy_id, state, attempts, last_status, last_error, created_at, finished_at
+                     FROM alert_deliveries WHERE hook_id = ?1 ORDER BY id DESC LIMIT ?2",
+                )?
+                .query_map(params![id, limit.clamp(1, 1000)], |r| {
+                    Ok(AlertDelivery {
+                        delivery: r.get(0)?,
+                        event: r.get(1)?,
+                        deploy_id: r.get(2)?,
+                        state: r.get(3)?,
+                        attempts: r.get(4)?,
+                        last_status: r.get(5)?,
+                        last_error: r.get(6)?,
+                        created_at: ts::nanos_to_string(r.get(7)?),
+                        finished_at: r.get::<_, Option<i64>>(8)?.map(ts::nanos_to_string),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(Some(rows))
+        })
+    }
+
+    /// The queued delivery due soonest, if one is due at `now` (Unix
+    /// nanoseconds), with its hook's secret opened.
+    pub fn next_alert_delivery(&self, now: i64) -> Result<Option<DueDelivery>> {
+        self.db.read(|tx| {
+            let row = tx
+                .prepare_cached(
+                    "SELECT d.id, d.delivery, d.event, o.slug, d.deploy_id, d.changed, d.body, d.attempts,
+                            d.created_at, h.url_sealed, h.format, h.secret_sealed, h.org_id, h.id
+                     FROM alert_deliveries d
+                     JOIN alert_hooks h ON h.id = d.hook_id
+                     JOIN orgs o ON o.id = h.org_id
+                     WHERE d.state = 'queued' AND d.next_at <= ?1
+                     ORDER BY d.next_at LIMIT 1",
+                )?
+                .query_row([now], |r| {
+                    Ok((
+                        DueDelivery {
+                            id: r.get(0)?,
+                            delivery: r.get(1)?,
+                            event: r.get(2)?,
+                            org: r.get(3)?,
+                            deploy_id: r.get(4)?,
+                            changed: r.get(5)?,
+                            body: r.get(6)?,
+                            attempts: r.get(7)?,
+                            created_at: r.get(8)?,
+                            url: String::new(),
+                            format: r.get(10)?,
+                            secret: Zeroizing::new(Vec::new()),
+                        },
+                        r.get::<_, Vec<u8>>(11)?,
+                        r.get::<_, i64>(12)?,
+                        r.get::<_, i64>(13)?,
+                        r.get::<_, Vec<u8>>(9)?,
+                    ))
+                })
+                .optional()?;
+            let Some((mut due, sealed, org_id, hook, sealed_url)) = row else {
+                return Ok(None);
+            };
+            due.secret = self.db.key.open(&sealed, &aad(org_id, hook, "secret"))?;
+            let url = self.db.key.open(&sealed_url, &aad(org_id, hook, "url"))?;
+            due.url = String::from_utf8(url.to_vec())
+                .map_err(|_| StoreError::Invalid(format!("alert hook {hook}: sealed URL is not text")))?;
+            Ok(Some(due))
+        })
+    }
+
+    /// Fixes the body of delivery `id` (its first attempt), so retries send
+    /// the same bytes.
+    pub fn set_alert_body(&self, id: i64, body: &str) -> Result<()> {
+        self.db.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE alert_deliveries SET body = ?2 WHERE id = ?1 AND body IS NULL",
+            )?
+            .execute(params![id, body])?;
+            Ok(())
+        })
+    }
+
+    /// Records an attempt of delivery `id`: delivered; or failed with
+    /// `status`/`error` and tried again at `retry_at` (Unix nanoseconds), or
+    /// given up when `retry_at` is `None`.
+    pub fn record_alert_attempt(
+        &self,
+        id: i64,
+        delivered: bool,
+        status: Option<u16>,
+        error: Option<&str>,
+        retry_at: Option<i64>,
+    ) -> Result<()> {
+        let now = ts::to_nanos(ts::now());
+        let (state, next_at, finished) = match (delivered, retry_at) {
+            (true, _) => ("delivered", now, Some(now)),
+            (false, Some(at)) => ("queued", at, None),
+            (false, None) => ("failed", now, Some(now)),
+        };
+        self.db.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE alert_deliveries SET state = ?2, attempts = attempts + 1, next_at = ?3,
+                     last_status = ?4, last_error = ?5, finished_at = ?6
+                 WHERE id = ?1 AND state = 'queued'",
+            )?
+            .execute(params![
+                id,
+                state,
+                next_at,
+                status.map(i64::from),
+                error,
+                finished
+            ])?;
+            Ok(())
+        })
+    }
+}
+
+/// Queues `event` for every hook of `org_id` that asked for it (inside the
+/// transaction that made the change).
+pub(crate) fn enqueue(
+    tx: &Connection,
+    org_id: i64,
+    event: &str,
+    deploy_id: i64,
+    changed: Option<&str>,
+) -> Result<()> {
+    let now = ts::to_nanos(ts::now());
+    let hooks: Vec<i64> = tx
+        .prepare_cached(
+            "SELECT id FROM alert_hooks WHERE org_id = ?1 AND (' ' || events || ' ') LIKE ('% ' || ?2 || ' %')",
+        )?
+        .query_map(params![org_id, event], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for hook in hooks {
+        tx.prepare_cached(
+            "INSERT INTO alert_deliveries (hook_id, delivery, event, deploy_id, changed, state, next_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?6)",
+        )?
+        .execute(params![hook, delivery_id()?, event, deploy_id, changed, now])?;
+    }
+    Ok(())
+}
+
+/// A random delivery id (128 bits, hex in UUID form).
+fn delivery_id() -> Result<String> {
+    let mut b = [0u8; 16];
+    getrandom::getrandom(&mut b)
+        .map_err(|e| StoreError::Invalid(format!("no randomness for a delivery id: {e}")))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    ))
+}
+
+/// After build `build_id` of `org_id`/`provider` became final with
+/// `status`: every complete snapshot that froze it unsettled gets a
+/// `deploy.builds_changed` event.
+pub(crate) fn build_became_final(
+    tx: &Connection,
+    org_id: i64,
+    provider: &str,
+    build_id: &str,
+    name: &str,
+    status: &str,
+) -> Result<()> {
+    let sql = format!(
+        "SELECT sb.deploy_id, sb.status FROM snapshot_builds sb
+         JOIN snapshots s ON s.deploy_id = sb.deploy_id
+         JOIN deploys d ON d.id = sb.deploy_id
+         WHERE sb.build_id = ?1 AND {} AND s.state = 'complete' AND s.provider = ?2 AND d.org_id = ?3",
+        crate::retention::UNSETTLED
+    );
+    let deploys: Vec<(i64, Option<String>)> = tx
+        .prepare_cached(&sql)?
+        .query_map(params![build_id, provider, org_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (deploy_id, frozen) in deploys {
+        let changed = serde_json::json!([{
+            "build_id": build_id, "name": name,
+            "frozen_status": frozen, "current_status": status,
+        }]);
+        enqueue(
+            tx,
+            org_id,
+            "deploy.builds_changed",
+            deploy_id,
+            Some(&changed.to_string()),
+        )?;
+    }
+    Ok(())
+}
+
+/// At capture: builds the snapshot froze unsettled that the index already
+/// knows final (they finished between the deploy and the capture) get their
+/// `deploy.builds_changed` now; no later transition would report them.
+pub(crate) fn settled_at_capture(tx: &Connection, deploy_id: i64) -> Result<()> {
+    let sql = format!(
+        "SELECT d.org_id, sb.build_id, pb.name, sb.status, pb.status FROM snapshot_builds sb
+         JOIN snapshots s ON s.deploy_id = sb.deploy_id
+         JOIN deploys d ON d.id = sb.deploy_id
+         JOIN provider_builds pb ON pb.org_id = d.org_id AND pb.provider = s.provider AND pb.build_id = sb.build_id
+         WHERE sb.deploy_id = ?1 AND {} AND pb.final = 1 AND s.state = 'complete'
+         ORDER BY sb.position",
+        crate::retention::UNSETTLED
+    );
+    let rows: Vec<(i64, String, String, Option<String>, String)> = tx
+        .prepare_cached(&sql)?
+        .query_map([deploy_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let Some(org_id) = rows.first().map(|r| r.0) else {
+        return Ok(());
+    };
+    let changed: Vec<_> = rows
+        .iter()
+        .map(|(_, id, name, frozen, now)| {
+            serde_json::json!({"build_id": id, "name": name, "frozen_status": frozen, "current_status": now})
+        })
+        .collect();
+    enqueue(
+        tx,
+        org_id,
+        "deploy.builds_changed",
+        deploy_id,
+        Some(&serde_json::Value::Array(changed).to_string()),
+    )
+}
