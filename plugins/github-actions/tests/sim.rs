@@ -290,3 +290,29 @@ fn projects_come_a_page_at_a_time_and_can_be_searched() {
     );
     assert_eq!(page.next, None);
 }
+
+#[test]
+fn a_re_run_appears_as_a_new_attempt_placed_at_its_own_start() {
+    let sim = Sim::demo();
+    let sha = sim.sha_of(ids::RERUN_LATER);
+    let start = sim.ctx().now;
+    let before = search::builds_for_commit(&sim, &sim.ctx(), &query(&sha)).unwrap();
+    let got: Vec<_> = before
+        .builds
+        .iter()
+        .map(|b| (b.attempt, b.status))
+        .collect();
+    assert_eq!(got, [(1, Status::Failed)]);
+    sim.sim()
+        .clock()
+        .advance(std::time::Duration::from_secs(150));
+    let after = search::builds_for_commit(&sim, &sim.ctx(), &query(&sha)).unwrap();
+    let got: Vec<_> = after.builds.iter().map(|b| (b.attempt, b.status)).collect();
+    assert_eq!(got, [(2, Status::Running), (1, Status::Failed)]);
+    // Attempt 2 was created after the clock's start (a deploy then): the
+    // host can leave it out of that deploy's snapshot; attempt 1 is before.
+    let created =
+        |i: usize| buildsnap_github_actions::time::parse_ms(&after.builds[i].created_at).unwrap();
+    assert!(created(0) > start && created(1) < start);
+    assert_eq!(after.builds[1].jobs, before.builds[0].jobs);
+}
