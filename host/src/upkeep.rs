@@ -190,6 +190,7 @@ mod tests {
             repo_url: "https://github.com/acme/web".into(),
             branch: "main".into(),
             build_project: None,
+            branch_builds_only: false,
         };
         store.create_code_deployment("acme", "web", &cd).unwrap();
         let build: buildsnap_domain::IndexedBuild = serde_json::from_value(serde_json::json!({

@@ -1,4 +1,4 @@
-//! Deploy alerts end to end: the real server (in process) and the CircleCI
+//! After the deploy, end to end (alerts, later builds): the real server (in process) and the CircleCI
 //! simulator, a loopback receiver that checks signatures; a delivery
 //! retried after a 500 with the same id and body across a restart, and
 //! `deploy.builds_changed` when a workflow running at deploy time fails.
@@ -258,5 +258,71 @@ async fn a_workflow_running_at_deploy_time_that_fails_later_is_reported() {
         1,
         "{deliveries}"
     );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn later_builds_fill_in_for_a_deploy_registered_before_its_pipeline_started() {
+    let sha = stable_sha("later:builds");
+    let scenario = builder()
+        .pipeline(
+            PipelineSpec::new(1)
+                .revision(&sha)
+                .created_at(&plus(&real_now_minus(3600), 300))
+                .workflow(WorkflowSpec::new("build").job(JobSpec::new("test"))),
+        )
+        .build()
+        .unwrap();
+    let sim = start_sim(scenario, SimOptions::default()).await;
+    let start = sim_start(&sim);
+    let recv = receiver(vec![]).await;
+    let dir = data_dir(&sim).await;
+    // Sync every second: it is what brings the later pipeline in.
+    let server = serve::start(settings(&sim, dir.path(), &recv, 1))
+        .await
+        .unwrap();
+    let api = Api::new(server.addr);
+    api.setup(&sim, ALICE, Some(PROJECT)).await;
+    add_hook(&api, &recv, &["deploy.builds_changed"]).await;
+    // Deployed on merge, before CI started: the snapshot is empty.
+    let id = api.deploy(&sha, &plus(&start, 60), "production").await;
+    let snap = api.wait_snapshot(id, Duration::from_secs(60)).await;
+    assert_eq!(
+        (snap["state"].as_str(), snap["summary"].as_str()),
+        (Some("complete"), Some("none")),
+        "{snap}"
+    );
+    assert_eq!(snap["later_builds"], json!([]));
+
+    // The pipeline starts (the simulator's clock passes it); sync indexes it.
+    sim.clock().advance(Duration::from_secs(600));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let later = loop {
+        let s = api.snapshot(id).await;
+        if s["later_builds"].as_array().is_some_and(|l| !l.is_empty()) {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no later builds: {s}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(later["later_builds"][0]["name"], "build");
+    assert_eq!(later["later_builds"][0]["sha"], sha.as_str());
+    // Beside the frozen part, never in it.
+    assert_eq!(later["builds"], json!([]));
+    assert_eq!(later["summary"], "none");
+    let listed = api.get("/api/v1/orgs/acme/deploys").await;
+    assert_eq!(
+        listed["deploys"][0]["builds"]["later_builds"][0]["name"],
+        "build"
+    );
+    // Its finishing is news for the deploy too: a later build, so no
+    // frozen status.
+    let got = recv.wait_for(1, Duration::from_secs(60)).await;
+    let body = verified(&got[0]);
+    assert_eq!(body["event"], "deploy.builds_changed");
+    assert_eq!(body["deploy"]["id"], id);
+    assert_eq!(body["changed"][0]["name"], "build");
+    assert_eq!(body["changed"][0]["frozen_status"], Value::Null);
+    assert_eq!(body["changed"][0]["current_status"], "success");
     server.stop().await.unwrap();
 }

@@ -1074,6 +1074,7 @@ async fn persistent_server_errors_end_in_error_after_the_attempt_bound() {
         repo_url: "https://github.com/acme/api".into(),
         branch: "main".into(),
         build_project: Some(PROJECT.into()),
+        branch_builds_only: false,
     };
     store.create_code_deployment("acme", "api", &cd).unwrap();
     let account = Account {

@@ -57,6 +57,7 @@ fn legacy_data_dir(dir: &Path) -> String {
         repo_url: "https://github.com/acme/web".into(),
         branch: "main".into(),
         build_project: Some("gh/acme/web".into()),
+        branch_builds_only: false,
     };
     store.create_code_deployment("acme", "web", &cd).unwrap();
     drop(store);

@@ -173,6 +173,7 @@ fn complete(data_dir: &str, org: &str, project: &str, total: usize) -> (i64, i64
             repo_url: format!("https://github.com/{org}/{project}"),
             branch: "main".into(),
             build_project: None,
+            branch_builds_only: false,
         };
         store
             .create_code_deployment(org, project, &cd)

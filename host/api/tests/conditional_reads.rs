@@ -22,6 +22,7 @@ async fn world(dir: &std::path::Path, n: i64) -> (Server, String) {
         repo_url: "https://github.com/acme/web".into(),
         branch: "main".into(),
         build_project: None,
+        branch_builds_only: false,
     };
     s.create_code_deployment("acme", "web", &cd).unwrap();
     for i in 0..n {

@@ -45,6 +45,7 @@ async fn world(dir: &std::path::Path) -> (Server, String, i64) {
         repo_url: "https://github.com/acme/web".into(),
         branch: "main".into(),
         build_project: Some("gh/acme/web".into()),
+        branch_builds_only: false,
     };
     s.create_code_deployment("acme", "web", &cd).unwrap();
     let account = Account {

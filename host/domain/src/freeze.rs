@@ -230,6 +230,43 @@ pub fn freeze_build(b: &IndexedBuild, as_of: OffsetDateTime) -> FrozenBuild {
     }
 }
 
+/// One build as the index holds it now, in the shape of a frozen one: its
+/// own status and jobs, no as-of rule (a snapshot's `later_builds`, a
+/// commit's builds now). Unlike [`freeze_build`] at the present instant, a
+/// final build the provider gave no stop time stays final.
+pub fn current(b: &IndexedBuild) -> FrozenBuild {
+    FrozenBuild {
+        id: b.id.clone(),
+        name: b.name.clone(),
+        status: b.status,
+        provider_status: b.provider_status.clone(),
+        url: b.url.clone(),
+        pipeline_id: b.pipeline_id.clone(),
+        pipeline_number: b.pipeline_number,
+        sha: b.sha.clone(),
+        branch: b.branch.clone(),
+        tag: b.tag.clone(),
+        created_at: b.created_at.clone(),
+        stopped_at: b.stopped_at.clone(),
+        jobs: b
+            .jobs
+            .iter()
+            .map(|j| frozen_job(j, JobAt::as_is(j)))
+            .collect(),
+        jobs_complete: b.jobs_complete,
+    }
+}
+
+/// Every build as it is now ([`current`]), newest first by creation time.
+pub fn current_all(builds: &[IndexedBuild]) -> Vec<FrozenBuild> {
+    let mut all: Vec<(Option<OffsetDateTime>, FrozenBuild)> = builds
+        .iter()
+        .map(|b| (at(Some(&b.created_at)), current(b)))
+        .collect();
+    all.sort_by_key(|b| std::cmp::Reverse(b.0));
+    all.into_iter().map(|(_, b)| b).collect()
+}
+
 /// The builds that existed at `as_of`, each as it was then, newest first
 /// (by creation time; ties keep the provider's order).
 pub fn freeze(builds: &[IndexedBuild], as_of: OffsetDateTime) -> Vec<FrozenBuild> {

@@ -89,6 +89,10 @@ pub struct Snapshot<B = serde_json::Value> {
     pub builds: B,
     /// Why `builds` is empty / what went wrong.
     pub explain: Option<String>,
+    /// The commit's builds created after `as_of`, as they are now (from
+    /// the index, which sync and webhooks keep current): what ran on the
+    /// commit since it was deployed. Never part of `builds` or `summary`.
+    pub later_builds: Vec<FrozenBuild>,
 }
 
 impl<B> Snapshot<B> {
@@ -103,6 +107,7 @@ impl<B> Snapshot<B> {
             summary: self.summary,
             builds,
             explain: self.explain,
+            later_builds: self.later_builds,
         }
     }
 }

@@ -23,6 +23,8 @@ struct Target {
     provider: String,
     repo_url: String,
     build_project: Option<String>,
+    /// The code deployment's branch when it takes builds of it only.
+    branch_only: Option<String>,
 }
 
 impl Capture {
@@ -76,8 +78,15 @@ impl Capture {
                     .await?
             }
         };
-        let now = ts::now();
-        let builds: Vec<FrozenBuild> = freeze::freeze(&indexed, now);
+        // The code deployment's branch rule, as its snapshots apply it.
+        let indexed: Vec<IndexedBuild> = match &target.branch_only {
+            Some(branch) => indexed
+                .into_iter()
+                .filter(|b| b.branch.as_deref() == Some(branch.as_str()))
+                .collect(),
+            None => indexed,
+        };
+        let builds: Vec<FrozenBuild> = freeze::current_all(&indexed);
         let explain = builds.is_empty().then(|| {
             format!(
                 "{} shows no build of commit {sha} in {build_project}",
@@ -134,6 +143,7 @@ impl Capture {
         })?;
         Ok(Target {
             provider,
+            branch_only: cd.branch_builds_only.then(|| cd.branch.clone()),
             repo_url: cd.repo_url,
             build_project: cd.build_project,
         })

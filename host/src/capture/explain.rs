@@ -52,6 +52,28 @@ pub fn not_found(provider: &str, project: &str, sha: &str, report: &SearchReport
     )
 }
 
+/// Builds of the commit on other branches, left out by the code
+/// deployment's branch rule.
+pub fn other_branches(branch: &str, left_out: &[buildsnap_domain::IndexedBuild]) -> String {
+    let mut names: Vec<&str> = left_out
+        .iter()
+        .map(|b| {
+            b.branch
+                .as_deref()
+                .or(b.tag.as_deref().map(|_| "a tag"))
+                .unwrap_or("no branch")
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let n = left_out.len();
+    format!(
+        "{n} build{} of other branches ({}) left out: this code deployment takes builds of branch {branch} only.",
+        if n == 1 { "" } else { "s" },
+        names.join(", ")
+    )
+}
+
 /// The commit's builds all started after the deploy.
 pub fn all_after(
     provider: &str,

@@ -410,17 +410,19 @@ fn delivery_id() -> Result<String> {
     ))
 }
 
-/// After build `build_id` of `org_id`/`provider` became final with
-/// `status`: every complete snapshot that froze it unsettled gets a
-/// `deploy.builds_changed` event.
+/// After build `b` of `org_id`/`provider` (created at `created`, Unix
+/// nanoseconds) became final: every complete snapshot that froze it
+/// unsettled, and every complete snapshot of its commit deployed before it
+/// was created (it is one of their `later_builds`), gets a
+/// `deploy.builds_changed` event (`frozen_status` null for a later build).
 pub(crate) fn build_became_final(
     tx: &Connection,
     org_id: i64,
     provider: &str,
-    build_id: &str,
-    name: &str,
-    status: &str,
+    b: &buildsnap_domain::IndexedBuild,
+    created: i64,
 ) -> Result<()> {
+    let status = b.status.as_str();
     let sql = format!(
         "SELECT sb.deploy_id, sb.status FROM snapshot_builds sb
          JOIN snapshots s ON s.deploy_id = sb.deploy_id
@@ -428,15 +430,34 @@ pub(crate) fn build_became_final(
          WHERE sb.build_id = ?1 AND {} AND s.state = 'complete' AND s.provider = ?2 AND d.org_id = ?3",
         crate::retention::UNSETTLED
     );
-    let deploys: Vec<(i64, Option<String>)> = tx
+    let mut deploys: Vec<(i64, Option<String>)> = tx
         .prepare_cached(&sql)?
-        .query_map(params![build_id, provider, org_id], |r| {
+        .query_map(params![b.id, provider, org_id], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
+    // Later builds: deploys of this commit (registered by any prefix of its
+    // SHA, 7 characters on: one index seek each) before the build began.
+    let sha = b.sha.to_ascii_lowercase();
+    let mut later = tx.prepare_cached(
+        "SELECT d.id FROM deploys d JOIN snapshots s ON s.deploy_id = d.id
+         WHERE d.org_id = ?1 AND d.sha = ?2 AND d.deployed_at < ?3
+           AND s.state = 'complete' AND s.provider = ?4 AND s.build_project = ?5",
+    )?;
+    for n in 7..=sha.len() {
+        let Some(prefix) = sha.get(..n) else { break };
+        for id in later.query_map(params![org_id, prefix, created, provider, b.project], |r| {
+            r.get::<_, i64>(0)
+        })? {
+            let id = id?;
+            if !deploys.iter().any(|(d, _)| *d == id) {
+                deploys.push((id, None));
+            }
+        }
+    }
     for (deploy_id, frozen) in deploys {
         let changed = serde_json::json!([{
-            "build_id": build_id, "name": name,
+            "build_id": b.id, "name": b.name,
             "frozen_status": frozen, "current_status": status,
         }]);
         enqueue(

@@ -101,7 +101,8 @@ impl Store {
     /// HTTP answer can pass it through.
     pub fn get_deploy_served(&self, org: &str, id: i64) -> Result<Deploy<ServedBuilds>> {
         self.db.read(|tx| {
-            let (org_id, (d, stored)) = deploys::deploy_row(tx, org, id)?;
+            let (org_id, (mut d, stored)) = deploys::deploy_row(tx, org, id)?;
+            deploys::with_later_builds(tx, org_id, &mut d)?;
             let moved = match &d.builds.provider {
                 Some(provider) => moved_statuses(tx, org_id, provider, id)?,
                 None => Vec::new(),

@@ -49,7 +49,7 @@ impl Store {
             )?;
             let job = tx.query_row(
                 "SELECT d.id, o.slug, p.slug, c.slug, c.repo_url, c.branch, s.build_project, s.provider, d.sha,
-                        d.deployed_at, j.attempts
+                        d.deployed_at, j.attempts, c.branch_builds_only
                  FROM capture_jobs j
                  JOIN deploys d ON d.id = j.deploy_id
                  JOIN orgs o ON o.id = d.org_id
@@ -71,6 +71,7 @@ impl Store {
                         sha: r.get(8)?,
                         deployed_at: ts::from_nanos(r.get(9)?),
                         attempts: r.get::<_, i64>(10)? as u32,
+                        branch_builds_only: r.get::<_, i64>(11)? == 1,
                     })
                 },
             )?;

@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rusqlite::params;
 
-use crate::deploys::{SELECT, finish, from_row};
+use crate::deploys::{SELECT, finish, from_row, with_later_builds};
 use crate::{Deploy, MAX_LIST_LIMIT, Result, Store, orgs, projects};
 
 /// Where a page of deploys ended: the last deploy's `deployed_at` and id.
@@ -109,7 +109,10 @@ impl Store {
             };
             let deploys = rows
                 .into_iter()
-                .map(|(_, row)| finish(row))
+                .map(|(_, (mut d, stored))| {
+                    with_later_builds(tx, org_id, &mut d)?;
+                    finish((d, stored))
+                })
                 .collect::<Result<_>>()?;
             Ok(DeployPage { deploys, next })
         })

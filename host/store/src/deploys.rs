@@ -58,6 +58,8 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<(Deploy, StoredBuilds)> 
                 summary: columns::word(r, 10)?,
                 builds: serde_json::Value::Null,
                 explain: r.get(12)?,
+                // Filled by `with_later_builds` in the same read.
+                later_builds: Vec::new(),
             },
         },
         builds,
@@ -167,6 +169,8 @@ impl Store {
                     summary: Summary::None,
                     builds: serde_json::Value::Array(vec![]),
                     explain,
+                    // Just registered: nothing was built after it yet.
+                    later_builds: Vec::new(),
                 },
             })
         })
@@ -185,7 +189,11 @@ impl Store {
 
     /// One deploy of `org`; `DeployNotFound` also for another org's deploy.
     pub fn get_deploy(&self, org: &str, id: i64) -> Result<Deploy> {
-        self.db.read(|tx| finish(deploy_row(tx, org, id)?.1))
+        self.db.read(|tx| {
+            let (org_id, (mut d, stored)) = deploy_row(tx, org, id)?;
+            with_later_builds(tx, org_id, &mut d)?;
+            finish((d, stored))
+        })
     }
 }
 
@@ -215,4 +223,28 @@ pub(crate) fn deploy_row(
             Err(StoreError::DeployNotFound(id))
         }
     }
+}
+
+/// Fills `d`'s `later_builds`: builds of its commit in its snapshot's
+/// provider project created after `deployed_at`, from the index (the
+/// `provider_builds_by_sha` index: one seek), as they are now. Only a
+/// captured snapshot (it knows its provider and project) has any.
+pub(crate) fn with_later_builds<B>(tx: &Connection, org_id: i64, d: &mut Deploy<B>) -> Result<()> {
+    let (Some(provider), Some(project)) = (&d.builds.provider, &d.builds.build_project) else {
+        return Ok(());
+    };
+    let Ok(as_of) = ts::parse(&d.deployed_at) else {
+        return Ok(());
+    };
+    let after = ts::to_nanos(as_of);
+    let pattern = format!("{}%", d.sha);
+    let later = crate::index_rows::read_builds(
+        tx,
+        org_id,
+        provider,
+        "project = ?3 AND sha LIKE ?4 AND created_at > ?5",
+        &[project, &pattern, &after],
+    )?;
+    d.builds.later_builds = buildsnap_domain::freeze::current_all(&later);
+    Ok(())
 }

@@ -119,7 +119,7 @@ fn upsert_build(
     ])?;
     if fin && existing != Some(1) {
         // It just became final: snapshots that froze it unsettled hear of it.
-        crate::alerts::build_became_final(tx, org_id, provider, id, name, status.as_str())?;
+        crate::alerts::build_became_final(tx, org_id, provider, b, created)?;
     }
     if *jobs_complete {
         // The whole list: it replaces what was known.

@@ -277,6 +277,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX alert_deliveries_due ON alert_deliveries (next_at) WHERE state = 'queued';
     CREATE INDEX alert_deliveries_by_hook ON alert_deliveries (hook_id, id);
     "#,
+    // 8: a code deployment may take only builds of its own branch.
+    r#"
+    ALTER TABLE code_deployments ADD COLUMN branch_builds_only INTEGER NOT NULL DEFAULT 0
+        CHECK (branch_builds_only IN (0, 1));
+    "#,
+    // 9: deploys by commit, for the alerts of builds that ran on a deployed
+    // commit after its deploy (`alerts.rs`, later builds).
+    r#"
+    CREATE INDEX deploys_by_sha ON deploys (org_id, sha);
+    "#,
 ];
 
 /// Highest schema version this build knows.

@@ -127,6 +127,9 @@ pub struct CodeDeployment {
     pub branch: String,
     /// The provider project (CircleCI `gh/org/repo`); `None`: derived from `repo_url`.
     pub build_project: Option<String>,
+    /// Snapshots take only builds of `branch` (builds of other branches of
+    /// the same commit are left out, and the explanation says how many).
+    pub branch_builds_only: bool,
 }
 
 /// Input of [`crate::Store::create_code_deployment`].
@@ -141,6 +144,9 @@ pub struct NewCodeDeployment {
     /// The provider project, when it cannot be derived from `repo_url`.
     #[serde(default)]
     pub build_project: Option<String>,
+    /// Snapshots take only builds of `branch` (default: builds of any branch).
+    #[serde(default)]
+    pub branch_builds_only: bool,
 }
 
 /// A project with its code deployments.
@@ -222,6 +228,8 @@ pub struct CaptureJob {
     pub repo_url: String,
     /// Branch of the code deployment.
     pub branch: String,
+    /// Only builds of `branch` count (the code deployment's rule).
+    pub branch_builds_only: bool,
     /// Provider project, when configured.
     pub build_project: Option<String>,
     /// Provider id the snapshot is captured from.

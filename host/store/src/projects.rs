@@ -29,7 +29,7 @@ pub(crate) fn code_deployments(
     project_id: i64,
 ) -> Result<Vec<(i64, CodeDeployment)>> {
     let mut st = tx.prepare_cached(
-        "SELECT id, slug, repo_url, branch, build_project FROM code_deployments WHERE project_id = ?1 ORDER BY id",
+        "SELECT id, slug, repo_url, branch, build_project, branch_builds_only FROM code_deployments WHERE project_id = ?1 ORDER BY id",
     )?;
     let rows = st.query_map([project_id], |r| {
         Ok((
@@ -39,6 +39,7 @@ pub(crate) fn code_deployments(
                 repo_url: r.get(2)?,
                 branch: r.get(3)?,
                 build_project: r.get(4)?,
+                branch_builds_only: r.get::<_, i64>(5)? == 1,
             },
         ))
     })?;
@@ -122,9 +123,9 @@ impl Store {
             let org_id = orgs::org_id(tx, org)?;
             let p = project_row(tx, org_id, project)?;
             tx.execute(
-                "INSERT INTO code_deployments (project_id, slug, repo_url, branch, build_project, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![p.id, cd.slug, cd.repo_url, cd.branch, cd.build_project, ts::to_nanos(ts::now())],
+                "INSERT INTO code_deployments (project_id, slug, repo_url, branch, build_project, branch_builds_only, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![p.id, cd.slug, cd.repo_url, cd.branch, cd.build_project, cd.branch_builds_only as i64, ts::to_nanos(ts::now())],
             )
             .map_err(|e| {
                 if StoreError::is_unique_violation(&e) {
@@ -140,6 +141,7 @@ impl Store {
             repo_url: cd.repo_url.clone(),
             branch: cd.branch.clone(),
             build_project: cd.build_project.clone(),
+            branch_builds_only: cd.branch_builds_only,
         })
     }
 }

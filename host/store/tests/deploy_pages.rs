@@ -46,6 +46,7 @@ fn pages_cover_every_deploy_once_in_list_order() {
             repo_url: "https://github.com/acme/api".into(),
             branch: "main".into(),
             build_project: None,
+            branch_builds_only: false,
         },
     )
     .unwrap();

@@ -68,7 +68,7 @@ fn everything_persists_across_reopen() {
     let v: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 7, "migration 7 (deploy alerts) applied");
+    assert_eq!(v, 9, "migration 9 (deploys by commit) applied");
     let mode: String = c
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .unwrap();
@@ -158,6 +158,7 @@ fn capture_job_lifecycle() {
             sha: "abcdef1".into(),
             deployed_at: at,
             attempts: 1,
+            branch_builds_only: false,
         }
     );
     assert!(
@@ -364,4 +365,64 @@ fn acknowledged_writes_survive_kill_9() {
     }
     // Each registration's capture job committed with it.
     assert!(s.capture_queue_depth().unwrap() >= 300);
+}
+
+#[test]
+fn the_branch_rule_is_stored_shown_and_handed_to_the_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    seed(&s);
+    s.create_project("acme", "api", "API").unwrap();
+    let cd = NewCodeDeployment {
+        slug: "prod".into(),
+        repo_url: "https://github.com/acme/api".into(),
+        branch: "release".into(),
+        build_project: Some("gh/acme/api".into()),
+        branch_builds_only: true,
+    };
+    assert!(
+        s.create_code_deployment("acme", "api", &cd)
+            .unwrap()
+            .branch_builds_only
+    );
+    let p = s
+        .list_projects("acme")
+        .unwrap()
+        .into_iter()
+        .find(|p| p.slug == "api")
+        .unwrap();
+    assert!(p.code_deployments[0].branch_builds_only);
+    let web = s
+        .list_projects("acme")
+        .unwrap()
+        .into_iter()
+        .find(|p| p.slug == "web")
+        .unwrap();
+    assert!(
+        !web.code_deployments[0].branch_builds_only,
+        "off by default"
+    );
+    // Through the JSON the API takes: absent is off.
+    let from_json: NewCodeDeployment = serde_json::from_value(serde_json::json!({
+        "slug": "x", "repo_url": "https://github.com/acme/x", "branch": "main"
+    }))
+    .unwrap();
+    assert!(!from_json.branch_builds_only);
+    s.enable_integration(
+        "acme",
+        "circleci",
+        "https://circleci.com",
+        &ProviderToken::new("t".into()),
+        &account(),
+    )
+    .unwrap();
+    s.set_default_build_server("acme", "circleci", "api")
+        .unwrap();
+    s.register_deploy("acme", "api", &deploy("abcdef1"))
+        .unwrap();
+    let job = s.next_capture_job().unwrap().unwrap();
+    assert_eq!(
+        (job.branch.as_str(), job.branch_builds_only),
+        ("release", true)
+    );
 }

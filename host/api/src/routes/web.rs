@@ -154,7 +154,12 @@ fn status_module() -> String {
            return Object.hasOwn(LABELS, word) ? LABELS[word] : String(word);\n\
          }}\n",
         all = words(&mut Status::ALL.iter().map(|s| s.as_str())),
-        finals = words(&mut Status::ALL.iter().filter(|s| s.is_final()).map(|s| s.as_str())),
+        finals = words(
+            &mut Status::ALL
+                .iter()
+                .filter(|s| s.is_final())
+                .map(|s| s.as_str())
+        ),
         states = words(&mut SnapshotState::ALL.iter().map(|s| s.as_str())),
         none = serde_json::Value::from(Summary::None.as_str()),
     )

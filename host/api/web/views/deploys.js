@@ -263,17 +263,25 @@ function renderBuilds(panel, d) {
     return;
   }
   const list = Array.isArray(snap.builds) ? snap.builds : [];
+  const provider = snap.provider ? providerName(snap.provider) : 'the build server';
   if (list.length === 0) {
     panel.append(h('p', { class: 'notice explain' }, snap.explain || 'No builds matched this deploy.'));
-    return;
+  } else {
+    panel.append(h('ul', { class: 'builds' }, list.map((b) => buildItem(b, snap.as_of, provider))));
   }
-  panel.append(h('ul', { class: 'builds' }, list.map((b) => buildItem(b, snap.as_of))));
+  const later = Array.isArray(snap.later_builds) ? snap.later_builds : [];
+  if (later.length) {
+    // What ran on the commit since: as it is now, never part of the snapshot.
+    panel.append(h('h3', { class: 'since-title' }, 'Since the deploy'),
+      h('ul', { class: 'builds later-builds', 'aria-label': 'Builds since the deploy' },
+        later.map((b) => buildItem(b, null, provider))));
+  }
   if (snap.build_project) {
-    panel.append(h('p', { class: 'muted small' }, `From ${snap.provider ? providerName(snap.provider) : 'the build server'} project `, h('code', {}, snap.build_project), '.'));
+    panel.append(h('p', { class: 'muted small' }, `From ${provider} project `, h('code', {}, snap.build_project), '.'));
   }
 }
 
-function buildItem(b, asOf) {
+function buildItem(b, asOf, provider) {
   const jobs = Array.isArray(b.jobs) ? b.jobs : [];
   const li = h('li', { class: 'build' });
   li.append(h('div', { class: 'build-row' },
@@ -286,7 +294,7 @@ function buildItem(b, asOf) {
       ? h('span', { class: 'now' }, 'now ', badge(b.current_status, 'Current status'))
       : null,
     b.url ? h('a', { href: b.url, target: '_blank', rel: 'noopener noreferrer', class: 'ext' },
-      'CircleCI', h('span', { class: 'visually-hidden' }, ` build ${b.name} of pipeline ${b.pipeline_number} (opens in a new tab)`)) : null));
+      provider, h('span', { class: 'visually-hidden' }, ` build ${b.name} of pipeline ${b.pipeline_number} (opens in a new tab)`)) : null));
   if (jobs.length) {
     li.append(h('details', { class: 'jobs' },
       h('summary', {}, `${jobs.length} job${jobs.length === 1 ? '' : 's'}`, h('span', { class: 'visually-hidden' }, ` of ${b.name}`)),

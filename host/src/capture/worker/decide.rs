@@ -53,6 +53,9 @@ pub struct CaptureIds {
     pub as_of: OffsetDateTime,
     /// Attempts so far, including this one.
     pub attempts: u32,
+    /// The code deployment's branch when it takes builds of that branch
+    /// only; `None`: builds of any branch.
+    pub branch_only: Option<String>,
 }
 
 impl CaptureIds {
@@ -66,6 +69,7 @@ impl CaptureIds {
             sha: job.sha.clone(),
             as_of: job.deployed_at,
             attempts: job.attempts,
+            branch_only: job.branch_builds_only.then(|| job.branch.clone()),
         }
     }
 }
@@ -113,8 +117,23 @@ pub fn decide(
             Some(project.to_string()),
         );
     }
+    // The branch rule comes after the commit check: a prefix of several
+    // commits is ambiguous whatever their branches.
+    let (matching, left_out) = match &ids.branch_only {
+        Some(branch) => matching
+            .into_iter()
+            .partition(|b| b.branch.as_deref() == Some(branch.as_str())),
+        None => (matching, Vec::new()),
+    };
     let frozen = freeze::freeze(&matching, ids.as_of);
-    let explain = if frozen.is_empty() {
+    let branch_note = ids
+        .branch_only
+        .as_deref()
+        .filter(|_| !left_out.is_empty())
+        .map(|branch| explain::other_branches(branch, &left_out));
+    let explain = if frozen.is_empty() && matching.is_empty() && branch_note.is_some() {
+        branch_note.clone()
+    } else if frozen.is_empty() {
         Some(if matching.is_empty() {
             match report {
                 Some(r) => explain::not_found(provider, project, &sha, r),
@@ -134,6 +153,11 @@ pub fn decide(
         })
     } else {
         None
+    };
+    // Left-out builds are always said, beside any other explanation.
+    let explain = match (explain, branch_note) {
+        (Some(e), Some(n)) if e != n => Some(format!("{e} {n}")),
+        (e, n) => e.or(n),
     };
     FinalSnapshot {
         state: SnapshotState::Complete,

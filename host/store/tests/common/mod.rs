@@ -24,6 +24,7 @@ pub fn seed(s: &Store) {
         repo_url: "https://github.com/acme/web".into(),
         branch: "main".into(),
         build_project: Some("gh/acme/web".into()),
+        branch_builds_only: false,
     };
     s.create_code_deployment("acme", "web", &cd).unwrap();
     s.enable_integration(

@@ -23,6 +23,7 @@ fn ids(sha: &str) -> CaptureIds {
         sha: sha.into(),
         as_of: ts::parse(AS_OF).unwrap(),
         attempts: 2,
+        branch_only: None,
     }
 }
 
@@ -235,6 +236,7 @@ fn the_identifiers_come_from_the_job_and_the_resolved_project() {
         sha: SHA_A.into(),
         deployed_at: ts::parse(AS_OF).unwrap(),
         attempts: 4,
+        branch_builds_only: false,
     };
     let ids = CaptureIds::new(&job, "gh/acme/web".into());
     assert_eq!(
@@ -249,6 +251,67 @@ fn the_identifiers_come_from_the_job_and_the_resolved_project() {
     assert_eq!(
         (ids.sha.as_str(), ids.as_of, ids.attempts),
         (SHA_A, job.deployed_at, 4)
+    );
+    assert_eq!(ids.branch_only, None);
+    let only = buildsnap_store::CaptureJob {
+        branch_builds_only: true,
+        ..job
+    };
+    assert_eq!(
+        CaptureIds::new(&only, "gh/acme/web".into())
+            .branch_only
+            .as_deref(),
+        Some("main")
+    );
+}
+
+#[test]
+fn the_branch_rule_leaves_out_builds_of_other_branches_and_says_how_many() {
+    let on = |branch: Option<&str>, id: &str, status: Status| IndexedBuild {
+        branch: branch.map(str::to_string),
+        ..build(
+            id,
+            SHA_A,
+            status,
+            "2025-06-01T11:00:00Z",
+            Some("2025-06-01T11:05:00Z"),
+        )
+    };
+    let builds = [
+        on(Some("main"), "w-main", Status::Success),
+        on(Some("feature/x"), "w-feature", Status::Failed),
+        on(None, "w-none", Status::Failed),
+    ];
+    // Off: every branch counts, and the failure shows.
+    let all = decide(&ids(SHA_A), &builds, Some(&report()));
+    assert_eq!((all.builds.len(), all.summary.as_str()), (3, "failed"));
+    assert_eq!(all.explain, None);
+    // On: the branch's builds only, and the explanation counts the rest.
+    let rule = CaptureIds {
+        branch_only: Some("main".into()),
+        ..ids(SHA_A)
+    };
+    let snap = decide(&rule, &builds, Some(&report()));
+    let kept: Vec<&str> = snap.builds.iter().map(|b| b.id.as_str()).collect();
+    assert_eq!((kept, snap.summary.as_str()), (vec!["w-main"], "success"));
+    assert_eq!(
+        snap.explain.as_deref(),
+        Some(
+            "2 builds of other branches (feature/x, no branch) left out: this code deployment takes builds of branch main only."
+        )
+    );
+    // Only other branches: empty, and said why.
+    let other = decide(&rule, &builds[1..2], Some(&report()));
+    assert!(other.builds.is_empty());
+    assert_eq!(
+        (other.state, other.summary.as_str()),
+        (SnapshotState::Complete, "none")
+    );
+    assert_eq!(
+        other.explain.as_deref(),
+        Some(
+            "1 build of other branches (feature/x) left out: this code deployment takes builds of branch main only."
+        )
     );
 }
 
