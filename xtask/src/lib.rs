@@ -33,6 +33,8 @@ pub struct PluginCrate {
 
 const WIT: &[&str] = &["wit/since_v0.1.0"];
 
+const WIT_0_2: &[&str] = &["wit/since_v0.2.0"];
+
 /// Every plugin the repository builds: the shipped ones, then the test
 /// guests that exercise the sandbox.
 pub const PLUGINS: &[PluginCrate] = &[
@@ -42,6 +44,13 @@ pub const PLUGINS: &[PluginCrate] = &[
         manifest: "Cargo.toml",
         output: "plugins/dist/circleci.wasm",
         inputs: WIT,
+    },
+    PluginCrate {
+        package: "buildsnap-github-actions",
+        dir: "plugins/github-actions",
+        manifest: "Cargo.toml",
+        output: "plugins/dist/github-actions.wasm",
+        inputs: WIT_0_2,
     },
     test_plugin(
         "looper",
