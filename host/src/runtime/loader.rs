@@ -250,7 +250,7 @@ impl Loader {
             Plugin::new(
                 info,
                 self.engine.clone(),
-                clone_pre(&pre),
+                pre.clone(),
                 self.limits.clone(),
                 self.outbound.clone(),
                 self.grants.clone(),
@@ -327,12 +327,6 @@ impl Loader {
             uses_wasi |= wasi;
         }
         Ok(Shape { version, uses_wasi })
-    }
-}
-
-fn clone_pre(pre: &ProviderPre) -> ProviderPre {
-    match pre {
-        ProviderPre::V0_1_0(p) => ProviderPre::V0_1_0(p.clone()),
     }
 }
 
