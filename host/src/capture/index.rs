@@ -177,7 +177,10 @@ mod tests {
             wit_build(vec![
                 wit_job(wit::JobKind::Approval, wit::Status::OnHold),
                 wit_job(wit::JobKind::Build, wit::Status::Success),
-                wit_job(wit::JobKind::Other("manual-gate".into()), wit::Status::Queued),
+                wit_job(
+                    wit::JobKind::Other("manual-gate".into()),
+                    wit::Status::Queued,
+                ),
             ]),
             "gh/acme/api",
         );

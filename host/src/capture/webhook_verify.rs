@@ -48,9 +48,9 @@ pub fn verify(
             let given = header(headers, &name).ok_or(Unverified::MissingHeader(name.clone()))?;
             let given = given.trim().as_bytes();
             // Every secret is compared, whatever the first one gave.
-            let hit = secrets
-                .iter()
-                .fold(0u8, |acc, s| acc | u8::from(bool::from(s.as_bytes().ct_eq(given))));
+            let hit = secrets.iter().fold(0u8, |acc, s| {
+                acc | u8::from(bool::from(s.as_bytes().ct_eq(given)))
+            });
             if hit == 1 {
                 Ok(Verdict::Verified)
             } else {
@@ -132,11 +132,21 @@ mod tests {
             Ok(Verdict::Verified)
         );
         assert_eq!(
-            verify(&github(), &headers, body, &["new", "It's a Secret to Everybody"]),
+            verify(
+                &github(),
+                &headers,
+                body,
+                &["new", "It's a Secret to Everybody"]
+            ),
             Ok(Verdict::Verified)
         );
         assert!(matches!(
-            verify(&github(), &headers, b"Hello, World?", &["It's a Secret to Everybody"]),
+            verify(
+                &github(),
+                &headers,
+                b"Hello, World?",
+                &["It's a Secret to Everybody"]
+            ),
             Err(Unverified::Mismatch(_))
         ));
         assert!(matches!(
@@ -156,18 +166,34 @@ mod tests {
         });
         let headers = h("x-sig", &format!("sha256=00ff, {GITHUB_SIG}"));
         assert_eq!(
-            verify(&scheme, &headers, b"Hello, World!", &["It's a Secret to Everybody"]),
+            verify(
+                &scheme,
+                &headers,
+                b"Hello, World!",
+                &["It's a Secret to Everybody"]
+            ),
             Ok(Verdict::Verified)
         );
         // Without the flag the whole value is one signature, which fails.
-        assert!(verify(&github(), &h("x-hub-signature-256", &format!("{GITHUB_SIG},x")), b"Hello, World!", &["It's a Secret to Everybody"]).is_err());
+        assert!(
+            verify(
+                &github(),
+                &h("x-hub-signature-256", &format!("{GITHUB_SIG},x")),
+                b"Hello, World!",
+                &["It's a Secret to Everybody"]
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn a_shared_token_is_compared_with_every_secret() {
         let scheme = WebhookScheme::SharedToken("X-Gitlab-Token".into());
         let ok = h("x-gitlab-token", "s3cret");
-        assert_eq!(verify(&scheme, &ok, b"{}", &["old", "s3cret"]), Ok(Verdict::Verified));
+        assert_eq!(
+            verify(&scheme, &ok, b"{}", &["old", "s3cret"]),
+            Ok(Verdict::Verified)
+        );
         assert!(verify(&scheme, &h("x-gitlab-token", "s3cre"), b"{}", &["s3cret"]).is_err());
         assert!(verify(&scheme, &[], b"{}", &["s3cret"]).is_err());
         assert_eq!(

@@ -461,6 +461,34 @@ impl Plugin {
         )
     }
 
+    /// Every project the credential can see, page after page (at most 100
+    /// pages of 100: a bound on what one list may cost).
+    pub async fn all_projects(
+        &self,
+        integration: &Integration,
+    ) -> Result<Vec<super::wit::Project>, CallError> {
+        let mut all = Vec::new();
+        let mut cursor = None;
+        for _ in 0..100 {
+            let page = self
+                .list_projects(
+                    integration,
+                    &ProjectQuery {
+                        search: None,
+                        cursor: cursor.take(),
+                        limit: 100,
+                    },
+                )
+                .await?;
+            all.extend(page.projects);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        Ok(all)
+    }
+
     /// The project slug for a repository URL, or `None` when it must be
     /// configured. Runs without HTTP. `base_url` is the integration's
     /// (a GitHub Enterprise host's repositories are its own); `None` means

@@ -46,11 +46,6 @@ impl IndexedPre {
         Ok(IndexedPre { pre, idx })
     }
 
-    /// The component behind it (for the generated export checks).
-    pub fn inner(&self) -> &InstancePre<PluginState> {
-        &self.pre
-    }
-
     /// A fresh instance in `store`; exports are type-checked per call.
     pub async fn instantiate(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Indexed> {
         Ok(Indexed {

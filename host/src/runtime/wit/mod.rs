@@ -14,6 +14,7 @@ mod exports;
 pub mod since_v0_1_0;
 pub mod since_v0_2_0;
 
+pub use latest::epoch_ms;
 pub use latest::provider::{
     CommitBuilds, CommitQuery, Descriptor, Horizon, JobUpdate, ProjectPage, ProjectQuery,
     SearchReport, ShaResolution, StopReason, SyncPage, SyncRequest, WebhookError, WebhookEvent,
@@ -22,9 +23,15 @@ pub use latest::provider::{
 pub use latest::types::{
     Account, Build, CallContext, Job, JobKind, Project, ProviderError, RateLimit, Status,
 };
-pub use latest::epoch_ms;
 /// The newest contract: its records are the host's own types.
 pub use since_v0_2_0 as latest;
+
+/// How long a rate limit still holds, in milliseconds from now (`None`
+/// when the provider did not say).
+pub fn wait_ms(r: &RateLimit) -> Option<u64> {
+    r.until
+        .map(|until| until.saturating_sub(epoch_ms(std::time::SystemTime::now())))
+}
 
 /// The WIT package every plugin targets.
 pub const PACKAGE: &str = "buildsnap:provider";

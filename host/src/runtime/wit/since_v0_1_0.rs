@@ -186,7 +186,11 @@ impl Live {
         &self,
         store: &mut Store<PluginState>,
     ) -> wasmtime::Result<provider::Descriptor> {
-        Ok(self.0.call::<(), (provider::Descriptor,)>(store, 0, ()).await?.0)
+        Ok(self
+            .0
+            .call::<(), (provider::Descriptor,)>(store, 0, ())
+            .await?
+            .0)
     }
 
     /// Calls `describe`.
@@ -233,8 +237,10 @@ impl Live {
             .call::<(&types::CallContext,), (Res<Vec<types::Project>>,)>(store, 2, (&ctx,))
             .await?
             .0;
-        Ok(r.map(|all| project_page(all.into_iter().map(project).collect(), query))
-            .map_err(error))
+        Ok(
+            r.map(|all| project_page(all.into_iter().map(project).collect(), query))
+                .map_err(error),
+        )
     }
 
     /// Calls `project-for-repo` (0.1.0 takes no context).
@@ -532,9 +538,9 @@ fn error(e: types::ProviderError) -> latest::types::ProviderError {
         E::Unauthorized(m) => L::Unauthorized(m),
         E::NotFound(m) => L::NotFound(m),
         E::RateLimited(r) => L::RateLimited(latest::types::RateLimit {
-            until: r.retry_after_ms.map(|ms| {
-                latest::epoch_ms(SystemTime::now() + Duration::from_millis(ms))
-            }),
+            until: r
+                .retry_after_ms
+                .map(|ms| latest::epoch_ms(SystemTime::now() + Duration::from_millis(ms))),
             message: r.message,
         }),
         E::Upstream(u) => L::Upstream(latest::types::UpstreamError {
@@ -561,13 +567,12 @@ mod tests {
     #[test]
     fn a_whole_project_list_is_served_in_pages_and_searched() {
         let all: Vec<_> = (0..5).map(|i| p(&format!("gh/acme/repo-{i}"))).collect();
-        let q = |search: Option<&str>, cursor: Option<&str>, limit| {
-            latest::provider::ProjectQuery {
+        let q =
+            |search: Option<&str>, cursor: Option<&str>, limit| latest::provider::ProjectQuery {
                 search: search.map(Into::into),
                 cursor: cursor.map(Into::into),
                 limit,
-            }
-        };
+            };
         let first = project_page(all.clone(), &q(None, None, 2));
         assert_eq!(first.projects.len(), 2);
         assert_eq!(first.next.as_deref(), Some("2"));
@@ -577,7 +582,11 @@ mod tests {
         let found = project_page(all.clone(), &q(Some("REPO-3"), None, 10));
         assert_eq!(found.projects.len(), 1);
         // A cursor past the end is an empty last page, not an error.
-        assert!(project_page(all, &q(None, Some("99"), 2)).projects.is_empty());
+        assert!(
+            project_page(all, &q(None, Some("99"), 2))
+                .projects
+                .is_empty()
+        );
     }
 
     #[test]

@@ -191,7 +191,11 @@ impl Live {
         &self,
         store: &mut Store<PluginState>,
     ) -> wasmtime::Result<provider::Descriptor> {
-        Ok(self.0.call::<(), (provider::Descriptor,)>(store, 0, ()).await?.0)
+        Ok(self
+            .0
+            .call::<(), (provider::Descriptor,)>(store, 0, ())
+            .await?
+            .0)
     }
 
     /// Calls `token-help-url`.
@@ -200,7 +204,11 @@ impl Live {
         store: &mut Store<PluginState>,
         ctx: &types::CallContext,
     ) -> wasmtime::Result<String> {
-        Ok(self.0.call::<(&types::CallContext,), (String,)>(store, 1, (ctx,)).await?.0)
+        Ok(self
+            .0
+            .call::<(&types::CallContext,), (String,)>(store, 1, (ctx,))
+            .await?
+            .0)
     }
 
     /// Calls `validate-credentials`.
