@@ -14,7 +14,7 @@ use buildsnap::runtime::CallError;
 use buildsnap::runtime::limits::{HttpLimits, PluginLimits};
 use buildsnap::runtime::plugin::ProviderErrorText;
 use buildsnap::runtime::wit::{
-    Build, CommitBuilds, ProviderError, Status, WebhookError, WebhookRequest,
+    Build, CommitBuilds, JobKind, ProviderError, Status, StopReason, WebhookError, WebhookRequest,
 };
 use circleci_sim::auth::{AuthForm, fingerprint};
 use circleci_sim::builder::{JobSpec, PipelineSpec, WorkflowSpec, stable_sha};
@@ -115,7 +115,7 @@ async fn list_projects_returns_followed_projects_with_normalised_slugs() {
     let sim = start(demo_scenario()).await;
     let circleci = circleci(&sim).await;
     let projects = circleci
-        .list_projects(&integration(&sim, Some(ALICE)))
+        .all_projects(&integration(&sim, Some(ALICE)))
         .await
         .unwrap();
     let slugs: Vec<&str> = projects.iter().map(|p| p.slug.as_str()).collect();
@@ -129,7 +129,7 @@ async fn list_projects_returns_followed_projects_with_normalised_slugs() {
     );
     assert_eq!(projects[1].name, "lib");
     let bob = circleci
-        .list_projects(&integration(&sim, Some("demo-token-bob")))
+        .all_projects(&integration(&sim, Some("demo-token-bob")))
         .await
         .unwrap();
     assert_eq!(
@@ -226,7 +226,7 @@ async fn builds_for_commit_pages_to_page_three_and_beyond() {
     // Pages 1..4 down to the oldest match, plus page 5 without a match.
     assert_eq!(result.report.pages_fetched, 5);
     assert_eq!(result.report.pipelines_searched, 100);
-    assert_eq!(result.report.stopped_because, "past-matches");
+    assert_eq!(result.report.stopped_because, StopReason::PastMatches);
     assert_eq!(result.report.without_commit, 0);
     let oldest = pipeline_of(&sim, APP, 21).created_at.to_string();
     assert_eq!(
@@ -299,7 +299,7 @@ async fn two_pipelines_of_one_commit_and_a_rerun_are_all_builds_newest_first() {
     let canceled = b[2].jobs.iter().find(|j| j.name == "test").unwrap();
     assert_eq!((canceled.status, canceled.number), (Status::Canceled, None));
     assert_eq!(canceled.url, b[2].url);
-    assert_eq!(result.report.stopped_because, "end-of-history");
+    assert_eq!(result.report.stopped_because, StopReason::EndOfHistory);
     assert_eq!(result.report.pipelines_searched, 6);
 }
 
@@ -323,10 +323,8 @@ async fn approval_job_on_hold_and_its_release_as_the_clock_moves() {
     );
     assert_eq!(deploy.stopped_at, None);
     let hold = &deploy.jobs[0];
-    assert_eq!(
-        (hold.name.as_str(), hold.kind.as_str(), hold.status),
-        ("hold", "approval", Status::OnHold)
-    );
+    assert_eq!((hold.name.as_str(), hold.status), ("hold", Status::OnHold));
+    assert!(matches!(hold.kind, JobKind::Approval), "{:?}", hold.kind);
     assert_eq!(hold.number, None, "approval jobs have no number");
     assert_eq!(
         hold.url, deploy.url,
@@ -517,7 +515,8 @@ async fn rate_limit_beyond_the_call_budget_surfaces_rate_limited_with_retry_afte
     );
     match err {
         ProviderError::RateLimited(r) => {
-            assert_eq!(r.retry_after_ms, Some(60_000));
+            let ms = buildsnap::runtime::wit::wait_ms(&r).unwrap();
+            assert!((59_000..=60_000).contains(&ms), "{ms}");
             assert_eq!(r.message, "Rate limit exceeded.");
         }
         other => panic!("{other:?}"),
@@ -553,8 +552,7 @@ async fn rate_limit_as_http_date_beyond_the_budget_carries_the_wait() {
     );
     match err {
         ProviderError::RateLimited(r) => {
-            let ms = r
-                .retry_after_ms
+            let ms = buildsnap::runtime::wit::wait_ms(&r)
                 .expect("retry-after from the HTTP date and the answer's Date");
             assert!((28_000..=31_000).contains(&ms), "{ms}");
         }
@@ -810,7 +808,7 @@ async fn request_counts_meet_the_economy_bound() {
         .await
         .unwrap();
     assert_eq!(result.builds.len(), 4);
-    assert_eq!(result.report.stopped_because, "past-matches");
+    assert_eq!(result.report.stopped_because, StopReason::PastMatches);
     assert_economy(&sim, 200, &matching, &result);
     assert_eq!(on_route(&sim, PIPELINES).len(), 4);
 
@@ -833,7 +831,7 @@ async fn token_reaches_the_simulator_as_circle_token_and_never_comes_back() {
     let circleci = circleci(&sim).await;
     let integ = integration(&sim, Some(ALICE));
     let account = circleci.validate_credentials(&integ).await.unwrap();
-    let projects = circleci.list_projects(&integ).await.unwrap();
+    let projects = circleci.all_projects(&integ).await.unwrap();
     let builds = circleci
         .builds_for_commit(&integ, &query(API, SHA_45))
         .await
@@ -939,7 +937,10 @@ async fn webhook_from_the_simulator_is_verified_and_mapped_through_the_host() {
     let req = WebhookRequest {
         headers: delivery.headers.clone(),
         body: delivery.body.clone(),
-        secret: secret.into(),
+        delivery_id: None,
+        received_at: 0,
+        verified: false,
+        secrets: vec![secret.into()],
     };
     let event = circleci
         .parse_webhook(&integ, &req)
@@ -968,7 +969,10 @@ async fn webhook_from_the_simulator_is_verified_and_mapped_through_the_host() {
 
     // The same body with another secret, or one changed byte, is refused.
     let wrong = WebhookRequest {
-        secret: "not-the-secret".into(),
+        delivery_id: None,
+        received_at: 0,
+        verified: false,
+        secrets: vec!["not-the-secret".into()],
         ..req.clone()
     };
     assert!(matches!(
@@ -995,7 +999,10 @@ async fn webhook_from_the_simulator_is_verified_and_mapped_through_the_host() {
     let resigned = WebhookRequest {
         headers: vec![("circleci-signature".into(), signature)],
         body,
-        secret: secret.into(),
+        delivery_id: None,
+        received_at: 0,
+        verified: false,
+        secrets: vec![secret.into()],
     };
     let event = circleci
         .parse_webhook(&integ, &resigned)

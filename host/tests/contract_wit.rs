@@ -669,18 +669,47 @@ async fn host_bindings_of_0_2_0_accept_a_component_built_for_it() {
     assert!(store.data().logged.is_empty());
 }
 
-/// Until the host module for 0.2.0 lands, this host refuses a 0.2.0
-/// component with a message naming the versions it serves: the README's
-/// "defined, not yet served". Serving 0.2.0 replaces this test.
+/// A component built for a contract this host does not know (0.3.0 here:
+/// the 0.2.0 folder under a new version) is refused with a message naming
+/// the versions it serves, and a component built for 0.2.0 gets past the
+/// version check to its `describe` (which traps by design).
 #[tokio::test]
-async fn this_host_does_not_serve_0_2_0_yet() {
+async fn a_0_3_0_component_is_refused_naming_the_served_versions() {
     use buildsnap::runtime::{LoadError, Registry};
 
-    let (resolve, pkg) = load("0.2.0");
+    // wit/since_v0.2.0 restamped as 0.3.0: same items, a version no host serves.
+    let next = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(folder("0.2.0")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            next.path().join(path.file_name().unwrap()),
+            text.replace("@0.2.0", "@0.3.0"),
+        )
+        .unwrap();
+    }
+    let mut resolve = Resolve::new();
+    let (pkg, _) = resolve.push_dir(next.path()).unwrap();
+    assert_eq!(
+        resolve.packages[pkg]
+            .name
+            .version
+            .as_ref()
+            .unwrap()
+            .to_string(),
+        "0.3.0"
+    );
+    let (current, current_pkg) = load("0.2.0");
+
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
-        dir.path().join("next.wasm"),
+        dir.path().join("a-next.wasm"),
         trapping_component(&resolve, plugin_world(&resolve, pkg)),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b-current.wasm"),
+        trapping_component(&current, plugin_world(&current, current_pkg)),
     )
     .unwrap();
     let registry = Registry::builder()
@@ -689,14 +718,20 @@ async fn this_host_does_not_serve_0_2_0_yet() {
         .await
         .unwrap();
     let failures = registry.failures();
-    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures.len(), 2, "{failures:?}");
     let message = failures[0].error.to_string();
     assert!(
         matches!(failures[0].error, LoadError::UnsupportedVersion { .. }),
         "{message}"
     );
     assert!(
-        message.contains("0.2.0") && message.contains("0.1.0"),
+        message.contains("0.3.0") && message.contains("0.2.0") && message.contains("0.1.0"),
         "{message}"
     );
+    let current = failures[1].error.to_string();
+    assert!(
+        !matches!(failures[1].error, LoadError::UnsupportedVersion { .. }),
+        "{current}"
+    );
+    assert!(current.contains("describe"), "{current}");
 }

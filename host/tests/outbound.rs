@@ -41,7 +41,7 @@ fn integration(base: &str, settings: &[(&str, String)], token: Option<&str>) -> 
 /// `list-projects` of echo: (url, outcome) pairs.
 async fn fetch(plugin: &Plugin, integ: &Integration) -> Vec<(String, String)> {
     plugin
-        .list_projects(integ)
+        .all_projects(integ)
         .await
         .unwrap()
         .into_iter()
@@ -142,7 +142,7 @@ async fn plugin_never_observes_the_token_but_requests_carry_it() {
     let spy = plugin("spy", &server.origin(), PluginLimits::default()).await;
     assert!(spy.info.uses_wasi);
     let report = spy
-        .list_projects(&integration(
+        .all_projects(&integration(
             &server.origin(),
             &[("team", "blue".into())],
             Some(TOKEN),
@@ -312,12 +312,12 @@ async fn a_pause_outlasting_the_call_fails_the_integrations_next_call_unsent() {
     let first = fetch(&echo, &of("acme", "/limited")).await;
     assert_eq!(first[0].1, "status 429 {}");
     let started = std::time::Instant::now();
-    let err = echo.list_projects(&of("acme", "/fine")).await.unwrap_err();
+    let err = echo.all_projects(&of("acme", "/fine")).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(1), "failed at once");
     match &err {
         CallError::Provider(e) => match &e.0 {
             ProviderError::RateLimited(r) => {
-                let ms = r.retry_after_ms.expect("retry-after");
+                let ms = buildsnap::runtime::wit::wait_ms(r).expect("retry-after");
                 assert!((55_000..=60_000).contains(&ms), "{ms}");
             }
             other => panic!("{other:?}"),
@@ -399,7 +399,7 @@ async fn wasi_stdout_goes_to_the_log_with_the_plugin_id() {
     let _guard = tracing::subscriber::set_default(subscriber);
     let server = TestServer::start(|_| respond(200, "ok")).await;
     let spy = plugin("spy", &server.origin(), PluginLimits::default()).await;
-    spy.list_projects(&integration(&server.origin(), &[], Some(TOKEN)))
+    spy.all_projects(&integration(&server.origin(), &[], Some(TOKEN)))
         .await
         .unwrap();
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();

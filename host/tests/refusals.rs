@@ -40,7 +40,7 @@ async fn bundled_echo(grants: &str) -> Arc<Plugin> {
 
 /// `list-projects` of echo: the outcome of each `get`.
 async fn outcomes(echo: &Plugin, integ: &Integration) -> Vec<String> {
-    echo.list_projects(integ)
+    echo.all_projects(integ)
         .await
         .unwrap()
         .into_iter()

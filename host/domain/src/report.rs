@@ -5,8 +5,9 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Why a commit search stopped. The contract (0.1.0) carries this as text;
-/// the words buildsnap knows get a variant, any other is kept as given.
+/// Why a commit search stopped. Contract 0.1.0 carries this as text and
+/// 0.2.0 as an enum; the index stores the word. The words buildsnap knows
+/// get a variant; any other (from an old row) is kept as given.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum StopReason {
     /// The search looked at as many pipelines as it was allowed to.
@@ -19,6 +20,11 @@ pub enum StopReason {
     PastMatches,
     /// The provider repeated a page.
     PageLoop,
+    /// The provider filtered by the commit and every result was read.
+    FilterExhausted,
+    /// The provider filtered by the commit but stops listing after a cap:
+    /// older builds may exist.
+    FilterCap,
     /// A word this version does not know, kept as given.
     Other(String),
 }
@@ -32,6 +38,8 @@ impl StopReason {
             StopReason::NotBefore => "not-before",
             StopReason::PastMatches => "past-matches",
             StopReason::PageLoop => "page-loop",
+            StopReason::FilterExhausted => "filter-exhausted",
+            StopReason::FilterCap => "filter-cap",
             StopReason::Other(word) => word,
         }
     }
@@ -45,6 +53,8 @@ impl From<String> for StopReason {
             "not-before" => StopReason::NotBefore,
             "past-matches" => StopReason::PastMatches,
             "page-loop" => StopReason::PageLoop,
+            "filter-exhausted" => StopReason::FilterExhausted,
+            "filter-cap" => StopReason::FilterCap,
             _ => StopReason::Other(word),
         }
     }

@@ -47,7 +47,13 @@ impl Capture {
         })?;
         let build_project = match &target.build_project {
             Some(p) => p.clone(),
-            None => match plugin.project_for_repo(&target.repo_url).await {
+            None => match plugin
+                .project_for_repo(
+                    self.base_url(org, &target.provider).await.as_deref(),
+                    &target.repo_url,
+                )
+                .await
+            {
                 Ok(Some(p)) => p,
                 Ok(None) => {
                     return Err(CommitBuildsError::Provider(explain::no_project(

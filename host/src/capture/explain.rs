@@ -19,6 +19,13 @@ pub fn searched(report: &SearchReport) -> String {
         StopReason::NotBefore => "older pipelines are outside the search window".to_string(),
         StopReason::PastMatches => "no older pipeline of the commit followed".to_string(),
         StopReason::PageLoop => "the provider repeated a page".to_string(),
+        StopReason::FilterExhausted => {
+            "the provider filtered by the commit and every result was read".to_string()
+        }
+        StopReason::FilterCap => {
+            "the provider lists no more results for one commit, so older builds may exist"
+                .to_string()
+        }
         StopReason::Other(other) => format!("stopped: {other}"),
     };
     format!(

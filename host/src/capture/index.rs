@@ -36,9 +36,11 @@ fn job(j: Job) -> IndexedJob {
         id: j.id,
         name: j.name,
         number: j.number.map(|n| n as i64),
-        // Contract 0.1.0 carries the kind as the provider's free text; this
-        // is where `approval` becomes `JobKind::Approval`.
-        kind: JobKind::from(j.kind),
+        kind: match j.kind {
+            wit::JobKind::Build => JobKind::Build,
+            wit::JobKind::Approval => JobKind::Approval,
+            wit::JobKind::Other(word) => JobKind::Other(word),
+        },
         status: status(j.status),
         provider_status: j.provider_status,
         started_at: j.started_at.map(norm),
@@ -75,14 +77,21 @@ pub fn from_wit(b: Build, project: &str) -> IndexedBuild {
     }
 }
 
-/// The plugin's search report as the domain's (contract 0.1.0 says why the
-/// search stopped in free text).
-pub fn report_from_wit(r: wit::latest::provider::SearchReport) -> SearchReport {
+/// The plugin's search report as the domain's.
+pub fn report_from_wit(r: wit::SearchReport) -> SearchReport {
     SearchReport {
         oldest_searched: r.oldest_searched,
         pages_fetched: r.pages_fetched,
         pipelines_searched: r.pipelines_searched,
-        stopped_because: StopReason::from(r.stopped_because),
+        stopped_because: match r.stopped_because {
+            wit::StopReason::Horizon => StopReason::Horizon,
+            wit::StopReason::NotBefore => StopReason::NotBefore,
+            wit::StopReason::EndOfHistory => StopReason::EndOfHistory,
+            wit::StopReason::PastMatches => StopReason::PastMatches,
+            wit::StopReason::PageLoop => StopReason::PageLoop,
+            wit::StopReason::FilterExhausted => StopReason::FilterExhausted,
+            wit::StopReason::FilterCap => StopReason::FilterCap,
+        },
         without_commit: r.without_commit,
     }
 }
@@ -106,12 +115,13 @@ pub fn index_suffices(lookup: &IndexLookup, as_of: OffsetDateTime) -> bool {
 mod tests {
     use super::*;
 
-    fn wit_job(kind: &str, status: wit::Status) -> Job {
+    fn wit_job(kind: wit::JobKind, status: wit::Status) -> Job {
         Job {
             id: "j1".into(),
             name: "test".into(),
             number: Some(7),
-            kind: kind.into(),
+            kind,
+            attempt: 1,
             status,
             provider_status: "theirs".into(),
             started_at: Some("2025-06-01T14:00:00+02:00".into()),
@@ -129,6 +139,8 @@ mod tests {
             url: None,
             pipeline_id: "p1".into(),
             pipeline_number: Some(3),
+            attempt: 1,
+            parent_id: None,
             sha: "ABCDEF1".into(),
             branch: Some("main".into()),
             tag: None,
@@ -163,9 +175,12 @@ mod tests {
     fn a_plugin_build_becomes_a_normalised_index_record() {
         let b = from_wit(
             wit_build(vec![
-                wit_job("approval", wit::Status::OnHold),
-                wit_job("build", wit::Status::Success),
-                wit_job("manual-gate", wit::Status::Queued),
+                wit_job(wit::JobKind::Approval, wit::Status::OnHold),
+                wit_job(wit::JobKind::Build, wit::Status::Success),
+                wit_job(
+                    wit::JobKind::Other("manual-gate".into()),
+                    wit::Status::Queued,
+                ),
             ]),
             "gh/acme/api",
         );
@@ -192,11 +207,11 @@ mod tests {
 
     #[test]
     fn a_plugin_report_keeps_every_count_and_names_its_stop() {
-        let r = report_from_wit(wit::latest::provider::SearchReport {
+        let r = report_from_wit(wit::SearchReport {
             pipelines_searched: 12,
             pages_fetched: 2,
             oldest_searched: Some("2025-06-01T10:00:00Z".into()),
-            stopped_because: "end-of-history".into(),
+            stopped_because: wit::StopReason::EndOfHistory,
             without_commit: 1,
         });
         assert_eq!(

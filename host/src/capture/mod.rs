@@ -22,6 +22,7 @@ pub mod explain;
 pub mod index;
 pub mod retry;
 pub mod sync;
+pub mod webhook_verify;
 pub mod webhooks;
 pub mod worker;
 
@@ -163,6 +164,16 @@ impl Capture {
             .await
             .map(|i| i.enabled)
             .unwrap_or(true)
+    }
+
+    /// The base URL of `org`'s integration with `provider`, when it set
+    /// one; `None` (the plugin's default) otherwise or on a store error.
+    pub(crate) async fn base_url(&self, org: &str, provider: &str) -> Option<String> {
+        let (o, p) = (org.to_string(), provider.to_string());
+        db(&self.store, move |s| s.integration(&o, &p))
+            .await
+            .ok()
+            .and_then(|i| i.base_url)
     }
 
     /// Resolves once the integration is disabled, so an in-flight call can

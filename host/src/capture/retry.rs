@@ -1,9 +1,9 @@
 //! What a failed provider call means for a capture: retry later, or stop.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::runtime::CallError;
-use crate::runtime::wit::ProviderError;
+use crate::runtime::wit::{ProviderError, epoch_ms};
 
 /// The capture's next step after a failed call.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +32,9 @@ pub fn classify(err: &CallError) -> Failure {
         CallError::Provider(e) => match &e.0 {
             ProviderError::RateLimited(r) => Failure::Transient {
                 reason,
-                at_least: r.retry_after_ms.map(Duration::from_millis),
+                at_least: r.until.map(|until| {
+                    Duration::from_millis(until.saturating_sub(epoch_ms(SystemTime::now())))
+                }),
             },
             ProviderError::Upstream(u) if u.status >= 500 || u.status == 408 => {
                 Failure::Transient {
@@ -88,16 +90,18 @@ mod tests {
     #[test]
     fn classification() {
         let rl = provider(ProviderError::RateLimited(RateLimit {
-            retry_after_ms: Some(7000),
+            until: Some(epoch_ms(SystemTime::now()) + 7000),
             message: "slow".into(),
         }));
-        assert_eq!(
-            classify(&rl),
-            Failure::Transient {
-                reason: rl.to_string(),
-                at_least: Some(Duration::from_secs(7))
-            }
-        );
+        let Failure::Transient {
+            reason,
+            at_least: Some(wait),
+        } = classify(&rl)
+        else {
+            panic!("{:?}", classify(&rl))
+        };
+        assert!(reason.starts_with("rate limited (retry after "), "{reason}");
+        assert!(wait <= Duration::from_secs(7) && wait > Duration::from_millis(6500));
         let s5 = provider(ProviderError::Upstream(UpstreamError {
             status: 503,
             message: "x".into(),

@@ -67,10 +67,15 @@ pub async fn round(cap: &Capture, paused: &mut HashMap<(String, String), Instant
             continue;
         };
         let mut projects: Vec<String> = Vec::new();
+        let base_url = cap.base_url(&target.org, &target.provider).await;
         for (build_project, repo_url) in &target.sources {
             let p = match build_project {
                 Some(p) => Some(p.clone()),
-                None => plugin.project_for_repo(repo_url).await.ok().flatten(),
+                None => plugin
+                    .project_for_repo(base_url.as_deref(), repo_url)
+                    .await
+                    .ok()
+                    .flatten(),
             };
             if let Some(p) = p
                 && !projects.contains(&p)

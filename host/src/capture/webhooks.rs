@@ -15,9 +15,9 @@ use buildsnap_store::IndexedBuild;
 use url::Url;
 use zeroize::Zeroize;
 
-use super::{Capture, db, index};
+use super::{Capture, db, index, webhook_verify};
 use crate::runtime::Integration;
-use crate::runtime::wit::{WebhookError, WebhookRequest};
+use crate::runtime::wit::{WebhookError, WebhookRequest, epoch_ms};
 
 /// Verifies and applies one delivery.
 pub async fn receive(
@@ -49,14 +49,43 @@ pub async fn receive(
         settings: Vec::new(),
         credential: None,
     };
+    let Some(config) = plugin.info.webhooks.clone() else {
+        return Err(ApiWebhookError::NotConfigured(format!(
+            "the {provider} plugin takes no webhooks"
+        )));
+    };
+    // The host verifies what it can, so the secret never enters the plugin.
+    let verdict =
+        webhook_verify::verify(&config.scheme, &req.headers, &req.body, &[secret.expose()]);
+    let verdict = match verdict {
+        Ok(v) => v,
+        Err(why) => {
+            tracing::warn!(org, provider, reason = %why, "webhook delivery refused");
+            return Err(ApiWebhookError::BadSignature(why.to_string()));
+        }
+    };
+    let delivery_id = config.delivery_id_header.as_deref().and_then(|name| {
+        req.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    });
+    let by_plugin = verdict == webhook_verify::Verdict::ByPlugin;
     let mut wreq = WebhookRequest {
         headers: req.headers,
         body: req.body.to_vec(),
-        secret: secret.expose().to_string(),
+        delivery_id,
+        received_at: epoch_ms(std::time::SystemTime::now()),
+        verified: !by_plugin,
+        secrets: if by_plugin {
+            vec![secret.expose().to_string()]
+        } else {
+            Vec::new()
+        },
     };
     drop(secret);
     let parsed = plugin.parse_webhook(&integration, &wreq).await;
-    wreq.secret.zeroize();
+    wreq.secrets.iter_mut().for_each(Zeroize::zeroize);
     let event = match parsed {
         Err(e) => return Err(ApiWebhookError::Other(e.to_string())),
         Ok(Err(WebhookError::BadSignature(m))) => {

@@ -13,7 +13,7 @@ use super::cache::{ArtifactCache, CacheOutcome, sha256_hex};
 use super::limits::PluginLimits;
 use super::origin::{AllowList, Origin};
 use super::outbound::{AuthScheme, Outbound};
-use super::plugin::{Plugin, PluginInfo};
+use super::plugin::{Integration, Plugin, PluginInfo};
 use super::state::PluginState;
 use super::wit::{self, ProviderPre, latest::provider::AuthScheme as WitAuth};
 
@@ -238,6 +238,9 @@ impl Loader {
             version: String::new(),
             api_version: shape.version.clone(),
             token_help_url: String::new(),
+            max_concurrency: 1,
+            rate_limits: Vec::new(),
+            webhooks: None,
             default_base_url: Url::parse("https://invalid.invalid").expect("static url"),
             auth: AuthScheme::Bearer,
             origins: Vec::new(),
@@ -250,7 +253,7 @@ impl Loader {
             Plugin::new(
                 info,
                 self.engine.clone(),
-                clone_pre(&pre),
+                pre.clone(),
                 self.limits.clone(),
                 self.outbound.clone(),
                 self.grants.clone(),
@@ -265,6 +268,25 @@ impl Loader {
                     reason: e.to_string(),
                 })?;
         let info = validate_descriptor(&origin, descriptor, provisional)?;
+        // The token page of the default server, for the enable form; an
+        // integration on another server asks again with its base URL.
+        let default_integration = Integration {
+            org: None,
+            base_url: info.default_base_url.clone(),
+            settings: Vec::new(),
+            credential: None,
+        };
+        let token_help_url = make(info.clone())
+            .token_help_url(&default_integration)
+            .await
+            .map_err(|e| LoadError::Describe {
+                origin: origin.clone(),
+                reason: format!("token-help-url: {e}"),
+            })?;
+        let info = PluginInfo {
+            token_help_url,
+            ..info
+        };
         Ok((
             Plugin::new(
                 info,
@@ -330,12 +352,6 @@ impl Loader {
     }
 }
 
-fn clone_pre(pre: &ProviderPre) -> ProviderPre {
-    match pre {
-        ProviderPre::V0_1_0(p) => ProviderPre::V0_1_0(p.clone()),
-    }
-}
-
 fn validate_descriptor(
     origin: &str,
     d: wit::Descriptor,
@@ -373,6 +389,12 @@ fn validate_descriptor(
     if !origins.contains(&default_origin) {
         origins.push(default_origin);
     }
+    if d.max_concurrency == 0 {
+        return Err(bad("max-concurrency must be at least 1".into()));
+    }
+    if let Some(i) = d.rate_limits.iter().position(|r| r.statuses.is_empty()) {
+        return Err(bad(format!("rate-limit rule {i} names no status")));
+    }
     let auth = match d.auth {
         WitAuth::Header(name) => {
             if reqwest::header::HeaderName::try_from(name.as_str()).is_err() {
@@ -389,7 +411,9 @@ fn validate_descriptor(
         id: d.id,
         name: d.name,
         version: d.version,
-        token_help_url: d.token_help_url,
+        max_concurrency: d.max_concurrency,
+        rate_limits: d.rate_limits,
+        webhooks: d.webhooks,
         default_base_url,
         auth,
         origins,

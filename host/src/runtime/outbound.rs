@@ -38,6 +38,20 @@ pub struct OutRequest {
     /// The plugin's asked-for timeout, clamped to the host's request
     /// timeout and to what the call has left.
     pub timeout: Option<Duration>,
+    /// A `GET` the host makes conditional from its own copy of the URL's
+    /// last answer (contract 0.2.0); false for older contracts.
+    pub conditional: bool,
+}
+
+/// Where an answer's body came from (contract 0.2.0 `cache-state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheState {
+    /// Not conditional, or no copy was held: the provider's own answer.
+    Miss,
+    /// A copy was held and the provider sent a new full answer.
+    Fresh,
+    /// The provider answered 304: the body is the host's kept copy.
+    Revalidated,
 }
 
 /// The answer to an [`OutRequest`], after redirects.
@@ -49,6 +63,10 @@ pub struct OutResponse {
     pub headers: Vec<(String, String)>,
     /// The whole body, at most the host's response cap.
     pub body: Vec<u8>,
+    /// Where the body came from.
+    pub cache: CacheState,
+    /// When the answer (for a revalidated one, the 304) arrived.
+    pub received_at: SystemTime,
 }
 
 /// Why a plugin's request produced no answer.
@@ -363,6 +381,8 @@ impl CallHttp {
                 status,
                 headers,
                 body,
+                cache: CacheState::Miss,
+                received_at: SystemTime::now(),
             })
         };
         match tokio::time::timeout(timeout, fut).await {

@@ -23,10 +23,11 @@ use super::origin::{AllowList, Origin, has_credentials};
 use super::outbound::{AuthHeader, AuthHeaderError, AuthScheme, CallHttp, CallPolicy, Outbound};
 use super::pause::{PauseKey, Paused};
 use super::state::{LogSink, PluginState, WasiParts};
+use super::wit::latest::provider::{RateLimitRule, WebhookConfig};
 use super::wit::{
-    Account, CallContext, CommitBuilds, CommitQuery, Descriptor, Project, ProviderError,
-    ProviderInstance, ProviderPre, RateLimit, SyncPage, SyncRequest, WebhookError, WebhookEvent,
-    WebhookRequest,
+    Account, CallContext, CommitBuilds, CommitQuery, Descriptor, ProjectPage, ProjectQuery,
+    ProviderError, ProviderInstance, ProviderPre, RateLimit, ShaResolution, SyncPage, SyncRequest,
+    WebhookError, WebhookEvent, WebhookRequest, epoch_ms,
 };
 
 /// What the host knows about a loaded plugin.
@@ -40,8 +41,17 @@ pub struct PluginInfo {
     pub version: String,
     /// The contract version it was built for (`0.1.0`).
     pub api_version: String,
-    /// Where a person creates an API token for this provider.
+    /// Where a person creates an API token for this provider, on its
+    /// default base URL ([`Plugin::token_help_url`] for another).
     pub token_help_url: String,
+    /// Requests of one integration allowed in flight at once (0.1.0
+    /// plugins: 8, what their `send-batch` ran).
+    pub max_concurrency: u32,
+    /// How the provider signals rate limits, beyond a 429's `Retry-After`.
+    pub rate_limits: Vec<RateLimitRule>,
+    /// The provider's webhooks and how the host verifies them; `None` when
+    /// it sends none.
+    pub webhooks: Option<WebhookConfig>,
     /// The API base used when an integration sets none.
     pub default_base_url: Url,
     /// How the host sends the integration's token.
@@ -153,8 +163,11 @@ impl std::fmt::Display for ProviderErrorText {
         match &self.0 {
             ProviderError::Unauthorized(m) => write!(f, "unauthorized: {m}"),
             ProviderError::NotFound(m) => write!(f, "not found: {m}"),
-            ProviderError::RateLimited(r) => match r.retry_after_ms {
-                Some(ms) => write!(f, "rate limited (retry after {ms} ms): {}", r.message),
+            ProviderError::RateLimited(r) => match r.until {
+                Some(until) => {
+                    let ms = until.saturating_sub(epoch_ms(std::time::SystemTime::now()));
+                    write!(f, "rate limited (retry after {ms} ms): {}", r.message)
+                }
                 None => write!(f, "rate limited: {}", r.message),
             },
             ProviderError::Upstream(u) => {
@@ -252,6 +265,7 @@ impl Plugin {
 
     fn context(integration: &Integration) -> CallContext {
         CallContext {
+            now: epoch_ms(std::time::SystemTime::now()),
             base_url: integration
                 .base_url
                 .as_str()
@@ -383,9 +397,7 @@ impl Plugin {
         // than the call had: rate-limited, to be retried after the pause.
         if let Some(paused) = err.downcast_ref::<Paused>() {
             return CallError::Provider(ProviderErrorText(ProviderError::RateLimited(RateLimit {
-                retry_after_ms: Some(
-                    u64::try_from(paused.retry_after.as_millis()).unwrap_or(u64::MAX),
-                ),
+                until: Some(epoch_ms(std::time::SystemTime::now() + paused.retry_after)),
                 message: paused.to_string(),
             })));
         }
@@ -426,25 +438,94 @@ impl Plugin {
         )
     }
 
-    /// The projects the integration's credential can see.
+    /// Where a person creates a token for `integration` (on its own
+    /// server, for an Enterprise base URL). Runs without HTTP.
+    pub async fn token_help_url(&self, integration: &Integration) -> Result<String, CallError> {
+        let ctx = Self::context(integration);
+        self.call(None, async |i, s| i.token_help_url(s, &ctx).await)
+            .await
+    }
+
+    /// One page of the projects the integration's credential can see.
     pub async fn list_projects(
         &self,
         integration: &Integration,
-    ) -> Result<Vec<Project>, CallError> {
+        query: &ProjectQuery,
+    ) -> Result<ProjectPage, CallError> {
         let ctx = Self::context(integration);
         flatten(
             self.call(Some(integration), async |i, s| {
-                i.list_projects(s, &ctx).await
+                i.list_projects(s, &ctx, query).await
             })
             .await,
         )
     }
 
+    /// Every project the credential can see, page after page (at most 100
+    /// pages of 100: a bound on what one list may cost).
+    pub async fn all_projects(
+        &self,
+        integration: &Integration,
+    ) -> Result<Vec<super::wit::Project>, CallError> {
+        let mut all = Vec::new();
+        let mut cursor = None;
+        for _ in 0..100 {
+            let page = self
+                .list_projects(
+                    integration,
+                    &ProjectQuery {
+                        search: None,
+                        cursor: cursor.take(),
+                        limit: 100,
+                    },
+                )
+                .await?;
+            all.extend(page.projects);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        Ok(all)
+    }
+
     /// The project slug for a repository URL, or `None` when it must be
-    /// configured. Runs without HTTP.
-    pub async fn project_for_repo(&self, repo_url: &str) -> Result<Option<String>, CallError> {
-        self.call(None, async |i, s| i.project_for_repo(s, repo_url).await)
-            .await
+    /// configured. Runs without HTTP. `base_url` is the integration's
+    /// (a GitHub Enterprise host's repositories are its own); `None` means
+    /// the plugin's default.
+    pub async fn project_for_repo(
+        &self,
+        base_url: Option<&str>,
+        repo_url: &str,
+    ) -> Result<Option<String>, CallError> {
+        let ctx = CallContext {
+            now: epoch_ms(std::time::SystemTime::now()),
+            base_url: base_url
+                .unwrap_or(self.info.default_base_url.as_str())
+                .trim_end_matches('/')
+                .to_string(),
+            settings: Vec::new(),
+        };
+        self.call(None, async |i, s| {
+            i.project_for_repo(s, &ctx, repo_url).await
+        })
+        .await
+    }
+
+    /// The full SHA a prefix names in `project`, as the provider resolves it.
+    pub async fn resolve_sha(
+        &self,
+        integration: &Integration,
+        project: &str,
+        prefix: &str,
+    ) -> Result<ShaResolution, CallError> {
+        let ctx = Self::context(integration);
+        flatten(
+            self.call(Some(integration), async |i, s| {
+                i.resolve_sha(s, &ctx, project, prefix).await
+            })
+            .await,
+        )
     }
 
     /// Every build of the query's project for one commit, down to its horizon.

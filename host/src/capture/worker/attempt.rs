@@ -77,7 +77,10 @@ async fn resolve_project(cap: &Capture, job: &CaptureJob, plugin: &Plugin) -> St
     if let Some(p) = &job.build_project {
         return Ok(p.clone());
     }
-    let r = plugin.project_for_repo(&job.repo_url).await;
+    let base_url = cap.base_url(&job.org, &job.provider).await;
+    let r = plugin
+        .project_for_repo(base_url.as_deref(), &job.repo_url)
+        .await;
     record_plugin_call(cap, &job.provider, "project_for_repo", &r);
     match r {
         Ok(Some(p)) => Ok(p),
