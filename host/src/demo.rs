@@ -2,12 +2,15 @@
 //!
 //! Starts the CircleCI simulator in-process with a generated scenario (two
 //! repositories whose pipelines appear every 30 s and run, fail, wait for an
-//! approval or get canceled as the simulator's real-time clock moves on),
-//! then a buildsnap server on a fresh data dir that may reach the simulator
-//! (`--allow-hosts` = its origin). Through the server's own HTTP API it
-//! creates an org, an org token, enables CircleCI with the simulator's token,
-//! adds projects with code deployments, makes CircleCI their default build
-//! server, and from then on registers a deploy of a recent commit every few
+//! approval or get canceled as the simulator's real-time clock moves on) and
+//! the GitHub simulator with its demo cases (re-run attempts, an environment
+//! review, a run failing while in progress), then a buildsnap server on a
+//! fresh data dir that may reach both (`--allow-hosts` = their origins).
+//! Through the server's own HTTP API it creates an org, an org token,
+//! enables CircleCI and GitHub Actions with the simulators' tokens, adds
+//! projects with code deployments, makes CircleCI the build server of two
+//! and GitHub Actions of a third, deploys each GitHub case once, and from
+//! then on registers a deploy of a recent CircleCI commit every few
 //! seconds. It prints the URL of the web page and the org slug and token to
 //! sign in with, and runs until Ctrl-C or SIGTERM.
 
@@ -61,6 +64,9 @@ const PROJECTS: [DemoProject; 2] = [
         phase: 15,
     },
 ];
+
+/// The project GitHub Actions builds: (slug, name, repository URL).
+const GITHUB_PROJECT: (&str, &str, &str) = ("site", "Site", "https://github.com/acme/api");
 
 /// A project without a code deployment, to show why it can't get a build server yet.
 const BARE_PROJECT: (&str, &str) = ("billing", "Billing");
@@ -334,13 +340,26 @@ async fn run_in(args: &DemoArgs, data_dir: &Path) -> anyhow::Result<()> {
         .await
         .context("starting the CircleCI simulator")?;
     let sim_base = sim.base_url();
+    let github = match github_sim::Simulator::start(
+        github_sim::cases::demo().context("the GitHub demo scenario")?,
+        github_sim::SimOptions::default(),
+    )
+    .await
+    {
+        Ok(g) => g,
+        Err(e) => {
+            sim.shutdown().await;
+            return Err(anyhow::Error::new(e).context("starting the GitHub simulator"));
+        }
+    };
+    let github_base = github.base_url();
 
     let admin = random_hex(24);
     let listen = args.listen.to_string();
     let settings = Settings::builder()
         .listen(args.listen)
         .data_dir(data_dir)
-        .allow_hosts(&sim_base)
+        .allow_hosts(format!("{sim_base},{github_base}"))
         .admin_token(Some(admin.clone()))
         .log(&args.log)
         .build()
@@ -349,15 +368,17 @@ async fn run_in(args: &DemoArgs, data_dir: &Path) -> anyhow::Result<()> {
         Ok(s) => s,
         Err(e) => {
             sim.shutdown().await;
+            github.shutdown().await;
             return Err(e.context(format!(
                 "starting buildsnap on {listen} (use --listen to pick another address)"
             )));
         }
     };
     let base = format!("http://{}", server.addr);
-    let outcome = drive(args, &base, &admin, &sim, &sim_base, start, &planned).await;
+    let outcome = drive(args, &base, &admin, &sim, &github, start, &planned).await;
     server.stop().await?;
     sim.shutdown().await;
+    github.shutdown().await;
     outcome
 }
 
@@ -366,11 +387,12 @@ async fn drive(
     base: &str,
     admin: &str,
     sim: &circleci_sim::SimHandle,
-    sim_base: &str,
+    github: &github_sim::SimHandle,
     start: OffsetDateTime,
     planned: &[Planned],
 ) -> anyhow::Result<()> {
     use reqwest::Method;
+    let sim_base = sim.base_url();
     let api = Api {
         c: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -428,6 +450,7 @@ async fn drive(
         )
         .await?;
     }
+    enable_github(&api, &org, &token, github).await?;
     api.call(
         Method::POST,
         &format!("{org}/projects"),
@@ -459,6 +482,12 @@ async fn drive(
     println!("  Admin token (API only): {admin}");
     println!(
         "CircleCI simulator at {sim_base} (token {SIM_TOKEN}); a new pipeline per repository every {PIPELINE_EVERY} s."
+    );
+    println!(
+        "GitHub simulator at {} (token {}); project {} deploys each of its cases once.",
+        github.base_url(),
+        github_sim::cases::DEMO_TOKEN,
+        GITHUB_PROJECT.0
     );
     println!(
         "Registering a deploy every {} s. Ctrl-C stops.",
@@ -504,6 +533,75 @@ async fn drive(
         }
     }
     println!("stopping");
+    Ok(())
+}
+
+/// GitHub Actions as the build server of [`GITHUB_PROJECT`], and one
+/// deploy of each GitHub case (two attempts, an environment review, failing
+/// while running, canceled, queued), registered now.
+async fn enable_github(
+    api: &Api,
+    org: &str,
+    token: &str,
+    github: &github_sim::SimHandle,
+) -> anyhow::Result<()> {
+    use github_sim::cases::ids;
+    use reqwest::Method;
+    let (slug, name, repo_url) = GITHUB_PROJECT;
+    api.call(
+        Method::PUT,
+        &format!("{org}/integrations/github-actions"),
+        token,
+        json!({"token": github_sim::cases::DEMO_TOKEN, "base_url": github.base_url()}),
+    )
+    .await
+    .context("enabling GitHub Actions with the simulator")?;
+    api.call(
+        Method::POST,
+        &format!("{org}/projects"),
+        token,
+        json!({"slug": slug, "name": name}),
+    )
+    .await?;
+    api.call(
+        Method::POST,
+        &format!("{org}/projects/{slug}/code-deployments"),
+        token,
+        json!({"slug": "production", "repo_url": repo_url, "branch": "main"}),
+    )
+    .await?;
+    api.call(
+        Method::PUT,
+        &format!("{org}/integrations/github-actions/default-build-server"),
+        token,
+        json!({"project": slug}),
+    )
+    .await?;
+    for run in [
+        ids::TWO_ATTEMPTS,
+        ids::WAITING,
+        ids::FAILING,
+        ids::CANCELLED,
+        ids::QUEUED,
+    ] {
+        let Some(sha) = github
+            .scenario()
+            .repos
+            .iter()
+            .flat_map(|r| &r.runs)
+            .find(|r| r.id == run)
+            .map(|r| r.head_sha.clone())
+        else {
+            continue;
+        };
+        api.call(
+            Method::POST,
+            &format!("{org}/projects/{slug}/deploys"),
+            token,
+            json!({"sha": sha, "environment": "production"}),
+        )
+        .await?;
+    }
     Ok(())
 }
 

@@ -231,10 +231,16 @@ fn providers_list_shows_the_built_in_plugin_folder_plugins_and_failures() {
     assert!(
         lines
             .iter()
+            .any(|l| l.starts_with("github-actions ") && l.contains("contract 0.2.0")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
             .any(|l| l.starts_with("FAILED") && l.contains("broken.wasm")),
         "{text}"
     );
-    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines.len(), 4, "{text}");
 }
 
 #[test]

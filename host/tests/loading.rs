@@ -29,7 +29,7 @@ async fn broken_and_incompatible_files_are_skipped_while_others_load() {
         .await
         .unwrap();
     let ids: Vec<&str> = registry.plugins().map(|p| p.id()).collect();
-    assert_eq!(ids, ["circleci", "echo"]);
+    assert_eq!(ids, ["circleci", "echo", "github-actions"]);
 
     let failures = registry.failures();
     assert_eq!(failures.len(), 3, "{failures:?}");

@@ -10,10 +10,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
-cargo build -p buildsnap -p circleci-sim
+cargo build -p buildsnap -p circleci-sim -p github-sim
 target="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
 export BUILDSNAP_BIN="${BUILDSNAP_BIN:-$target/debug/buildsnap}"
 export CIRCLECI_SIM_BIN="${CIRCLECI_SIM_BIN:-$target/debug/circleci-sim}"
+export GITHUB_SIM_BIN="${GITHUB_SIM_BIN:-$target/debug/github-sim}"
 export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 if [ ! -x "$CHROMIUM" ]; then
   echo "web-e2e: no Chromium at $CHROMIUM (apt-get install -y chromium, or set CHROMIUM)" >&2

@@ -45,6 +45,8 @@ async fn token(c: &reqwest::Client, base: &str, org: &str, by: &str, scope: &str
 /// A frozen build with only an id and a status worth looking at.
 fn frozen(id: &str, status: Status) -> FrozenBuild {
     FrozenBuild {
+        attempt: 1,
+        parent_id: None,
         branch: None,
         created_at: "2025-06-01T11:00:00Z".into(),
         id: id.into(),

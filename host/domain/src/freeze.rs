@@ -157,9 +157,11 @@ fn in_progress_status(jobs: &[JobAt], current: Status) -> Status {
     if pending_approval && unfinished.iter().all(|j| j.behind_approval) {
         return Status::OnHold;
     }
-    if jobs.is_empty() && current == Status::OnHold {
-        // No job list to tell otherwise: it waits on an approval now, and
-        // nothing says it did anything else at `as_of`.
+    if current == Status::OnHold && !jobs.iter().any(|j| j.status == Status::Running) {
+        // The provider says it waits on an approval now, and no job ran at
+        // `as_of` (none listed, or only finished and queued ones: a GitHub
+        // environment review holds its job queued, not as an approval job),
+        // so nothing says it did anything else then.
         return Status::OnHold;
     }
     Status::Running
@@ -220,6 +222,8 @@ pub fn freeze_build(b: &IndexedBuild, as_of: OffsetDateTime) -> FrozenBuild {
         url: b.url.clone(),
         pipeline_id: b.pipeline_id.clone(),
         pipeline_number: b.pipeline_number,
+        attempt: b.attempt,
+        parent_id: b.parent_id.clone(),
         sha: b.sha.clone(),
         branch: b.branch.clone(),
         tag: b.tag.clone(),
@@ -243,6 +247,8 @@ pub fn current(b: &IndexedBuild) -> FrozenBuild {
         url: b.url.clone(),
         pipeline_id: b.pipeline_id.clone(),
         pipeline_number: b.pipeline_number,
+        attempt: b.attempt,
+        parent_id: b.parent_id.clone(),
         sha: b.sha.clone(),
         branch: b.branch.clone(),
         tag: b.tag.clone(),

@@ -39,6 +39,11 @@ pub struct FrozenJob {
 /// A build of a snapshot (`<build>`), as of the snapshot's `as_of`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FrozenBuild {
+    /// Which attempt of the provider's run this is (1 for the first). Not
+    /// serialised when 1, so a first attempt's text is what it was before
+    /// attempts existed (stored snapshots stay byte-identical to new ones).
+    #[serde(default = "first_attempt", skip_serializing_if = "is_first_attempt")]
+    pub attempt: u32,
     /// Branch built.
     pub branch: Option<String>,
     /// Creation time.
@@ -54,6 +59,10 @@ pub struct FrozenBuild {
     pub jobs_complete: bool,
     /// Build (workflow) name.
     pub name: String,
+    /// The build that started this one, when the provider says; not
+    /// serialised when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
     /// Pipeline (trigger) id.
     pub pipeline_id: String,
     /// Pipeline number.
@@ -71,6 +80,15 @@ pub struct FrozenBuild {
     pub tag: Option<String>,
     /// Browser link.
     pub url: Option<String>,
+}
+
+/// The attempt of a record that does not say: the first.
+pub(crate) fn first_attempt() -> u32 {
+    1
+}
+
+fn is_first_attempt(n: &u32) -> bool {
+    *n == 1
 }
 
 fn yes() -> bool {

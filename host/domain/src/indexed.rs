@@ -34,7 +34,19 @@ pub struct IndexedJob {
     pub url: Option<String>,
 }
 
-/// One indexed build (a CircleCI workflow).
+/// One job's news from a webhook (GitHub `workflow_job`): the job replaces
+/// the one with its id in the build the index holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobUpdate {
+    /// The build the job belongs to (`IndexedBuild::id`).
+    pub build_id: String,
+    /// That build's commit, full and lower-case.
+    pub sha: String,
+    /// The job as it is now.
+    pub job: IndexedJob,
+}
+
+/// One indexed build (a CircleCI workflow, a GitHub Actions run attempt).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct IndexedBuild {
     /// Provider's build id.
@@ -53,6 +65,14 @@ pub struct IndexedBuild {
     pub pipeline_id: String,
     /// Pipeline number.
     pub pipeline_number: Option<i64>,
+    /// Which attempt of the provider's run this is: 1 for the first, 2 for
+    /// its first re-run (GitHub `run_attempt`). Absent in older records: 1.
+    #[serde(default = "crate::frozen::first_attempt")]
+    pub attempt: u32,
+    /// The build that started this one (a GitLab parent pipeline, a
+    /// CircleCI setup workflow), when the provider says.
+    #[serde(default)]
+    pub parent_id: Option<String>,
     /// Full commit SHA, lower-case.
     pub sha: String,
     /// Branch built.

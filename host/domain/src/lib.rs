@@ -38,7 +38,7 @@ pub mod summary;
 pub mod ts;
 
 pub use frozen::{FrozenBuild, FrozenJob};
-pub use indexed::{IndexedBuild, IndexedJob};
+pub use indexed::{IndexedBuild, IndexedJob, JobUpdate};
 pub use job_kind::JobKind;
 pub use report::{SearchReport, StopReason};
 pub use snapshot::{FinalSnapshot, Snapshot, SnapshotState};

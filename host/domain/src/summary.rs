@@ -86,6 +86,8 @@ mod tests {
 
     fn b(id: &str, pipeline: &str, name: &str, status: &str, created: &str) -> FrozenBuild {
         FrozenBuild {
+            attempt: 1,
+            parent_id: None,
             branch: None,
             created_at: created.into(),
             id: id.into(),

@@ -7,6 +7,11 @@
 //! order. The sync takes a slot only when no capture is waiting and at
 //! least one slot stays free for captures, and asks again before each call,
 //! so it yields to captures between calls.
+//!
+//! A provider that asks for fewer concurrent requests (its descriptor's
+//! `max-concurrency`; GitHub asks for one) gets fewer slots per
+//! integration. With one slot the sync cannot keep a slot free, so it runs
+//! when no capture waits and the slot is free.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,7 +29,26 @@ struct Lane {
 /// The budgets of every integration.
 pub struct Budget {
     permits: usize,
+    /// Fewer slots for these providers (their `max-concurrency`).
+    caps: HashMap<String, usize>,
     lanes: Mutex<HashMap<(String, String), Arc<Lane>>>,
+}
+
+/// A capture counted in its lane's `captures_waiting` while it lives.
+struct Waiting<'a>(&'a Lane);
+
+impl<'a> Waiting<'a> {
+    fn new(lane: &'a Lane) -> Self {
+        lane.captures_waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(lane)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.captures_waiting.fetch_sub(1, Ordering::SeqCst);
+        self.0.changed.notify_waiters();
+    }
 }
 
 /// A held slot; dropping it frees the slot.
@@ -45,8 +69,22 @@ impl Budget {
     pub fn new(permits: usize) -> Budget {
         Budget {
             permits: permits.max(2),
+            caps: HashMap::new(),
             lanes: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// At most `cap` slots per integration of `provider` (at least 1).
+    pub fn with_cap(mut self, provider: &str, cap: usize) -> Budget {
+        self.caps.insert(provider.to_string(), cap.max(1));
+        self
+    }
+
+    /// Slots per integration of `provider`.
+    pub fn slots(&self, provider: &str) -> usize {
+        self.caps
+            .get(provider)
+            .map_or(self.permits, |&cap| cap.min(self.permits))
     }
 
     fn lane(&self, org: &str, provider: &str) -> Arc<Lane> {
@@ -56,7 +94,7 @@ impl Budget {
             .entry((org.to_string(), provider.to_string()))
             .or_insert_with(|| {
                 Arc::new(Lane {
-                    slots: Arc::new(Semaphore::new(self.permits)),
+                    slots: Arc::new(Semaphore::new(self.slots(provider))),
                     captures_waiting: AtomicUsize::new(0),
                     changed: Notify::new(),
                 })
@@ -68,15 +106,18 @@ impl Budget {
     /// any capture waits).
     pub async fn capture(&self, org: &str, provider: &str) -> Slot {
         let lane = self.lane(org, provider);
-        lane.captures_waiting.fetch_add(1, Ordering::SeqCst);
+        // Counted as waiting until it holds a slot, or until the wait is
+        // dropped (a capture abandoned at a disable): the guard's drop
+        // uncounts it either way, so the sync is never held off by a
+        // capture that stopped waiting.
+        let waiting = Waiting::new(&lane);
         let permit = lane
             .slots
             .clone()
             .acquire_owned()
             .await
             .expect("budget semaphore is never closed");
-        lane.captures_waiting.fetch_sub(1, Ordering::SeqCst);
-        lane.changed.notify_waiters();
+        drop(waiting);
         Slot {
             _permit: permit,
             lane,
@@ -84,13 +125,15 @@ impl Budget {
     }
 
     /// A slot for the sync: only when no capture is waiting and another
-    /// slot stays free for the next capture.
+    /// slot stays free for the next capture (with a single slot: when it
+    /// is free).
     pub async fn sync(&self, org: &str, provider: &str) -> Slot {
         let lane = self.lane(org, provider);
+        let keep_free = self.slots(provider).min(2);
         loop {
             let notified = lane.changed.notified();
             if lane.captures_waiting.load(Ordering::SeqCst) == 0
-                && lane.slots.available_permits() >= 2
+                && lane.slots.available_permits() >= keep_free
                 && let Ok(permit) = lane.slots.clone().try_acquire_owned()
             {
                 return Slot {
@@ -190,5 +233,23 @@ mod tests {
             .unwrap();
         drop(s);
         assert_eq!(budget.captures_waiting("o", "p"), 0);
+    }
+
+    #[tokio::test]
+    async fn a_provider_capped_at_one_gets_one_slot_shared_with_the_sync() {
+        let budget = Arc::new(Budget::new(4).with_cap("gha", 1));
+        assert_eq!((budget.slots("gha"), budget.slots("circleci")), (1, 4));
+        let held = budget.capture("o", "gha").await;
+        let second = tokio::time::timeout(Duration::from_millis(50), budget.capture("o", "gha"));
+        assert!(second.await.is_err(), "one call at a time");
+        // The abandoned wait is no longer counted.
+        assert_eq!(budget.captures_waiting("o", "gha"), 0);
+        let sync = tokio::time::timeout(Duration::from_millis(50), budget.sync("o", "gha"));
+        assert!(sync.await.is_err(), "the sync waits for the slot too");
+        drop(held);
+        let sync = tokio::time::timeout(Duration::from_secs(1), budget.sync("o", "gha"))
+            .await
+            .expect("with one slot the sync runs once it is free");
+        drop(sync);
     }
 }

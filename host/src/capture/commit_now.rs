@@ -197,7 +197,7 @@ impl Capture {
                 if !self.enabled(org, provider).await {
                     return None;
                 }
-                Some(plugin.builds_for_commit(&integration, &query).await)
+                Some(super::resolve::search(plugin, &integration, &query).await)
             } => r,
             _ = self.until_disabled(org, provider) => None,
         };
@@ -211,10 +211,22 @@ impl Capture {
             "builds_for_commit",
             CallError::result_label(&result),
         );
-        let found = result.map_err(|e| match super::retry::classify(&e) {
-            super::retry::Failure::Unauthorized(m) => CommitBuildsError::Unauthorized(m),
-            _ => CommitBuildsError::Provider(e.to_string()),
-        })?;
+        let found = match result {
+            Ok(super::resolve::Searched::Found(found)) => found,
+            Ok(super::resolve::Searched::Ambiguous(candidates)) => {
+                return Err(CommitBuildsError::Provider(super::explain::ambiguous(
+                    sha,
+                    project,
+                    &candidates,
+                )));
+            }
+            Err(e) => {
+                return Err(match super::retry::classify(&e) {
+                    super::retry::Failure::Unauthorized(m) => CommitBuildsError::Unauthorized(m),
+                    _ => CommitBuildsError::Provider(e.to_string()),
+                });
+            }
+        };
         let report = index::report_from_wit(found.report);
         let builds: Arc<Vec<IndexedBuild>> = Arc::new(
             found

@@ -31,6 +31,17 @@ fn norm(t: String) -> String {
     ts::parse(&t).map(ts::format).unwrap_or(t)
 }
 
+/// A webhook's job update as the index's.
+pub fn job_update_from_wit(u: wit::JobUpdate) -> buildsnap_domain::JobUpdate {
+    let mut sha = u.sha;
+    sha.make_ascii_lowercase();
+    buildsnap_domain::JobUpdate {
+        build_id: u.build_id,
+        sha,
+        job: job(u.job),
+    }
+}
+
 fn job(j: Job) -> IndexedJob {
     IndexedJob {
         id: j.id,
@@ -65,6 +76,8 @@ pub fn from_wit(b: Build, project: &str) -> IndexedBuild {
         url: b.url,
         pipeline_id: b.pipeline_id,
         pipeline_number: b.pipeline_number.map(|n| n as i64),
+        attempt: b.attempt.max(1),
+        parent_id: b.parent_id,
         sha,
         branch: b.branch,
         tag: b.tag,

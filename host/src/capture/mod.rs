@@ -20,6 +20,7 @@ pub mod commit_now;
 pub mod disables;
 pub mod explain;
 pub mod index;
+pub mod resolve;
 pub mod retry;
 pub mod sync;
 pub mod webhook_verify;
@@ -113,12 +114,17 @@ impl Capture {
         metrics: Arc<Metrics>,
         config: CaptureConfig,
     ) -> Arc<Capture> {
+        let budget = registry
+            .plugins()
+            .fold(budget::Budget::new(config.calls_per_integration), |b, p| {
+                b.with_cap(&p.info.id, p.info.max_concurrency as usize)
+            });
         Arc::new(Capture {
             store,
             registry,
             metrics,
             notify: Arc::new(Notify::new()),
-            budget: budget::Budget::new(config.calls_per_integration),
+            budget,
             disables: disables::Disables::default(),
             config,
             searches: Default::default(),

@@ -107,6 +107,12 @@ pub async fn receive(
         .into_iter()
         .map(|b| index::from_wit(b, &project))
         .collect();
+    let jobs: Vec<buildsnap_domain::JobUpdate> = event
+        .jobs
+        .into_iter()
+        .map(index::job_update_from_wit)
+        .collect();
+    let n_jobs = jobs.len();
     let (o, p, id, kind) = (
         org.to_string(),
         provider.to_string(),
@@ -114,7 +120,7 @@ pub async fn receive(
         event.kind.clone(),
     );
     let applied = db(&cap.store, move |s| {
-        s.apply_webhook_event(&o, &p, &id, &kind, &builds)
+        s.apply_webhook_event(&o, &p, &id, &kind, &builds, &jobs)
     })
     .await
     .map_err(|e| ApiWebhookError::Other(format!("store: {e}")))?;
@@ -123,7 +129,7 @@ pub async fn receive(
             "the {provider} integration of {org} is not enabled"
         ))),
         Some(fresh) => {
-            tracing::info!(org, provider, event = %event.id, kind = %event.kind, duplicate = !fresh, builds = n, "webhook event");
+            tracing::info!(org, provider, event = %event.id, kind = %event.kind, duplicate = !fresh, builds = n, jobs = n_jobs, "webhook event");
             if fresh {
                 let (o, p) = (org.to_string(), provider.to_string());
                 let _ = db(&cap.store, move |s| s.wake_captures(&o, &p)).await;

@@ -61,6 +61,12 @@ pub struct HttpLimits {
     /// Requests one call may send in all. Default 2,000. Stops a runaway
     /// plugin from burning the integration's rate-limit budget.
     pub max_requests_per_call: u32,
+    /// Memory for the answers kept behind conditional requests, over all
+    /// integrations. Default 32 MiB: a GitHub run-list page is about
+    /// 100 KB, so a few hundred repositories' recent pages stay revalidated
+    /// by 304s (free against GitHub's rate limit). Less memory means more
+    /// full answers after eviction; 0 turns the cache off.
+    pub conditional_cache_bytes: usize,
 }
 
 impl Default for PluginLimits {
@@ -85,6 +91,7 @@ impl Default for HttpLimits {
             max_redirects: 5,
             batch_concurrency: 8,
             max_requests_per_call: 2_000,
+            conditional_cache_bytes: 32 << 20,
         }
     }
 }

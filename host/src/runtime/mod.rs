@@ -3,6 +3,7 @@
 
 pub mod auth_header;
 pub mod cache;
+pub mod conditional;
 pub mod credential;
 pub mod engine;
 pub mod limits;

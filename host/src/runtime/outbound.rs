@@ -18,10 +18,12 @@ use url::Url;
 
 use super::auth_header::scrub;
 pub use super::auth_header::{AuthHeader, AuthHeaderError, AuthScheme};
+use super::conditional::{CacheKey, ConditionalCache, Kept};
 use super::limits::HttpLimits;
 use super::origin::{AllowList, Origin, has_credentials};
-use super::pause::{Pause, Paused, Pauses, declared_pause};
+use super::pause::{Pause, Paused, Pauses, declared_pause, rule_pause};
 use super::url_rules::{UrlRefusal, parse_plugin_url};
+use super::wit::latest::provider::RateLimitRule;
 
 /// One request, as a plugin asked for it.
 #[derive(Debug, Clone)]
@@ -114,6 +116,15 @@ pub struct CallPolicy {
     /// The integration's auth header, sent only to its own origin; `None`
     /// when the integration has no credential.
     pub auth: Option<AuthHeader>,
+    /// How the provider signals rate limits (its descriptor's rules); an
+    /// answer that matches one pauses the whole integration.
+    pub rate_limits: Arc<[RateLimitRule]>,
+    /// Requests of one `send-batch` in flight at once: the smaller of the
+    /// descriptor's `max-concurrency` and the host's batch limit.
+    pub max_concurrency: usize,
+    /// Whose kept answers conditional requests use (the integration and a
+    /// digest of its token); `None`: conditional requests are sent plain.
+    pub cache_scope: Option<String>,
 }
 
 impl CallPolicy {
@@ -150,6 +161,7 @@ pub struct Outbound {
     client: reqwest::Client,
     limits: HttpLimits,
     pauses: Pauses,
+    conditional: ConditionalCache,
 }
 
 /// Per-call state of outbound HTTP: the policy, the deadline and the
@@ -168,6 +180,26 @@ pub struct CallHttp {
     pub pause: Arc<Pause>,
 }
 
+/// The conditional headers for a kept answer.
+fn validators(kept: &Kept) -> Vec<(HeaderName, HeaderValue)> {
+    let mut out = Vec::new();
+    if let Some(v) = kept
+        .etag
+        .as_deref()
+        .and_then(|v| HeaderValue::try_from(v).ok())
+    {
+        out.push((reqwest::header::IF_NONE_MATCH, v));
+    }
+    if let Some(v) = kept
+        .last_modified
+        .as_deref()
+        .and_then(|v| HeaderValue::try_from(v).ok())
+    {
+        out.push((reqwest::header::IF_MODIFIED_SINCE, v));
+    }
+    out
+}
+
 /// Headers a plugin may not set: the auth header is the host's, and the
 /// others are connection-level or would smuggle credentials.
 fn forbidden_request_header(name: &str, auth: Option<&AuthHeader>) -> bool {
@@ -180,6 +212,8 @@ fn forbidden_request_header(name: &str, auth: Option<&AuthHeader>) -> bool {
             | "connection"
             | "transfer-encoding"
             | "content-length"
+            | "if-none-match"
+            | "if-modified-since"
     ) || auth.is_some_and(|a| a.name.as_str() == name)
 }
 
@@ -197,6 +231,7 @@ impl Outbound {
             .build()?;
         Ok(Outbound {
             client,
+            conditional: ConditionalCache::new(limits.conditional_cache_bytes),
             limits,
             pauses: Pauses::new(),
         })
@@ -229,11 +264,22 @@ impl CallHttp {
         })?;
         let mut method = req.method.clone();
         let mut body = req.body.clone();
-        for _hop in 0..=limits.max_redirects {
+        let key = self.conditional_key(&req, &url);
+        let kept = key.as_ref().and_then(|k| self.outbound.conditional.get(k));
+        let mut validators = kept.as_ref().map(validators).unwrap_or_default();
+        for hop in 0..=limits.max_redirects {
             let origin = self.policy.check(&url)?;
             let response = self
-                .send_with_retries(&req, &method, &url, &origin, body.as_deref())
+                .send_with_retries(&req, &method, &url, &origin, body.as_deref(), &validators)
                 .await?;
+            if hop == 0
+                && let Some(key) = key.clone()
+                && redirect_target(&url, &response).is_none()
+            {
+                return Ok(self.settle_conditional(key, kept, response));
+            }
+            // Validators belong to the URL they were kept for.
+            validators.clear();
             if let Some(next) = redirect_target(&url, &response) {
                 // 303, and 301/302 after a POST, turn into a GET (RFC 9110).
                 if response.status == 303
@@ -255,12 +301,84 @@ impl CallHttp {
 
     /// Send several requests at once, answers in order.
     pub async fn send_batch(&self, reqs: Vec<OutRequest>) -> Vec<Result<OutResponse, OutError>> {
-        let concurrency = self.outbound.limits.batch_concurrency.max(1);
+        let concurrency = self
+            .outbound
+            .limits
+            .batch_concurrency
+            .min(self.policy.max_concurrency)
+            .max(1);
         futures::stream::iter(reqs)
             .map(|req| self.send(req))
             .buffered(concurrency)
             .collect()
             .await
+    }
+
+    /// The cache key of a conditional `GET` of `url`, when this call has
+    /// a cache scope.
+    fn conditional_key(&self, req: &OutRequest, url: &Url) -> Option<CacheKey> {
+        if !req.conditional || req.method != reqwest::Method::GET {
+            return None;
+        }
+        let scope = self.policy.cache_scope.clone()?;
+        let mut headers: Vec<(String, String)> = req
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .filter(|(k, _)| !forbidden_request_header(k, self.policy.auth.as_ref()))
+            .collect();
+        headers.sort();
+        Some(CacheKey {
+            scope,
+            url: url.to_string(),
+            headers,
+        })
+    }
+
+    /// A conditional request's answer: a 304 answered from the kept copy,
+    /// a new 200 kept in place of the old one.
+    fn settle_conditional(
+        &self,
+        key: CacheKey,
+        kept: Option<Kept>,
+        response: OutResponse,
+    ) -> OutResponse {
+        let cache = &self.outbound.conditional;
+        match (response.status, kept) {
+            (304, Some(kept)) => {
+                // The 304's own headers (rate-limit counters, a new Date)
+                // are current; the rest are the kept answer's.
+                let mut headers = kept.headers;
+                for (name, value) in response.headers {
+                    match headers.iter_mut().find(|(k, _)| *k == name) {
+                        Some(slot) => slot.1 = value,
+                        None => headers.push((name, value)),
+                    }
+                }
+                OutResponse {
+                    status: 200,
+                    headers,
+                    body: kept.body,
+                    cache: CacheState::Revalidated,
+                    received_at: response.received_at,
+                }
+            }
+            (200, kept) => {
+                match Kept::of(&response.headers, &response.body, response.received_at) {
+                    Some(new) => cache.put(key, new),
+                    None => cache.remove(&key),
+                }
+                OutResponse {
+                    cache: if kept.is_some() {
+                        CacheState::Fresh
+                    } else {
+                        CacheState::Miss
+                    },
+                    ..response
+                }
+            }
+            (_, _) => response,
+        }
     }
 
     fn remaining(&self) -> Duration {
@@ -274,6 +392,7 @@ impl CallHttp {
         url: &Url,
         origin: &Origin,
         body: Option<&[u8]>,
+        validators: &[(HeaderName, HeaderValue)],
     ) -> Result<OutResponse, OutError> {
         let limits = &self.outbound.limits;
         let mut attempt = 1;
@@ -281,14 +400,28 @@ impl CallHttp {
             // Nothing of a paused integration is sent before the pause ends,
             // retries included.
             self.pause.wait(self.deadline, PAUSE_MARGIN).await?;
-            let response = self.send_once(req, method, url, origin, body).await?;
+            let response = self
+                .send_once(req, method, url, origin, body, validators)
+                .await?;
             let now = SystemTime::now();
-            let declared = declared_pause(response.status, &response.headers, now);
+            // The provider's own signals first (GitHub's 403 with
+            // `x-ratelimit-remaining: 0`), then the standard 429/503 ones.
+            let by_rule = rule_pause(
+                &self.policy.rate_limits,
+                response.status,
+                &response.headers,
+                now,
+            );
+            let declared =
+                by_rule.or_else(|| declared_pause(response.status, &response.headers, now));
             if let Some(wait) = declared {
                 self.pause.extend(wait);
             }
-            let retryable =
-                response.status == 429 || matches!(response.status, 500 | 502 | 503 | 504);
+            // A rate-limited answer is tried again once the pause is over
+            // (when the call's deadline allows), like a 429.
+            let retryable = by_rule.is_some()
+                || response.status == 429
+                || matches!(response.status, 500 | 502 | 503 | 504);
             if !retryable || attempt >= limits.max_attempts {
                 return Ok(response);
             }
@@ -314,6 +447,7 @@ impl CallHttp {
         url: &Url,
         origin: &Origin,
         body: Option<&[u8]>,
+        validators: &[(HeaderName, HeaderValue)],
     ) -> Result<OutResponse, OutError> {
         let limits = &self.outbound.limits;
         let timeout = req
@@ -341,6 +475,9 @@ impl CallHttp {
         }
         if let Some(auth) = auth {
             headers.insert(auth.name.clone(), auth.value.clone());
+        }
+        for (name, value) in validators {
+            headers.insert(name.clone(), value.clone());
         }
         let mut builder = self
             .outbound
@@ -463,6 +600,9 @@ mod tests {
             granted_default: Some(Origin::parse("https://circleci.com").unwrap()),
             grants: Arc::new(AllowList::parse(grants).unwrap()),
             auth: None,
+            rate_limits: Arc::from(Vec::new()),
+            max_concurrency: 8,
+            cache_scope: None,
         }
     }
 

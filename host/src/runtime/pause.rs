@@ -26,6 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::origin::Origin;
+use super::wit::latest::provider::{RateLimitRule, ResetSource};
 
 /// What the pause map reports, for metrics. Implemented by the host's
 /// Prometheus metrics (`buildsnap_metrics::Metrics`).
@@ -326,6 +327,53 @@ pub fn declared_pause(
     Some(Duration::from_secs(value))
 }
 
+/// The longest pause one rule can ask for: GitHub's limit window. A wrong
+/// or hostile header cannot silence an integration for longer.
+pub const MAX_RULE_PAUSE: Duration = Duration::from_secs(3600);
+
+/// How long the first of `rules` that matches this answer pauses the
+/// integration; `None` when none matches. A rule matches when the status
+/// is one of its statuses and every header test holds (names without
+/// regard to case, values trimmed).
+pub fn rule_pause(
+    rules: &[RateLimitRule],
+    status: u16,
+    headers: &[(String, String)],
+    now: SystemTime,
+) -> Option<Duration> {
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    };
+    let rule = rules.iter().find(|r| {
+        r.statuses.contains(&status)
+            && r.headers.iter().all(|t| match (header(&t.name), &t.value) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(v), Some(want)) => v == want.trim(),
+            })
+    })?;
+    let fallback = Duration::from_millis(rule.fallback_ms);
+    let read = match &rule.reset {
+        ResetSource::EpochHeader(name) => {
+            header(name)
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(|secs| {
+                    (SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+                        .duration_since(now)
+                        .unwrap_or(Duration::ZERO)
+                })
+        }
+        ResetSource::DelayHeader(name) => header(name).and_then(|v| {
+            super::outbound::retry_after(&[("retry-after".to_string(), v.to_string())], now)
+        }),
+        ResetSource::None => None,
+    };
+    Some(read.unwrap_or(fallback).min(MAX_RULE_PAUSE))
+}
+
 impl PauseObserver for buildsnap_metrics::Metrics {
     fn paused(&self, plugin: &str, _pause: Duration) {
         self.record_provider_pause(plugin);
@@ -338,6 +386,86 @@ impl PauseObserver for buildsnap_metrics::Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::wit::latest::provider::HeaderTest;
+
+    /// GitHub's two rules as its plugin declares them.
+    fn github_rules() -> Vec<RateLimitRule> {
+        vec![
+            RateLimitRule {
+                statuses: vec![403, 429],
+                headers: vec![HeaderTest {
+                    name: "x-ratelimit-remaining".into(),
+                    value: Some("0".into()),
+                }],
+                reset: ResetSource::EpochHeader("x-ratelimit-reset".into()),
+                fallback_ms: 60_000,
+            },
+            RateLimitRule {
+                statuses: vec![403, 429],
+                headers: vec![HeaderTest {
+                    name: "retry-after".into(),
+                    value: None,
+                }],
+                reset: ResetSource::DelayHeader("retry-after".into()),
+                fallback_ms: 60_000,
+            },
+        ]
+    }
+
+    fn hs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_rule_matches_on_status_and_every_header_test() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_750_000_000);
+        let rules = github_rules();
+        let limited = hs(&[
+            ("X-RateLimit-Remaining", " 0 "),
+            ("x-ratelimit-reset", "1750000042"),
+        ]);
+        assert_eq!(
+            rule_pause(&rules, 403, &limited, now),
+            Some(Duration::from_secs(42))
+        );
+        // A 403 that is a permission error (budget left) is no rate limit.
+        let denied = hs(&[
+            ("x-ratelimit-remaining", "4999"),
+            ("x-ratelimit-reset", "1750000042"),
+        ]);
+        assert_eq!(rule_pause(&rules, 403, &denied, now), None);
+        // Not one of the rule's statuses.
+        assert_eq!(rule_pause(&rules, 404, &limited, now), None);
+        // The second rule: a secondary limit's retry-after.
+        assert_eq!(
+            rule_pause(&rules, 403, &hs(&[("retry-after", "7")]), now),
+            Some(Duration::from_secs(7))
+        );
+        // A reset in the past: no wait. Unreadable: the fallback.
+        let past = hs(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1749999000"),
+        ]);
+        assert_eq!(rule_pause(&rules, 429, &past, now), Some(Duration::ZERO));
+        let junk = hs(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "soon"),
+        ]);
+        assert_eq!(
+            rule_pause(&rules, 403, &junk, now),
+            Some(Duration::from_secs(60))
+        );
+        // A reset a day away is capped at an hour.
+        let far = hs(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1750086400"),
+        ]);
+        assert_eq!(rule_pause(&rules, 403, &far, now), Some(MAX_RULE_PAUSE));
+        assert_eq!(rule_pause(&[], 403, &limited, now), None);
+    }
     use std::sync::atomic::{AtomicU32, Ordering};
 
     fn key(org: &str) -> PauseKey {

@@ -308,6 +308,16 @@ impl Plugin {
                     granted_default: self.granted_default(),
                     grants: self.grants.clone(),
                     auth,
+                    rate_limits: self.info.rate_limits.clone().into(),
+                    max_concurrency: self.info.max_concurrency.max(1) as usize,
+                    cache_scope: integration.org.as_ref().map(|org| {
+                        cache_scope(
+                            org,
+                            &self.info.id,
+                            &integration.base_url,
+                            integration.credential.as_ref(),
+                        )
+                    }),
                 };
                 Some(CallHttp {
                     outbound: self.outbound.clone(),
@@ -385,6 +395,40 @@ impl Plugin {
         }
     }
 
+    /// A call's result with the provider's error as a [`CallError`]. A
+    /// plugin's own `rate-limited` with an `until` (a limit only the body
+    /// names) pauses the whole integration until then, as a rule match
+    /// would: the next call of any kind waits too. At most an hour.
+    fn flatten<T>(
+        &self,
+        integration: &Integration,
+        result: Result<Result<T, ProviderError>, CallError>,
+    ) -> Result<T, CallError> {
+        match result? {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                if let ProviderError::RateLimited(r) = &e
+                    && let Some(until) = r.until
+                    && let Some(org) = &integration.org
+                    && let Ok(origin) = self.check_base_url(&integration.base_url)
+                {
+                    let now = epoch_ms(std::time::SystemTime::now());
+                    let wait = Duration::from_millis(until.saturating_sub(now))
+                        .min(super::pause::MAX_RULE_PAUSE);
+                    self.outbound
+                        .pauses()
+                        .get(PauseKey {
+                            org: org.clone(),
+                            plugin: self.info.id.clone(),
+                            origin,
+                        })
+                        .extend(wait);
+                }
+                Err(CallError::Provider(ProviderErrorText(e)))
+            }
+        }
+    }
+
     fn classify(&self, err: wasmtime::Error, state: &PluginState) -> CallError {
         let plugin = self.info.id.clone();
         if state.memory.hit {
@@ -430,7 +474,8 @@ impl Plugin {
         integration: &Integration,
     ) -> Result<Account, CallError> {
         let ctx = Self::context(integration);
-        flatten(
+        self.flatten(
+            integration,
             self.call(Some(integration), async |i, s| {
                 i.validate_credentials(s, &ctx).await
             })
@@ -453,7 +498,8 @@ impl Plugin {
         query: &ProjectQuery,
     ) -> Result<ProjectPage, CallError> {
         let ctx = Self::context(integration);
-        flatten(
+        self.flatten(
+            integration,
             self.call(Some(integration), async |i, s| {
                 i.list_projects(s, &ctx, query).await
             })
@@ -520,7 +566,8 @@ impl Plugin {
         prefix: &str,
     ) -> Result<ShaResolution, CallError> {
         let ctx = Self::context(integration);
-        flatten(
+        self.flatten(
+            integration,
             self.call(Some(integration), async |i, s| {
                 i.resolve_sha(s, &ctx, project, prefix).await
             })
@@ -535,7 +582,8 @@ impl Plugin {
         query: &CommitQuery,
     ) -> Result<CommitBuilds, CallError> {
         let ctx = Self::context(integration);
-        flatten(
+        self.flatten(
+            integration,
             self.call(Some(integration), async |i, s| {
                 i.builds_for_commit(s, &ctx, query).await
             })
@@ -550,7 +598,8 @@ impl Plugin {
         req: &SyncRequest,
     ) -> Result<SyncPage, CallError> {
         let ctx = Self::context(integration);
-        flatten(
+        self.flatten(
+            integration,
             self.call(Some(integration), async |i, s| i.sync(s, &ctx, req).await)
                 .await,
         )
@@ -568,10 +617,17 @@ impl Plugin {
     }
 }
 
-fn flatten<T>(result: Result<Result<T, ProviderError>, CallError>) -> Result<T, CallError> {
-    result?.map_err(|e| CallError::Provider(ProviderErrorText(e)))
-}
-
 fn default_origin(info: &PluginInfo) -> Origin {
     Origin::of(&info.default_base_url).expect("validated when the plugin was loaded")
+}
+
+/// The conditional cache's scope of one integration: org, plugin, base URL
+/// and the first 16 hex digits of the token's SHA-256 (so a new token
+/// never gets answers kept for the old one; the digest reveals nothing).
+fn cache_scope(org: &str, plugin: &str, base: &Url, token: Option<&Credential>) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = token
+        .map(|t| hex::encode(&Sha256::digest(t.expose().as_bytes())[..8]))
+        .unwrap_or_default();
+    format!("{org}\u{1f}{plugin}\u{1f}{base}\u{1f}{digest}")
 }

@@ -1,4 +1,5 @@
-//! The set of loaded plugins: the built-in CircleCI component plus every
+//! The set of loaded plugins: the built-in components (CircleCI, GitHub
+//! Actions) plus every
 //! `*.wasm` in the operator's plugins folder. A file that cannot be loaded
 //! is skipped with a log line and recorded, while the rest load.
 
@@ -18,6 +19,18 @@ use super::plugin::Plugin;
 /// The CircleCI component, built by `cargo xtask plugins` and committed,
 /// so that building the host needs no wasm toolchain.
 pub const BUILTIN_CIRCLECI: &[u8] = include_bytes!("../../../plugins/dist/circleci.wasm");
+
+/// The GitHub Actions component, built and committed the same way.
+pub const BUILTIN_GITHUB_ACTIONS: &[u8] =
+    include_bytes!("../../../plugins/dist/github-actions.wasm");
+
+/// The components every host carries, by origin name, in load order.
+/// Embedding them costs the binary their size (about 250 KB each) and
+/// saves operators a download for the two providers most teams use.
+pub const BUILTINS: &[(&str, &[u8])] = &[
+    ("builtin:circleci", BUILTIN_CIRCLECI),
+    ("builtin:github-actions", BUILTIN_GITHUB_ACTIONS),
+];
 
 /// A plugin file that was refused, and why.
 #[derive(Debug, Clone)]
@@ -86,7 +99,7 @@ impl RegistryBuilder {
         self.plugins_dir = Some(dir.into());
         self
     }
-    /// Load the embedded CircleCI plugin (default true).
+    /// Load the embedded plugins, [`BUILTINS`] (default true).
     pub fn builtin(mut self, on: bool) -> Self {
         self.builtin = on;
         self
@@ -129,13 +142,15 @@ impl RegistryBuilder {
         .map_err(|e| anyhow::anyhow!("plugin linker: {e:#}"))?;
         let mut sources = Vec::new();
         if self.builtin {
-            sources.push((
-                PluginSource {
-                    origin: "builtin:circleci".into(),
-                    bytes: BUILTIN_CIRCLECI.to_vec(),
-                },
-                Provenance::Bundled,
-            ));
+            sources.extend(BUILTINS.iter().map(|(origin, bytes)| {
+                (
+                    PluginSource {
+                        origin: (*origin).into(),
+                        bytes: bytes.to_vec(),
+                    },
+                    Provenance::Bundled,
+                )
+            }));
         }
         sources.extend(self.extra.into_iter().map(|s| (s, Provenance::Bundled)));
         let mut registry = Registry {

@@ -15,7 +15,7 @@
 //! enabled: disabling erases the index (see `disable_integration`), so a
 //! provider answer that arrives after the disable is dropped, not stored.
 
-use buildsnap_domain::{IndexedBuild, SearchReport};
+use buildsnap_domain::{IndexedBuild, JobUpdate, SearchReport};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::index_rows::{read_builds, upsert_builds};
@@ -145,6 +145,7 @@ impl Store {
         event_id: &str,
         kind: &str,
         builds: &[IndexedBuild],
+        jobs: &[JobUpdate],
     ) -> Result<Option<bool>> {
         let now = ts::to_nanos(ts::now());
         self.db.write(|tx| {
@@ -162,6 +163,9 @@ impl Store {
                 return Ok(Some(false));
             }
             upsert_builds(tx, org_id, provider, builds, now)?;
+            for update in jobs {
+                crate::index_rows::update_job(tx, org_id, provider, update, now)?;
+            }
             Ok(Some(true))
         })
     }

@@ -2,7 +2,7 @@
 //! `index.rs` (final stays final, an incomplete job list erases nothing) and
 //! read back as the domain's records.
 
-use buildsnap_domain::{IndexedBuild, IndexedJob, JobKind, Status};
+use buildsnap_domain::{IndexedBuild, IndexedJob, JobKind, JobUpdate, Status};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{Result, columns, ts};
@@ -39,6 +39,8 @@ fn upsert_build(
         url,
         pipeline_id,
         pipeline_number,
+        attempt,
+        parent_id,
         sha,
         branch,
         tag,
@@ -85,8 +87,8 @@ fn upsert_build(
     tx.prepare_cached(
         "INSERT INTO provider_builds (org_id, provider, build_id, project, sha, name, status,
              provider_status, final, url, pipeline_id, pipeline_number, branch, tag, created_at,
-             stopped_at, jobs_complete, first_seen, last_seen)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18)
+             stopped_at, jobs_complete, first_seen, last_seen, attempt, parent_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?18, ?19, ?20)
          ON CONFLICT (org_id, provider, build_id) DO UPDATE SET
              project = excluded.project, sha = excluded.sha, name = excluded.name,
              status = excluded.status, provider_status = excluded.provider_status, final = excluded.final,
@@ -95,7 +97,8 @@ fn upsert_build(
              branch = COALESCE(excluded.branch, branch), tag = COALESCE(excluded.tag, tag),
              created_at = excluded.created_at, stopped_at = COALESCE(excluded.stopped_at, stopped_at),
              jobs_complete = CASE WHEN excluded.jobs_complete = 1 THEN 1 ELSE jobs_complete END,
-             last_seen = excluded.last_seen",
+             last_seen = excluded.last_seen, attempt = excluded.attempt,
+             parent_id = COALESCE(excluded.parent_id, parent_id)",
     )?
     .execute(params![
         org_id,
@@ -115,7 +118,9 @@ fn upsert_build(
         created,
         stopped,
         *jobs_complete as i64,
-        now
+        now,
+        (*attempt).max(1),
+        parent_id
     ])?;
     if fin && existing != Some(1) {
         // It just became final: snapshots that froze it unsettled hear of it.
@@ -132,6 +137,65 @@ fn upsert_build(
         upsert_job(tx, org_id, provider, id, pos, j)?;
     }
     Ok(())
+}
+
+/// One job's news (a webhook's job update) applied to the build the index
+/// holds: the job replaces the one with its id, or is appended. A build
+/// not held yet is left to the next sync or search, which read it whole;
+/// `false` then. The build's status changes in one case only: `running`
+/// with a job now failed or in error becomes `failing`.
+pub(crate) fn update_job(
+    tx: &Connection,
+    org_id: i64,
+    provider: &str,
+    update: &JobUpdate,
+    now: i64,
+) -> Result<bool> {
+    let held: Option<(String, i64)> = tx
+        .prepare_cached(
+            "SELECT status, final FROM provider_builds
+             WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
+        )?
+        .query_row(params![org_id, provider, update.build_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let Some((status, fin)) = held else {
+        return Ok(false);
+    };
+    if fin == 1 {
+        // A final build's jobs are final too.
+        return Ok(true);
+    }
+    let position: i64 = tx
+        .prepare_cached(
+            "SELECT COALESCE(
+                 (SELECT position FROM provider_jobs
+                  WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3 AND job_id = ?4),
+                 (SELECT COALESCE(MAX(position) + 1, 0) FROM provider_jobs
+                  WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3))",
+        )?
+        .query_row(
+            params![org_id, provider, update.build_id, update.job.id],
+            |r| r.get(0),
+        )?;
+    upsert_job(
+        tx,
+        org_id,
+        provider,
+        &update.build_id,
+        position as usize,
+        &update.job,
+    )?;
+    let failing = status == Status::Running.as_str()
+        && matches!(update.job.status, Status::Failed | Status::Error);
+    tx.prepare_cached(
+        "UPDATE provider_builds SET last_seen = ?4,
+             status = CASE WHEN ?5 THEN 'failing' ELSE status END
+         WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
+    )?
+    .execute(params![org_id, provider, update.build_id, now, failing])?;
+    Ok(true)
 }
 
 fn upsert_job(
@@ -201,7 +265,7 @@ pub(crate) fn read_builds(
 ) -> Result<Vec<IndexedBuild>> {
     let sql = format!(
         "SELECT build_id, project, name, status, provider_status, url, pipeline_id, pipeline_number, sha, branch,
-                tag, created_at, stopped_at, jobs_complete, first_seen, last_seen
+                tag, created_at, stopped_at, jobs_complete, first_seen, last_seen, attempt, parent_id
          FROM provider_builds WHERE org_id = ?1 AND provider = ?2 AND {where_sql}
          ORDER BY created_at DESC, build_id DESC"
     );
@@ -219,6 +283,8 @@ pub(crate) fn read_builds(
                 url: r.get(5)?,
                 pipeline_id: r.get(6)?,
                 pipeline_number: r.get(7)?,
+                attempt: r.get(16)?,
+                parent_id: r.get(17)?,
                 sha: r.get(8)?,
                 branch: r.get(9)?,
                 tag: r.get(10)?,

@@ -46,7 +46,9 @@ pub use builds_codec::{STORE_LEVEL as BUILDS_ZSTD_LEVEL, ServedBuilds};
 /// Timestamps (the domain's; re-exported here for the store's users).
 pub use buildsnap_domain::ts;
 /// The snapshot records the store reads and writes, defined by the domain.
-pub use buildsnap_domain::{FinalSnapshot, IndexedBuild, IndexedJob, Snapshot, SnapshotState};
+pub use buildsnap_domain::{
+    FinalSnapshot, IndexedBuild, IndexedJob, JobUpdate, Snapshot, SnapshotState,
+};
 pub use crypto::{KeyError, ProviderToken, SecretKey};
 pub use deploy_pages::{DeployCursor, DeployPage};
 pub use deploys::{DEFAULT_ENVIRONMENT, MAX_LIST_LIMIT};

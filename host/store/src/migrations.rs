@@ -287,6 +287,12 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX deploys_by_sha ON deploys (org_id, sha);
     "#,
+    // 10: contract 0.2.0: the attempt of a run (GitHub re-runs) and the
+    // build that started this one (child pipelines, setup workflows).
+    r#"
+    ALTER TABLE provider_builds ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1 CHECK (attempt >= 1);
+    ALTER TABLE provider_builds ADD COLUMN parent_id TEXT;
+    "#,
 ];
 
 /// Highest schema version this build knows.

@@ -24,6 +24,8 @@ fn job(id: &str, status: &str) -> IndexedJob {
 
 fn build(id: &str, sha: &str, status: &str, jobs: Vec<IndexedJob>, complete: bool) -> IndexedBuild {
     IndexedBuild {
+        attempt: 1,
+        parent_id: None,
         id: id.into(),
         project: "gh/acme/web".into(),
         name: "build".into(),
@@ -111,14 +113,22 @@ fn index_merges_observations_and_records_searches() {
             "circleci",
             "ev-1",
             "workflow-completed",
-            std::slice::from_ref(&done)
+            std::slice::from_ref(&done),
+            &[]
         )
         .unwrap(),
         Some(true)
     );
     assert_eq!(
-        s.apply_webhook_event("acme", "circleci", "ev-1", "workflow-completed", &[done])
-            .unwrap(),
+        s.apply_webhook_event(
+            "acme",
+            "circleci",
+            "ev-1",
+            "workflow-completed",
+            &[done],
+            &[]
+        )
+        .unwrap(),
         Some(false)
     );
     let l = s
@@ -239,7 +249,7 @@ fn webhook_secret_is_sealed_and_disable_erases_it_with_the_index() {
         .unwrap()
     );
     assert_eq!(
-        s.apply_webhook_event("acme", "circleci", "ev-2", "x", &[])
+        s.apply_webhook_event("acme", "circleci", "ev-2", "x", &[], &[])
             .unwrap(),
         None
     );
@@ -449,4 +459,70 @@ fn snapshots_are_stored_compressed_and_served_as_stored() {
         "{:?}",
         s.get_deploy("acme", d.id)
     );
+}
+
+/// A webhook's single-job updates (GitHub `workflow_job`): the job replaces
+/// its namesake or is appended, a running build with a failed job becomes
+/// failing, a build not held is left to the next sync, a final build keeps
+/// its jobs, and the attempt and parent link are kept.
+#[test]
+fn job_updates_replace_or_append_one_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    seed(&s);
+    let mut running = build("r1/2", SHA, "running", vec![job("a", "running")], true);
+    running.attempt = 2;
+    running.parent_id = Some("r0".into());
+    s.index_builds("acme", "circleci", &[running], None)
+        .unwrap();
+    let update = |build_id: &str, j: IndexedJob| JobUpdate {
+        build_id: build_id.into(),
+        sha: SHA.into(),
+        job: j,
+    };
+    assert_eq!(
+        s.apply_webhook_event(
+            "acme",
+            "circleci",
+            "job-1",
+            "workflow_job",
+            &[],
+            &[
+                update("r1/2", job("a", "success")),
+                update("r1/2", job("b", "failed")),
+                update("unknown/1", job("z", "running")),
+            ],
+        )
+        .unwrap(),
+        Some(true)
+    );
+    let l = s
+        .index_lookup("acme", "circleci", "gh/acme/web", SHA)
+        .unwrap();
+    assert_eq!(l.builds.len(), 1, "the unknown build is not invented");
+    let b = &l.builds[0];
+    assert_eq!((b.attempt, b.parent_id.as_deref()), (2, Some("r0")));
+    assert_eq!(b.status, Status::Failing, "running with a failed job");
+    assert_eq!(b.provider_status, "running", "the provider's word is kept");
+    let jobs: Vec<(&str, Status)> = b.jobs.iter().map(|j| (j.id.as_str(), j.status)).collect();
+    assert_eq!(jobs, [("a", Status::Success), ("b", Status::Failed)]);
+
+    // Once final, a late job update changes nothing.
+    let done = build("r1/2", SHA, "failed", vec![], false);
+    s.apply_webhook_event("acme", "circleci", "run-1", "workflow_run", &[done], &[])
+        .unwrap();
+    s.apply_webhook_event(
+        "acme",
+        "circleci",
+        "job-2",
+        "workflow_job",
+        &[],
+        &[update("r1/2", job("b", "running"))],
+    )
+    .unwrap();
+    let l = s
+        .index_lookup("acme", "circleci", "gh/acme/web", SHA)
+        .unwrap();
+    assert_eq!(l.builds[0].status, Status::Failed);
+    assert_eq!(l.builds[0].jobs[1].status, Status::Failed);
 }

@@ -103,8 +103,15 @@ fn a_pass_drops_only_what_no_snapshot_sync_or_search_needs() {
         .unwrap()
     );
     assert_eq!(
-        s.apply_webhook_event("acme", "circleci", "delivery-1", "workflow-completed", &[])
-            .unwrap(),
+        s.apply_webhook_event(
+            "acme",
+            "circleci",
+            "delivery-1",
+            "workflow-completed",
+            &[],
+            &[]
+        )
+        .unwrap(),
         Some(true)
     );
     let before_read =
@@ -137,8 +144,15 @@ fn a_pass_drops_only_what_no_snapshot_sync_or_search_needs() {
     );
     // The delivery id is forgotten: a redelivery that old applies again.
     assert_eq!(
-        s.apply_webhook_event("acme", "circleci", "delivery-1", "workflow-completed", &[])
-            .unwrap(),
+        s.apply_webhook_event(
+            "acme",
+            "circleci",
+            "delivery-1",
+            "workflow-completed",
+            &[],
+            &[]
+        )
+        .unwrap(),
         Some(true)
     );
     // Sync still knows the unfinished build.

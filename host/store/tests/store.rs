@@ -68,7 +68,7 @@ fn everything_persists_across_reopen() {
     let v: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 9, "migration 9 (deploys by commit) applied");
+    assert_eq!(v, 10, "migration 10 (attempt, parent_id) applied");
     let mode: String = c
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .unwrap();

@@ -106,11 +106,16 @@ describe('buildsnap demo', () => {
     fs.mkdirSync(SHOTS, { recursive: true });
     await page.screenshot({ path: path.join(SHOTS, 'demo-deploys.png') });
 
-    // Integrations: CircleCI enabled, default build server of api and web; billing can't be chosen.
+    // Integrations: CircleCI enabled, default build server of api and web;
+    // GitHub Actions of site; billing can't be chosen.
     await page.getByRole('link', { name: 'Integrations', exact: true }).click();
-    const card = page.locator('article.integration').first();
+    const byName = (name) => page.locator('article.integration', { has: page.getByRole('heading', { name, exact: true }) });
+    const card = byName('CircleCI');
     await card.getByText('Enabled', { exact: true }).waitFor();
     assert.match(await card.innerText(), /api, web/);
+    const gh = byName('GitHub Actions');
+    await gh.getByText('Enabled', { exact: true }).waitFor();
+    assert.match(await gh.locator('dl.facts').innerText(), /site/);
     const billing = card.getByLabel('Set default build server').locator('option[value="billing"]');
     assert.equal(await billing.isDisabled(), true);
     await page.screenshot({ path: path.join(SHOTS, 'demo-integrations.png') });

@@ -1,7 +1,8 @@
 // buildsnap's web page end to end: the real `buildsnap serve` binary and the
-// CircleCI simulator binary on 127.0.0.1, driven through headless Chromium.
+// CircleCI and GitHub simulator binaries on 127.0.0.1, driven through
+// headless Chromium.
 //
-// Env: BUILDSNAP_BIN, CIRCLECI_SIM_BIN (default: target/debug/...), CHROMIUM
+// Env: BUILDSNAP_BIN, CIRCLECI_SIM_BIN, GITHUB_SIM_BIN (default: target/debug/...), CHROMIUM
 // (default /usr/bin/chromium), E2E_CAPTURE_TIMEOUT_MS (default 60000).
 // Screenshots go to tests/web-e2e/screenshots/.
 
@@ -20,6 +21,9 @@ const root = path.resolve(here, '..', '..', '..');
 const BUILDSNAP_BIN = process.env.BUILDSNAP_BIN ? path.resolve(process.env.BUILDSNAP_BIN) : path.join(root, 'target', 'debug', 'buildsnap');
 const SIM_BIN = process.env.CIRCLECI_SIM_BIN ? path.resolve(process.env.CIRCLECI_SIM_BIN) : path.join(root, 'target', 'debug', 'circleci-sim');
 const SCENARIO = path.join(root, 'host', 'simulators', 'circleci', 'scenarios', 'demo.json');
+const GH_SIM_BIN = process.env.GITHUB_SIM_BIN ? path.resolve(process.env.GITHUB_SIM_BIN) : path.join(root, 'target', 'debug', 'github-sim');
+// github-sim --demo: octocat's token, member of acme (repository acme/api).
+const GH_TOKEN = 'demo-token-octocat';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const CAPTURE_TIMEOUT = Number(process.env.E2E_CAPTURE_TIMEOUT_MS || 60000);
 const SHOTS = path.resolve(here, '..', 'screenshots');
@@ -35,6 +39,9 @@ const DEPLOYED_AT = '2025-06-01T12:00:30Z';
 const procs = [];
 const tmpDirs = [];
 let simBase;
+let ghBase;
+// Granted to the server, but nothing listens there: "unreachable".
+let deadBase;
 let base;
 let orgToken;
 let ctx;
@@ -118,6 +125,11 @@ describe('buildsnap web page', () => {
     simBase = `http://127.0.0.1:${simPort}`;
     start('circleci-sim', SIM_BIN, ['--scenario', SCENARIO, '--listen', `127.0.0.1:${simPort}`], {});
     await waitFor(`${simBase}/_sim/health`, 'the CircleCI simulator');
+    const ghPort = await freePort();
+    ghBase = `http://127.0.0.1:${ghPort}`;
+    start('github-sim', GH_SIM_BIN, ['--demo', '--listen', `127.0.0.1:${ghPort}`], {});
+    await waitFor(`${ghBase}/_sim/health`, 'the GitHub simulator');
+    deadBase = `http://127.0.0.1:${await freePort()}`;
 
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
@@ -126,7 +138,7 @@ describe('buildsnap web page', () => {
     start('buildsnap', BUILDSNAP_BIN, ['serve'], {
       BUILDSNAP_LISTEN: `127.0.0.1:${port}`,
       BUILDSNAP_DATA_DIR: data,
-      BUILDSNAP_ALLOW_HOSTS: simBase,
+      BUILDSNAP_ALLOW_HOSTS: `${simBase},${ghBase},${deadBase}`,
       BUILDSNAP_ADMIN_TOKEN: ADMIN,
       BUILDSNAP_LOG: 'info',
     });
@@ -150,9 +162,10 @@ describe('buildsnap web page', () => {
     page = ctx.pages()[0] || (await ctx.newPage());
     page.setDefaultTimeout(10000);
     // CSP violations and script errors show up here.
-    // (The deliberately wrong tokens' 401 and 422 are expected.)
+    // (The deliberately wrong tokens' 401 and 422 are expected, and the
+    // unreachable base URL's 502.)
     page.on('console', (m) => {
-      if (m.type() === 'error' && !/^Failed to load resource: .* status of (401|422) /.test(m.text())) pageErrors.push(m.text());
+      if (m.type() === 'error' && !/^Failed to load resource: .* status of (401|422|502) /.test(m.text())) pageErrors.push(m.text());
     });
     page.on('pageerror', (e) => pageErrors.push(String(e)));
     // Nothing but the server itself may be contacted.
@@ -258,6 +271,46 @@ describe('buildsnap web page', () => {
     await c.getByRole('status').filter({ hasText: 'CircleCI is now the default build server for api' }).waitFor();
     const r = await api('GET', `/api/v1/orgs/${ORG}/projects`, orgToken);
     assert.equal(r.body.projects.find((p) => p.slug === 'api').build_server, 'circleci');
+  });
+
+  it('enables GitHub Actions beside CircleCI, each the build server of its own project', async () => {
+    let r = await api('POST', `/api/v1/orgs/${ORG}/projects`, orgToken, { slug: 'site', name: 'Site' });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    r = await api('POST', `/api/v1/orgs/${ORG}/projects/site/code-deployments`, orgToken,
+      { slug: 'production', repo_url: 'https://github.com/acme/api', branch: 'main' });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    await goTo('Integrations');
+    const g = card('GitHub Actions');
+    await g.getByRole('button', { name: 'Enable', exact: true }).click();
+    await g.getByLabel('GitHub Actions API token').fill(GH_TOKEN);
+    // An address nothing answers at: one line to act on, the detail folded.
+    await g.getByLabel(/Base URL/).fill(deadBase);
+    await g.getByRole('button', { name: 'Enable GitHub Actions' }).click();
+    const err = g.getByRole('alert');
+    await err.getByText(`Could not reach GitHub Actions at ${deadBase}.`, { exact: false }).waitFor();
+    const detail = err.locator('details');
+    assert.equal(await detail.getAttribute('open'), null, 'the technical detail starts folded');
+    await detail.getByText('Technical detail').click();
+    assert.match(await detail.locator('code').innerText(), /could not reach GitHub Actions/);
+    await shot('03b-unreachable');
+
+    await g.getByLabel(/Base URL/).fill(ghBase);
+    await g.getByRole('button', { name: 'Enable GitHub Actions' }).click();
+    await g.getByText('Enabled', { exact: true }).waitFor();
+    await card('CircleCI').getByText('Enabled', { exact: true }).waitFor();
+    const select = g.getByLabel('Set default build server');
+    await select.selectOption('site');
+    await g.getByRole('button', { name: 'Set', exact: true }).click();
+    await g.getByRole('status').filter({ hasText: 'GitHub Actions is now the default build server for site' }).waitFor();
+    assert.match(await g.locator('dl.facts').innerText(), /site/);
+    await shot('03c-two-providers');
+    r = await api('GET', `/api/v1/orgs/${ORG}/projects`, orgToken);
+    const bySlug = Object.fromEntries(r.body.projects.map((p) => [p.slug, p.build_server]));
+    assert.equal(bySlug.api, 'circleci');
+    assert.equal(bySlug.site, 'github-actions');
+    r = await api('GET', '/api/v1/providers', orgToken);
+    const versions = Object.fromEntries(r.body.providers.map((p) => [p.id, p.api_version]));
+    assert.equal(versions['github-actions'], '0.2.0');
   });
 
   it('a flash clears on the next action, on navigation, and by itself', async () => {
@@ -532,8 +585,14 @@ describe('buildsnap web page', () => {
     await c.getByRole('status').filter({ hasText: 'CircleCI disabled' }).waitFor();
     await c.getByText('Disabled', { exact: true }).waitFor();
     await c.getByRole('button', { name: 'Enable', exact: true }).waitFor();
+    // Enabling again starts from the server it was enabled with, as a value.
+    await c.getByRole('button', { name: 'Enable', exact: true }).click();
+    assert.equal(await c.getByLabel(/Base URL/).inputValue(), simBase);
+    await c.getByRole('button', { name: 'Cancel', exact: true }).click();
     const r = await api('GET', `/api/v1/orgs/${ORG}/projects`, orgToken);
     assert.equal(r.body.projects.find((p) => p.slug === 'api').build_server, null);
+    // GitHub Actions is untouched: disabling removes one provider only.
+    assert.equal(r.body.projects.find((p) => p.slug === 'site').build_server, 'github-actions');
     // The deploy stays readable.
     const d = await api('GET', `/api/v1/orgs/${ORG}/deploys/${deployId}`, orgToken);
     assert.equal(d.status, 200);

@@ -101,6 +101,8 @@ pub fn builds_of(
             Status::Success
         };
         out.push(IndexedBuild {
+            attempt: 1,
+            parent_id: None,
             id: id.clone(),
             project: project.to_string(),
             name: name.to_string(),

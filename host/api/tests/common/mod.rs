@@ -207,6 +207,8 @@ impl HostServices for FakeServices {
             .iter()
             .enumerate()
             .map(|(i, st)| buildsnap_domain::FrozenBuild {
+                attempt: 1,
+                parent_id: None,
                 branch: Some("main".into()),
                 created_at: "2025-06-01T11:00:00Z".into(),
                 id: format!("b{i}"),

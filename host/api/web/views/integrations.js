@@ -68,7 +68,11 @@ function disabledBody(p, integ) {
   const urlId = `${formId}-url`;
   const err = h('p', { class: 'form-error', role: 'alert' });
   const tokenInput = h('input', { id: tokenId, name: 'token', type: 'password', autocomplete: 'off', spellcheck: 'false', required: true, 'aria-describedby': `${tokenId}-hint` });
-  const urlInput = h('input', { id: urlId, name: 'base_url', type: 'url', inputmode: 'url', spellcheck: 'false', placeholder: (integ && integ.base_url) || p.default_base_url || '', 'aria-describedby': `${urlId}-hint` });
+  // Enabling again keeps the server it was enabled with (a self-hosted one,
+  // the demo's simulator) as the field's value, not only as a placeholder:
+  // an empty field means the provider's default, which may be unreachable.
+  const previous = integ && integ.base_url && integ.base_url !== p.default_base_url ? integ.base_url : '';
+  const urlInput = h('input', { id: urlId, name: 'base_url', type: 'url', inputmode: 'url', spellcheck: 'false', value: previous, placeholder: p.default_base_url || '', 'aria-describedby': `${urlId}-hint` });
   const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, `Enable ${p.name}`);
   const form = h('form', { class: 'form', id: formId, hidden: true, novalidate: true },
     h('div', { class: 'field' },
@@ -114,6 +118,20 @@ function disabledBody(p, integ) {
       submit.disabled = false;
       form.setAttribute('aria-busy', 'false');
       submit.textContent = `Enable ${p.name}`;
+      if (e.code === 'provider_unreachable') {
+        // One line a person can act on; the resolver's or socket's words
+        // stay available behind a toggle for whoever debugs the network.
+        const where = payload.base_url || p.default_base_url || 'its default address';
+        clear(err);
+        err.append(
+          `Could not reach ${p.name} at ${where}. Check the base URL, or that this server may reach it. `,
+          h('details', { class: 'error-detail' },
+            h('summary', {}, 'Technical detail'),
+            h('code', {}, e.message)));
+        urlInput.setAttribute('aria-invalid', 'true');
+        urlInput.focus();
+        return;
+      }
       err.textContent = e.message;
       tokenInput.setAttribute('aria-invalid', 'true');
       tokenInput.focus();

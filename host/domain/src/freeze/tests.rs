@@ -54,6 +54,8 @@ fn build(
     jobs: Vec<IndexedJob>,
 ) -> IndexedBuild {
     IndexedBuild {
+        attempt: 1,
+        parent_id: None,
         id: id.into(),
         project: "gh/acme/api".into(),
         name: "build".into(),
@@ -325,9 +327,11 @@ fn only_the_approval_kind_holds_a_build_and_other_kinds_keep_their_word() {
         },
     ];
     // A provider word that merely looks like an approval is an ordinary job
-    // not started by as_of: queued, so the build was running.
+    // not started by as_of: queued. The build is on hold now and nothing ran
+    // at as_of, so it waited on that hold then (the rule of
+    // `on_hold_now_with_nothing_running_at_as_of_is_on_hold`).
     let b = one(build("b", "on_hold", "2025-06-01T11:40:00Z", None, jobs));
-    assert_eq!(b["status"], "running");
+    assert_eq!(b["status"], "on_hold");
     assert_eq!(b["jobs"][1]["status"], "queued");
     assert_eq!(b["jobs"][1]["type"], "Approval");
     assert_eq!(b["jobs"][0]["type"], "build");
@@ -348,4 +352,35 @@ fn jobs_complete_is_written_only_when_false() {
         ..b
     });
     assert_eq!(partial["jobs_complete"], false);
+}
+
+/// GitHub's environment review: the build is `on_hold` now and its held
+/// job is a queued build job, not an approval. With no job running at
+/// `as_of`, it was on hold then; with one running, it was running.
+#[test]
+fn on_hold_now_with_nothing_running_at_as_of_is_on_hold() {
+    let jobs = vec![
+        job(
+            "build",
+            "success",
+            Some("2025-06-01T11:41:00Z"),
+            Some("2025-06-01T11:45:00Z"),
+        ),
+        job("deploy-production", "queued", None, None),
+    ];
+    let b = one(build(
+        "b",
+        "on_hold",
+        "2025-06-01T11:40:00Z",
+        None,
+        jobs.clone(),
+    ));
+    assert_eq!(b["status"], "on_hold");
+    assert_eq!(b["jobs"][1]["status"], "queued");
+    // At 11:42 the build job was still running.
+    let early = frozen(
+        &[build("b", "on_hold", "2025-06-01T11:40:00Z", None, jobs)],
+        t("2025-06-01T11:42:00Z"),
+    );
+    assert_eq!(early[0]["status"], "running");
 }

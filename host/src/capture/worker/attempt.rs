@@ -24,6 +24,7 @@ use url::Url;
 use super::decide::{
     CaptureIds, Outcome, after_failure, decide, error_snapshot, not_due, reread_incomplete,
 };
+use crate::capture::resolve::{self, Searched};
 use crate::capture::retry::{backoff, classify};
 use crate::capture::{Capture, db, explain, index};
 use crate::runtime::plugin::Plugin;
@@ -242,7 +243,7 @@ impl Ctx<'_> {
                 if !cap.enabled(&ids.org, &ids.provider).await {
                     return None;
                 }
-                Some(plugin.builds_for_commit(integration, &query).await)
+                Some(resolve::search(plugin, integration, &query).await)
             } => r,
             _ = cap.until_disabled(&ids.org, &ids.provider) => None,
         };
@@ -255,7 +256,10 @@ impl Ctx<'_> {
         };
         record_plugin_call(cap, &ids.provider, "builds_for_commit", &result);
         match result {
-            Ok(found) => Ok(found),
+            Ok(Searched::Found(found)) => Ok(found),
+            Ok(Searched::Ambiguous(candidates)) => {
+                Err(self.snapshot_error(explain::ambiguous(&ids.sha, &ids.project, &candidates)))
+            }
             Err(err) => Err(self.failed(&err).await),
         }
     }

@@ -42,6 +42,8 @@ pub fn seed(s: &Store) {
 /// A frozen build with only an id and a status worth looking at.
 pub fn frozen(id: &str, status: buildsnap_domain::Status) -> buildsnap_domain::FrozenBuild {
     buildsnap_domain::FrozenBuild {
+        attempt: 1,
+        parent_id: None,
         branch: None,
         created_at: "2025-06-01T11:00:00Z".into(),
         id: id.into(),

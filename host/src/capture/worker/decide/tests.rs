@@ -35,6 +35,8 @@ fn build(
     stopped: Option<&str>,
 ) -> IndexedBuild {
     IndexedBuild {
+        attempt: 1,
+        parent_id: None,
         id: id.into(),
         project: "gh/acme/api".into(),
         name: "build-test".into(),
