@@ -417,7 +417,7 @@ async fn requests_stay_near_the_lower_bound_and_busy_commits_are_paged() {
 
 /// A backdated deploy: the re-run created after it is left out.
 #[tokio::test]
-async fn a_backdated_deploy_leaves_out_the_later_attempt() {
+async fn a_backdated_deploy_leaves_out_what_came_later_and_sees_a_later_stop_as_running() {
     let env = Env::start(RateLimitConfig::default()).await;
     env.setup().await;
     // Attempt 1 was created an hour before the clock start, attempt 2 half
@@ -434,6 +434,17 @@ async fn a_backdated_deploy_leaves_out_the_later_attempt() {
         .collect();
     assert_eq!(ids_, [format!("{}/1", ids::TWO_ATTEMPTS)], "{snap}");
     assert_eq!(snap["summary"], "failed", "{snap}");
+
+    // The queued case starts a minute after the clock start and succeeds
+    // at three minutes: once it has, a deploy backdated to two minutes
+    // finds it running then.
+    env.sim.clock().advance(Duration::from_secs(240));
+    let id = env
+        .deploy_at(&env.sha_of(ids::QUEUED), Some(env.sim_time(120)))
+        .await;
+    let snap = env.wait_snapshot(id, Duration::from_secs(30)).await;
+    assert_eq!(statuses(&snap), ["running"], "{snap}");
+    assert_eq!(snap["builds"][0]["stopped_at"], Value::Null, "{snap}");
     env.stop().await;
 }
 

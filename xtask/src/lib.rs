@@ -70,6 +70,13 @@ pub const PLUGINS: &[PluginCrate] = &[
         "tests/plugins/dist/future-contract.wasm",
     ),
     test_plugin("echo", "tests/plugins/echo", "tests/plugins/dist/echo.wasm"),
+    PluginCrate {
+        package: "probe",
+        dir: "tests/plugins/probe",
+        manifest: "tests/plugins/Cargo.toml",
+        output: "tests/plugins/dist/probe.wasm",
+        inputs: WIT_0_2,
+    },
 ];
 
 const fn test_plugin(

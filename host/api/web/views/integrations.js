@@ -50,7 +50,7 @@ function integrationCard(p, integ, projects) {
     h('h2', { id: titleId, tabindex: '-1' }, p.name),
     h('span', { class: `badge badge-int-${shown}` },
       shown === 'disabled' ? 'Disabled' : shown === 'enabled' ? 'Enabled' : 'Needs attention'),
-    h('span', { class: 'muted small' }, `plugin ${p.id} v${p.version}`)));
+    h('span', { class: 'muted small' }, `plugin ${p.id} v${p.version} · contract ${p.api_version}`)));
 
   const msg = h('p', { class: 'card-msg', role: 'status' });
   showFlash(msg, p.id);
