@@ -101,6 +101,27 @@ impl HostServices for Services {
             .collect()
     }
 
+    async fn token_help_url(&self, provider: &str, base_url: &str) -> Option<String> {
+        let plugin = self.capture.registry.get(provider)?;
+        let Ok(base) = url::Url::parse(base_url) else {
+            return Some(plugin.info.token_help_url.clone());
+        };
+        let integration = crate::runtime::Integration {
+            org: None,
+            base_url: base,
+            settings: Vec::new(),
+            credential: None,
+        };
+        // The plugin's answer for that server; its default page when the
+        // plugin cannot say (a trap, a 0.1.0 plugin's fixed URL).
+        Some(
+            plugin
+                .token_help_url(&integration)
+                .await
+                .unwrap_or_else(|_| plugin.info.token_help_url.clone()),
+        )
+    }
+
     fn check_base_url(&self, provider: &str, base_url: &str) -> Result<(), String> {
         let plugin = self
             .capture

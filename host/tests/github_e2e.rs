@@ -522,6 +522,37 @@ async fn an_enterprise_server_serves_repositories_on_its_own_host() {
         "{:?}",
         env.sim.requests()
     );
+    // The token page is on the Enterprise host too (asked of the plugin
+    // with the call context; nothing is sent to the server for it).
+    let before = env.sim.requests().len();
+    let v = env
+        .ok(
+            reqwest::Method::GET,
+            &format!(
+                "/api/v1/providers/github-actions/token-help-url?base_url={}",
+                env.sim.base_url()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(
+        v["token_help_url"],
+        format!("{}/settings/personal-access-tokens", env.sim.root_url()),
+        "{v}"
+    );
+    assert_eq!(env.sim.requests().len(), before);
+    let (s, v) = env
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/providers/github-actions/token-help-url?base_url=ftp://x",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("invalid_base_url")),
+        "{v}"
+    );
     env.stop().await;
 }
 

@@ -12,6 +12,7 @@ pub(crate) enum RouteId {
     Metrics,
     OpenApi,
     Providers,
+    ProviderTokenHelp,
     CreateOrg,
     CreateToken,
     ListIntegrations,
@@ -55,6 +56,11 @@ pub(crate) const ROUTES: &[(Method, &str, RouteId)] = &[
     (Method::GET, "/metrics", RouteId::Metrics),
     (Method::GET, "/api/v1/openapi.json", RouteId::OpenApi),
     (Method::GET, "/api/v1/providers", RouteId::Providers),
+    (
+        Method::GET,
+        "/api/v1/providers/{provider}/token-help-url",
+        RouteId::ProviderTokenHelp,
+    ),
     (Method::POST, "/api/v1/orgs", RouteId::CreateOrg),
     (
         Method::POST,

@@ -201,6 +201,51 @@ async fn healthz_openapi_metrics_and_request_ids() {
     );
 }
 
+/// The token page for a server: any token; the provider's default without
+/// `base_url`; 404 for an unknown provider, 400 for a base that is no
+/// http(s) URL or carries credentials.
+#[tokio::test]
+async fn token_help_url_is_asked_per_server() {
+    let w = world().await;
+    let path = "/api/v1/providers/circleci/token-help-url";
+    assert_error(&w.call("GET", path, None, None).await, 401, "unauthorized");
+    let r = w.call("GET", path, Some(&w.deployer), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["token_help_url"],
+        "https://app.circleci.com/settings/user/tokens"
+    );
+    let r = w
+        .call(
+            "GET",
+            &format!("{path}?base_url=https%3A%2F%2Fcircleci.example.com"),
+            Some(&w.all),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["base_url"], "https://circleci.example.com");
+    for bad in [
+        "ftp%3A%2F%2Fx",
+        "https%3A%2F%2Fu%3Ap%40example.com",
+        "not-a-url",
+    ] {
+        let r = w
+            .call("GET", &format!("{path}?base_url={bad}"), Some(&w.all), None)
+            .await;
+        assert_error(&r, 400, "invalid_base_url");
+    }
+    let r = w
+        .call(
+            "GET",
+            "/api/v1/providers/nope/token-help-url",
+            Some(&w.all),
+            None,
+        )
+        .await;
+    assert_error(&r, 404, "unknown_provider");
+}
+
 #[tokio::test]
 async fn auth_401_403_404_and_error_shape() {
     let w = world().await;

@@ -139,6 +139,17 @@ pub trait HostServices: Send + Sync + 'static {
     /// `Err` carries the reason.
     fn check_alert_url(&self, url: &str) -> Result<(), String>;
 
+    /// Where a person creates a token for `provider` on the server at
+    /// `base_url` (a GitHub Enterprise or self-managed GitLab host has its
+    /// own token page). `None` for an unknown provider. The default knows
+    /// only each provider's page on its default server.
+    async fn token_help_url(&self, provider: &str, _base_url: &str) -> Option<String> {
+        self.providers()
+            .into_iter()
+            .find(|p| p.id == provider)
+            .map(|p| p.token_help_url)
+    }
+
     /// Validates credentials with the provider and says whose they are.
     async fn validate(
         &self,

@@ -283,6 +283,16 @@ describe('buildsnap web page', () => {
     const g = card('GitHub Actions');
     await g.getByRole('button', { name: 'Enable', exact: true }).click();
     await g.getByLabel('GitHub Actions API token').fill(GH_TOKEN);
+    // An Enterprise server's base URL: the token link moves to its host.
+    const link = g.getByRole('link', { name: /Generate a token/ });
+    assert.equal(await link.getAttribute('href'), 'https://github.com/settings/personal-access-tokens');
+    await g.getByLabel(/Base URL/).fill(`${ghBase}/api/v3`);
+    await g.getByLabel(/Base URL/).dispatchEvent('change');
+    const want = `${ghBase}/settings/personal-access-tokens`;
+    for (let i = 0; (await link.getAttribute('href')) !== want; i++) {
+      assert.ok(i < 100, `token link still ${await link.getAttribute('href')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     // An address nothing answers at: one line to act on, the detail folded.
     await g.getByLabel(/Base URL/).fill(deadBase);
     await g.getByRole('button', { name: 'Enable GitHub Actions' }).click();

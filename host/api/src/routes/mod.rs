@@ -39,6 +39,7 @@ pub(crate) async fn dispatch(
         R::Metrics => system::metrics(state).await,
         R::OpenApi => Ok(system::openapi()),
         R::Providers => system::providers(state, &req),
+        R::ProviderTokenHelp => system::token_help_url(state, &req).await,
         R::CreateOrg => orgs::create_org(state, req).await,
         R::CreateToken => orgs::create_token(state, req).await,
         R::ListIntegrations => integrations::list(state, req).await,

@@ -33,6 +33,49 @@ pub(super) fn openapi() -> Resp {
     r
 }
 
+/// `GET /api/v1/providers/{provider}/token-help-url?base_url=URL`: the
+/// provider's token page for the server at `base_url` (its default server
+/// without one), so the enable form links to the right host.
+pub(super) async fn token_help_url(state: &Arc<AppState>, req: &Req) -> Result<Resp, ApiError> {
+    req.principal()?;
+    let provider = &req.params[0];
+    let Some(info) = state
+        .services
+        .providers()
+        .into_iter()
+        .find(|p| &p.id == provider)
+    else {
+        return Err(ApiError::unknown_provider(provider));
+    };
+    let mut base = info.default_base_url.clone();
+    for (k, v) in super::deploys::query_params(req.query.as_deref()) {
+        if k == "base_url" && !v.trim().is_empty() {
+            base = v.trim().to_string();
+        }
+    }
+    let parsed = url::Url::parse(&base).ok().filter(|u| {
+        matches!(u.scheme(), "http" | "https")
+            && u.host_str().is_some()
+            && u.username().is_empty()
+            && u.password().is_none()
+    });
+    if parsed.is_none() {
+        return Err(ApiError::bad_request(
+            "invalid_base_url",
+            "base_url must be an absolute http(s) URL without credentials",
+        ));
+    }
+    let url = state
+        .services
+        .token_help_url(provider, &base)
+        .await
+        .unwrap_or(info.token_help_url);
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "provider": provider, "base_url": base, "token_help_url": url }),
+    ))
+}
+
 pub(super) fn providers(state: &Arc<AppState>, req: &Req) -> Result<Resp, ApiError> {
     req.principal()?;
     let list: Vec<serde_json::Value> = state

@@ -74,15 +74,29 @@ function disabledBody(p, integ) {
   const previous = integ && integ.base_url && integ.base_url !== p.default_base_url ? integ.base_url : '';
   const urlInput = h('input', { id: urlId, name: 'base_url', type: 'url', inputmode: 'url', spellcheck: 'false', value: previous, placeholder: p.default_base_url || '', 'aria-describedby': `${urlId}-hint` });
   const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, `Enable ${p.name}`);
+  const helpLink = h('a', { href: p.token_help_url, target: '_blank', rel: 'noopener noreferrer' }, 'Generate a token', h('span', { class: 'visually-hidden' }, ' (opens in a new tab)'));
+  // A self-hosted server (GitHub Enterprise, self-managed GitLab) has its
+  // own token page: the plugin says where, for the base URL as typed.
+  const followBase = async () => {
+    const base = urlInput.value.trim();
+    if (!p.token_help_url) return;
+    if (!base) { helpLink.href = p.token_help_url; return; }
+    try {
+      const r = await state.client.get(`/api/v1/providers/${enc(p.id)}/token-help-url?base_url=${enc(base)}`);
+      if (urlInput.value.trim() === base) helpLink.href = r.token_help_url;
+    } catch (e) {
+      if (!handled(e)) helpLink.href = p.token_help_url;
+    }
+  };
+  urlInput.addEventListener('change', followBase);
+  if (previous) followBase();
   const form = h('form', { class: 'form', id: formId, hidden: true, novalidate: true },
     h('div', { class: 'field' },
       h('label', { for: tokenId }, `${p.name} API token`),
       tokenInput,
       h('small', { id: `${tokenId}-hint`, class: 'hint' },
         'A personal API token. Don’t have one? ',
-        p.token_help_url
-          ? h('a', { href: p.token_help_url, target: '_blank', rel: 'noopener noreferrer' }, 'Generate a token', h('span', { class: 'visually-hidden' }, ' (opens in a new tab)'))
-          : null,
+        p.token_help_url ? helpLink : null,
         p.token_help_url ? ' (opens in a new tab).' : '')),
     h('div', { class: 'field' },
       h('label', { for: urlId }, 'Base URL ', h('span', { class: 'muted' }, '(optional)')),
