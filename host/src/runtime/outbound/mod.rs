@@ -20,141 +20,21 @@ use super::auth_header::scrub;
 pub use super::auth_header::{AuthHeader, AuthHeaderError, AuthScheme};
 use super::conditional::{CacheKey, ConditionalCache, Kept};
 use super::limits::HttpLimits;
-use super::origin::{AllowList, Origin, has_credentials};
-use super::pause::{Pause, Paused, Pauses, declared_pause, rule_pause};
+use super::origin::Origin;
+use super::pause::{Pause, Pauses, declared_pause, rule_pause};
 use super::url_rules::{UrlRefusal, parse_plugin_url};
-use super::wit::latest::provider::RateLimitRule;
 
-/// One request, as a plugin asked for it.
-#[derive(Debug, Clone)]
-pub struct OutRequest {
-    /// The HTTP method.
-    pub method: reqwest::Method,
-    /// The absolute URL, unparsed (checked by `parse_plugin_url`).
-    pub url: String,
-    /// The plugin's headers; the auth header and connection-level ones are
-    /// dropped, whatever the plugin set.
-    pub headers: Vec<(String, String)>,
-    /// The request body, if any.
-    pub body: Option<Vec<u8>>,
-    /// The plugin's asked-for timeout, clamped to the host's request
-    /// timeout and to what the call has left.
-    pub timeout: Option<Duration>,
-    /// A `GET` the host makes conditional from its own copy of the URL's
-    /// last answer (contract 0.2.0); false for older contracts.
-    pub conditional: bool,
-}
+mod message;
+mod policy;
 
-/// Where an answer's body came from (contract 0.2.0 `cache-state`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheState {
-    /// Not conditional, or no copy was held: the provider's own answer.
-    Miss,
-    /// A copy was held and the provider sent a new full answer.
-    Fresh,
-    /// The provider answered 304: the body is the host's kept copy.
-    Revalidated,
-}
-
-/// The answer to an [`OutRequest`], after redirects.
-#[derive(Debug, Clone)]
-pub struct OutResponse {
-    /// The final HTTP status.
-    pub status: u16,
-    /// Response headers, names lower-case.
-    pub headers: Vec<(String, String)>,
-    /// The whole body, at most the host's response cap.
-    pub body: Vec<u8>,
-    /// Where the body came from.
-    pub cache: CacheState,
-    /// When the answer (for a revalidated one, the 304) arrived.
-    pub received_at: SystemTime,
-}
-
-/// Why a plugin's request produced no answer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OutError {
-    /// Refused by policy (origin, credentials in the URL, request count);
-    /// the message says what the operator or plugin would have to change.
-    #[error("request denied: {0}")]
-    Denied(String),
-    /// No complete answer within the time allowed.
-    #[error("request timed out")]
-    Timeout,
-    /// Could not connect (DNS, refused, TLS).
-    #[error("could not connect: {0}")]
-    Connect(String),
-    /// The body was larger than the host's cap (the cap in bytes).
-    #[error("response larger than {0} bytes")]
-    TooLarge(u64),
-    /// Anything else: a bad URL or header, too many redirects, a client error.
-    #[error("{0}")]
-    Other(String),
-    /// The integration is paused by a rate limit for longer than the call
-    /// has left: the call fails as rate-limited (it is not sent).
-    #[error(transparent)]
-    Paused(#[from] Paused),
-}
+pub use message::{CacheState, OutError, OutRequest, OutResponse};
+pub use policy::CallPolicy;
+use policy::{forbidden_request_header, validators};
 
 /// Time a request needs after a pause ends: a call whose deadline comes
 /// sooner than that after the pause fails as rate-limited at once instead
 /// of waiting to send a request it has no time left to finish.
 const PAUSE_MARGIN: Duration = Duration::from_millis(500);
-
-/// What one plugin call may reach, and with which credentials.
-#[derive(Clone)]
-pub struct CallPolicy {
-    /// The plugin's id, for messages.
-    pub plugin: Arc<str>,
-    /// Origins the plugin declared in `describe`, plus the integration's.
-    pub declared: Vec<Origin>,
-    /// The plugin's default origin when it is granted without the
-    /// operator (bundled plugins; `None` for plugins-folder plugins).
-    pub granted_default: Option<Origin>,
-    /// The operator's grants (BUILDSNAP_ALLOW_HOSTS).
-    pub grants: Arc<AllowList>,
-    /// The integration's auth header, sent only to its own origin; `None`
-    /// when the integration has no credential.
-    pub auth: Option<AuthHeader>,
-    /// How the provider signals rate limits (its descriptor's rules); an
-    /// answer that matches one pauses the whole integration.
-    pub rate_limits: Arc<[RateLimitRule]>,
-    /// Requests of one `send-batch` in flight at once: the smaller of the
-    /// descriptor's `max-concurrency` and the host's batch limit.
-    pub max_concurrency: usize,
-    /// Whose kept answers conditional requests use (the integration and a
-    /// digest of its token); `None`: conditional requests are sent plain.
-    pub cache_scope: Option<String>,
-}
-
-impl CallPolicy {
-    /// The origin of `url` if this call may reach it, or why not.
-    pub fn check(&self, url: &Url) -> Result<Origin, OutError> {
-        // A user name or password in the URL would go out as Basic auth,
-        // around the rule that only the host sets the auth header. Not
-        // echoed: it is a credential.
-        if has_credentials(url) {
-            return Err(OutError::Denied(
-                "a URL with credentials (user:password@) is refused; the host adds the integration's token itself".into(),
-            ));
-        }
-        let origin = Origin::of(url)
-            .ok_or_else(|| OutError::Denied(format!("`{url}` is not an http(s) URL")))?;
-        if !self.declared.contains(&origin) {
-            return Err(OutError::Denied(format!(
-                "plugin `{}` did not declare origin {origin}; a plugin lists the origins it needs in describe().origins",
-                self.plugin
-            )));
-        }
-        if !self.grants.grants(&origin, self.granted_default.as_ref()) {
-            return Err(OutError::Denied(format!(
-                "origin {origin} is not granted to plugin `{}`; an operator grants it with BUILDSNAP_ALLOW_HOSTS={}://{}:{}",
-                self.plugin, origin.scheme, origin.host, origin.port
-            )));
-        }
-        Ok(origin)
-    }
-}
 
 /// The shared HTTP client and limits. One per process.
 pub struct Outbound {
@@ -178,43 +58,6 @@ pub struct CallHttp {
     pub sent: Arc<AtomicU32>,
     /// The integration's rate-limit pause, shared with its other calls.
     pub pause: Arc<Pause>,
-}
-
-/// The conditional headers for a kept answer.
-fn validators(kept: &Kept) -> Vec<(HeaderName, HeaderValue)> {
-    let mut out = Vec::new();
-    if let Some(v) = kept
-        .etag
-        .as_deref()
-        .and_then(|v| HeaderValue::try_from(v).ok())
-    {
-        out.push((reqwest::header::IF_NONE_MATCH, v));
-    }
-    if let Some(v) = kept
-        .last_modified
-        .as_deref()
-        .and_then(|v| HeaderValue::try_from(v).ok())
-    {
-        out.push((reqwest::header::IF_MODIFIED_SINCE, v));
-    }
-    out
-}
-
-/// Headers a plugin may not set: the auth header is the host's, and the
-/// others are connection-level or would smuggle credentials.
-fn forbidden_request_header(name: &str, auth: Option<&AuthHeader>) -> bool {
-    matches!(
-        name,
-        "authorization"
-            | "cookie"
-            | "host"
-            | "proxy-authorization"
-            | "connection"
-            | "transfer-encoding"
-            | "content-length"
-            | "if-none-match"
-            | "if-modified-since"
-    ) || auth.is_some_and(|a| a.name.as_str() == name)
 }
 
 impl Outbound {
@@ -578,6 +421,7 @@ pub fn retry_after(headers: &[(String, String)], now: SystemTime) -> Option<Dura
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::origin::AllowList;
 
     #[test]
     fn retry_after_seconds_and_dates() {
