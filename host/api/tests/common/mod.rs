@@ -351,3 +351,8 @@ pub fn assert_error(r: &Resp, status: u16, code: &str) {
         r.text
     );
 }
+
+pub mod world;
+// Not every test binary uses the shared world.
+#[allow(unused_imports)]
+pub use world::*;
