@@ -334,3 +334,8 @@ pub fn statuses(snap: &Value) -> Vec<String> {
         .map(|b| b["status"].as_str().unwrap().to_string())
         .collect()
 }
+
+pub mod cases;
+// Not every capture test uses them.
+#[allow(unused_imports)]
+pub use cases::*;
