@@ -56,8 +56,16 @@ fn unreachable(err: &CallError) -> bool {
 
 /// The API's reading of a failed validation.
 fn validate_error(err: CallError) -> ValidateError {
-    if let CallError::Provider(ProviderErrorText(ProviderError::Unauthorized(reason))) = err {
-        return ValidateError::InvalidCredentials(reason);
+    match err {
+        CallError::Provider(ProviderErrorText(ProviderError::Unauthorized(reason))) => {
+            return ValidateError::InvalidCredentials(reason);
+        }
+        // Checking a token asks the API's own account endpoint: a 404 or a
+        // body that is no API answer means the base URL is not that API.
+        CallError::Provider(ProviderErrorText(
+            ProviderError::NotFound(reason) | ProviderError::InvalidResponse(reason),
+        )) => return ValidateError::NotProviderApi(reason),
+        _ => {}
     }
     match err {
         CallError::HostNotAllowed(m) => ValidateError::HostNotAllowed(m),

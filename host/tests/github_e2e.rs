@@ -550,9 +550,23 @@ async fn an_enterprise_server_serves_repositories_on_its_own_host() {
         .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
-        (400, Some("invalid_base_url")),
+        (422, Some("invalid_base_url")),
         "{v}"
     );
+    // The server's root is no API (the API is under /api/v3): a clear 422.
+    let (s, v) = env
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/orgs/acme/integrations/github-actions",
+            Some(json!({"token": DEMO_TOKEN, "base_url": env.sim.root_url()})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("not_provider_api")),
+        "{v}"
+    );
+    assert!(v.to_string().contains("check the base URL"), "{v}");
     env.stop().await;
 }
 

@@ -106,7 +106,7 @@ async fn token_help_url_is_asked_per_server() {
         let r = w
             .call("GET", &format!("{path}?base_url={bad}"), Some(&w.all), None)
             .await;
-        assert_error(&r, 400, "invalid_base_url");
+        assert_error(&r, 422, "invalid_base_url");
     }
     let r = w
         .call(

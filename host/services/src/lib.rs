@@ -39,6 +39,11 @@ pub enum ValidateError {
     /// The origin is not granted (422 `host_not_allowed`).
     #[error("{0}")]
     HostNotAllowed(String),
+    /// The server at the base URL answered, but not as the provider's API
+    /// does (no such endpoint, or a body that is no API answer): most often
+    /// a wrong base URL (422 `not_provider_api`).
+    #[error("{0}")]
+    NotProviderApi(String),
     /// The provider could not be reached (502 `provider_unreachable`).
     #[error("{0}")]
     Unreachable(String),

@@ -109,6 +109,17 @@ pub(super) async fn enable(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiE
         Err(ValidateError::HostNotAllowed(reason)) => {
             return Err(host_not_allowed(&base_url, &reason));
         }
+        Err(ValidateError::NotProviderApi(reason)) => {
+            tracing::info!(org = %org, provider = %pid, %base_url, reason = %reason, "base URL is not the provider's API");
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_provider_api",
+                format!(
+                    "{base_url} did not answer as the {} API does ({reason}); check the base URL",
+                    info.name
+                ),
+            ));
+        }
         Err(ValidateError::Unreachable(reason)) => {
             tracing::warn!(org = %org, provider = %pid, %base_url, reason = %reason, "provider unreachable");
             return Err(ApiError::new(

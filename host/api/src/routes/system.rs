@@ -49,18 +49,34 @@ pub(super) async fn token_help_url(state: &Arc<AppState>, req: &Req) -> Result<R
     };
     let mut base = info.default_base_url.clone();
     for (k, v) in super::deploys::query_params(req.query.as_deref()) {
-        if k == "base_url" && !v.trim().is_empty() {
-            base = v.trim().to_string();
+        // Given, it must be a URL (an empty one too: the default server is
+        // asked for by leaving the parameter out).
+        if k == "base_url" {
+            base = v;
         }
     }
+    // The document's pattern (`^https?://[^/?#\s][^\s]*$`, at most 2,048
+    // characters), then a URL with a host and no credentials.
+    let after_scheme = base
+        .strip_prefix("https://")
+        .or_else(|| base.strip_prefix("http://"));
+    let shaped = base.len() <= 2048
+        && !base.chars().any(char::is_whitespace)
+        && after_scheme.is_some_and(|rest| {
+            rest.chars()
+                .next()
+                .is_some_and(|c| !matches!(c, '/' | '?' | '#'))
+        });
     let parsed = url::Url::parse(&base).ok().filter(|u| {
-        matches!(u.scheme(), "http" | "https")
+        shaped
+            && matches!(u.scheme(), "http" | "https")
             && u.host_str().is_some()
             && u.username().is_empty()
             && u.password().is_none()
     });
     if parsed.is_none() {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_base_url",
             "base_url must be an absolute http(s) URL without credentials",
         ));
