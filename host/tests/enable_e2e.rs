@@ -157,8 +157,11 @@ async fn an_unreachable_provider_is_502_provider_unreachable() {
     server.stop().await.unwrap();
 }
 
+/// The account endpoint answers 404: the base URL's server is not the
+/// CircleCI API (a wrong base URL, most often). A 422 the person can act on,
+/// not a 502.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_provider_answer_that_is_no_account_is_502_provider_error() {
+async fn an_account_endpoint_answering_404_is_422_not_provider_api() {
     let (sim, server, api, _dir) = start(&[]).await;
     sim.set_fault(FaultRule::always(
         "/api/v2/me",
@@ -168,8 +171,9 @@ async fn a_provider_answer_that_is_no_account_is_502_provider_error() {
         },
     ));
     let (s, v) = enable(&api, json!({"token": ALICE, "base_url": sim.base_url()})).await;
-    assert_eq!(s, 502, "{v}");
-    assert_eq!(v["error"]["code"], "provider_error", "{v}");
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["error"]["code"], "not_provider_api", "{v}");
+    assert!(v.to_string().contains("check the base URL"), "{v}");
     let text = api.metrics().await;
     assert_eq!(
         validation_lines(&text),
