@@ -6,6 +6,9 @@
 //! project, short SHAs resolved, attempts kept, and GitHub's 403 rate limit
 //! honoured for the whole integration.
 
+#[path = "capture_support/mod.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use buildsnap::serve::{self, Server};
@@ -13,15 +16,15 @@ use buildsnap::settings::Settings;
 use github_sim::cases::{self, DEMO_TOKEN, ids};
 use github_sim::{RateLimitConfig, SimHandle, SimOptions, Simulator};
 use serde_json::{Value, json};
+use support::{ADMIN, Api};
 
-const ADMIN: &str = "github-e2e-admin-token-0123456789";
 const SECRET: &str = "github-e2e-webhook-secret";
 
 struct Env {
     sim: SimHandle,
     server: Option<Server>,
-    base: String,
-    http: reqwest::Client,
+    /// The capture tests' API client (admin token, org `acme`).
+    api: Api,
     _dir: tempfile::TempDir,
 }
 
@@ -63,29 +66,15 @@ impl Env {
             .unwrap();
         let server = serve::start(settings).await.expect("server starts");
         Env {
-            base: format!("http://{}", server.addr),
+            api: Api::new(server.addr),
             server: Some(server),
             sim,
-            http: reqwest::Client::new(),
             _dir: dir,
         }
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(ADMIN);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        self.api.call(method, path, body).await
     }
 
     async fn ok(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -165,21 +154,7 @@ impl Env {
     }
 
     async fn wait_snapshot(&self, id: i64, timeout: Duration) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let (_, s) = self
-                .call(
-                    reqwest::Method::GET,
-                    &format!("/api/v1/orgs/acme/deploys/{id}/builds"),
-                    None,
-                )
-                .await;
-            if s["state"] != "pending" {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "still pending: {s}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.api.wait_snapshot(id, timeout).await
     }
 
     fn sha_of(&self, run: u64) -> String {
@@ -577,7 +552,7 @@ async fn an_enterprise_server_serves_repositories_on_its_own_host() {
 async fn webhooks_update_builds_and_jobs() {
     let env = Env::start(RateLimitConfig::default()).await;
     env.setup().await;
-    let hook = format!("{}/api/v1/webhooks/github-actions/acme", env.base);
+    let hook = format!("{}/api/v1/webhooks/github-actions/acme", env.api.base);
     env.sim
         .add_webhook(github_sim::WebhookConfig::new(hook.clone(), SECRET));
     let id = env.deploy(&env.sha_of(ids::FAILING)).await;
@@ -644,6 +619,7 @@ async fn webhooks_update_builds_and_jobs() {
         format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
     };
     let resp = env
+        .api
         .http
         .post(&hook)
         .header("x-github-event", "workflow_run")
@@ -662,6 +638,7 @@ async fn webhooks_update_builds_and_jobs() {
     // A forged delivery: 401, and nothing changes.
     let body = env.sim.webhook_bodies()[0].body.clone();
     let resp = env
+        .api
         .http
         .post(&hook)
         .header("x-github-event", "workflow_run")

@@ -63,6 +63,11 @@ impl Kept {
         })
     }
 
+    /// What keeping it under `key` costs, in bytes.
+    fn cost(&self, key: &CacheKey) -> usize {
+        self.size() + key.url.len() + key.scope.len()
+    }
+
     fn size(&self) -> usize {
         self.body.len()
             + self
@@ -107,10 +112,10 @@ impl ConditionalCache {
     /// Keeps `kept` for `key` in place of any older copy. A copy larger
     /// than an eighth of the cache is not kept (it would push out many).
     pub fn put(&self, key: CacheKey, kept: Kept) {
-        let size = kept.size() + key.url.len() + key.scope.len();
+        let size = kept.cost(&key);
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(old) = inner.entries.shift_remove(&key) {
-            inner.bytes -= old.size() + key.url.len() + key.scope.len();
+            inner.bytes -= old.cost(&key);
         }
         if size > self.max_bytes / 8 {
             return;
@@ -119,7 +124,7 @@ impl ConditionalCache {
             let Some((k, v)) = inner.entries.shift_remove_index(0) else {
                 break;
             };
-            inner.bytes -= v.size() + k.url.len() + k.scope.len();
+            inner.bytes -= v.cost(&k);
         }
         inner.bytes += size;
         inner.entries.insert(key, kept);
@@ -129,7 +134,7 @@ impl ConditionalCache {
     pub fn remove(&self, key: &CacheKey) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(old) = inner.entries.shift_remove(key) {
-            inner.bytes -= old.size() + key.url.len() + key.scope.len();
+            inner.bytes -= old.cost(key);
         }
     }
 

@@ -366,9 +366,9 @@ pub fn rule_pause(
                         .unwrap_or(Duration::ZERO)
                 })
         }
-        ResetSource::DelayHeader(name) => header(name).and_then(|v| {
-            super::outbound::retry_after(&[("retry-after".to_string(), v.to_string())], now)
-        }),
+        ResetSource::DelayHeader(name) => {
+            header(name).and_then(|v| super::outbound::delay_value(v, now))
+        }
         ResetSource::None => None,
     };
     Some(read.unwrap_or(fallback).min(MAX_RULE_PAUSE))

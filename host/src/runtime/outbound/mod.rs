@@ -115,15 +115,16 @@ impl CallHttp {
             let response = self
                 .send_with_retries(&req, &method, &url, &origin, body.as_deref(), &validators)
                 .await?;
+            let next = redirect_target(&url, &response);
             if hop == 0
+                && next.is_none()
                 && let Some(key) = key.clone()
-                && redirect_target(&url, &response).is_none()
             {
                 return Ok(self.settle_conditional(key, kept, response));
             }
             // Validators belong to the URL they were kept for.
             validators.clear();
-            if let Some(next) = redirect_target(&url, &response) {
+            if let Some(next) = next {
                 // 303, and 301/302 after a POST, turn into a GET (RFC 9110).
                 if response.status == 303
                     || (matches!(response.status, 301 | 302) && method == reqwest::Method::POST)
@@ -410,7 +411,13 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3).
 pub fn retry_after(headers: &[(String, String)], now: SystemTime) -> Option<Duration> {
-    let value = header(headers, "retry-after")?.trim();
+    delay_value(header(headers, "retry-after")?, now)
+}
+
+/// A delay header's value (`Retry-After`'s form: seconds or an HTTP date)
+/// as the wait from `now`.
+pub fn delay_value(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
