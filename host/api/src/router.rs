@@ -191,6 +191,10 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
     while i < b.len() {
         if b[i] == b'%' {
             let h = s.get(i + 1..i + 3)?;
+            // from_str_radix alone would take `%+A` as 0x0A.
+            if !h.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return None;
+            }
             out.push(u8::from_str_radix(h, 16).ok()?);
             i += 3;
         } else {
@@ -333,6 +337,7 @@ mod tests {
         assert!(matches!(route(&Method::GET, "/assets/"), Match::NotFound));
         assert_eq!(percent_decode("a%2Fb").as_deref(), Some("a/b"));
         assert_eq!(percent_decode("a%zz"), None);
+        assert_eq!(percent_decode("a%+A"), None, "a sign is not a hex digit");
     }
 
     #[test]

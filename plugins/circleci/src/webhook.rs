@@ -73,8 +73,10 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
         .collect()
 }
 
+/// Strict hex: pairs of `[0-9a-fA-F]` and nothing else (`from_str_radix`
+/// alone would take a leading `+`, so `+7` would pass for `07`).
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len())

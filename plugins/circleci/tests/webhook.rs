@@ -68,6 +68,13 @@ fn wrong_or_missing_signatures() {
         "only an unknown version"
     );
     assert!(bad(&req(b"hello world", Some("v1=zz"))), "not hex");
+    // HELLO's byte 24 is 0c; `+c` parses as 12 with from_str_radix but is
+    // not hex (found by the webhook fuzz target).
+    let signed = format!("v1={}+{}", &HELLO[..48], &HELLO[49..]);
+    assert!(
+        bad(&req(b"hello world", Some(&signed))),
+        "a sign in the hex"
+    );
     assert!(
         bad(&req(b"hello world", Some(&format!("v1={}", &HELLO[..62])))),
         "truncated"
