@@ -116,6 +116,8 @@ impl Recorded {
             status: self.status,
             headers: self.headers.clone(),
             body: self.body.clone(),
+            cache_state: native::CacheState::Miss,
+            received_at: 0,
         }
     }
 }
@@ -243,7 +245,7 @@ macro_rules! shape_of {
 mod guest {
     wasmtime::component::bindgen!({
         world: "plugin",
-        path: "../wit/since_v0.1.0",
+        path: "../wit/since_v0.2.0",
         imports: { default: async | trappable },
         exports: { default: async },
     });
@@ -262,6 +264,8 @@ impl MemState {
                 status: r.status,
                 headers: r.headers.clone(),
                 body: r.body.clone(),
+                cache_state: ghttp::CacheState::Miss,
+                received_at: 0,
             }),
             None => Err(ghttp::Error::Other(format!("not recorded: {url}"))),
         }
@@ -324,7 +328,7 @@ impl MemComponent {
             guest::PluginPre::new(linker.instantiate_pre(&component).expect("instantiate_pre"))
                 .expect("pre");
         let (_, iface) = component
-            .get_export(None, "buildsnap:provider/provider@0.1.0")
+            .get_export(None, "buildsnap:provider/provider@0.2.0")
             .expect("interface");
         let (_, export) = component
             .get_export(Some(&iface), "builds-for-commit")
@@ -383,6 +387,7 @@ fn guest_args(
 ) {
     use guest::exports::buildsnap::provider::provider::{CommitQuery, Horizon};
     let ctx = guest::buildsnap::provider::types::CallContext {
+        now: 0,
         base_url: base.to_string(),
         settings: vec![],
     };
@@ -469,6 +474,7 @@ fn native_query(sha: &str) -> native::CommitQuery {
 
 fn native_search(t: &dyn Transport, base: &str, sha: &str) -> native::CommitBuilds {
     let ctx = native::CallContext {
+        now: 0,
         base_url: base.to_string(),
         settings: vec![],
     };

@@ -224,10 +224,15 @@ fn providers_list_shows_the_built_in_plugin_folder_plugins_and_failures() {
     assert!(
         lines
             .iter()
-            .any(|l| l.starts_with("circleci ") && l.contains("contract 0.1.0")),
+            .any(|l| l.starts_with("circleci ") && l.contains("contract 0.2.0")),
         "{text}"
     );
-    assert!(lines.iter().any(|l| l.starts_with("echo ")), "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("echo ") && l.contains("contract 0.1.0")),
+        "{text}"
+    );
     assert!(
         lines
             .iter()

@@ -3,15 +3,20 @@
 //! guest (`tests/plugins/probe`): the call context in `token-help-url` and
 //! `project-for-repo`, `list-projects` paged by cursor with a query, a
 //! child build's `parent_id` and `attempt`, and a shared-token webhook
-//! verified by the host whose single-job update reaches the index. Beside
-//! it the built-in plugins load: 0.1.0 and 0.2.0 side by side.
+//! verified by the host whose single-job update reaches the index, and a
+//! rate limit only the plugin recognises (`rate-limited` with an `until`)
+//! holding every request of the integration until it ends. Beside it the
+//! built-in plugins and a 0.1.0 guest load: 0.1.0 and 0.2.0 side by side.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use buildsnap::runtime::CallError;
 use buildsnap::runtime::Registry;
 use buildsnap::runtime::origin::AllowList;
-use buildsnap::runtime::wit::ProjectQuery;
+use buildsnap::runtime::plugin::ProviderErrorText;
+use buildsnap::runtime::wit::latest::provider::Horizon;
+use buildsnap::runtime::wit::{ProjectQuery, ProviderError, SyncRequest};
 use buildsnap::runtime::{Credential, Integration};
 use buildsnap::serve;
 use buildsnap::settings::Settings;
@@ -24,6 +29,9 @@ const SECRET: &str = "probe-shared-token";
 const SERVER: &str = "http://127.0.0.1:9";
 const SHA: &str = "abcdef0123456789abcdef0123456789abcdef01";
 
+#[path = "support/mod.rs"]
+mod support;
+
 fn probe() -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/plugins/dist/probe.wasm");
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (cargo xtask plugins)", path.display()))
@@ -33,6 +41,7 @@ fn probe() -> Vec<u8> {
 async fn the_call_context_reaches_token_help_url_and_list_projects_pages() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("probe.wasm"), probe()).unwrap();
+    std::fs::write(dir.path().join("echo.wasm"), support::guest("echo")).unwrap();
     let registry = Registry::builder()
         .plugins_dir(dir.path())
         .grants(AllowList::parse(SERVER).unwrap())
@@ -40,14 +49,16 @@ async fn the_call_context_reaches_token_help_url_and_list_projects_pages() {
         .await
         .unwrap();
     assert!(registry.failures().is_empty(), "{:?}", registry.failures());
-    let versions: Vec<(&str, &str)> = registry
+    let mut versions: Vec<(&str, &str)> = registry
         .plugins()
         .map(|p| (p.id(), p.info.api_version.as_str()))
         .collect();
+    versions.sort();
     assert_eq!(
         versions,
         [
-            ("circleci", "0.1.0"),
+            ("circleci", "0.2.0"),
+            ("echo", "0.1.0"),
             ("github-actions", "0.2.0"),
             ("probe", "0.2.0")
         ]
@@ -103,6 +114,68 @@ async fn the_call_context_reaches_token_help_url_and_list_projects_pages() {
     assert_eq!(seen, ["group/api", "tools/api-kit"]);
     let all = plugin.all_projects(&integration).await.unwrap();
     assert_eq!(all.len(), 5);
+}
+
+#[tokio::test]
+async fn a_plugins_own_rate_limit_holds_every_request_of_the_integration_until_it_ends() {
+    let server = support::TestServer::start(|_| support::respond(200, "{}")).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("probe.wasm"), probe()).unwrap();
+    let registry = Registry::builder()
+        .plugins_dir(dir.path())
+        .builtin(false)
+        .grants(AllowList::parse(&server.origin()).unwrap())
+        .build()
+        .await
+        .unwrap();
+    let plugin = registry.get("probe").unwrap();
+    let integration = |org: &str| Integration {
+        org: Some(org.into()),
+        base_url: server.url("/api/v4").parse().unwrap(),
+        settings: vec![("ping-url".into(), server.url("/ping"))],
+        credential: Some(Credential::new("tok")),
+    };
+    let acme = integration("acme");
+    let started = Instant::now();
+    let sync = SyncRequest {
+        project: "limited".into(),
+        cursor: None,
+        horizon: Horizon {
+            max_pipelines: 10,
+            not_before: None,
+        },
+        refresh: Vec::new(),
+    };
+    match plugin.sync(&acme, &sync).await {
+        Err(CallError::Provider(ProviderErrorText(ProviderError::RateLimited(r)))) => {
+            assert!(r.until.is_some(), "{r:?}");
+        }
+        other => panic!("expected rate-limited, got {other:?}"),
+    }
+    assert!(
+        server.seen().is_empty(),
+        "the limit came from the plugin alone"
+    );
+
+    // Another org's integration is not held: its request goes at once.
+    plugin
+        .validate_credentials(&integration("other"))
+        .await
+        .unwrap();
+    let first = server.seen();
+    assert_eq!(first.len(), 1);
+    assert!(first[0].at < started + Duration::from_millis(1_000));
+
+    // The same integration's next call, of another kind, waits out the
+    // pause the plugin named before its request goes.
+    plugin.validate_credentials(&acme).await.unwrap();
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    assert!(
+        seen[1].at >= started + Duration::from_millis(1_400),
+        "sent {:?} after the limit",
+        seen[1].at - started
+    );
 }
 
 struct Api {

@@ -145,8 +145,9 @@ async fn corrupt_cached_artifact_is_discarded_and_rebuilt() {
 async fn builtin_circleci_describes_itself() {
     let registry = Registry::builder().build().await.unwrap();
     let circleci = registry.get("circleci").expect("built-in plugin loads");
-    assert_eq!(circleci.info.api_version, "0.1.0");
+    assert_eq!(circleci.info.api_version, "0.2.0");
     assert_eq!(circleci.info.name, "CircleCI");
+    assert_eq!(circleci.info.max_concurrency, 8);
     assert_eq!(
         circleci.info.default_base_url.as_str(),
         "https://circleci.com/"

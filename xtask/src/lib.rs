@@ -43,7 +43,7 @@ pub const PLUGINS: &[PluginCrate] = &[
         dir: "plugins/circleci",
         manifest: "Cargo.toml",
         output: "plugins/dist/circleci.wasm",
-        inputs: WIT,
+        inputs: WIT_0_2,
     },
     PluginCrate {
         package: "buildsnap-github-actions",

@@ -82,8 +82,11 @@ fn upsert_build(
         return Ok(());
     }
     // New, or newer news: one upsert. What the observation lacks (a
-    // link, a number, a stop time) keeps its known value, and a job list
-    // once complete stays known to be complete.
+    // link, a number, a stop time, a parent) keeps its known value, a job
+    // list once complete stays known to be complete, and an attempt number
+    // never goes down: one observation may not be able to count attempts
+    // (a CircleCI webhook carries one workflow and none of its re-runs, so
+    // it says 1) where the search that first saw the build could.
     tx.prepare_cached(
         "INSERT INTO provider_builds (org_id, provider, build_id, project, sha, name, status,
              provider_status, final, url, pipeline_id, pipeline_number, branch, tag, created_at,
@@ -97,7 +100,7 @@ fn upsert_build(
              branch = COALESCE(excluded.branch, branch), tag = COALESCE(excluded.tag, tag),
              created_at = excluded.created_at, stopped_at = COALESCE(excluded.stopped_at, stopped_at),
              jobs_complete = CASE WHEN excluded.jobs_complete = 1 THEN 1 ELSE jobs_complete END,
-             last_seen = excluded.last_seen, attempt = excluded.attempt,
+             last_seen = excluded.last_seen, attempt = MAX(attempt, excluded.attempt),
              parent_id = COALESCE(excluded.parent_id, parent_id)",
     )?
     .execute(params![

@@ -1,14 +1,15 @@
-//! What the CircleCI end-to-end tests share: the projects and commits of
-//! the demo scenario, reading a provider error, quick retries, a
+//! What the CircleCI end-to-end tests share: the component they run, the
+//! projects and commits of the demo scenario, reading a provider error, quick retries, a
 //! scenario's pipeline, generated histories and the request-economy check.
 #![allow(dead_code)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use buildsnap::runtime::CallError;
 use buildsnap::runtime::limits::{HttpLimits, PluginLimits};
 use buildsnap::runtime::plugin::ProviderErrorText;
 use buildsnap::runtime::wit::{Build, CommitBuilds, ProviderError};
+use buildsnap::runtime::{CallError, Plugin};
 use circleci_sim::{Scenario, SimHandle};
 
 use crate::sim::*;
@@ -25,6 +26,16 @@ pub const SHA_45: &str = "607ed3348ddd5e74b8bb4b0d227bc63bf4ec2b64";
 pub const GH_APP_PROJECT: &str = "circleci/9z8PamRuKaKWrW91o7Kqvn/AHWysFUuUfBgs6VeUqm6tg";
 
 pub const GH_APP_SHA: &str = "af79b26fc1fa5121ac8d7afdb751ed28f8928f73";
+
+/// The CircleCI plugin the suite runs (its crate's `CIRCLECI`).
+pub async fn circleci(sim: &SimHandle) -> Arc<Plugin> {
+    circleci_with(sim, PluginLimits::default()).await
+}
+
+/// The suite's CircleCI plugin with `limits`.
+pub async fn circleci_with(sim: &SimHandle, limits: PluginLimits) -> Arc<Plugin> {
+    circleci_of(crate::CIRCLECI, sim, limits).await
+}
 
 pub fn provider_error(result: Result<impl std::fmt::Debug, CallError>) -> ProviderError {
     match result {

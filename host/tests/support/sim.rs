@@ -13,7 +13,7 @@ use buildsnap::runtime::limits::PluginLimits;
 use buildsnap::runtime::origin::AllowList;
 use buildsnap::runtime::wit::CommitQuery;
 use buildsnap::runtime::wit::latest::provider::Horizon;
-use buildsnap::runtime::{Credential, Integration, Plugin, Registry};
+use buildsnap::runtime::{Credential, Integration, Plugin, PluginSource, Registry};
 use bytes::Bytes;
 use circleci_sim::{RequestRecord, Scenario, SimHandle, SimOptions, Simulator};
 use http_body_util::{BodyExt, Full};
@@ -50,10 +50,44 @@ pub async fn start_with(scenario: Scenario, opts: SimOptions) -> SimHandle {
     sim
 }
 
-/// A registry with only the built-in CircleCI plugin, granted the
-/// simulator's origin (as an operator would with BUILDSNAP_ALLOW_HOSTS).
+/// Which CircleCI component runs (the CircleCI suites say which in their
+/// crate's `CIRCLECI` constant; see `circleci_cases.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    /// The built-in one (plugins/dist/circleci.wasm, contract 0.2.0).
+    Builtin,
+    /// The CircleCI component as it shipped for contract 0.1.0
+    /// (tests/plugins/dist/circleci-0.1.0.wasm, a frozen fixture).
+    V0_1_0,
+}
+
+impl Component {
+    /// Whether this component speaks contract 0.2.0 (attempts, webhooks
+    /// verified by the host).
+    pub fn is_v0_2(self) -> bool {
+        self == Component::Builtin
+    }
+}
+
+/// A registry with the built-in plugins, granted the simulator's origin
+/// (as an operator would with BUILDSNAP_ALLOW_HOSTS).
 pub async fn registry(sim: &SimHandle, limits: PluginLimits) -> Registry {
-    let registry = Registry::builder()
+    registry_of(Component::Builtin, sim, limits).await
+}
+
+/// A registry whose CircleCI plugin is `component` (the 0.1.0 one alone,
+/// without the built-ins), granted the simulator's origin.
+pub async fn registry_of(component: Component, sim: &SimHandle, limits: PluginLimits) -> Registry {
+    let mut builder = Registry::builder();
+    if component == Component::V0_1_0 {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/plugins/dist/circleci-0.1.0.wasm");
+        builder = builder.builtin(false).source(PluginSource {
+            origin: "test:circleci-0.1.0".into(),
+            bytes: std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+        });
+    }
+    let registry = builder
         .grants(AllowList::parse(&sim.base_url()).expect("origin pattern"))
         .limits(limits)
         // Compiled artifacts shared by the tests: each test builds its own
@@ -66,15 +100,16 @@ pub async fn registry(sim: &SimHandle, limits: PluginLimits) -> Registry {
     registry
 }
 
-pub async fn circleci(sim: &SimHandle) -> Arc<Plugin> {
-    circleci_with(sim, PluginLimits::default()).await
-}
-
-pub async fn circleci_with(sim: &SimHandle, limits: PluginLimits) -> Arc<Plugin> {
-    registry(sim, limits)
+/// The CircleCI plugin `component`, with `limits`.
+pub async fn circleci_of(
+    component: Component,
+    sim: &SimHandle,
+    limits: PluginLimits,
+) -> Arc<Plugin> {
+    registry_of(component, sim, limits)
         .await
         .get("circleci")
-        .expect("built-in circleci plugin")
+        .expect("a circleci plugin")
 }
 
 pub fn integration(sim: &SimHandle, token: Option<&str>) -> Integration {

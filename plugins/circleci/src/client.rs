@@ -45,6 +45,18 @@ impl<'a> Api<'a> {
             headers: vec![("Accept".into(), "application/json".into())],
             body: None,
             timeout_ms: None,
+            conditional: false,
+        }
+    }
+
+    /// A GET of `path` the host makes conditional: when it holds an earlier
+    /// answer with a validator (`ETag`), an unchanged resource costs a 304
+    /// and the host hands back its copy. Used where the same URL is read
+    /// again and again (sync).
+    pub fn get_conditional(&self, path: &str) -> Request {
+        Request {
+            conditional: true,
+            ..self.get(path)
         }
     }
 
@@ -99,8 +111,10 @@ pub fn status_error(resp: &Response) -> ProviderError {
             message.unwrap_or_else(|| "CircleCI rejected the token (401)".into()),
         ),
         404 => ProviderError::NotFound(message.unwrap_or_else(|| "not found (404)".into())),
+        // The host pauses on 429s itself (the descriptor's rule), so this
+        // is met only when it let one through.
         429 => ProviderError::RateLimited(RateLimit {
-            retry_after_ms: retry_after_ms(&resp.headers),
+            until: retry_after_ms(&resp.headers).map(|ms| resp.received_at.saturating_add(ms)),
             message: message.unwrap_or_else(|| "rate limited by CircleCI (429)".into()),
         }),
         status => ProviderError::Upstream(UpstreamError {
@@ -159,9 +173,17 @@ pub fn retry_after_ms(headers: &[(String, String)]) -> Option<u64> {
         .map(|secs| secs.saturating_mul(1000))
 }
 
-/// A host HTTP error, passed on as `other` with its kind named.
+/// A host HTTP error, passed on as `other` with its kind named; a pause
+/// (the integration is rate limited) as `rate-limited` with its end, so the
+/// host reschedules the work for after it.
 pub fn host_error(e: &HttpError) -> ProviderError {
-    ProviderError::Other(match e {
+    let message = match e {
+        HttpError::Paused(p) => {
+            return ProviderError::RateLimited(RateLimit {
+                until: Some(p.until),
+                message: p.reason.clone(),
+            });
+        }
         HttpError::Denied(why) => format!("request denied by the host: {why}"),
         HttpError::Timeout => "timeout: CircleCI did not answer in time".into(),
         HttpError::Connect(why) => format!("could not connect to CircleCI: {why}"),
@@ -169,7 +191,8 @@ pub fn host_error(e: &HttpError) -> ProviderError {
             format!("CircleCI's answer was larger than the host's cap of {cap} bytes")
         }
         HttpError::Other(why) => format!("HTTP error: {why}"),
-    })
+    };
+    ProviderError::Other(message)
 }
 
 /// Percent-encode a path segment or query value (everything but RFC 3986
@@ -214,6 +237,8 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             body: body.as_bytes().to_vec(),
+            cache_state: crate::wit::CacheState::Miss,
+            received_at: 1_000_000,
         }
     }
 
@@ -248,13 +273,13 @@ mod tests {
         assert_eq!(
             status_error(&resp(429, &[("retry-after", "7")], "Rate limited.")),
             ProviderError::RateLimited(RateLimit {
-                retry_after_ms: Some(7000),
+                until: Some(1_007_000),
                 message: "Rate limited.".into()
             })
         );
         match status_error(&resp(429, &[], "{}")) {
             ProviderError::RateLimited(r) => {
-                assert_eq!(r.retry_after_ms, None);
+                assert_eq!(r.until, None);
                 assert!(r.message.contains("429"));
             }
             other => panic!("{other:?}"),
@@ -306,6 +331,17 @@ mod tests {
         assert!(msg(HttpError::Denied("origin not granted".into())).contains("denied"));
         assert!(msg(HttpError::Connect("dns".into())).contains("connect"));
         assert!(msg(HttpError::TooLarge(10)).contains("10 bytes"));
+        let paused = host_error(&HttpError::Paused(crate::wit::Pause {
+            until: 42,
+            reason: "429 from circleci.com".into(),
+        }));
+        assert_eq!(
+            paused,
+            ProviderError::RateLimited(RateLimit {
+                until: Some(42),
+                message: "429 from circleci.com".into()
+            })
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::client::{Api, encode_component, host_error, ok_or_error, parse_json, 
 use crate::items::{Item, ListRecord, Page, keep_read};
 use crate::links::Links;
 use crate::logging::warn;
-use crate::mapping::{self, PipelineInfo};
+use crate::mapping::{self, Lineage, PipelineInfo};
 use crate::time::rfc3339_millis;
 use crate::wit::{Build, ProviderError};
 
@@ -40,9 +40,12 @@ struct ListState<T> {
 
 /// Read every page of each list at `paths`, batching each round. A list's
 /// first-page failure is its `Err`; a later failure only makes it incomplete.
+/// `conditional` makes every request conditional (see
+/// [`Api::get_conditional`]): for lists read again and again.
 pub fn read_lists<T: ListRecord>(
     api: &Api,
     paths: &[String],
+    conditional: bool,
 ) -> Vec<Result<ListRead<T>, ProviderError>> {
     let mut lists: Vec<ListState<T>> = paths
         .iter()
@@ -68,10 +71,12 @@ pub fn read_lists<T: ListRecord>(
         let reqs: Vec<_> = pending
             .iter()
             .map(|&i| {
-                api.get(&with_query(
-                    &lists[i].path,
-                    &[("page-token", lists[i].token.as_deref())],
-                ))
+                let path = with_query(&lists[i].path, &[("page-token", lists[i].token.as_deref())]);
+                if conditional {
+                    api.get_conditional(&path)
+                } else {
+                    api.get(&path)
+                }
             })
             .collect();
         let answers = api.send_batch(&reqs);
@@ -133,6 +138,24 @@ pub fn read_lists<T: ListRecord>(
         .collect()
 }
 
+/// The path of a pipeline's workflow list.
+pub fn workflows_path(pipeline_id: &str) -> String {
+    format!(
+        "/api/v2/pipeline/{}/workflow",
+        encode_component(pipeline_id)
+    )
+}
+
+/// A workflow to build, with what it needs from its pipeline.
+pub struct Unbuilt {
+    /// Its pipeline.
+    pub pipeline: PipelineInfo,
+    /// The workflow.
+    pub workflow: api::Workflow,
+    /// Its place among the pipeline's workflows.
+    pub lineage: Lineage,
+}
+
 /// The builds (with jobs) of `pipelines`, in the pipelines' order and, within
 /// a pipeline, newest workflow first. A pipeline whose workflow list is gone
 /// (404, retention) contributes nothing; any other failure fails the call.
@@ -141,13 +164,12 @@ pub fn builds_for_pipelines(
     links: &Links,
     project: &str,
     pipelines: &[PipelineInfo],
+    conditional: bool,
 ) -> Result<Vec<Build>, ProviderError> {
-    let paths: Vec<String> = pipelines
-        .iter()
-        .map(|p| format!("/api/v2/pipeline/{}/workflow", encode_component(&p.id)))
-        .collect();
-    let mut pairs = Vec::new();
-    for ((pipeline, path), list) in pipelines.iter().zip(&paths).zip(read_lists(api, &paths)) {
+    let paths: Vec<String> = pipelines.iter().map(|p| workflows_path(&p.id)).collect();
+    let mut unbuilt = Vec::new();
+    let lists = read_lists(api, &paths, conditional);
+    for ((pipeline, path), list) in pipelines.iter().zip(&paths).zip(lists) {
         let list = match list {
             Ok(list) => list,
             Err(ProviderError::NotFound(m)) => {
@@ -166,10 +188,15 @@ pub fn builds_for_pipelines(
             ));
         }
         let mut workflows: Vec<api::Workflow> = keep_read(list.items, "workflow", path);
+        let lineage = mapping::lineage(&workflows);
         newest_first(&mut workflows);
-        pairs.extend(workflows.into_iter().map(|wf| (pipeline.clone(), wf)));
+        unbuilt.extend(workflows.into_iter().map(|workflow| Unbuilt {
+            pipeline: pipeline.clone(),
+            lineage: lineage.of(&workflow.id),
+            workflow,
+        }));
     }
-    attach_jobs(api, links, project, pairs)
+    attach_jobs(api, links, project, unbuilt, conditional)
 }
 
 /// Each workflow's jobs, read in one batch (plus continuation rounds), and
@@ -180,15 +207,17 @@ pub fn attach_jobs(
     api: &Api,
     links: &Links,
     project: &str,
-    pairs: Vec<(PipelineInfo, api::Workflow)>,
+    unbuilt: Vec<Unbuilt>,
+    conditional: bool,
 ) -> Result<Vec<Build>, ProviderError> {
-    let paths: Vec<String> = pairs
+    let paths: Vec<String> = unbuilt
         .iter()
-        .map(|(_, wf)| format!("/api/v2/workflow/{}/job", encode_component(&wf.id)))
+        .map(|u| format!("/api/v2/workflow/{}/job", encode_component(&u.workflow.id)))
         .collect();
-    let lists = read_lists::<api::Job>(api, &paths);
-    let mut builds = Vec::with_capacity(pairs.len());
-    for (((pipeline, wf), path), list) in pairs.iter().zip(&paths).zip(lists) {
+    let lists = read_lists::<api::Job>(api, &paths, conditional);
+    let mut builds = Vec::with_capacity(unbuilt.len());
+    for ((u, path), list) in unbuilt.iter().zip(&paths).zip(lists) {
+        let wf = &u.workflow;
         let (jobs, complete) = match list {
             Ok(list) => {
                 let total = list.items.len();
@@ -211,7 +240,15 @@ pub fn attach_jobs(
             }
             Err(e) => return Err(e),
         };
-        builds.push(mapping::build(links, project, pipeline, wf, jobs, complete));
+        builds.push(mapping::build(
+            links,
+            project,
+            &u.pipeline,
+            wf,
+            &u.lineage,
+            jobs,
+            complete,
+        ));
     }
     Ok(builds)
 }

@@ -2,8 +2,8 @@
 
 use std::sync::Once;
 
-use crate::buildsnap::provider::http;
-use crate::exports::buildsnap::provider::provider::Guest;
+use crate::bindings::buildsnap::provider::http;
+use crate::bindings::exports::buildsnap::provider::provider::Guest;
 use crate::transport::Transport;
 use crate::wit::*;
 
@@ -50,16 +50,32 @@ impl Guest for Plugin {
         export(crate::describe::descriptor)
     }
 
+    fn token_help_url(ctx: CallContext) -> String {
+        export(|| crate::describe::token_help_url(&ctx))
+    }
+
     fn validate_credentials(ctx: CallContext) -> Result<Account, ProviderError> {
         export(|| crate::account::validate_credentials(&HostHttp, &ctx))
     }
 
-    fn list_projects(ctx: CallContext) -> Result<Vec<Project>, ProviderError> {
-        export(|| crate::account::list_projects(&HostHttp, &ctx))
+    fn list_projects(ctx: CallContext, query: ProjectQuery) -> Result<ProjectPage, ProviderError> {
+        export(|| crate::account::list_projects(&HostHttp, &ctx, &query))
     }
 
-    fn project_for_repo(repo_url: String) -> Option<String> {
+    fn project_for_repo(_ctx: CallContext, repo_url: String) -> Option<String> {
+        // CircleCI slugs name the VCS host's kind (`gh`, `bb`), not the
+        // CircleCI host, so a server install derives them the same way.
         export(|| crate::slug::for_repo_url(&repo_url))
+    }
+
+    fn resolve_sha(
+        _ctx: CallContext,
+        _project: String,
+        _prefix: String,
+    ) -> Result<ShaResolution, ProviderError> {
+        // CircleCI cannot look a commit up: the search matches prefixes
+        // against each pipeline's commit itself.
+        export(|| Ok(ShaResolution::Unsupported))
     }
 
     fn builds_for_commit(
@@ -78,4 +94,4 @@ impl Guest for Plugin {
     }
 }
 
-crate::export!(Plugin with_types_in crate);
+crate::bindings::export!(Plugin with_types_in crate::bindings);

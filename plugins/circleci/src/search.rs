@@ -41,22 +41,7 @@ use crate::mapping::PipelineInfo;
 use crate::slug;
 use crate::time::rfc3339_millis;
 use crate::transport::Transport;
-use crate::wit::{CallContext, CommitBuilds, CommitQuery, ProviderError, SearchReport};
-
-/// Words for [`SearchReport::stopped_because`].
-pub mod stop {
-    /// Searched the most pipelines the horizon allows.
-    pub const HORIZON: &str = "horizon";
-    /// Reached pipelines older than the horizon's cut-off time.
-    pub const NOT_BEFORE: &str = "not-before";
-    /// No more pages: every pipeline was searched.
-    pub const END_OF_HISTORY: &str = "end-of-history";
-    /// CircleCI repeated a page token; paging stopped.
-    pub const PAGE_LOOP: &str = "page-loop";
-    /// A page without matches after pages with them: the commit's
-    /// pipelines are behind.
-    pub const PAST_MATCHES: &str = "past-matches";
-}
+use crate::wit::{CallContext, CommitBuilds, CommitQuery, ProviderError, SearchReport, StopReason};
 
 /// Every build of `query.project` for `query.sha`, newest first.
 pub fn builds_for_commit(
@@ -77,7 +62,7 @@ pub fn builds_for_commit(
     let api = Api::new(transport, ctx);
     let scan = scan_pipelines(&api, &project, query, &sha)?;
     let links = Links::for_base(api.base());
-    let builds = builds_for_pipelines(&api, &links, &project, &scan.matches)?;
+    let builds = builds_for_pipelines(&api, &links, &project, &scan.matches, false)?;
     Ok(CommitBuilds {
         builds,
         report: scan.report,
@@ -113,7 +98,8 @@ fn scan_pipelines(
         pipelines_searched: 0,
         pages_fetched: 0,
         oldest_searched: None,
-        stopped_because: String::new(),
+        // Overwritten when paging stops.
+        stopped_because: StopReason::EndOfHistory,
         without_commit: 0,
     };
     let mut matches: Vec<PipelineInfo> = Vec::new();
@@ -122,7 +108,7 @@ fn scan_pipelines(
 
     let stopped = 'paging: loop {
         if report.pipelines_searched >= horizon.max_pipelines {
-            break stop::HORIZON;
+            break StopReason::Horizon;
         }
         let req = api.get(&with_query(
             &path,
@@ -149,13 +135,13 @@ fn scan_pipelines(
         let mut matched_on_page = false;
         for p in pipelines {
             if report.pipelines_searched >= horizon.max_pipelines {
-                break 'paging stop::HORIZON;
+                break 'paging StopReason::Horizon;
             }
             let created = p.created_at.as_deref().and_then(rfc3339_millis);
             if let (Some(created), Some(limit)) = (created, not_before)
                 && created < limit
             {
-                break 'paging stop::NOT_BEFORE;
+                break 'paging StopReason::NotBefore;
             }
             report.pipelines_searched += 1;
             if p.created_at.is_some() {
@@ -175,21 +161,21 @@ fn scan_pipelines(
             }
         }
         if !matches.is_empty() && !matched_on_page {
-            break stop::PAST_MATCHES;
+            break StopReason::PastMatches;
         }
         match page.next_page_token.filter(|t| !t.is_empty()) {
-            None => break stop::END_OF_HISTORY,
-            Some(_) if item_count == 0 => break stop::END_OF_HISTORY,
+            None => break StopReason::EndOfHistory,
+            Some(_) if item_count == 0 => break StopReason::EndOfHistory,
             Some(t) if !seen_tokens.insert(t.clone()) => {
                 warn(&format!(
                     "{path} repeated a page token after {} pages; stopped",
                     report.pages_fetched
                 ));
-                break stop::PAGE_LOOP;
+                break StopReason::PageLoop;
             }
             Some(t) => token = Some(t),
         }
     };
-    report.stopped_because = stopped.to_string();
+    report.stopped_because = stopped;
     Ok(Scan { matches, report })
 }

@@ -7,18 +7,27 @@
 //! is new, and its builds are returned in full. The builds in `refresh`
 //! (those the host holds as not final) are re-read with
 //! `GET /api/v2/workflow/{id}`, their pipelines (for commit and branch) and
-//! their job lists, all in batches. A refreshed workflow that CircleCI no
-//! longer has (404) is left out, with a log line.
+//! their job lists, all in batches; their pipelines' workflow lists too, to
+//! count re-runs (`attempt`) and find setup workflows (`parent-id`). A
+//! refreshed workflow that CircleCI no longer has (404) is left out, with a
+//! log line.
+//!
+//! Every request of a sync is conditional: a sync reads the same URLs
+//! again and again (the first pipeline page above all), and where CircleCI
+//! sends an `ETag` the host revalidates its copy instead of taking a new
+//! body.
 
 use std::collections::{HashMap, HashSet};
 
 use crate::api::{Pipeline, Workflow};
 use crate::client::{Api, encode_component, host_error, ok_or_error, parse_json, with_query};
-use crate::fetch::{attach_jobs, builds_for_pipelines, describe};
+use crate::fetch::{
+    Unbuilt, attach_jobs, builds_for_pipelines, describe, read_lists, workflows_path,
+};
 use crate::items::{Page, from_body, keep_read};
 use crate::links::Links;
 use crate::logging::warn;
-use crate::mapping::PipelineInfo;
+use crate::mapping::{self, Lineages, PipelineInfo};
 use crate::search::pipelines_path;
 use crate::slug;
 use crate::time::rfc3339_millis;
@@ -72,7 +81,7 @@ pub fn sync(
     });
 
     let (new_pipelines, newest) = new_pipelines(&api, &project, req, cursor.as_ref())?;
-    let mut builds = builds_for_pipelines(&api, &links, &project, &new_pipelines)?;
+    let mut builds = builds_for_pipelines(&api, &links, &project, &new_pipelines, true)?;
 
     let known: HashSet<String> = builds.iter().map(|b| b.id.clone()).collect();
     let mut wanted: Vec<&String> = Vec::new();
@@ -111,7 +120,7 @@ fn new_pipelines(
         if looked_at >= req.horizon.max_pipelines {
             break;
         }
-        let r = api.get(&with_query(&path, &[("page-token", token.as_deref())]));
+        let r = api.get_conditional(&with_query(&path, &[("page-token", token.as_deref())]));
         let page: Page<Pipeline> = parse_json(&api.send(&r)?.body, &r.url)?;
         let empty = page.items.is_empty();
         for p in keep_read(page.items, "pipeline", &r.url) {
@@ -166,7 +175,7 @@ fn refresh(
     }
     let reqs: Vec<_> = ids
         .iter()
-        .map(|id| api.get(&format!("/api/v2/workflow/{}", encode_component(id))))
+        .map(|id| api.get_conditional(&format!("/api/v2/workflow/{}", encode_component(id))))
         .collect();
     let mut workflows = Vec::new();
     for ((id, r), answer) in ids.iter().zip(&reqs).zip(api.send_batch(&reqs)) {
@@ -201,7 +210,7 @@ fn refresh(
     }
     let reqs: Vec<_> = missing
         .iter()
-        .map(|id| api.get(&format!("/api/v2/pipeline/{}", encode_component(id))))
+        .map(|id| api.get_conditional(&format!("/api/v2/pipeline/{}", encode_component(id))))
         .collect();
     for ((id, r), answer) in missing.iter().zip(&reqs).zip(api.send_batch(&reqs)) {
         match answer.map_err(|e| host_error(&e)).and_then(ok_or_error) {
@@ -227,7 +236,8 @@ fn refresh(
         }
     }
 
-    let pairs = workflows
+    let lineage = lineage_of(api, &workflows)?;
+    let unbuilt = workflows
         .into_iter()
         .filter_map(|wf| {
             let info = wf
@@ -241,8 +251,41 @@ fn refresh(
                     wf.id
                 ));
             }
-            Some((info?, wf))
+            Some(Unbuilt {
+                pipeline: info?,
+                lineage: lineage.of(&wf.id),
+                workflow: wf,
+            })
         })
         .collect();
-    attach_jobs(api, links, project, pairs)
+    attach_jobs(api, links, project, unbuilt, true)
+}
+
+/// The lineage of `workflows` among their pipelines' workflows: one
+/// (conditional) workflow list per pipeline. A list that cannot be read
+/// leaves its workflows at [`Lineage::ALONE`], which the host does not let
+/// lower an attempt it knows; an error that fails every request (401, a
+/// pause) fails the call.
+fn lineage_of(api: &Api, workflows: &[Workflow]) -> Result<Lineages, ProviderError> {
+    let mut pipeline_ids: Vec<&str> = Vec::new();
+    for pid in workflows.iter().filter_map(|w| w.pipeline_id.as_deref()) {
+        if !pipeline_ids.contains(&pid) {
+            pipeline_ids.push(pid);
+        }
+    }
+    let paths: Vec<String> = pipeline_ids.iter().map(|p| workflows_path(p)).collect();
+    let mut out = Lineages::default();
+    for (path, list) in paths.iter().zip(read_lists::<Workflow>(api, &paths, true)) {
+        match list {
+            Ok(list) => {
+                let siblings = keep_read(list.items, "workflow", path);
+                out.extend(mapping::lineage(&siblings));
+            }
+            Err(e @ (ProviderError::Unauthorized(_) | ProviderError::RateLimited(_))) => {
+                return Err(e);
+            }
+            Err(e) => warn(&format!("re-runs of {path} not counted: {}", describe(&e))),
+        }
+    }
+    Ok(out)
 }

@@ -1,10 +1,17 @@
-//! `parse-webhook`: verify and map CircleCI's outbound webhooks.
+//! `parse-webhook`: map CircleCI's outbound webhooks.
 //!
 //! `circleci-signature` holds comma-separated `version=value` pairs; `v1`
 //! is the lower-case hex HMAC-SHA256 of the raw body keyed with the signing
-//! secret, and is the only version CircleCI sends today. Several `v1`
-//! values (a secret being rotated) are accepted if any one verifies. There
-//! is no signed timestamp: the host de-duplicates on the event `id`.
+//! secret, and is the only version CircleCI sends today. The descriptor
+//! declares exactly that (`hmac-sha256`, prefix `v1=`, comma-separated),
+//! so the host verifies deliveries and the secrets never enter the plugin;
+//! [`verify_signature`] is the same check for a host that hands the
+//! secrets over (`verified = false`). There is no signed timestamp and no
+//! delivery id header: the host de-duplicates on the event `id`.
+//!
+//! A `workflow-completed` event is a whole build (without jobs, which it
+//! does not carry). A `job-completed` event is a single job update of the
+//! workflow it names.
 
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -15,18 +22,23 @@ use sha2::Sha256;
 use crate::api::{Job, Pipeline, Workflow};
 use crate::items::Item;
 use crate::links::Links;
-use crate::mapping::{self, PipelineInfo};
+use crate::mapping::{self, Lineage, PipelineInfo};
 use crate::slug;
 use crate::status::workflow_status;
-use crate::wit::{CallContext, Status, WebhookError, WebhookEvent, WebhookRequest};
+use crate::wit::{CallContext, JobUpdate, WebhookError, WebhookEvent, WebhookRequest};
 
 /// The signature header (the host lower-cases header names; compare
 /// without case anyway).
 pub const SIGNATURE_HEADER: &str = "circleci-signature";
 
-/// Check `req`'s signature against `req.secret`.
+/// Check `req`'s signature: nothing to do when the host verified it,
+/// otherwise against each of `req.secrets` (any one verifying is enough,
+/// as while a secret is rotated).
 pub fn verify_signature(req: &WebhookRequest) -> Result<(), WebhookError> {
-    if req.secret.is_empty() {
+    if req.verified {
+        return Ok(());
+    }
+    if req.secrets.iter().all(|s| s.is_empty()) {
         return Err(WebhookError::BadSignature(
             "no webhook secret is configured for this integration".into(),
         ));
@@ -48,13 +60,15 @@ pub fn verify_signature(req: &WebhookRequest) -> Result<(), WebhookError> {
             "{SIGNATURE_HEADER} carries no v1 signature"
         )));
     }
-    for candidate in candidates {
-        let mut mac = Hmac::<Sha256>::new_from_slice(req.secret.as_bytes())
-            .expect("HMAC takes keys of any length");
-        mac.update(&req.body);
-        // verify_slice compares in constant time.
-        if mac.verify_slice(&candidate).is_ok() {
-            return Ok(());
+    for secret in req.secrets.iter().filter(|s| !s.is_empty()) {
+        for candidate in &candidates {
+            let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+                .expect("HMAC takes keys of any length");
+            mac.update(&req.body);
+            // verify_slice compares in constant time.
+            if mac.verify_slice(candidate).is_ok() {
+                return Ok(());
+            }
         }
     }
     Err(WebhookError::BadSignature(
@@ -124,11 +138,12 @@ struct EventProject {
 /// Verify the signature, then map a `workflow-completed` or `job-completed`
 /// event to the build it is about.
 ///
-/// A workflow event carries the workflow's final status and no jobs
-/// (`jobs-complete = false`). A job event carries one job and no workflow
-/// status, so its build's status is `unknown` with an empty provider
-/// status; the host should take only the job from it. An event whose
-/// pipeline names no commit has no builds.
+/// A workflow event is its build, with the workflow's final status and no
+/// jobs (`jobs-complete = false`) and as its first attempt
+/// ([`Lineage::ALONE`]: the event names no re-runs; the host keeps the
+/// attempt a search counted). A job event carries one job and no workflow
+/// status: it is a job update of its workflow's build. An event whose
+/// pipeline names no commit has neither.
 pub fn parse(ctx: &CallContext, req: &WebhookRequest) -> Result<WebhookEvent, WebhookError> {
     verify_signature(req)?;
     let event: Event = crate::items::from_body(&req.body)
@@ -169,38 +184,53 @@ pub fn parse(ctx: &CallContext, req: &WebhookRequest) -> Result<WebhookEvent, We
         _ => Vec::new(),
     };
 
-    let mut builds = Vec::new();
-    if let Some(info) = PipelineInfo::from_api(&pipeline) {
-        let links = Links::for_base(&ctx.base_url);
-        let project_slug = project.clone().unwrap_or_default();
-        let mut build = mapping::build(&links, &project_slug, &info, &workflow, jobs, false);
-        // The event's own link wins when it has one (real events sent "").
-        if let Some(url) = event
-            .workflow
-            .as_deref()
-            .and_then(|w| part::<EventLink>(Some(w)).ok())
-            .and_then(|l| l.url)
-            && !url.is_empty()
-        {
-            build.url = Some(url);
-        }
-        if event.kind == "job-completed" {
-            build.status = Status::Unknown;
-            build.provider_status = String::new();
-        } else {
-            build.status = workflow_status(&build.provider_status);
-        }
-        builds.push(build);
-    } else {
+    let mut event_out = WebhookEvent {
+        // CircleCI sends no delivery id header; the event id is the key.
+        id: req.delivery_id.clone().unwrap_or_else(|| event.id.clone()),
+        kind: event.kind.clone(),
+        project: project.clone(),
+        builds: Vec::new(),
+        jobs: Vec::new(),
+    };
+    let Some(info) = PipelineInfo::from_api(&pipeline) else {
         crate::logging::warn(&format!(
-            "webhook event {} names no commit; no builds",
+            "webhook event {} names no commit; nothing to update",
             event.id
         ));
+        return Ok(event_out);
+    };
+    let links = Links::for_base(&ctx.base_url);
+    let project_slug = project.unwrap_or_default();
+    let mut build = mapping::build(
+        &links,
+        &project_slug,
+        &info,
+        &workflow,
+        &Lineage::ALONE,
+        jobs,
+        false,
+    );
+    // The event's own link wins when it has one (real events sent "").
+    if let Some(url) = event
+        .workflow
+        .as_deref()
+        .and_then(|w| part::<EventLink>(Some(w)).ok())
+        .and_then(|l| l.url)
+        && !url.is_empty()
+    {
+        build.url = Some(url);
     }
-    Ok(WebhookEvent {
-        id: event.id,
-        kind: event.kind,
-        project,
-        builds,
-    })
+    if event.kind == "job-completed" {
+        if let Some(job) = build.jobs.pop() {
+            event_out.jobs.push(JobUpdate {
+                build_id: build.id,
+                sha: build.sha,
+                job,
+            });
+        }
+    } else {
+        build.status = workflow_status(&build.provider_status);
+        event_out.builds.push(build);
+    }
+    Ok(event_out)
 }

@@ -6,11 +6,11 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 
-use buildsnap_circleci::api;
 use buildsnap_circleci::search::builds_for_commit;
 use buildsnap_circleci::status::{job_status, workflow_status};
 use buildsnap_circleci::time::rfc3339_millis;
 use buildsnap_circleci::wit::*;
+use buildsnap_circleci::{api, mapping};
 use common::*;
 use serde_json::Value;
 
@@ -177,7 +177,7 @@ fn recorded_builds_agree_with_devlake() {
             assert_eq!(row["workflow_id"], workflow_id);
             assert_eq!(job.name, row["name"]);
             assert_eq!(job.number.unwrap().to_string(), row["job_number"]);
-            assert_eq!(job.kind, row["type"]);
+            assert_eq!(job.kind, mapping::job_kind(Some(&row["type"])));
             assert_eq!(job.provider_status, row["status"]);
             assert_eq!(job.status, job_status(&row["status"]));
             assert!(same_time(job.started_at.as_deref(), &row["started_at"]));
@@ -243,7 +243,7 @@ fn recorded_commit_with_two_pipelines() {
     let numbers: Vec<_> = found.builds.iter().map(|b| b.pipeline_number).collect();
     assert_eq!(numbers, vec![Some(2), Some(1)], "newest pipeline first");
     assert_eq!(found.report.pipelines_searched, 10);
-    assert_eq!(found.report.stopped_because, "end-of-history");
+    assert_eq!(found.report.stopped_because, StopReason::EndOfHistory);
     assert_eq!(found.report.without_commit, 0);
     assert_eq!(
         found.report.oldest_searched.as_deref(),

@@ -160,6 +160,13 @@ fn page_three_two_pipelines_and_a_rerun() {
         found.builds[0].name, found.builds[2].name,
         "a re-run is its own build with the same name"
     );
+    let attempts: Vec<u32> = found.builds.iter().map(|b| b.attempt).collect();
+    assert_eq!(
+        attempts,
+        [2, 1, 1, 1],
+        "the re-run is build's second attempt"
+    );
+    assert!(found.builds.iter().all(|b| b.parent_id.is_none()));
     assert_eq!(found.builds[0].pipeline_id, "p41");
     assert_eq!(found.builds[0].status, Status::Success);
     assert_eq!(found.builds[2].status, Status::Failed);
@@ -169,7 +176,7 @@ fn page_three_two_pipelines_and_a_rerun() {
     assert_eq!(found.report.pages_fetched, 4);
     assert_eq!(fake.count(&format!("/project/{PROJECT}/pipeline")), 4);
     assert_eq!(fake.count("page-token=t5"), 0);
-    assert_eq!(found.report.stopped_because, "past-matches");
+    assert_eq!(found.report.stopped_because, StopReason::PastMatches);
     assert_eq!(found.report.pipelines_searched, 80);
     assert_eq!(
         found.report.oldest_searched.as_deref(),
@@ -229,7 +236,7 @@ fn no_match_searches_the_whole_horizon() {
     assert!(found.builds.is_empty());
     assert_eq!(found.report.pipelines_searched, 45);
     assert_eq!(found.report.pages_fetched, 3);
-    assert_eq!(found.report.stopped_because, "horizon");
+    assert_eq!(found.report.stopped_because, StopReason::Horizon);
     assert_eq!(
         found.report.oldest_searched.as_deref(),
         Some(at(44).as_str())
@@ -242,7 +249,7 @@ fn no_match_searches_the_whole_horizon() {
         (found.report.pipelines_searched, found.report.pages_fetched),
         (30, 2)
     );
-    assert_eq!(found.report.stopped_because, "end-of-history");
+    assert_eq!(found.report.stopped_because, StopReason::EndOfHistory);
     fake.assert_clean();
 }
 
@@ -257,7 +264,7 @@ fn not_before_stops_at_the_first_older_pipeline() {
     q.horizon.not_before = Some("2024-05-01T11:35:00Z".into());
     let found = search(&fake, &q);
     assert!(found.builds.is_empty());
-    assert_eq!(found.report.stopped_because, "not-before");
+    assert_eq!(found.report.stopped_because, StopReason::NotBefore);
     assert_eq!(found.report.pipelines_searched, 26);
     assert_eq!(found.report.pages_fetched, 2);
     assert_eq!(
@@ -280,7 +287,7 @@ fn repeated_page_token_stops_with_a_log_line() {
     );
     take_lines();
     let found = search(&fake, &query(PROJECT, &sha(99_999), 1000));
-    assert_eq!(found.report.stopped_because, "page-loop");
+    assert_eq!(found.report.stopped_because, StopReason::PageLoop);
     assert_eq!(found.report.pages_fetched, 2);
     assert!(
         take_lines()
@@ -325,7 +332,7 @@ fn approval_job_on_hold_without_number() {
     );
     let approval = b.jobs.iter().find(|j| j.id == "j-approve").unwrap();
     assert_eq!(approval.number, None);
-    assert_eq!(approval.kind, "approval");
+    assert_eq!(approval.kind, JobKind::Approval);
     assert_eq!(approval.status, Status::OnHold);
     assert_eq!(approval.started_at, None);
     let wf_url = "https://app.circleci.com/pipelines/github/acme/app/999/workflows/w1";
@@ -455,7 +462,7 @@ fn rate_limit_with_retry_after() {
     assert_eq!(
         err,
         ProviderError::RateLimited(RateLimit {
-            retry_after_ms: Some(30_000),
+            until: Some(NOW + 30_000),
             message: "Rate limited.".into()
         })
     );
@@ -470,7 +477,7 @@ fn rate_limit_with_retry_after() {
     );
     fake.on(&format!("{BASE}/api/v2/workflow/w/job"), 429, "{}");
     match builds_for_commit(&fake, &ctx(BASE), &query(PROJECT, &target, 100)).unwrap_err() {
-        ProviderError::RateLimited(r) => assert_eq!(r.retry_after_ms, None),
+        ProviderError::RateLimited(r) => assert_eq!(r.until, None),
         other => panic!("{other:?}"),
     }
 }

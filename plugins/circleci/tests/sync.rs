@@ -143,6 +143,8 @@ fn later_sync_reads_only_new_pipelines_and_refreshes() {
         "workflow/w25",
         "workflow/w25/job",
         "pipeline/p25",
+        "pipeline/p10/workflow",
+        "pipeline/p25/workflow",
         "workflow/w1/job",
     ] {
         assert_eq!(
@@ -161,8 +163,11 @@ fn later_sync_reads_only_new_pipelines_and_refreshes() {
         0,
         "its pipeline is known"
     );
-    // Refresh: one batch of workflows, one of pipelines, one of job lists.
-    assert_eq!(*fake.batches.borrow(), vec![3, 3, 2, 2, 2]);
+    // Refresh: one batch of workflows, one of pipelines, one of their
+    // workflow lists (to count re-runs), one of job lists.
+    assert_eq!(*fake.batches.borrow(), vec![3, 3, 2, 2, 2, 2]);
+    // Every request of a sync is conditional.
+    assert_eq!(*fake.conditional.borrow(), *fake.requests.borrow());
     let refreshed = page.builds.iter().find(|b| b.id == "w25").unwrap();
     assert_eq!(
         (refreshed.sha.as_str(), refreshed.pipeline_id.as_str()),

@@ -18,7 +18,11 @@ fn req(body: &[u8], signature: Option<&str>) -> WebhookRequest {
     WebhookRequest {
         headers,
         body: body.to_vec(),
-        secret: "secret".into(),
+        delivery_id: None,
+        received_at: NOW,
+        // As under `by-plugin`: the plugin checks the signature itself.
+        verified: false,
+        secrets: vec!["secret".into()],
     }
 }
 
@@ -85,8 +89,10 @@ fn wrong_or_missing_signatures() {
     );
     assert!(bad(&req(b"hello world", None)), "missing header");
     let mut no_secret = req(b"hello world", Some(&format!("v1={HELLO}")));
-    no_secret.secret.clear();
+    no_secret.secrets.clear();
     assert!(bad(&no_secret));
+    no_secret.secrets = vec![String::new()];
+    assert!(bad(&no_secret), "an empty secret verifies nothing");
     // Upper-case hex of the right MAC is the same signature.
     assert_eq!(
         verify_signature(&req(
@@ -95,6 +101,28 @@ fn wrong_or_missing_signatures() {
         )),
         Ok(())
     );
+}
+
+#[test]
+fn any_secret_of_a_rotation_verifies_and_a_host_verdict_is_taken() {
+    let mut rotating = req(b"hello world", Some(&format!("v1={HELLO}")));
+    rotating.secrets = vec!["new-secret".into(), "secret".into()];
+    assert_eq!(verify_signature(&rotating), Ok(()));
+    rotating.secrets = vec!["new-secret".into()];
+    assert!(verify_signature(&rotating).is_err());
+
+    // The host verified (the descriptor's hmac-sha256 scheme): no secrets
+    // reach the plugin, and it does not check again.
+    let mut verified = req(b"hello world", None);
+    verified.verified = true;
+    verified.secrets.clear();
+    assert_eq!(verify_signature(&verified), Ok(()));
+    let body = serde_json::to_vec(&workflow_event()).unwrap();
+    let mut host_checked = req(&body, None);
+    host_checked.verified = true;
+    host_checked.secrets.clear();
+    let event = parse(&ctx(BASE), &host_checked).unwrap();
+    assert_eq!(event.builds.len(), 1);
 }
 
 fn signed(body: &serde_json::Value) -> WebhookRequest {
@@ -141,6 +169,10 @@ fn workflow_completed_event() {
     );
     let b = &event.builds[0];
     assert_eq!(b.id, "fda08377-fe7e-46b1-8992-3a7aaecac9c3");
+    assert!(event.jobs.is_empty());
+    // The event names no re-runs: the first attempt, which the host does
+    // not let lower an attempt a search counted.
+    assert_eq!((b.attempt, b.parent_id.as_deref()), (1, None));
     assert_eq!(
         (b.status, b.provider_status.as_str()),
         (Status::Success, "success")
@@ -181,18 +213,14 @@ fn job_completed_event_from_a_github_app_project() {
         event.project.as_deref(),
         Some("circleci/9z8PamRuKaKWrW91o7Kqvn/AHWysFUuUfBgs6VeUqm6tg")
     );
-    let b = &event.builds[0];
-    assert_eq!(b.sha, "abcdef1234567890abcdef1234567890abcdef12");
-    assert_eq!(
-        b.status,
-        Status::Unknown,
-        "a job event says nothing of the workflow's status"
+    assert!(
+        event.builds.is_empty(),
+        "a job event says nothing of the workflow's status: it updates one job"
     );
-    assert_eq!(
-        b.url.as_deref(),
-        Some("https://app.circleci.com/pipelines/circleci/9z8P/AHWy/130/workflows/fda08377")
-    );
-    let j = &b.jobs[0];
+    let update = &event.jobs[0];
+    assert_eq!(update.build_id, "fda08377-fe7e-46b1-8992-3a7aaecac9c3");
+    assert_eq!(update.sha, "abcdef1234567890abcdef1234567890abcdef12");
+    let j = &update.job;
     assert_eq!(
         (j.id.as_str(), j.number, j.status),
         ("j-1", Some(4), Status::Failed)

@@ -6,6 +6,8 @@
 //!
 //! Properties: the one-pass job reader reads exactly what serde's derived
 //! reader reads, item by item (the plugin's own unit test, on any input);
+//! re-run attempts count 1..=n per workflow name and a parent is a setup
+//! workflow;
 //! a page the plugin reads is a page serde reads with the same item count;
 //! a pipeline's SHA is lower-case hex of 7 to 40; a build carries its
 //! pipeline's SHA and id, its jobs' links are under its own link, and its
@@ -21,24 +23,6 @@ use buildsnap_circleci::status::{job_status, workflow_status};
 use libfuzzer_sys::fuzz_target;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-
-/// What serde's derived reader makes of a job (as in `api.rs`'s test).
-#[derive(Debug, Deserialize)]
-struct DerivedJob {
-    id: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default, alias = "number")]
-    job_number: Option<u64>,
-    #[serde(default, rename = "type")]
-    kind: Option<String>,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    started_at: Option<String>,
-    #[serde(default)]
-    stopped_at: Option<String>,
-}
 
 #[derive(Deserialize)]
 struct RawPage<'a> {
@@ -78,19 +62,9 @@ fuzz_target!(|data: &[u8]| {
                 );
                 continue;
             }
-            match (serde_json::from_str::<DerivedJob>(text), item) {
-                (Ok(d), Item::Read(j)) => {
-                    let d = Job {
-                        id: d.id,
-                        name: d.name,
-                        job_number: d.job_number,
-                        kind: d.kind,
-                        status: d.status,
-                        started_at: d.started_at,
-                        stopped_at: d.stopped_at,
-                    };
-                    assert_eq!(&d, j, "{text}");
-                }
+            // serde's derived reader (the `reference-readers` feature).
+            match (serde_json::from_str::<Job>(text), item) {
+                (Ok(d), Item::Read(j)) => assert_eq!(&d, j, "{text}"),
                 (Err(_), Item::Malformed(_)) => {}
                 (d, j) => panic!("{text}: derived {d:?}, one pass {j:?}"),
             }
@@ -109,6 +83,22 @@ fuzz_target!(|data: &[u8]| {
     let _ = from_body::<Me>(data);
     let _ = from_body::<Vec<Collaboration>>(data);
 
+    // Re-runs and setup parents: every workflow has a lineage, attempts of
+    // one name are 1..=n once each, and a parent is a setup workflow.
+    let lineage = mapping::lineage(&workflows);
+    for wf in &workflows {
+        let l = lineage.of(&wf.id);
+        let same_name = workflows.iter().filter(|w| w.name == wf.name).count() as u32;
+        assert!((1..=same_name).contains(&l.attempt), "{l:?} of {same_name}");
+        if let Some(parent) = &l.parent_id {
+            assert!(
+                workflows
+                    .iter()
+                    .any(|w| &w.id == parent && w.tag.as_deref() == Some(mapping::SETUP_TAG)),
+                "parent {parent} is not a setup workflow"
+            );
+        }
+    }
     let links = Links::for_base("https://circleci.com");
     for p in &pipelines {
         let sha = p.sha();
@@ -120,7 +110,9 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         for wf in &workflows {
-            let b = mapping::build(&links, "gh/acme/app", &info, wf, jobs.clone(), true);
+            let l = lineage.of(&wf.id);
+            let b = mapping::build(&links, "gh/acme/app", &info, wf, &l, jobs.clone(), true);
+            assert_eq!((b.attempt, &b.parent_id), (l.attempt, &l.parent_id));
             assert_eq!(b.sha, info.sha);
             assert_eq!(b.pipeline_id, p.id);
             assert_eq!(b.id, wf.id);

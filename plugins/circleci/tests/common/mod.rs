@@ -17,6 +17,8 @@ pub struct Fake {
     routes: RefCell<HashMap<String, Result<Response, HttpError>>>,
     /// Every URL requested, in order.
     pub requests: RefCell<Vec<String>>,
+    /// The URLs requested as conditional (`request.conditional`), in order.
+    pub conditional: RefCell<Vec<String>>,
     /// The size of every `send_batch` call.
     pub batches: RefCell<Vec<usize>>,
     /// Requests that broke the plugin's rules (no route, token header, ...).
@@ -46,6 +48,8 @@ impl Fake {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             body: body.as_bytes().to_vec(),
+            cache_state: CacheState::Miss,
+            received_at: NOW,
         };
         self.routes.borrow_mut().insert(url.to_string(), Ok(resp));
         self
@@ -77,6 +81,9 @@ impl Fake {
 
     fn answer(&self, req: &Request) -> Result<Response, HttpError> {
         self.requests.borrow_mut().push(req.url.clone());
+        if req.conditional {
+            self.conditional.borrow_mut().push(req.url.clone());
+        }
         if req.method != Method::Get {
             self.violations
                 .borrow_mut()
@@ -121,8 +128,12 @@ impl Transport for Fake {
     }
 }
 
+/// The host's clock in every test call (2023-03-25T18:13:43Z).
+pub const NOW: u64 = 1_679_768_023_000;
+
 pub fn ctx(base: &str) -> CallContext {
     CallContext {
+        now: NOW,
         base_url: base.to_string(),
         settings: vec![],
     }

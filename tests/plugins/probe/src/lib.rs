@@ -11,8 +11,10 @@ wit_bindgen::generate!({
     world: "plugin",
 });
 
+use buildsnap::provider::http;
 use buildsnap::provider::types::{
-    Account, Build, CallContext, Job, JobKind, Project, ProviderError, Status,
+    Account, Build, CallContext, Job, JobKind, Project, ProviderError, RateLimit, Status,
+    UpstreamError,
 };
 use exports::buildsnap::provider::provider::*;
 
@@ -64,7 +66,32 @@ impl Guest for Probe {
         format!("{}/-/user_settings/personal_access_tokens", root(&ctx))
     }
 
-    fn validate_credentials(_ctx: CallContext) -> Result<Account, ProviderError> {
+    /// With a `ping-url` setting, GETs it first (a host pause answers
+    /// `paused`, passed on as `rate-limited`).
+    fn validate_credentials(ctx: CallContext) -> Result<Account, ProviderError> {
+        if let Some((_, url)) = ctx.settings.iter().find(|(k, _)| k == "ping-url") {
+            let req = http::Request {
+                method: http::Method::Get,
+                url: url.clone(),
+                headers: vec![],
+                body: None,
+                timeout_ms: None,
+                conditional: false,
+            };
+            match http::send(&req) {
+                Ok(resp) if resp.status == 200 => {}
+                Ok(resp) => {
+                    return Err(ProviderError::Upstream(UpstreamError {
+                        status: resp.status,
+                        message: "ping".into(),
+                    }));
+                }
+                Err(http::Error::Paused(p)) => {
+                    return Err(ProviderError::RateLimited(RateLimit { until: Some(p.until), message: p.reason }));
+                }
+                Err(e) => return Err(ProviderError::Other(format!("ping: {e:?}"))),
+            }
+        }
         Ok(Account { id: "1".into(), login: "probe".into(), name: "Probe".into() })
     }
 
@@ -133,7 +160,15 @@ impl Guest for Probe {
         })
     }
 
-    fn sync(_ctx: CallContext, _req: SyncRequest) -> Result<SyncPage, ProviderError> {
+    /// Project `limited`: a limit only the plugin can see (say, named in a
+    /// body), reset 1.5 s after the call started.
+    fn sync(ctx: CallContext, req: SyncRequest) -> Result<SyncPage, ProviderError> {
+        if req.project == "limited" {
+            return Err(ProviderError::RateLimited(RateLimit {
+                until: Some(ctx.now + 1_500),
+                message: "probe: the body says the limit resets in 1.5 s".into(),
+            }));
+        }
         Ok(SyncPage { builds: vec![], next_cursor: None })
     }
 
