@@ -184,9 +184,19 @@ async fn a_refused_delivery_is_retried_after_a_restart_with_the_same_id_and_body
     );
     assert_eq!(second.body, first.body, "the same bytes on every attempt");
     verified(second);
-    let deliveries = api
-        .get(&format!("/api/v1/orgs/acme/alert-hooks/{hook}/deliveries"))
-        .await;
+    // The receiver has the answer before the server has written it down:
+    // wait for the record to say so (it is the observable event).
+    let path = format!("/api/v1/orgs/acme/alert-hooks/{hook}/deliveries");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let deliveries = loop {
+        let deliveries = api.get(&path).await;
+        if deliveries["deliveries"][0]["state"] != "queued"
+            || std::time::Instant::now() > deadline
+        {
+            break deliveries;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let d = &deliveries["deliveries"][0];
     assert_eq!(
         (
