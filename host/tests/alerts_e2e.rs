@@ -190,8 +190,7 @@ async fn a_refused_delivery_is_retried_after_a_restart_with_the_same_id_and_body
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let deliveries = loop {
         let deliveries = api.get(&path).await;
-        if deliveries["deliveries"][0]["state"] != "queued"
-            || std::time::Instant::now() > deadline
+        if deliveries["deliveries"][0]["state"] != "queued" || std::time::Instant::now() > deadline
         {
             break deliveries;
         }
