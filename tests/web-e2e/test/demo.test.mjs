@@ -98,7 +98,12 @@ describe('buildsnap demo', () => {
     await page.locator('li.deploy').nth(2).waitFor();
     await page.locator('li.deploy .build:not(.skeleton)').first().waitFor({ timeout: CAPTURE_TIMEOUT });
     const times = await page.locator('li.deploy .deploy-meta time').evaluateAll((els) => els.map((e) => e.getAttribute('datetime')));
-    const sorted = [...times].sort().reverse();
+    // By time, not by text: `…:22Z` is older than `…:22.9Z` but sorts after it.
+    const instant = (t) => {
+      const [whole, frac = ''] = t.replace(/Z$/, '').split('.');
+      return `${whole}.${frac.padEnd(9, '0')}`;
+    };
+    const sorted = [...times].sort((a, b) => (instant(a) < instant(b) ? 1 : instant(a) > instant(b) ? -1 : 0));
     assert.deepEqual(times, sorted, 'deploys are newest first');
     // The list refreshes by itself: a deploy registered later shows up without a reload.
     const before = await page.locator('li.deploy').count();
