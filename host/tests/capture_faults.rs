@@ -52,20 +52,14 @@ async fn rate_limit_beyond_the_call_is_retried_by_the_queue_honouring_retry_afte
         .assert_retry_after_respected()
         .map_err(|v| v.to_string())
         .unwrap();
-    assert_eq!(
-        wait_metric(&env.api, "buildsnap_captures_total{outcome=\"retry\"}", 1).await,
-        1
-    );
-    assert_eq!(
-        wait_metric(
-            &env.api,
-            "buildsnap_captures_total{outcome=\"complete\"}",
-            1
-        )
-        .await,
-        1
-    );
-    assert_eq!(wait_metric(&env.api, "buildsnap_plugin_calls_total{provider=\"circleci\",call=\"builds_for_commit\",outcome=\"provider_error\"}", 1).await, 1);
+    expect_metric(&env.api, "buildsnap_captures_total{outcome=\"retry\"}", 1).await;
+    expect_metric(
+        &env.api,
+        "buildsnap_captures_total{outcome=\"complete\"}",
+        1,
+    )
+    .await;
+    expect_metric(&env.api, "buildsnap_plugin_calls_total{provider=\"circleci\",call=\"builds_for_commit\",outcome=\"provider_error\"}", 1).await;
     env.stop().await;
 }
 
@@ -97,10 +91,7 @@ async fn server_errors_are_retried_with_backoff_then_captured() {
     assert_eq!(snap["state"], "complete", "{snap}");
     assert_eq!(statuses(&snap), ["success"]);
     assert_eq!(env.sim.count_by_status().get(&503), Some(&4));
-    assert_eq!(
-        wait_metric(&env.api, "buildsnap_captures_total{outcome=\"retry\"}", 1).await,
-        1
-    );
+    expect_metric(&env.api, "buildsnap_captures_total{outcome=\"retry\"}", 1).await;
     // The retry started from scratch: two searches in all.
     assert_eq!(on(&env.sim, "/api/v2/project/{slug}/pipeline"), 2);
     env.stop().await;
@@ -227,15 +218,12 @@ async fn inaccessible_project_is_an_error_and_a_future_deploy_waits_for_its_time
         .api
         .deploy(&sha, &plus(&real_now_minus(0), 3600), "later")
         .await;
-    assert_eq!(
-        wait_metric(
-            &env.api,
-            "buildsnap_captures_total{outcome=\"deferred\"}",
-            1
-        )
-        .await,
-        1
-    );
+    expect_metric(
+        &env.api,
+        "buildsnap_captures_total{outcome=\"deferred\"}",
+        1,
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(env.api.snapshot(future).await["state"], "pending");
     assert!(env.sim.requests().is_empty(), "{:#?}", env.sim.requests());

@@ -108,16 +108,13 @@ async fn backdated_deploy_is_frozen_as_of_deploy_time_and_later_news_sits_beside
         again["captured_at"],
         env.api.snapshot(during).await["captured_at"]
     );
-    assert_eq!(
-        wait_metric(
-            &env.api,
-            "buildsnap_captures_total{outcome=\"complete\"}",
-            3
-        )
-        .await,
-        3
-    );
-    assert_eq!(wait_metric(&env.api, "buildsnap_plugin_calls_total{provider=\"circleci\",call=\"builds_for_commit\",outcome=\"ok\"}", 1).await, 1);
+    expect_metric(
+        &env.api,
+        "buildsnap_captures_total{outcome=\"complete\"}",
+        3,
+    )
+    .await;
+    expect_metric(&env.api, "buildsnap_plugin_calls_total{provider=\"circleci\",call=\"builds_for_commit\",outcome=\"ok\"}", 1).await;
     env.stop().await;
 }
 
@@ -429,20 +426,14 @@ async fn warm_index_captures_without_any_provider_request() {
     assert_eq!(warm_snap["builds"], cold_snap["builds"]);
     assert_eq!(warm_snap["summary"], "success");
     assert!(env.sim.requests().is_empty(), "{:#?}", env.sim.requests());
-    assert_eq!(wait_metric(&env.api, "buildsnap_plugin_calls_total{provider=\"circleci\",call=\"builds_for_commit\",outcome=\"ok\"}", 1).await, 1);
-    assert_eq!(
-        wait_metric(
-            &env.api,
-            "buildsnap_captures_total{outcome=\"complete\"}",
-            2
-        )
-        .await,
-        2
-    );
-    assert_eq!(
-        wait_metric(&env.api, "buildsnap_capture_queue_depth", 0).await,
-        0
-    );
+    expect_metric(&env.api, "buildsnap_plugin_calls_total{provider=\"circleci\",call=\"builds_for_commit\",outcome=\"ok\"}", 1).await;
+    expect_metric(
+        &env.api,
+        "buildsnap_captures_total{outcome=\"complete\"}",
+        2,
+    )
+    .await;
+    expect_metric(&env.api, "buildsnap_capture_queue_depth", 0).await;
     env.stop().await;
 }
 
@@ -482,14 +473,11 @@ async fn deploys_of_one_commit_registered_together_share_one_search() {
         1,
         "one search for four deploys"
     );
-    assert_eq!(
-        wait_metric(
-            &env.api,
-            "buildsnap_captures_total{outcome=\"complete\"}",
-            4
-        )
-        .await,
-        4
-    );
+    expect_metric(
+        &env.api,
+        "buildsnap_captures_total{outcome=\"complete\"}",
+        4,
+    )
+    .await;
     env.stop().await;
 }

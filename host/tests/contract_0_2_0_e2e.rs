@@ -22,15 +22,18 @@ use buildsnap::serve;
 use buildsnap::settings::Settings;
 use serde_json::{Value, json};
 
-const ADMIN: &str = "probe-e2e-admin-token-0123456789";
 const SECRET: &str = "probe-shared-token";
 /// Never contacted: the probe makes no request. Granted because a
 /// plugins-folder plugin reaches nothing the operator did not grant.
 const SERVER: &str = "http://127.0.0.1:9";
 const SHA: &str = "abcdef0123456789abcdef0123456789abcdef01";
 
+#[path = "capture_support/mod.rs"]
+mod capture_support;
 #[path = "support/mod.rs"]
 mod support;
+
+use capture_support::{ADMIN, Api};
 
 fn probe() -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/plugins/dist/probe.wasm");
@@ -178,52 +181,23 @@ async fn a_plugins_own_rate_limit_holds_every_request_of_the_integration_until_i
     );
 }
 
-struct Api {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(ADMIN);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn ok(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let (s, v) = self.call(method.clone(), path, Some(body)).await;
-        assert!((200..300).contains(&s), "{method} {path}: {s} {v}");
-        v
-    }
-
-    async fn hook(&self, token: &str, delivery: &str, body: &str) -> (u16, Value) {
-        let resp = self
-            .http
-            .post(format!("{}/api/v1/webhooks/probe/acme", self.base))
-            .header("x-probe-token", token)
-            .header("x-probe-delivery", delivery)
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
+/// A webhook to the probe's endpoint with its shared token and delivery id.
+async fn hook(api: &Api, token: &str, delivery: &str, body: &str) -> (u16, Value) {
+    let resp = api
+        .http
+        .post(format!("{}/api/v1/webhooks/probe/acme", api.base))
+        .header("x-probe-token", token)
+        .header("x-probe-delivery", delivery)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 #[tokio::test]
@@ -243,10 +217,7 @@ async fn a_child_build_keeps_its_parent_and_a_shared_token_webhook_updates_one_j
         .build()
         .unwrap();
     let server = serve::start(settings).await.unwrap();
-    let api = Api {
-        base: format!("http://{}", server.addr),
-        http: reqwest::Client::new(),
-    };
+    let api = Api::new(server.addr);
     api.ok(
         M::POST,
         "/api/v1/orgs",
@@ -324,15 +295,15 @@ async fn a_child_build_keeps_its_parent_and_a_shared_token_webhook_updates_one_j
     // delivery the host did not verify, so a 401 from either would do; the
     // index below shows nothing was applied).
     let body = format!("child-1 {SHA} test failed");
-    let (s, v) = api.hook("not-the-token", "d-0", &body).await;
+    let (s, v) = hook(&api, "not-the-token", "d-0", &body).await;
     assert_eq!(s, 401, "{v}");
     let (_, s2) = api.call(M::GET, &path, None).await;
     assert!(s2["builds"][1]["current_status"].is_null(), "{s2}");
     // The right one: the job update makes the running child failing.
-    let (s, v) = api.hook(SECRET, "d-1", &body).await;
+    let (s, v) = hook(&api, SECRET, "d-1", &body).await;
     assert!((200..300).contains(&s), "{s} {v}");
     assert_eq!(v["duplicate"], false, "{v}");
-    let (s, v) = api.hook(SECRET, "d-1", &body).await;
+    let (s, v) = hook(&api, SECRET, "d-1", &body).await;
     assert!((200..300).contains(&s) && v["duplicate"] == true, "{s} {v}");
     let (_, snap) = api.call(M::GET, &path, None).await;
     let child = snap["builds"]

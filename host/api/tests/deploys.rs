@@ -12,47 +12,31 @@ use serde_json::{Value, json};
 async fn deploy_registration_rules_and_reads() {
     let w = world().await;
     let reg = "/api/v1/orgs/acme/projects/web/deploys";
-    let r = w
-        .call("POST", reg, Some(&w.all), Some(json!({"sha": "abcdef1"})))
-        .await;
+    let r = w.post(reg, json!({"sha": "abcdef1"})).await;
     assert_error(&r, 404, "project_not_found");
-    w.call(
-        "POST",
+    w.post(
         "/api/v1/orgs/acme/projects",
-        Some(&w.all),
-        Some(json!({"slug": "web", "name": "Web"})),
+        json!({"slug": "web", "name": "Web"}),
     )
     .await;
-    let r = w
-        .call("POST", reg, Some(&w.all), Some(json!({"sha": "abcdef1"})))
-        .await;
+    let r = w.post(reg, json!({"sha": "abcdef1"})).await;
     assert_error(&r, 409, "no_code_deployment");
     with_build_server_on_existing(&w).await;
 
     for bad in ["abc", "abcdefg", "a".repeat(41).as_str(), "abcdef1 "] {
-        let r = w
-            .call("POST", reg, Some(&w.deployer), Some(json!({"sha": bad})))
-            .await;
+        let r = w.as_(&w.deployer).post(reg, json!({"sha": bad})).await;
         assert_error(&r, 400, "invalid_sha");
     }
     let r = w
-        .call(
-            "POST",
-            reg,
-            Some(&w.deployer),
-            Some(json!({"sha": "abcdef1", "deployed_at": "yesterday"})),
-        )
+        .as_(&w.deployer)
+        .post(reg, json!({"sha": "abcdef1", "deployed_at": "yesterday"}))
         .await;
     assert_error(&r, 400, "invalid_deployed_at");
 
     let before = ts::now();
     let r = w
-        .call(
-            "POST",
-            reg,
-            Some(&w.deployer),
-            Some(json!({"sha": "ABCDEF1234"})),
-        )
+        .as_(&w.deployer)
+        .post(reg, json!({"sha": "ABCDEF1234"}))
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
     let d1 = r.body.clone();
@@ -84,29 +68,21 @@ async fn deploy_registration_rules_and_reads() {
         ("abcdef1234", "circleci", 1)
     );
 
-    let r = w
-        .call("POST", reg, Some(&w.all), Some(json!({"sha": "1234567", "environment": "staging", "deployed_at": "2024-05-01T14:00:00+02:00"})))
-        .await;
+    let r = w.post(reg, json!({"sha": "1234567", "environment": "staging", "deployed_at": "2024-05-01T14:00:00+02:00"})).await;
     assert_eq!(r.status, 202);
     let d2 = r.body.clone();
     assert_eq!(d2["deployed_at"], "2024-05-01T12:00:00Z");
     assert_eq!(d2["environment"], "staging");
 
     // A second code deployment makes omission ambiguous.
-    w.call(
-        "POST",
+    w.post(
         "/api/v1/orgs/acme/projects/web/code-deployments",
-        Some(&w.all),
-        Some(json!({"slug": "eu", "repo_url": "https://github.com/acme/web", "branch": "eu"})),
+        json!({"slug": "eu", "repo_url": "https://github.com/acme/web", "branch": "eu"}),
     )
     .await;
     let r = w
-        .call(
-            "POST",
-            reg,
-            Some(&w.deployer),
-            Some(json!({"sha": "abcdef1"})),
-        )
+        .as_(&w.deployer)
+        .post(reg, json!({"sha": "abcdef1"}))
         .await;
     assert_error(&r, 422, "ambiguous_code_deployment");
     assert!(
@@ -116,21 +92,13 @@ async fn deploy_registration_rules_and_reads() {
             .contains("main, eu")
     );
     let r = w
-        .call(
-            "POST",
-            reg,
-            Some(&w.deployer),
-            Some(json!({"sha": "abcdef1", "code_deployment": "nope"})),
-        )
+        .as_(&w.deployer)
+        .post(reg, json!({"sha": "abcdef1", "code_deployment": "nope"}))
         .await;
     assert_error(&r, 422, "unknown_code_deployment");
     let r = w
-        .call(
-            "POST",
-            reg,
-            Some(&w.deployer),
-            Some(json!({"sha": "fedcba9", "code_deployment": "eu"})),
-        )
+        .as_(&w.deployer)
+        .post(reg, json!({"sha": "fedcba9", "code_deployment": "eu"}))
         .await;
     assert_eq!(r.status, 202);
     let d3 = r.body.clone();
@@ -138,18 +106,14 @@ async fn deploy_registration_rules_and_reads() {
     assert_eq!(d3["builds"]["build_project"], Value::Null);
 
     // Project without build server: no_build_server, no capture job.
-    w.call(
-        "POST",
+    w.post(
         "/api/v1/orgs/acme/projects",
-        Some(&w.all),
-        Some(json!({"slug": "docs", "name": "Docs"})),
+        json!({"slug": "docs", "name": "Docs"}),
     )
     .await;
-    w.call(
-        "POST",
+    w.post(
         "/api/v1/orgs/acme/projects/docs/code-deployments",
-        Some(&w.all),
-        Some(json!({"slug": "main", "repo_url": "https://github.com/acme/docs", "branch": "main"})),
+        json!({"slug": "main", "repo_url": "https://github.com/acme/docs", "branch": "main"}),
     )
     .await;
     // Consume the wake-up left by the pending registrations above.
@@ -161,11 +125,10 @@ async fn deploy_registration_rules_and_reads() {
     .unwrap();
     let depth = w.srv.store.capture_queue_depth().unwrap();
     let r = w
-        .call(
-            "POST",
+        .as_(&w.deployer)
+        .post(
             "/api/v1/orgs/acme/projects/docs/deploys",
-            Some(&w.deployer),
-            Some(json!({"sha": "0000000"})),
+            json!({"sha": "0000000"}),
         )
         .await;
     assert_eq!(r.status, 202);
@@ -186,9 +149,7 @@ async fn deploy_registration_rules_and_reads() {
     let d4 = r.body.clone();
 
     // Reads: newest deployed_at first (d2 is in 2024, so last).
-    let r = w
-        .call("GET", "/api/v1/orgs/acme/deploys", Some(&w.all), None)
-        .await;
+    let r = w.get("/api/v1/orgs/acme/deploys").await;
     let ids: Vec<i64> = r.body["deploys"]
         .as_array()
         .unwrap()
@@ -196,14 +157,7 @@ async fn deploy_registration_rules_and_reads() {
         .map(|d| d["id"].as_i64().unwrap())
         .collect();
     assert_eq!(ids, [&d4, &d3, &d1, &d2].map(|d| d["id"].as_i64().unwrap()));
-    let r = w
-        .call(
-            "GET",
-            "/api/v1/orgs/acme/deploys?project=web&limit=2",
-            Some(&w.all),
-            None,
-        )
-        .await;
+    let r = w.get("/api/v1/orgs/acme/deploys?project=web&limit=2").await;
     let ids: Vec<i64> = r.body["deploys"]
         .as_array()
         .unwrap()
@@ -211,79 +165,34 @@ async fn deploy_registration_rules_and_reads() {
         .map(|d| d["id"].as_i64().unwrap())
         .collect();
     assert_eq!(ids, [&d3, &d1].map(|d| d["id"].as_i64().unwrap()));
-    let r = w
-        .call(
-            "GET",
-            "/api/v1/orgs/acme/deploys?limit=0",
-            Some(&w.all),
-            None,
-        )
-        .await;
+    let r = w.get("/api/v1/orgs/acme/deploys?limit=0").await;
     assert_error(&r, 400, "invalid_limit");
-    let r = w
-        .call(
-            "GET",
-            "/api/v1/orgs/acme/deploys?project=ghost",
-            Some(&w.all),
-            None,
-        )
-        .await;
+    let r = w.get("/api/v1/orgs/acme/deploys?project=ghost").await;
     assert_error(&r, 404, "project_not_found");
     let id1 = d1["id"].as_i64().unwrap();
-    let r = w
-        .call(
-            "GET",
-            &format!("/api/v1/orgs/acme/deploys/{id1}"),
-            Some(&w.all),
-            None,
-        )
-        .await;
+    let r = w.get(&format!("/api/v1/orgs/acme/deploys/{id1}")).await;
     assert_eq!((r.status, &r.body), (200, &d1));
     let r = w
-        .call(
-            "GET",
-            &format!("/api/v1/orgs/acme/deploys/{id1}/builds"),
-            Some(&w.all),
-            None,
-        )
+        .get(&format!("/api/v1/orgs/acme/deploys/{id1}/builds"))
         .await;
     assert_eq!((r.status, &r.body), (200, &d1["builds"]));
-    let r = w
-        .call(
-            "GET",
-            "/api/v1/orgs/acme/deploys/999999",
-            Some(&w.all),
-            None,
-        )
-        .await;
+    let r = w.get("/api/v1/orgs/acme/deploys/999999").await;
     assert_error(&r, 404, "deploy_not_found");
-    let r = w
-        .call("GET", "/api/v1/orgs/acme/deploys/abc", Some(&w.all), None)
-        .await;
+    let r = w.get("/api/v1/orgs/acme/deploys/abc").await;
     assert_error(&r, 404, "deploy_not_found");
 
     // Isolation: globex cannot read acme's deploy, even by id through its own org.
     let r = w
-        .call(
-            "GET",
-            &format!("/api/v1/orgs/globex/deploys/{id1}"),
-            Some(&w.other),
-            None,
-        )
+        .as_(&w.other)
+        .get(&format!("/api/v1/orgs/globex/deploys/{id1}"))
         .await;
     assert_error(&r, 404, "deploy_not_found");
     let r = w
-        .call(
-            "GET",
-            &format!("/api/v1/orgs/acme/deploys/{id1}/builds"),
-            Some(&w.other),
-            None,
-        )
+        .as_(&w.other)
+        .get(&format!("/api/v1/orgs/acme/deploys/{id1}/builds"))
         .await;
     assert_error(&r, 404, "org_not_found");
-    let r = w
-        .call("GET", "/api/v1/orgs/globex/deploys", Some(&w.other), None)
-        .await;
+    let r = w.as_(&w.other).get("/api/v1/orgs/globex/deploys").await;
     assert_eq!(r.body["deploys"], json!([]));
 
     // GET builds returns the stored final snapshot once the worker wrote it.
@@ -299,12 +208,7 @@ async fn deploy_registration_rules_and_reads() {
     };
     assert!(w.srv.store.finish_capture(id1, &fin).unwrap());
     let r = w
-        .call(
-            "GET",
-            &format!("/api/v1/orgs/acme/deploys/{id1}/builds"),
-            Some(&w.all),
-            None,
-        )
+        .get(&format!("/api/v1/orgs/acme/deploys/{id1}/builds"))
         .await;
     assert_eq!(r.body["state"], "complete");
     assert_eq!(r.body["summary"], "success");

@@ -38,11 +38,9 @@ async fn healthz_openapi_metrics_and_request_ids() {
 
     with_build_server(&w).await;
     let r = w
-        .call(
-            "POST",
+        .post(
             "/api/v1/orgs/acme/projects/web/deploys",
-            Some(&w.all),
-            Some(json!({"sha": "abcdef1"})),
+            json!({"sha": "abcdef1"}),
         )
         .await;
     assert_eq!(r.status, 202);
@@ -82,19 +80,16 @@ async fn token_help_url_is_asked_per_server() {
     let w = world().await;
     let path = "/api/v1/providers/circleci/token-help-url";
     assert_error(&w.call("GET", path, None, None).await, 401, "unauthorized");
-    let r = w.call("GET", path, Some(&w.deployer), None).await;
+    let r = w.as_(&w.deployer).get(path).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
         r.body["token_help_url"],
         "https://app.circleci.com/settings/user/tokens"
     );
     let r = w
-        .call(
-            "GET",
-            &format!("{path}?base_url=https%3A%2F%2Fcircleci.example.com"),
-            Some(&w.all),
-            None,
-        )
+        .get(&format!(
+            "{path}?base_url=https%3A%2F%2Fcircleci.example.com"
+        ))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["base_url"], "https://circleci.example.com");
@@ -103,19 +98,10 @@ async fn token_help_url_is_asked_per_server() {
         "https%3A%2F%2Fu%3Ap%40example.com",
         "not-a-url",
     ] {
-        let r = w
-            .call("GET", &format!("{path}?base_url={bad}"), Some(&w.all), None)
-            .await;
+        let r = w.get(&format!("{path}?base_url={bad}")).await;
         assert_error(&r, 422, "invalid_base_url");
     }
-    let r = w
-        .call(
-            "GET",
-            "/api/v1/providers/nope/token-help-url",
-            Some(&w.all),
-            None,
-        )
-        .await;
+    let r = w.get("/api/v1/providers/nope/token-help-url").await;
     assert_error(&r, 404, "unknown_provider");
 }
 
@@ -153,12 +139,7 @@ async fn auth_401_403_404_and_error_shape() {
     }
     // Only admin creates orgs.
     let r = w
-        .call(
-            "POST",
-            "/api/v1/orgs",
-            Some(&w.all),
-            Some(json!({"slug": "x", "name": "X"})),
-        )
+        .post("/api/v1/orgs", json!({"slug": "x", "name": "X"}))
         .await;
     assert_error(&r, 403, "forbidden");
     // register_deploy: only deploy registration.
@@ -202,11 +183,9 @@ async fn auth_401_403_404_and_error_shape() {
         assert_error(&r, 404, "org_not_found");
     }
     let r = w
-        .call(
-            "POST",
+        .post(
             "/api/v1/orgs/globex/tokens",
-            Some(&w.all),
-            Some(json!({"name": "n", "scope": "all"})),
+            json!({"name": "n", "scope": "all"}),
         )
         .await;
     assert_error(&r, 404, "org_not_found");

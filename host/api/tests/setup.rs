@@ -47,11 +47,9 @@ async fn orgs_tokens_projects_code_deployments() {
             .unwrap();
     assert_eq!(r.status(), 400);
     let r = w
-        .call(
-            "POST",
+        .post(
             "/api/v1/orgs/acme/tokens",
-            Some(&w.all),
-            Some(json!({"name": "n", "scope": "root"})),
+            json!({"name": "n", "scope": "root"}),
         )
         .await;
     assert_error(&r, 400, "invalid_scope");
@@ -59,20 +57,16 @@ async fn orgs_tokens_projects_code_deployments() {
     assert!(t.starts_with("bso_") && t.len() > 60);
 
     let r = w
-        .call(
-            "POST",
+        .post(
             "/api/v1/orgs/acme/projects",
-            Some(&w.all),
-            Some(json!({"slug": "-web", "name": "W"})),
+            json!({"slug": "-web", "name": "W"}),
         )
         .await;
     assert_error(&r, 400, "invalid_slug");
     let r = w
-        .call(
-            "POST",
+        .post(
             "/api/v1/orgs/acme/projects",
-            Some(&w.all),
-            Some(json!({"slug": "web", "name": "Web"})),
+            json!({"slug": "web", "name": "Web"}),
         )
         .await;
     assert_eq!(r.status, 201);
@@ -81,21 +75,18 @@ async fn orgs_tokens_projects_code_deployments() {
         json!({"slug": "web", "name": "Web", "code_deployments": [], "build_server": null})
     );
     let r = w
-        .call(
-            "POST",
+        .post(
             "/api/v1/orgs/acme/projects",
-            Some(&w.all),
-            Some(json!({"slug": "web", "name": "Web"})),
+            json!({"slug": "web", "name": "Web"}),
         )
         .await;
     assert_error(&r, 409, "slug_taken");
     // Same slug in another org is fine.
     let r = w
-        .call(
-            "POST",
+        .as_(&w.other)
+        .post(
             "/api/v1/orgs/globex/projects",
-            Some(&w.other),
-            Some(json!({"slug": "web", "name": "G"})),
+            json!({"slug": "web", "name": "G"}),
         )
         .await;
     assert_eq!(r.status, 201);
@@ -130,26 +121,20 @@ async fn orgs_tokens_projects_code_deployments() {
         .await;
     assert_error(&r, 404, "project_not_found");
     let r = w
-        .call(
-            "POST",
+        .post(
             "/api/v1/orgs/acme/projects/web/code-deployments",
-            Some(&w.all),
-            Some(json!({"slug": "A", "repo_url": "r", "branch": "b"})),
+            json!({"slug": "A", "repo_url": "r", "branch": "b"}),
         )
         .await;
     assert_error(&r, 400, "invalid_slug");
 
-    let r = w
-        .call("GET", "/api/v1/orgs/acme/projects", Some(&w.all), None)
-        .await;
+    let r = w.get("/api/v1/orgs/acme/projects").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["projects"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["projects"][0]["code_deployments"][0]["slug"], "prod");
     assert_eq!(r.body["projects"][0]["build_server"], Value::Null);
     // Isolation: globex sees only its own project.
-    let r = w
-        .call("GET", "/api/v1/orgs/globex/projects", Some(&w.other), None)
-        .await;
+    let r = w.as_(&w.other).get("/api/v1/orgs/globex/projects").await;
     assert_eq!(r.body["projects"][0]["name"], "G");
     assert_eq!(r.body["projects"][0]["code_deployments"], json!([]));
 }
@@ -157,9 +142,7 @@ async fn orgs_tokens_projects_code_deployments() {
 #[tokio::test]
 async fn integrations_enable_errors_and_reads() {
     let w = world().await;
-    let r = w
-        .call("GET", "/api/v1/orgs/acme/integrations", Some(&w.all), None)
-        .await;
+    let r = w.get("/api/v1/orgs/acme/integrations").await;
     assert_eq!(r.status, 200);
     let list = r.body["integrations"].as_array().unwrap();
     assert_eq!(list.len(), 2);
@@ -170,33 +153,12 @@ async fn integrations_enable_errors_and_reads() {
                "token_help_url": "https://app.circleci.com/settings/user/tokens", "status": "ok", "last_error": null,
                "webhook_configured": false})
     );
-    let r = w
-        .call(
-            "GET",
-            "/api/v1/orgs/acme/integrations/nope",
-            Some(&w.all),
-            None,
-        )
-        .await;
+    let r = w.get("/api/v1/orgs/acme/integrations/nope").await;
     assert_error(&r, 404, "unknown_provider");
-    let r = w
-        .call(
-            "PUT",
-            "/api/v1/orgs/acme/integrations/nope",
-            Some(&w.all),
-            Some(json!({"token": "good-x"})),
-        )
-        .await;
+    let r = w.enable("nope", json!({"token": "good-x"})).await;
     assert_error(&r, 404, "unknown_provider");
 
-    let r = w
-        .call(
-            "PUT",
-            "/api/v1/orgs/acme/integrations/circleci",
-            Some(&w.all),
-            Some(json!({"token": "wrong"})),
-        )
-        .await;
+    let r = w.enable("circleci", json!({"token": "wrong"})).await;
     assert_error(&r, 422, "invalid_credentials");
     assert!(
         r.body["error"]["message"]
@@ -207,11 +169,9 @@ async fn integrations_enable_errors_and_reads() {
         r.text
     );
     let r = w
-        .call(
-            "PUT",
-            "/api/v1/orgs/acme/integrations/circleci",
-            Some(&w.all),
-            Some(json!({"token": "good-x", "base_url": "https://evil.example"})),
+        .enable(
+            "circleci",
+            json!({"token": "good-x", "base_url": "https://evil.example"}),
         )
         .await;
     assert_error(&r, 422, "host_not_allowed");
@@ -222,20 +182,16 @@ async fn integrations_enable_errors_and_reads() {
             .contains("BUILDSNAP_ALLOW_HOSTS")
     );
     let r = w
-        .call(
-            "PUT",
-            "/api/v1/orgs/acme/integrations/circleci",
-            Some(&w.all),
-            Some(json!({"token": "good-x", "base_url": "http://unreachable.granted.example"})),
+        .enable(
+            "circleci",
+            json!({"token": "good-x", "base_url": "http://unreachable.granted.example"}),
         )
         .await;
     assert_error(&r, 502, "provider_unreachable");
     let r = w
-        .call(
-            "PUT",
-            "/api/v1/orgs/acme/integrations/circleci",
-            Some(&w.all),
-            Some(json!({"token": "good-x", "base_url": "https://broken.granted.example"})),
+        .enable(
+            "circleci",
+            json!({"token": "good-x", "base_url": "https://broken.granted.example"}),
         )
         .await;
     assert_error(&r, 502, "provider_error");
@@ -249,11 +205,9 @@ async fn integrations_enable_errors_and_reads() {
     );
     // The plugin itself may refuse an origin (e.g. a redirect elsewhere).
     let r = w
-        .call(
-            "PUT",
-            "/api/v1/orgs/acme/integrations/circleci",
-            Some(&w.all),
-            Some(json!({"token": "good-x", "base_url": "https://redirect.granted.example"})),
+        .enable(
+            "circleci",
+            json!({"token": "good-x", "base_url": "https://redirect.granted.example"}),
         )
         .await;
     assert_error(&r, 422, "host_not_allowed");
@@ -264,40 +218,22 @@ async fn integrations_enable_errors_and_reads() {
             .contains("BUILDSNAP_ALLOW_HOSTS")
     );
     let r = w
-        .call(
-            "PUT",
-            "/api/v1/orgs/acme/integrations/circleci",
-            Some(&w.all),
-            Some(json!({"token": "good-x", "base_url": "not a url"})),
+        .enable(
+            "circleci",
+            json!({"token": "good-x", "base_url": "not a url"}),
         )
         .await;
     assert_error(&r, 400, "invalid_base_url");
-    let r = w
-        .call(
-            "PUT",
-            "/api/v1/orgs/acme/integrations/circleci",
-            Some(&w.all),
-            Some(json!({"token": ""})),
-        )
-        .await;
+    let r = w.enable("circleci", json!({"token": ""})).await;
     assert_error(&r, 400, "invalid_request");
     // Nothing was stored by the failures.
-    let r = w
-        .call(
-            "GET",
-            "/api/v1/orgs/acme/integrations/circleci",
-            Some(&w.all),
-            None,
-        )
-        .await;
+    let r = w.get("/api/v1/orgs/acme/integrations/circleci").await;
     assert_eq!(r.body["enabled"], false);
 
     let r = w
-        .call(
-            "PUT",
-            "/api/v1/orgs/acme/integrations/circleci",
-            Some(&w.all),
-            Some(json!({"token": "good-x", "base_url": "https://ci.granted.example/"})),
+        .enable(
+            "circleci",
+            json!({"token": "good-x", "base_url": "https://ci.granted.example/"}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -321,12 +257,8 @@ async fn integrations_enable_errors_and_reads() {
     );
     // Isolation: globex's circleci is still disabled.
     let r = w
-        .call(
-            "GET",
-            "/api/v1/orgs/globex/integrations/circleci",
-            Some(&w.other),
-            None,
-        )
+        .as_(&w.other)
+        .get("/api/v1/orgs/globex/integrations/circleci")
         .await;
     assert_eq!(r.body["enabled"], false);
     assert!(
@@ -342,34 +274,20 @@ async fn integrations_enable_errors_and_reads() {
 async fn default_build_server_rules() {
     let w = world().await;
     let p = "/api/v1/orgs/acme/integrations/circleci/default-build-server";
-    w.call(
-        "POST",
+    w.post(
         "/api/v1/orgs/acme/projects",
-        Some(&w.all),
-        Some(json!({"slug": "web", "name": "Web"})),
+        json!({"slug": "web", "name": "Web"}),
     )
     .await;
-    w.call(
-        "POST",
+    w.post(
         "/api/v1/orgs/acme/projects",
-        Some(&w.all),
-        Some(json!({"slug": "api", "name": "Api"})),
+        json!({"slug": "api", "name": "Api"}),
     )
     .await;
-    let r = w
-        .call("PUT", p, Some(&w.all), Some(json!({"project": "web"})))
-        .await;
+    let r = w.put(p, json!({"project": "web"})).await;
     assert_error(&r, 409, "integration_disabled");
-    w.call(
-        "PUT",
-        "/api/v1/orgs/acme/integrations/circleci",
-        Some(&w.all),
-        Some(json!({"token": "good-x"})),
-    )
-    .await;
-    let r = w
-        .call("PUT", p, Some(&w.all), Some(json!({"project": "web"})))
-        .await;
+    w.enable("circleci", json!({"token": "good-x"})).await;
+    let r = w.put(p, json!({"project": "web"})).await;
     assert_error(&r, 409, "no_code_deployment");
     assert!(
         r.body["error"]["message"]
@@ -377,48 +295,24 @@ async fn default_build_server_rules() {
             .unwrap()
             .contains("add a code deployment to project web first")
     );
-    let r = w
-        .call("PUT", p, Some(&w.all), Some(json!({"project": "ghost"})))
-        .await;
+    let r = w.put(p, json!({"project": "ghost"})).await;
     assert_error(&r, 404, "project_not_found");
-    let r = w
-        .call(
-            "PUT",
-            "/api/v1/orgs/acme/integrations/nope/default-build-server",
-            Some(&w.all),
-            Some(json!({"project": "web"})),
-        )
-        .await;
+    let r = w.set_build_server("nope", "web").await;
     assert_error(&r, 404, "unknown_provider");
     for proj in ["web", "api"] {
-        let r = w
-            .call(
-                "POST",
-                &format!("/api/v1/orgs/acme/projects/{proj}/code-deployments"),
-                Some(&w.all),
-                Some(json!({"slug": "main", "repo_url": format!("https://github.com/acme/{proj}"), "branch": "main"})),
-            )
-            .await;
+        let r = w.post(&format!("/api/v1/orgs/acme/projects/{proj}/code-deployments"), json!({"slug": "main", "repo_url": format!("https://github.com/acme/{proj}"), "branch": "main"})).await;
         assert_eq!(r.status, 201);
     }
-    let r = w
-        .call("PUT", p, Some(&w.all), Some(json!({"project": "web"})))
-        .await;
+    let r = w.put(p, json!({"project": "web"})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["default_build_server_for"], json!(["web"]));
     // Repeat: no-op, same answer.
-    let again = w
-        .call("PUT", p, Some(&w.all), Some(json!({"project": "web"})))
-        .await;
+    let again = w.put(p, json!({"project": "web"})).await;
     assert_eq!((again.status, &again.body), (200, &r.body));
     // Several projects may share it.
-    let r = w
-        .call("PUT", p, Some(&w.all), Some(json!({"project": "api"})))
-        .await;
+    let r = w.put(p, json!({"project": "api"})).await;
     assert_eq!(r.body["default_build_server_for"], json!(["api", "web"]));
-    let r = w
-        .call("GET", "/api/v1/orgs/acme/projects", Some(&w.all), None)
-        .await;
+    let r = w.get("/api/v1/orgs/acme/projects").await;
     assert!(
         r.body["projects"]
             .as_array()
@@ -427,57 +321,22 @@ async fn default_build_server_rules() {
             .all(|p| p["build_server"] == "circleci")
     );
     // A project has at most one build server: otherci takes over web.
-    w.call(
-        "PUT",
-        "/api/v1/orgs/acme/integrations/otherci",
-        Some(&w.all),
-        Some(json!({"token": "good-o"})),
-    )
-    .await;
-    let r = w
-        .call(
-            "PUT",
-            "/api/v1/orgs/acme/integrations/otherci/default-build-server",
-            Some(&w.all),
-            Some(json!({"project": "web"})),
-        )
-        .await;
+    w.enable("otherci", json!({"token": "good-o"})).await;
+    let r = w.set_build_server("otherci", "web").await;
     assert_eq!(r.body["default_build_server_for"], json!(["web"]));
-    let r = w
-        .call(
-            "GET",
-            "/api/v1/orgs/acme/integrations/circleci",
-            Some(&w.all),
-            None,
-        )
-        .await;
+    let r = w.get("/api/v1/orgs/acme/integrations/circleci").await;
     assert_eq!(r.body["default_build_server_for"], json!(["api"]));
     // DELETE: the project stops using it; repeat is fine; unknown project 404.
-    let r = w
-        .call("DELETE", &format!("{p}/api"), Some(&w.all), None)
-        .await;
+    let r = w.delete(&format!("{p}/api")).await;
     assert_eq!(r.status, 204);
-    let r = w
-        .call("DELETE", &format!("{p}/api"), Some(&w.all), None)
-        .await;
+    let r = w.delete(&format!("{p}/api")).await;
     assert_eq!(r.status, 204);
-    let r = w
-        .call("DELETE", &format!("{p}/ghost"), Some(&w.all), None)
-        .await;
+    let r = w.delete(&format!("{p}/ghost")).await;
     assert_error(&r, 404, "project_not_found");
-    let r = w
-        .call(
-            "GET",
-            "/api/v1/orgs/acme/integrations/circleci",
-            Some(&w.all),
-            None,
-        )
-        .await;
+    let r = w.get("/api/v1/orgs/acme/integrations/circleci").await;
     assert_eq!(r.body["default_build_server_for"], json!([]));
     // Other org: 404.
-    let r = w
-        .call("PUT", p, Some(&w.other), Some(json!({"project": "web"})))
-        .await;
+    let r = w.as_(&w.other).put(p, json!({"project": "web"})).await;
     assert_error(&r, 404, "org_not_found");
 }
 
@@ -486,14 +345,8 @@ async fn disable_semantics() {
     let w = world().await;
     with_build_server(&w).await;
     let reg = "/api/v1/orgs/acme/projects/web/deploys";
-    let done = w
-        .call("POST", reg, Some(&w.all), Some(json!({"sha": "aaaaaaa"})))
-        .await
-        .body;
-    let pending = w
-        .call("POST", reg, Some(&w.all), Some(json!({"sha": "bbbbbbb"})))
-        .await
-        .body;
+    let done = w.post(reg, json!({"sha": "aaaaaaa"})).await.body;
+    let pending = w.post(reg, json!({"sha": "bbbbbbb"})).await.body;
     let fin = FinalSnapshot {
         state: SnapshotState::Complete,
         summary: Summary::Status(Status::Failed),
@@ -517,31 +370,13 @@ async fn disable_semantics() {
         .body;
 
     let r = w
-        .call(
-            "DELETE",
-            "/api/v1/orgs/acme/integrations/circleci",
-            Some(&w.deployer),
-            None,
-        )
+        .as_(&w.deployer)
+        .delete("/api/v1/orgs/acme/integrations/circleci")
         .await;
     assert_error(&r, 403, "forbidden");
-    let r = w
-        .call(
-            "DELETE",
-            "/api/v1/orgs/acme/integrations/nope",
-            Some(&w.all),
-            None,
-        )
-        .await;
+    let r = w.delete("/api/v1/orgs/acme/integrations/nope").await;
     assert_error(&r, 404, "unknown_provider");
-    let r = w
-        .call(
-            "DELETE",
-            "/api/v1/orgs/acme/integrations/circleci",
-            Some(&w.all),
-            None,
-        )
-        .await;
+    let r = w.delete("/api/v1/orgs/acme/integrations/circleci").await;
     assert_eq!(r.status, 204);
     assert!(r.text.is_empty());
     // The host hears of it (to end in-flight calls), once, after the
@@ -551,14 +386,7 @@ async fn disable_semantics() {
         vec![("acme".to_string(), "circleci".to_string())]
     );
 
-    let r = w
-        .call(
-            "GET",
-            "/api/v1/orgs/acme/integrations/circleci",
-            Some(&w.all),
-            None,
-        )
-        .await;
+    let r = w.get("/api/v1/orgs/acme/integrations/circleci").await;
     assert_eq!(r.body["enabled"], false);
     assert_eq!(r.body["account"], Value::Null);
     assert_eq!(r.body["default_build_server_for"], json!([]));
@@ -570,9 +398,7 @@ async fn disable_semantics() {
             .is_none(),
         "token erased"
     );
-    let r = w
-        .call("GET", "/api/v1/orgs/acme/projects", Some(&w.all), None)
-        .await;
+    let r = w.get("/api/v1/orgs/acme/projects").await;
     assert_eq!(r.body["projects"][0]["build_server"], Value::Null);
     // Captured snapshot stays readable and unchanged.
     let after = w
@@ -600,29 +426,13 @@ async fn disable_semantics() {
     assert!(w.srv.store.next_capture_job().unwrap().is_none());
     assert_eq!(w.srv.store.capture_queue_depth().unwrap(), 0);
     // New deploys: no build server.
-    let r = w
-        .call("POST", reg, Some(&w.all), Some(json!({"sha": "ccccccc"})))
-        .await;
+    let r = w.post(reg, json!({"sha": "ccccccc"})).await;
     assert_eq!(r.body["builds"]["state"], "no_build_server");
     // Setting it as build server again needs it enabled.
-    let r = w
-        .call(
-            "PUT",
-            "/api/v1/orgs/acme/integrations/circleci/default-build-server",
-            Some(&w.all),
-            Some(json!({"project": "web"})),
-        )
-        .await;
+    let r = w.set_build_server("circleci", "web").await;
     assert_error(&r, 409, "integration_disabled");
     // Disabling again is a no-op.
-    let r = w
-        .call(
-            "DELETE",
-            "/api/v1/orgs/acme/integrations/circleci",
-            Some(&w.all),
-            None,
-        )
-        .await;
+    let r = w.delete("/api/v1/orgs/acme/integrations/circleci").await;
     assert_eq!(r.status, 204);
 }
 

@@ -147,6 +147,13 @@ impl Api {
         )
     }
 
+    /// `method path` with `body`, expected to succeed (2xx); its answer.
+    pub async fn ok(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let (s, v) = self.call(method.clone(), path, Some(body)).await;
+        assert!((200..300).contains(&s), "{method} {path}: {s} {v}");
+        v
+    }
+
     pub async fn get(&self, path: &str) -> Value {
         let (s, v) = self.call(reqwest::Method::GET, path, None).await;
         assert_eq!(s, 200, "GET {path}: {v}");
@@ -323,6 +330,13 @@ pub async fn wait_metric(api: &Api, sample: &str, expected: u64) -> u64 {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Waits (10 s at most) for `sample` to reach `expected` and fails the test,
+/// naming the sample, if it does not.
+pub async fn expect_metric(api: &Api, sample: &str, expected: u64) {
+    let got = wait_metric(api, sample, expected).await;
+    assert_eq!(got, expected, "{sample}");
 }
 
 /// Statuses of the snapshot's builds, in order.

@@ -25,6 +25,79 @@ impl World {
     pub async fn call(&self, m: &str, p: &str, t: Option<&str>, b: Option<Value>) -> Resp {
         call(&self.c, m, &self.url(p), t, b).await
     }
+    /// Requests made with `token` (the shorthands below use acme's `all`).
+    pub fn as_<'a>(&'a self, token: &'a str) -> Caller<'a> {
+        Caller { w: self, token }
+    }
+    pub async fn get(&self, p: &str) -> Resp {
+        self.as_(&self.all).get(p).await
+    }
+    pub async fn delete(&self, p: &str) -> Resp {
+        self.as_(&self.all).delete(p).await
+    }
+    pub async fn put(&self, p: &str, b: Value) -> Resp {
+        self.as_(&self.all).put(p, b).await
+    }
+    pub async fn post(&self, p: &str, b: Value) -> Resp {
+        self.as_(&self.all).post(p, b).await
+    }
+
+    /// acme's project `slug`, created (201 expected).
+    pub async fn add_project(&self, slug: &str) {
+        let r = self
+            .post(
+                "/api/v1/orgs/acme/projects",
+                json!({"slug": slug, "name": slug.to_uppercase()}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    /// A `main` code deployment of acme's `project` from
+    /// github.com/acme/`project`, built as gh/acme/`project` (201 expected).
+    pub async fn add_code_deployment(&self, project: &str) {
+        let r = self
+            .post(
+                &format!("/api/v1/orgs/acme/projects/{project}/code-deployments"),
+                json!({"slug": "main", "repo_url": format!("https://github.com/acme/{project}"),
+                       "branch": "main", "build_project": format!("gh/acme/{project}")}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    /// PUT of acme's `provider` integration with `body`, answered as it comes.
+    pub async fn enable(&self, provider: &str, body: Value) -> Resp {
+        self.put(&format!("/api/v1/orgs/acme/integrations/{provider}"), body)
+            .await
+    }
+    /// `provider` made the build server of acme's `project`, answered as it comes.
+    pub async fn set_build_server(&self, provider: &str, project: &str) -> Resp {
+        self.put(
+            &format!("/api/v1/orgs/acme/integrations/{provider}/default-build-server"),
+            json!({"project": project}),
+        )
+        .await
+    }
+}
+
+/// Requests of one token against the world's server.
+pub struct Caller<'a> {
+    w: &'a World,
+    token: &'a str,
+}
+
+impl Caller<'_> {
+    pub async fn get(&self, p: &str) -> Resp {
+        self.w.call("GET", p, Some(self.token), None).await
+    }
+    pub async fn delete(&self, p: &str) -> Resp {
+        self.w.call("DELETE", p, Some(self.token), None).await
+    }
+    pub async fn put(&self, p: &str, b: Value) -> Resp {
+        self.w.call("PUT", p, Some(self.token), Some(b)).await
+    }
+    pub async fn post(&self, p: &str, b: Value) -> Resp {
+        self.w.call("POST", p, Some(self.token), Some(b)).await
+    }
 }
 
 pub async fn token(c: &reqwest::Client, base: &str, org: &str, by: &str, scope: &str) -> String {
@@ -94,68 +167,15 @@ pub async fn world() -> World {
 
 /// acme/web with one code deployment; circleci enabled and its build server.
 pub async fn with_build_server(w: &World) {
-    let r = w
-        .call(
-            "POST",
-            "/api/v1/orgs/acme/projects",
-            Some(&w.all),
-            Some(json!({"slug": "web", "name": "Web"})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let r = w
-        .call(
-            "POST",
-            "/api/v1/orgs/acme/projects/web/code-deployments",
-            Some(&w.all),
-            Some(json!({"slug": "main", "repo_url": "https://github.com/acme/web", "branch": "main", "build_project": "gh/acme/web"})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let r = w
-        .call(
-            "PUT",
-            "/api/v1/orgs/acme/integrations/circleci",
-            Some(&w.all),
-            Some(json!({"token": "good-abc"})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let r = w
-        .call(
-            "PUT",
-            "/api/v1/orgs/acme/integrations/circleci/default-build-server",
-            Some(&w.all),
-            Some(json!({"project": "web"})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
+    w.add_project("web").await;
+    with_build_server_on_existing(w).await;
 }
 
+/// [`with_build_server`] for a world where acme/web already exists.
 pub async fn with_build_server_on_existing(w: &World) {
-    let r = w
-        .call(
-            "POST",
-            "/api/v1/orgs/acme/projects/web/code-deployments",
-            Some(&w.all),
-            Some(json!({"slug": "main", "repo_url": "https://github.com/acme/web", "branch": "main", "build_project": "gh/acme/web"})),
-        )
-        .await;
-    assert_eq!(r.status, 201);
-    w.call(
-        "PUT",
-        "/api/v1/orgs/acme/integrations/circleci",
-        Some(&w.all),
-        Some(json!({"token": "good-abc"})),
-    )
-    .await;
-    let r = w
-        .call(
-            "PUT",
-            "/api/v1/orgs/acme/integrations/circleci/default-build-server",
-            Some(&w.all),
-            Some(json!({"project": "web"})),
-        )
-        .await;
-    assert_eq!(r.status, 200);
+    w.add_code_deployment("web").await;
+    let r = w.enable("circleci", json!({"token": "good-abc"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = w.set_build_server("circleci", "web").await;
+    assert_eq!(r.status, 200, "{}", r.text);
 }

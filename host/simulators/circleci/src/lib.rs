@@ -18,7 +18,7 @@
 pub mod admin;
 pub mod auth;
 pub mod builder;
-pub mod clock;
+pub use sim_kit::clock;
 pub mod devlake;
 pub mod error;
 pub mod faults;

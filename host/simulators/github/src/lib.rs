@@ -19,7 +19,7 @@ pub mod admin;
 pub mod auth;
 pub mod builder;
 pub mod cases;
-pub mod clock;
+pub use sim_kit::clock;
 pub mod conditional;
 pub mod error;
 pub mod faults;

@@ -2,8 +2,8 @@
 //!
 //! Simulated time is `base + (real elapsed since base was set, if running)`.
 //! Tests usually keep it frozen and call [`SimClock::advance`] to move a
-//! running workflow to its final state deterministically; the binary lets it
-//! run with real time. Every change wakes the webhook dispatcher.
+//! simulated build through its states deterministically; a simulator's
+//! binary lets it run with real time. Every change wakes the webhook dispatcher.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -86,7 +86,7 @@ impl SimClock {
     }
 
     /// Resolves when the clock is next changed by `set`/`advance`/`set_running`.
-    pub(crate) fn changed(&self) -> Arc<Notify> {
+    pub fn changed(&self) -> Arc<Notify> {
         self.changed.clone()
     }
 }
