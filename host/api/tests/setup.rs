@@ -158,74 +158,53 @@ async fn integrations_enable_errors_and_reads() {
     let r = w.enable("nope", json!({"token": "good-x"})).await;
     assert_error(&r, 404, "unknown_provider");
 
-    let r = w.enable("circleci", json!({"token": "wrong"})).await;
-    assert_error(&r, 422, "invalid_credentials");
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("Invalid token provided."),
-        "{}",
-        r.text
-    );
-    let r = w
-        .enable(
-            "circleci",
+    // Each refusal: the body, the answer, and what its message must say.
+    let refusals = [
+        (
+            json!({"token": "wrong"}),
+            422,
+            "invalid_credentials",
+            "Invalid token provided.",
+        ),
+        (
             json!({"token": "good-x", "base_url": "https://evil.example"}),
-        )
-        .await;
-    assert_error(&r, 422, "host_not_allowed");
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("BUILDSNAP_ALLOW_HOSTS")
-    );
-    let r = w
-        .enable(
-            "circleci",
+            422,
+            "host_not_allowed",
+            "BUILDSNAP_ALLOW_HOSTS",
+        ),
+        (
             json!({"token": "good-x", "base_url": "http://unreachable.granted.example"}),
-        )
-        .await;
-    assert_error(&r, 502, "provider_unreachable");
-    let r = w
-        .enable(
-            "circleci",
+            502,
+            "provider_unreachable",
+            "",
+        ),
+        (
             json!({"token": "good-x", "base_url": "https://broken.granted.example"}),
-        )
-        .await;
-    assert_error(&r, 502, "provider_error");
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("plugin trapped"),
-        "{}",
-        r.text
-    );
-    // The plugin itself may refuse an origin (e.g. a redirect elsewhere).
-    let r = w
-        .enable(
-            "circleci",
+            502,
+            "provider_error",
+            "plugin trapped",
+        ),
+        // The plugin itself may refuse an origin (e.g. a redirect elsewhere).
+        (
             json!({"token": "good-x", "base_url": "https://redirect.granted.example"}),
-        )
-        .await;
-    assert_error(&r, 422, "host_not_allowed");
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("BUILDSNAP_ALLOW_HOSTS")
-    );
-    let r = w
-        .enable(
-            "circleci",
+            422,
+            "host_not_allowed",
+            "BUILDSNAP_ALLOW_HOSTS",
+        ),
+        (
             json!({"token": "good-x", "base_url": "not a url"}),
-        )
-        .await;
-    assert_error(&r, 400, "invalid_base_url");
-    let r = w.enable("circleci", json!({"token": ""})).await;
-    assert_error(&r, 400, "invalid_request");
+            400,
+            "invalid_base_url",
+            "",
+        ),
+        (json!({"token": ""}), 400, "invalid_request", ""),
+    ];
+    for (body, status, code, says) in refusals {
+        let r = w.enable("circleci", body.clone()).await;
+        assert_error(&r, status, code);
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{body}: {}", r.text);
+    }
     // Nothing was stored by the failures.
     let r = w.get("/api/v1/orgs/acme/integrations/circleci").await;
     assert_eq!(r.body["enabled"], false);
