@@ -265,6 +265,11 @@ pub struct ServeArgs {
     /// Which plugins to load.
     #[command(flatten)]
     pub plugins: PluginArgs,
+    /// Reload the plugins folder when a file in it is added, changed or
+    /// removed (`false`: only SIGHUP reloads it).
+    #[arg(long, env = "BUILDSNAP_WATCH_PLUGINS", default_value_t = true,
+          action = clap::ArgAction::Set)]
+    pub watch_plugins: bool,
     /// Admin bearer token. Default: generated at first start, printed
     /// once, stored hashed.
     #[arg(long, env = "BUILDSNAP_ADMIN_TOKEN", hide_env_values = true)]
@@ -342,6 +347,7 @@ impl ServeArgs {
     pub fn settings(&self) -> Result<Settings, SettingsError> {
         let b = self.plugins.apply(self.data.apply(Settings::builder()));
         b.listen(self.listen)
+            .watch_plugins(self.watch_plugins)
             .admin_token(self.admin_token.clone())
             .sync_interval(Duration::from_secs(self.sync_interval))
             .capture_with(|c| {

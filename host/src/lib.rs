@@ -11,6 +11,7 @@ pub mod demo;
 pub mod logging;
 pub mod pipeline;
 pub mod plugin_kit;
+pub mod plugin_watch;
 pub mod runtime;
 pub mod serve;
 pub mod services;

@@ -8,6 +8,7 @@ use buildsnap_store::{SecretKey, Store};
 
 use crate::alerts::AlertSender;
 use crate::capture::{Capture, CaptureHandle};
+use crate::plugin_watch::PluginWatch;
 use crate::runtime::Registry;
 use crate::runtime::origin::AllowList;
 use crate::services::Services;
@@ -60,6 +61,7 @@ pub struct Server {
     background: Option<CaptureHandle>,
     upkeep: Option<Upkeep>,
     alerts: Option<AlertSender>,
+    watch: Option<PluginWatch>,
 }
 
 impl Server {
@@ -79,6 +81,9 @@ impl Server {
             }
             if let Some(a) = self.alerts.take() {
                 a.stop().await;
+            }
+            if let Some(w) = self.watch.take() {
+                w.stop().await;
             }
         };
         let (served, ()) = tokio::join!(&mut self.task, background);
@@ -130,6 +135,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<Server> {
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;
+    // Before any background work: a watch that cannot start fails the start.
+    let watch = PluginWatch::start(capture.clone(), settings.watch_plugins)?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         app.serve(listener, async move {
@@ -154,6 +161,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Server> {
         background: Some(background),
         upkeep: Some(upkeep),
         alerts: Some(alerts),
+        watch,
     })
 }
 

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use buildsnap_services::{
-    CommitBuilds, CommitBuildsError, HostServices, ProviderInfo, ValidateError, WebhookAck,
-    WebhookError, WebhookRequest,
+    CommitBuilds, CommitBuildsError, HostServices, PluginFileInfo, ProviderInfo, ValidateError,
+    WebhookAck, WebhookError, WebhookRequest,
 };
 use buildsnap_store::{Account, ProviderToken};
 use url::Url;
@@ -19,7 +19,7 @@ use crate::capture::Capture;
 use crate::runtime::origin::{AllowList, Origin, has_credentials};
 use crate::runtime::plugin::ProviderErrorText;
 use crate::runtime::wit::ProviderError;
-use crate::runtime::{CallError, Credential, Integration};
+use crate::runtime::{CallError, Credential, Integration, PluginInfo};
 
 /// The services the HTTP API uses, backed by the real plugins and captures.
 pub struct Services {
@@ -74,6 +74,31 @@ fn validate_error(err: CallError) -> ValidateError {
     }
 }
 
+/// What the API says of a provider plugin.
+fn provider_info(info: &PluginInfo, status: &str) -> ProviderInfo {
+    ProviderInfo {
+        id: info.id.clone(),
+        name: info.name.clone(),
+        version: info.version.clone(),
+        api_version: info.api_version.clone(),
+        token_help_url: info.token_help_url.clone(),
+        status: status.into(),
+        default_base_url: info
+            .default_base_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_string(),
+    }
+}
+
+/// The snake_case word serde gives a unit variant.
+fn label(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 /// The metrics label of a webhook delivery's outcome.
 fn webhook_label(out: &Result<WebhookAck, WebhookError>) -> &'static str {
     match out {
@@ -89,22 +114,30 @@ fn webhook_label(out: &Result<WebhookAck, WebhookError>) -> &'static str {
 #[async_trait::async_trait]
 impl HostServices for Services {
     fn providers(&self) -> Vec<ProviderInfo> {
+        let registry = &self.capture.registry;
+        let loaded = registry.plugins().map(|p| provider_info(&p.info, "ok"));
+        let unloaded = registry
+            .unloaded()
+            .into_iter()
+            .map(|info| provider_info(&info, "not_loaded"));
+        loaded.chain(unloaded).collect()
+    }
+
+    fn plugin_files(&self) -> Vec<PluginFileInfo> {
         self.capture
             .registry
-            .plugins()
-            .map(|p| ProviderInfo {
-                id: p.info.id.clone(),
-                name: p.info.name.clone(),
-                version: p.info.version.clone(),
-                api_version: p.info.api_version.clone(),
-                token_help_url: p.info.token_help_url.clone(),
-                status: "ok".into(),
-                default_base_url: p
-                    .info
-                    .default_base_url
-                    .as_str()
-                    .trim_end_matches('/')
-                    .to_string(),
+            .files()
+            .into_iter()
+            .map(|f| PluginFileInfo {
+                path: f.path,
+                state: label(&f.state),
+                provider: f.provider,
+                version: f.version,
+                sha256: f.sha256,
+                serving_sha256: f.serving_sha256,
+                cache: f.cache.map(|c| label(&c)),
+                changed_at: f.changed_at,
+                last_error: f.last_error,
             })
             .collect()
     }

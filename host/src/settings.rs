@@ -54,6 +54,10 @@ pub struct Settings {
     pub secret_key_file: Option<PathBuf>,
     /// Extra provider plugins (`*.wasm`) besides the built-in ones.
     pub plugins_dir: Option<PathBuf>,
+    /// Reload the plugins folder when its files change. Off, only SIGHUP
+    /// reloads it: for folders where file events do not arrive (network
+    /// file systems) or operators who want each change applied by hand.
+    pub watch_plugins: bool,
     /// Extra outbound origins granted to plugins, comma-separated patterns.
     pub allow_hosts: String,
     /// The admin bearer token; generated at first start when absent.
@@ -83,6 +87,7 @@ impl std::fmt::Debug for Settings {
             .field("secret_key", &redact(&self.secret_key))
             .field("secret_key_file", &self.secret_key_file)
             .field("plugins_dir", &self.plugins_dir)
+            .field("watch_plugins", &self.watch_plugins)
             .field("allow_hosts", &self.allow_hosts)
             .field("admin_token", &redact(&self.admin_token))
             .field("plugin_timeout", &self.plugin_timeout)
@@ -103,6 +108,7 @@ impl Default for Settings {
             secret_key: None,
             secret_key_file: None,
             plugins_dir: None,
+            watch_plugins: true,
             allow_hosts: String::new(),
             admin_token: None,
             plugin_timeout: DEFAULT_CALL_TIMEOUT,
@@ -179,6 +185,13 @@ impl SettingsBuilder {
     /// Extra provider plugins.
     pub fn plugins_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.0.plugins_dir = dir;
+        self
+    }
+
+    /// Whether file changes reload the plugins folder (default true;
+    /// SIGHUP always does).
+    pub fn watch_plugins(mut self, on: bool) -> Self {
+        self.0.watch_plugins = on;
         self
     }
 

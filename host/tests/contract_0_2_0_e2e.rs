@@ -52,8 +52,9 @@ async fn the_call_context_reaches_token_help_url_and_list_projects_pages() {
         .await
         .unwrap();
     assert!(registry.failures().is_empty(), "{:?}", registry.failures());
-    let mut versions: Vec<(&str, &str)> = registry
-        .plugins()
+    let plugins: Vec<_> = registry.plugins().collect();
+    let mut versions: Vec<(&str, &str)> = plugins
+        .iter()
         .map(|p| (p.id(), p.info.api_version.as_str()))
         .collect();
     versions.sort();

@@ -28,7 +28,7 @@ async fn broken_and_incompatible_files_are_skipped_while_others_load() {
         .build()
         .await
         .unwrap();
-    let ids: Vec<&str> = registry.plugins().map(|p| p.id()).collect();
+    let ids: Vec<String> = registry.plugins().map(|p| p.id().to_string()).collect();
     assert_eq!(ids, ["circleci", "echo", "github-actions"]);
 
     let failures = registry.failures();

@@ -24,10 +24,37 @@ pub struct ProviderInfo {
     pub api_version: String,
     /// Where a person creates an API token.
     pub token_help_url: String,
-    /// `ok`, or `failed` when the plugin could not be loaded.
+    /// `ok`; `not_loaded` for a plugin unloaded because its file left the
+    /// plugins folder (listed so its integrations can say they need
+    /// attention until it is back).
     pub status: String,
     /// API base used when an integration sets no `base_url`.
     pub default_base_url: String,
+}
+
+/// One file of the plugins folder as the last load or reload left it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PluginFileInfo {
+    /// The file's path.
+    pub path: String,
+    /// `loaded`, `refused` (its current bytes; an earlier version may still
+    /// serve, see `provider`) or `removed`.
+    pub state: String,
+    /// Id of the plugin this file serves, if one does.
+    pub provider: Option<String>,
+    /// Version of the serving plugin.
+    pub version: Option<String>,
+    /// Hex SHA-256 of the bytes on disk at the last look.
+    pub sha256: Option<String>,
+    /// Hex SHA-256 of the bytes that serve.
+    pub serving_sha256: Option<String>,
+    /// `hit` when the serving plugin's compiled code came from the cache,
+    /// `miss` when it was compiled.
+    pub cache: Option<String>,
+    /// When the state last changed (RFC 3339).
+    pub changed_at: String,
+    /// Why the current bytes were refused.
+    pub last_error: Option<String>,
 }
 
 /// Why credentials could not be validated.
@@ -132,8 +159,15 @@ pub enum CommitBuildsError {
 /// count them again.
 #[async_trait::async_trait]
 pub trait HostServices: Send + Sync + 'static {
-    /// One entry per loaded provider plugin.
+    /// One entry per loaded provider plugin, then one per plugin unloaded
+    /// from the plugins folder (status `not_loaded`).
     fn providers(&self) -> Vec<ProviderInfo>;
+
+    /// The plugins folder's files and where each stands (none without a
+    /// folder), for `GET /api/v1/providers`.
+    fn plugin_files(&self) -> Vec<PluginFileInfo> {
+        Vec::new()
+    }
 
     /// Is `base_url`'s origin allowed for this provider (its default origin,
     /// or granted by BUILDSNAP_ALLOW_HOSTS)? `Err` carries the reason.

@@ -29,8 +29,11 @@ struct Lane {
 /// The budgets of every integration.
 pub struct Budget {
     permits: usize,
-    /// Fewer slots for these providers (their `max-concurrency`).
-    caps: HashMap<String, usize>,
+    /// Fewer slots for these providers (their `max-concurrency`). A lane
+    /// takes its size when first used: a cap set later (a plugin loaded
+    /// while serving) applies to the integrations not yet served, and a
+    /// changed cap of one already served to the next start.
+    caps: Mutex<HashMap<String, usize>>,
     lanes: Mutex<HashMap<(String, String), Arc<Lane>>>,
 }
 
@@ -69,20 +72,31 @@ impl Budget {
     pub fn new(permits: usize) -> Budget {
         Budget {
             permits: permits.max(2),
-            caps: HashMap::new(),
+            caps: Mutex::default(),
             lanes: Mutex::new(HashMap::new()),
         }
     }
 
     /// At most `cap` slots per integration of `provider` (at least 1).
-    pub fn with_cap(mut self, provider: &str, cap: usize) -> Budget {
-        self.caps.insert(provider.to_string(), cap.max(1));
+    pub fn with_cap(self, provider: &str, cap: usize) -> Budget {
+        self.set_cap(provider, cap);
         self
+    }
+
+    /// Sets `provider`'s cap unless one is set (see the note on `caps`).
+    pub fn set_cap(&self, provider: &str, cap: usize) {
+        self.caps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(provider.to_string())
+            .or_insert(cap.max(1));
     }
 
     /// Slots per integration of `provider`.
     pub fn slots(&self, provider: &str) -> usize {
         self.caps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
             .get(provider)
             .map_or(self.permits, |&cap| cap.min(self.permits))
     }

@@ -131,6 +131,18 @@ impl Capture {
         })
     }
 
+    /// Takes up a change of the loaded plugins (a reload of the plugins
+    /// folder): a provider loaded since gets its `max-concurrency` cap, and
+    /// queued captures are woken, since those waiting for a plugin to come
+    /// back may now run.
+    pub fn plugins_changed(&self) {
+        for plugin in self.registry.plugins() {
+            self.budget
+                .set_cap(&plugin.info.id, plugin.info.max_concurrency as usize);
+        }
+        self.notify.notify_one();
+    }
+
     /// Holds the single-flight lock of one commit search for as long as the
     /// returned guard lives.
     pub(crate) async fn search_lock(&self, key: String) -> SearchGuard<'_> {

@@ -24,7 +24,8 @@ pub struct ArtifactCache {
 }
 
 /// Whether a load was served from the cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CacheOutcome {
     /// A valid precompiled artifact was deserialised: no compilation.
     Hit,

@@ -124,6 +124,14 @@ pub enum LoadError {
         /// Which field is wrong and why.
         reason: String,
     },
+    /// The file could not be read.
+    #[error("{origin}: cannot be read: {reason}")]
+    Unreadable {
+        /// The file's path.
+        origin: String,
+        /// What the operating system said.
+        reason: String,
+    },
     /// Another loaded plugin already has this id.
     #[error("{origin}: plugin id `{id}` is already loaded from {other}")]
     Duplicate {

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod conditional;
 pub mod credential;
 pub mod engine;
+pub mod folder;
 pub mod limits;
 pub mod loader;
 pub mod origin;
@@ -18,6 +19,7 @@ pub mod url_rules;
 pub mod wit;
 
 pub use credential::Credential;
+pub use folder::{FileState, PluginFile, ReloadReport};
 pub use loader::{LoadError, PluginSource, Provenance};
 pub use plugin::{CallError, Integration, Plugin, PluginInfo};
 pub use registry::{LoadFailure, Registry, RegistryBuilder};

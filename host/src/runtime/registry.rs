@@ -1,11 +1,14 @@
 //! The set of loaded plugins: the built-in components (CircleCI, GitHub
-//! Actions) plus every
-//! `*.wasm` in the operator's plugins folder. A file that cannot be loaded
-//! is skipped with a log line and recorded, while the rest load.
+//! Actions) plus every `*.wasm` in the operator's plugins folder. A file
+//! that cannot be loaded is skipped with a log line and recorded, while
+//! the rest load; [`Registry::reload`] takes up the folder's changes
+//! while the server runs ([`super::folder`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+
+use super::folder::{Folder, Loaded, PluginFile, ReloadReport};
 
 use super::cache::{ArtifactCache, CacheOutcome};
 use super::engine::EngineSettings;
@@ -14,7 +17,7 @@ use super::loader::{LoadError, Loader, PluginSource, Provenance};
 use super::origin::AllowList;
 use super::outbound::Outbound;
 use super::pause::Pauses;
-use super::plugin::Plugin;
+use super::plugin::{Plugin, PluginInfo};
 
 /// The CircleCI component, built by `cargo xtask plugins` and committed,
 /// so that building the host needs no wasm toolchain.
@@ -43,11 +46,17 @@ pub struct LoadFailure {
 
 /// Loaded plugins by id.
 pub struct Registry {
-    plugins: BTreeMap<String, Arc<Plugin>>,
+    /// The plugins and the folder's files; written at load and at each
+    /// reload, read (an `Arc` cloned out) by every call.
+    loaded: RwLock<Loaded>,
+    /// Refusals of built-in and embedded sources (the folder's are in its
+    /// files' states).
     failures: Vec<LoadFailure>,
     cache_outcomes: BTreeMap<String, CacheOutcome>,
     /// The HTTP client and rate-limit pauses every plugin's calls share.
     outbound: Arc<Outbound>,
+    /// The plugins folder, when there is one.
+    folder: Option<Folder>,
 }
 
 /// Builds a [`Registry`]. Defaults: built-in plugin on, no plugins folder,
@@ -154,33 +163,12 @@ impl RegistryBuilder {
         }
         sources.extend(self.extra.into_iter().map(|s| (s, Provenance::Bundled)));
         let mut registry = Registry {
-            plugins: BTreeMap::new(),
+            loaded: RwLock::default(),
             failures: Vec::new(),
             cache_outcomes: BTreeMap::new(),
             outbound,
+            folder: None,
         };
-        if let Some(dir) = &self.plugins_dir {
-            let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-                .map_err(|e| anyhow::anyhow!("plugins dir {}: {e}", dir.display()))?
-                .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|ext| ext == "wasm") && p.is_file())
-                .collect();
-            paths.sort();
-            for path in paths {
-                match std::fs::read(&path) {
-                    Ok(bytes) => sources.push((
-                        PluginSource {
-                            origin: path.display().to_string(),
-                            bytes,
-                        },
-                        Provenance::PluginsFolder,
-                    )),
-                    Err(err) => {
-                        tracing::error!(path = %path.display(), error = %err, "cannot read plugin file; skipped")
-                    }
-                }
-            }
-        }
         for (source, provenance) in sources {
             let origin = source.origin.clone();
             match loader.load(source, provenance).await {
@@ -194,6 +182,18 @@ impl RegistryBuilder {
                 }
             }
         }
+        if let Some(dir) = self.plugins_dir {
+            let folder = Folder {
+                dir,
+                loader,
+                reloading: tokio::sync::Mutex::new(()),
+            };
+            folder
+                .reload(&registry.loaded)
+                .await
+                .map_err(|e| anyhow::anyhow!("plugins dir {}: {e}", folder.dir.display()))?;
+            registry.folder = Some(folder);
+        }
         Ok(registry)
     }
 }
@@ -206,7 +206,8 @@ impl Registry {
 
     fn add(&mut self, plugin: Plugin, cache: CacheOutcome) {
         let id = plugin.info.id.clone();
-        if let Some(existing) = self.plugins.get(&id) {
+        let plugins = &mut self.loaded.get_mut().unwrap().plugins;
+        if let Some(existing) = plugins.get(&id) {
             let error = LoadError::Duplicate {
                 origin: plugin.info.source.clone(),
                 id: id.clone(),
@@ -223,43 +224,78 @@ impl Registry {
             plugin = %id, version = %plugin.info.version, contract = %plugin.info.api_version,
             source = %plugin.info.source, cache = ?cache, "plugin loaded"
         );
-        let ungranted = plugin.ungranted_origins();
-        if !ungranted.is_empty() {
-            let list = ungranted
-                .iter()
-                .map(|o| o.to_string())
-                .collect::<Vec<_>>()
-                .join(",");
-            let why = match plugin.info.provenance {
-                Provenance::PluginsFolder => {
-                    "plugin from the plugins folder: the origins it declares, its default included, are reachable only when BUILDSNAP_ALLOW_HOSTS grants them"
-                }
-                Provenance::Bundled => {
-                    "the plugin declares origins BUILDSNAP_ALLOW_HOSTS does not grant"
-                }
-            };
-            tracing::warn!(
-                plugin = %id, source = %plugin.info.source, ungranted = %list,
-                "{why}; to let it reach them set BUILDSNAP_ALLOW_HOSTS={list}"
-            );
-        }
+        warn_ungranted(&plugin);
         self.cache_outcomes.insert(id.clone(), cache);
-        self.plugins.insert(id, Arc::new(plugin));
+        plugins.insert(id, Arc::new(plugin));
     }
 
-    /// The loaded plugin with this id.
+    /// The loaded plugin with this id. A call keeps the `Arc` it got: a
+    /// reload that swaps the plugin meanwhile does not disturb it.
     pub fn get(&self, id: &str) -> Option<Arc<Plugin>> {
-        self.plugins.get(id).cloned()
+        self.loaded.read().unwrap().plugins.get(id).cloned()
     }
 
-    /// Loaded plugins in id order.
-    pub fn plugins(&self) -> impl Iterator<Item = &Arc<Plugin>> {
-        self.plugins.values()
+    /// Loaded plugins in id order, as they are now.
+    pub fn plugins(&self) -> std::vec::IntoIter<Arc<Plugin>> {
+        let loaded = self.loaded.read().unwrap();
+        loaded
+            .plugins
+            .values()
+            .cloned()
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 
-    /// The sources that were refused, in load order.
-    pub fn failures(&self) -> &[LoadFailure] {
-        &self.failures
+    /// The sources that are refused now: built-in and embedded ones at
+    /// load, then each plugins-folder file whose current bytes were refused.
+    pub fn failures(&self) -> Vec<LoadFailure> {
+        let loaded = self.loaded.read().unwrap();
+        let files = loaded.files.values().filter_map(|f| {
+            f.error.clone().map(|error| LoadFailure {
+                source: f.path.clone(),
+                error,
+            })
+        });
+        self.failures.iter().cloned().chain(files).collect()
+    }
+
+    /// The plugins folder's files and where each stands, in path order
+    /// (none without a folder).
+    pub fn files(&self) -> Vec<PluginFile> {
+        self.loaded
+            .read()
+            .unwrap()
+            .files
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// What plugins unloaded because their file was removed described
+    /// themselves as (until the file is back).
+    pub fn unloaded(&self) -> Vec<PluginInfo> {
+        self.loaded
+            .read()
+            .unwrap()
+            .unloaded
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Takes up the plugins folder's changes: new and changed files are
+    /// loaded and swapped in, refused ones leave the loaded version
+    /// serving, removed ones are unloaded. Without a folder: nothing to do.
+    pub async fn reload(&self) -> std::io::Result<ReloadReport> {
+        match &self.folder {
+            Some(folder) => folder.reload(&self.loaded).await,
+            None => Ok(ReloadReport::default()),
+        }
+    }
+
+    /// The plugins folder, when there is one.
+    pub fn plugins_dir(&self) -> Option<&std::path::Path> {
+        self.folder.as_ref().map(|f| f.dir.as_path())
     }
 
     /// The integrations' rate-limit pauses (shared by every plugin call);
@@ -271,5 +307,31 @@ impl Registry {
     /// Whether a plugin's compiled code came from the on-disk cache.
     pub fn cache_outcome(&self, id: &str) -> Option<CacheOutcome> {
         self.cache_outcomes.get(id).copied()
+    }
+}
+
+/// Logs the origins `plugin` declares that the operator's grants do not
+/// cover, with the setting that would grant them.
+pub(super) fn warn_ungranted(plugin: &Plugin) {
+    let id = &plugin.info.id;
+    let ungranted = plugin.ungranted_origins();
+    if !ungranted.is_empty() {
+        let list = ungranted
+            .iter()
+            .map(|o| o.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let why = match plugin.info.provenance {
+            Provenance::PluginsFolder => {
+                "plugin from the plugins folder: the origins it declares, its default included, are reachable only when BUILDSNAP_ALLOW_HOSTS grants them"
+            }
+            Provenance::Bundled => {
+                "the plugin declares origins BUILDSNAP_ALLOW_HOSTS does not grant"
+            }
+        };
+        tracing::warn!(
+            plugin = %id, source = %plugin.info.source, ungranted = %list,
+            "{why}; to let it reach them set BUILDSNAP_ALLOW_HOSTS={list}"
+        );
     }
 }

@@ -15,6 +15,19 @@ use crate::state::{AppState, Req};
 
 /// `<integration>`: stored state merged with the plugin's facts.
 fn integration_json(info: &ProviderInfo, st: &IntegrationState) -> serde_json::Value {
+    // An enabled integration whose plugin left the plugins folder cannot
+    // capture until the plugin is back: it needs attention, and says why.
+    let (status, last_error) = if st.enabled && info.status == "not_loaded" {
+        (
+            "needs_attention".to_string(),
+            Some(format!(
+                "the {} plugin is not loaded: its file was removed from the plugins folder",
+                info.id
+            )),
+        )
+    } else {
+        (st.status.clone(), st.last_error.clone())
+    };
     serde_json::json!({
         "provider": info.id,
         "name": info.name,
@@ -23,8 +36,8 @@ fn integration_json(info: &ProviderInfo, st: &IntegrationState) -> serde_json::V
         "base_url": st.base_url.clone().unwrap_or_else(|| info.default_base_url.clone()),
         "default_build_server_for": st.default_build_server_for,
         "token_help_url": info.token_help_url,
-        "status": st.status,
-        "last_error": st.last_error,
+        "status": status,
+        "last_error": last_error,
         "webhook_configured": st.webhook_configured,
     })
 }

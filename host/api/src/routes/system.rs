@@ -105,8 +105,9 @@ pub(super) fn providers(state: &Arc<AppState>, req: &Req) -> Result<Resp, ApiErr
             })
         })
         .collect();
+    let files = state.services.plugin_files();
     Ok(json(
         StatusCode::OK,
-        &serde_json::json!({ "providers": list }),
+        &serde_json::json!({ "providers": list, "plugin_files": files }),
     ))
 }

@@ -62,9 +62,24 @@ async fn steps(cap: &Capture, job: &CaptureJob) -> Step<Outcome> {
     ctx.keep(found).await
 }
 
+/// How long a capture waits before looking again for a plugin unloaded
+/// from the plugins folder.
+const UNLOADED_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The loaded plugin of `provider`.
 fn plugin(cap: &Capture, provider: &str) -> Step<Arc<Plugin>> {
     cap.registry.get(provider).ok_or_else(|| {
+        // A plugin whose file was removed from the plugins folder may come
+        // back (a replacement being copied in): wait for it within the
+        // capture's attempts rather than end the snapshot at once.
+        if cap.registry.unloaded().iter().any(|p| p.id == provider) {
+            return Outcome::Retry {
+                reason: format!(
+                    "the {provider} provider plugin is not loaded (its file was removed from the plugins folder)"
+                ),
+                after: UNLOADED_RETRY,
+            };
+        }
         Outcome::Done(error_snapshot(
             format!("the {provider} provider plugin is not loaded"),
             None,
