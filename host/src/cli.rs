@@ -87,6 +87,49 @@ pub enum PluginCommand {
         #[arg(long, env = "BUILDSNAP_ALLOW_HOSTS", default_value = "")]
         allow_hosts: String,
     },
+    /// Run one export of a component in the real sandbox and print its
+    /// result as JSON; exit 1 when it fails (its error printed as JSON too).
+    Call {
+        /// The component (`.wasm`).
+        file: PathBuf,
+        /// The export, by its WIT name: describe, token-help-url,
+        /// validate-credentials, list-projects, project-for-repo,
+        /// resolve-sha, builds-for-commit, sync, parse-webhook.
+        export: String,
+        /// The export's input as JSON, in the contract types' shape
+        /// (docs/plugin-authors.md).
+        #[arg(long)]
+        input: Option<String>,
+        /// The integration's base URL (default: the plugin's); its origin
+        /// is granted for the call.
+        #[arg(long)]
+        base_url: Option<String>,
+        /// Name of the environment variable holding the provider token
+        /// (a token in a flag would show in process lists).
+        #[arg(long)]
+        token_env: Option<String>,
+        /// A non-secret integration setting, `NAME=VALUE`; repeatable.
+        #[arg(long = "setting", value_parser = setting)]
+        settings: Vec<(String, String)>,
+        /// Another origin the plugin may reach; repeatable.
+        #[arg(long = "allow-host")]
+        allow_hosts: Vec<String>,
+        /// Write every HTTP exchange to this file (the token redacted).
+        #[arg(long, conflicts_with = "replay")]
+        record: Option<PathBuf>,
+        /// Answer HTTP from a file `--record` wrote, with no network; a
+        /// request it has no answer for fails the call, named.
+        #[arg(long)]
+        replay: Option<PathBuf>,
+    },
+}
+
+/// `NAME=VALUE` of `--setting`.
+fn setting(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .filter(|(name, _)| !name.is_empty())
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
 }
 
 /// The server and org the pipeline commands talk to. The org token is read

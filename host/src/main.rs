@@ -46,6 +46,61 @@ async fn main() -> std::process::ExitCode {
                 }
             })
         }
+        Command::Plugin {
+            command:
+                PluginCommand::Call {
+                    file,
+                    export,
+                    input,
+                    base_url,
+                    token_env,
+                    settings,
+                    allow_hosts,
+                    record,
+                    replay,
+                },
+        } => {
+            let _ = logging::init("off", buildsnap::cli::LogFormat::Text);
+            let token = match token_env.map(|var| std::env::var(&var).map_err(|_| var)) {
+                Some(Err(var)) => {
+                    eprintln!("buildsnap: --token-env {var}: the variable is not set");
+                    return std::process::ExitCode::FAILURE;
+                }
+                Some(Ok(token)) => Some(token),
+                None => None,
+            };
+            let args = plugin_kit::CallArgs {
+                file,
+                export,
+                input,
+                base_url,
+                token,
+                settings,
+                allow_hosts,
+                record,
+                replay,
+            };
+            return match plugin_kit::call(args).await {
+                Ok(output) => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&output).unwrap_or_default()
+                    );
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(failure) => {
+                    use plugin_kit::CallFailure::{Export, Unanswered};
+                    if let Export { output, .. } | Unanswered { output, .. } = &failure {
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(output).unwrap_or_default()
+                        );
+                    }
+                    eprintln!("buildsnap: {failure}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
+        }
         Command::Deploy(args) => return exit(pipeline::run_deploy(args).await),
         Command::Gate(args) => return exit(pipeline::run_gate(args).await),
     };

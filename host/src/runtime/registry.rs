@@ -70,6 +70,7 @@ pub struct RegistryBuilder {
     builtin: bool,
     extra: Vec<PluginSource>,
     grants: AllowList,
+    tape: Option<Arc<super::outbound::tape::Tape>>,
 }
 
 impl Default for RegistryBuilder {
@@ -82,6 +83,7 @@ impl Default for RegistryBuilder {
             builtin: true,
             extra: Vec::new(),
             grants: AllowList::default(),
+            tape: None,
         }
     }
 }
@@ -119,6 +121,12 @@ impl RegistryBuilder {
         self.extra.push(source);
         self
     }
+    /// Record every plugin request on `tape`, or answer them from it
+    /// (`buildsnap plugin call --record/--replay`).
+    pub fn tape(mut self, tape: Arc<super::outbound::tape::Tape>) -> Self {
+        self.tape = Some(tape);
+        self
+    }
     /// Origins the operator grants beyond each plugin's default.
     pub fn grants(mut self, grants: AllowList) -> Self {
         self.grants = grants;
@@ -140,7 +148,11 @@ impl RegistryBuilder {
             ),
             None => None,
         };
-        let outbound = Arc::new(Outbound::new(self.limits.http.clone())?);
+        let mut outbound = Outbound::new(self.limits.http.clone())?;
+        if let Some(tape) = self.tape {
+            outbound = outbound.with_tape(tape);
+        }
+        let outbound = Arc::new(outbound);
         let loader = Loader::new(
             engine,
             cache,

@@ -26,6 +26,7 @@ use super::url_rules::{UrlRefusal, parse_plugin_url};
 
 mod message;
 mod policy;
+pub mod tape;
 
 pub use message::{CacheState, OutError, OutRequest, OutResponse};
 pub use policy::CallPolicy;
@@ -42,6 +43,9 @@ pub struct Outbound {
     limits: HttpLimits,
     pauses: Pauses,
     conditional: ConditionalCache,
+    /// Records or replays every exchange (`buildsnap plugin call`); `None`
+    /// in the server.
+    tape: Option<Arc<tape::Tape>>,
 }
 
 /// Per-call state of outbound HTTP: the policy, the deadline and the
@@ -77,7 +81,14 @@ impl Outbound {
             conditional: ConditionalCache::new(limits.conditional_cache_bytes),
             limits,
             pauses: Pauses::new(),
+            tape: None,
         })
+    }
+
+    /// Every request is recorded on, or answered from, `tape`.
+    pub fn with_tape(mut self, tape: Arc<tape::Tape>) -> Self {
+        self.tape = Some(tape);
+        self
     }
 
     /// The HTTP limits every plugin request runs under.
@@ -323,6 +334,29 @@ impl CallHttp {
         for (name, value) in validators {
             headers.insert(name.clone(), value.clone());
         }
+        if let Some(answer) = self
+            .outbound
+            .tape
+            .as_ref()
+            .and_then(|t| t.answer(method.as_str(), url.as_str(), body))
+        {
+            return answer.map(replayed).map_err(|what| {
+                OutError::Other(format!("replay: the recording has no answer for {what}"))
+            });
+        }
+        let sent_headers: Vec<(String, String)> = match &self.outbound.tape {
+            Some(_) => headers
+                .iter()
+                .filter(|(n, _)| auth.is_none_or(|a| *n != a.name))
+                .map(|(n, v)| {
+                    (
+                        n.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         let mut builder = self
             .outbound
             .client
@@ -366,10 +400,37 @@ impl CallHttp {
                 received_at: SystemTime::now(),
             })
         };
-        match tokio::time::timeout(timeout, fut).await {
+        let result = match tokio::time::timeout(timeout, fut).await {
             Ok(result) => result,
             Err(_) => Err(OutError::Timeout),
+        };
+        if let (Some(tape), Ok(answer)) = (&self.outbound.tape, &result) {
+            let mut url = url.to_string();
+            if let Some(auth) = &self.policy.auth {
+                url = url.replace(auth.token.expose(), "[redacted]");
+            }
+            tape.keep(tape::Exchange {
+                method: method.to_string(),
+                url,
+                request_headers: sent_headers,
+                request_body: body.map(tape::Body::of),
+                status: answer.status,
+                headers: answer.headers.clone(),
+                body: tape::Body::of(&answer.body),
+            });
         }
+        result
+    }
+}
+
+/// A recorded exchange as the answer it stands for.
+fn replayed(e: tape::Exchange) -> OutResponse {
+    OutResponse {
+        status: e.status,
+        headers: e.headers,
+        body: e.body.bytes(),
+        cache: CacheState::Miss,
+        received_at: SystemTime::now(),
     }
 }
 

@@ -24,6 +24,9 @@ mod bindings {
         path: "../wit/since_v0.2.0",
         imports: { default: async | trappable },
         exports: { default: async },
+        // `buildsnap plugin call` reads an export's input from JSON and
+        // prints its result as JSON, in these types' own shape.
+        additional_derives: [serde::Serialize, serde::Deserialize],
     });
 }
 
