@@ -74,6 +74,17 @@ pub enum Command {
 /// The `plugin` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
+    /// Start a provider plugin: a crate of its own with the contract WIT
+    /// vendored, every export implemented against an example CI API,
+    /// native tests on a recording, and a README with the build commands.
+    New {
+        /// The plugin's id (`^[a-z][a-z0-9-]{0,31}$`), e.g. `acme-ci`.
+        id: String,
+        /// Where to put the crate (must not exist or be empty; default
+        /// `./<id>`).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Load a component as `serve` loads a file from its plugins folder and
     /// print its id, name, version, contract, imports, origins, size and
     /// compile time; exit 1 with the reason when it is refused.

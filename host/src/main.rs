@@ -101,6 +101,24 @@ async fn main() -> std::process::ExitCode {
                 }
             };
         }
+        Command::Plugin {
+            command: PluginCommand::New { id, dir },
+        } => plugin_kit::new_plugin(&id, dir.as_deref()).map(|made| {
+            println!(
+                "created {} ({}, contract {}) in {}:",
+                id,
+                made.crate_name,
+                plugin_kit::CONTRACT,
+                made.dir.display()
+            );
+            for file in &made.files {
+                println!("  {file}");
+            }
+            println!(
+                "next: cd {} && cargo test; its README.md says how to build the component",
+                made.dir.display()
+            );
+        }),
         Command::Deploy(args) => return exit(pipeline::run_deploy(args).await),
         Command::Gate(args) => return exit(pipeline::run_gate(args).await),
     };

@@ -7,6 +7,8 @@
 //! crates every day, and a stale-component alarm that fires for them
 //! would be ignored.
 
+pub mod route;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

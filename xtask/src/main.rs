@@ -1,6 +1,8 @@
 //! `cargo xtask plugins`: build every plugin crate into a component.
 //! `cargo xtask check-plugins`: verify each committed component was built
 //! from the sources now in the tree.
+//! `cargo xtask component DIR`: build a plugin crate of its own (one
+//! `buildsnap plugin new` made) into `DIR/target/<id>.wasm`.
 //!
 //! Two toolchain routes, picked automatically:
 //! - a toolchain with the `wasm32-unknown-unknown` target installed: plain
@@ -11,13 +13,11 @@
 
 #![warn(missing_docs)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use xtask::route::{TARGET, cargo_build, pick_route};
 use xtask::{PLUGINS, PluginCrate, componentize, repo_root, source_hash, stamped_hash};
-
-const TARGET: &str = "wasm32-unknown-unknown";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,45 +28,17 @@ fn main() -> Result<()> {
             build_all(&root, &only)
         }
         Some("check-plugins") => check_all(&root),
+        Some("component") if args.len() == 2 => {
+            let out = xtask::route::component(Path::new(&args[1]))?;
+            println!("{}", out.display());
+            Ok(())
+        }
         _ => {
-            eprintln!("usage: cargo xtask plugins [PACKAGE...] | cargo xtask check-plugins");
+            eprintln!(
+                "usage: cargo xtask plugins [PACKAGE...] | cargo xtask check-plugins | cargo xtask component CRATE-DIR"
+            );
             std::process::exit(2);
         }
-    }
-}
-
-enum Route {
-    /// The cargo on PATH has the target's std installed.
-    Installed,
-    /// Debian's toolchain, building std from source.
-    BuildStd { cargo: PathBuf, linker: PathBuf },
-}
-
-fn pick_route() -> Result<Route> {
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .any(|l| l.trim() == TARGET)
-        })
-        .unwrap_or(false);
-    if installed {
-        return Ok(Route::Installed);
-    }
-    let cargo = PathBuf::from("/usr/bin/cargo");
-    let linker = (14..=30)
-        .rev()
-        .map(|v| PathBuf::from(format!("/usr/lib/llvm-{v}/bin/wasm-ld")))
-        .find(|p| p.exists());
-    let src = Path::new("/usr/lib/rustlib/src/rust/library");
-    match linker {
-        Some(linker) if cargo.exists() && src.exists() => Ok(Route::BuildStd { cargo, linker }),
-        _ => bail!(
-            "no way to build wasm here: install the target (`rustup target add {TARGET}`) or Debian's \
-             toolchain (`apt-get install -y rustc-web cargo-web rust-web-src lld-22`)"
-        ),
     }
 }
 
@@ -92,7 +64,15 @@ fn build_all(root: &Path, only: &[&str]) -> Result<()> {
             .filter(|p| p.manifest == manifest)
             .map(|p| p.package)
             .collect();
-        cargo_build(root, &route, manifest, &packages, &target_dir)?;
+        cargo_build(
+            root,
+            &route,
+            Path::new(manifest),
+            &packages,
+            &target_dir,
+            "plugin",
+            true,
+        )?;
     }
     for plugin in selected {
         let core_path = target_dir
@@ -113,66 +93,6 @@ fn build_all(root: &Path, only: &[&str]) -> Result<()> {
             component.len(),
             plugin.output
         );
-    }
-    Ok(())
-}
-
-fn cargo_build(
-    root: &Path,
-    route: &Route,
-    manifest: &str,
-    packages: &[&str],
-    target_dir: &Path,
-) -> Result<()> {
-    let home = std::env::var("CARGO_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo")
-        });
-    // Build paths end up in panic messages; map them to fixed names so the
-    // same sources give the same bytes on every machine.
-    let mut rustflags = format!(
-        "--remap-path-prefix={}=/buildsnap --remap-path-prefix={}=/cargo",
-        root.display(),
-        home.display()
-    );
-    let mut cmd = match route {
-        Route::Installed => Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())),
-        Route::BuildStd { cargo, linker } => {
-            let mut cmd = Command::new(cargo);
-            cmd.env("RUSTC_BOOTSTRAP", "1")
-                .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", linker)
-                // Debian's cargo must use Debian's rustc, not rustup's.
-                .env("RUSTC", "/usr/bin/rustc")
-                .env_remove("RUSTUP_TOOLCHAIN");
-            rustflags.push_str(" -Zlocation-detail=none");
-            cmd
-        }
-    };
-    cmd.current_dir(root)
-        .env("CARGO_ENCODED_RUSTFLAGS", rustflags.replace(' ', "\x1f"))
-        .env_remove("RUSTFLAGS")
-        .args([
-            "build",
-            "--locked",
-            "--manifest-path",
-            manifest,
-            "--profile",
-            "plugin",
-            "--target",
-            TARGET,
-        ])
-        .arg("--target-dir")
-        .arg(target_dir);
-    if let Route::BuildStd { .. } = route {
-        cmd.arg("-Zbuild-std=std,panic_abort");
-    }
-    for p in packages {
-        cmd.args(["-p", p]);
-    }
-    let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
-    if !status.success() {
-        bail!("cargo build of {packages:?} failed ({status})");
     }
     Ok(())
 }
