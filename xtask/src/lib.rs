@@ -36,6 +36,8 @@ pub struct PluginCrate {
 const WIT: &[&str] = &["wit/since_v0.1.0"];
 
 const WIT_0_2: &[&str] = &["wit/since_v0.2.0"];
+/// The built-in plugins: contract 0.2.0 through the guest kit.
+const PDK_0_2: &[&str] = &["wit/since_v0.2.0", "plugins/pdk"];
 
 /// Every plugin the repository builds: the shipped ones, then the test
 /// guests that exercise the sandbox.
@@ -45,14 +47,14 @@ pub const PLUGINS: &[PluginCrate] = &[
         dir: "plugins/circleci",
         manifest: "Cargo.toml",
         output: "plugins/dist/circleci.wasm",
-        inputs: WIT_0_2,
+        inputs: PDK_0_2,
     },
     PluginCrate {
         package: "buildsnap-github-actions",
         dir: "plugins/github-actions",
         manifest: "Cargo.toml",
         output: "plugins/dist/github-actions.wasm",
-        inputs: WIT_0_2,
+        inputs: PDK_0_2,
     },
     test_plugin(
         "looper",

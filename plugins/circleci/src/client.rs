@@ -173,57 +173,14 @@ pub fn retry_after_ms(headers: &[(String, String)]) -> Option<u64> {
         .map(|secs| secs.saturating_mul(1000))
 }
 
-/// A host HTTP error, passed on as `other` with its kind named; a pause
-/// (the integration is rate limited) as `rate-limited` with its end, so the
-/// host reschedules the work for after it.
+/// A host HTTP error in the contract's words, CircleCI named (the kit's
+/// reading: a pause is `rate-limited` with its end, the rest `other`).
 pub fn host_error(e: &HttpError) -> ProviderError {
-    let message = match e {
-        HttpError::Paused(p) => {
-            return ProviderError::RateLimited(RateLimit {
-                until: Some(p.until),
-                message: p.reason.clone(),
-            });
-        }
-        HttpError::Denied(why) => format!("request denied by the host: {why}"),
-        HttpError::Timeout => "timeout: CircleCI did not answer in time".into(),
-        HttpError::Connect(why) => format!("could not connect to CircleCI: {why}"),
-        HttpError::TooLarge(cap) => {
-            format!("CircleCI's answer was larger than the host's cap of {cap} bytes")
-        }
-        HttpError::Other(why) => format!("HTTP error: {why}"),
-    };
-    ProviderError::Other(message)
+    buildsnap_pdk::json::host_error("CircleCI", e)
 }
 
-/// Percent-encode a path segment or query value (everything but RFC 3986
-/// unreserved characters).
-pub fn encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// `path` with the given query parameters appended (absent values skipped).
-pub fn with_query(path: &str, params: &[(&str, Option<&str>)]) -> String {
-    let mut out = path.to_string();
-    let mut sep = if path.contains('?') { '&' } else { '?' };
-    for (k, v) in params {
-        if let Some(v) = v {
-            out.push(sep);
-            out.push_str(k);
-            out.push('=');
-            out.push_str(&encode_component(v));
-            sep = '&';
-        }
-    }
-    out
-}
+/// Query strings as every provider writes them (from the kit).
+pub use buildsnap_pdk::json::{encode_component, with_query};
 
 #[cfg(test)]
 mod tests {

@@ -1,49 +1,12 @@
-//! The component's glue: the exports, and the imports behind [`Transport`].
+//! The component's glue: the exports, over the host's HTTP and the heap
+//! of `buildsnap_pdk` (feature `talc`).
 
-use std::sync::Once;
+use buildsnap_pdk::guest::guard as export;
+use buildsnap_pdk::transport::HostHttp;
 
-use crate::bindings::buildsnap::provider::http;
-use crate::bindings::exports::buildsnap::provider::provider::Guest;
-use crate::transport::Transport;
 use crate::wit::*;
 
 struct Plugin;
-
-/// HTTP through the host's `http` import.
-struct HostHttp;
-
-impl Transport for HostHttp {
-    fn send(&self, req: &Request) -> Result<Response, HttpError> {
-        http::send(req)
-    }
-
-    fn send_batch(&self, reqs: &[Request]) -> Vec<Result<Response, HttpError>> {
-        http::send_batch(reqs)
-    }
-}
-
-/// Route panic messages to the host's log at `error`: the host attaches a
-/// plugin's last error lines to the trap, which makes panics readable.
-fn install_panic_hook() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
-            crate::logging::log(Level::Error, &format!("panic: {info}"));
-        }));
-    });
-}
-
-/// Every export runs through here: the panic hook first, and the heap told
-/// when the result is ready (see `heap::result_ready`).
-fn export<R>(body: impl FnOnce() -> R) -> R {
-    #[cfg(not(target_feature = "atomics"))]
-    crate::heap::call_starts();
-    install_panic_hook();
-    let result = body();
-    #[cfg(not(target_feature = "atomics"))]
-    crate::heap::result_ready();
-    result
-}
 
 impl Guest for Plugin {
     fn describe() -> Descriptor {
@@ -94,4 +57,4 @@ impl Guest for Plugin {
     }
 }
 
-crate::bindings::export!(Plugin with_types_in crate::bindings);
+buildsnap_pdk::export_provider!(Plugin);

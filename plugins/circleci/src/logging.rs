@@ -8,7 +8,7 @@ use crate::wit::Level;
 /// Log one line at `level`.
 pub fn log(level: Level, message: &str) {
     #[cfg(target_arch = "wasm32")]
-    crate::bindings::buildsnap::provider::log::log(level, message);
+    buildsnap_pdk::guest::log(level, message);
     #[cfg(not(target_arch = "wasm32"))]
     native::LINES.with(|l| l.borrow_mut().push((level, message.to_string())));
 }

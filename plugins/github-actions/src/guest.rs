@@ -1,38 +1,11 @@
-//! The component's glue: the exports, and the imports behind [`Transport`].
+//! The component's glue: the exports, over the host's HTTP (`buildsnap_pdk`).
 
-use std::sync::Once;
+use buildsnap_pdk::guest::guard as export;
+use buildsnap_pdk::transport::HostHttp;
 
-use crate::bindings::buildsnap::provider::{http, log};
-use crate::bindings::exports::buildsnap::provider::provider::Guest;
-use crate::transport::Transport;
 use crate::wit::*;
 
 struct Plugin;
-
-/// HTTP through the host's `http` import.
-struct HostHttp;
-
-impl Transport for HostHttp {
-    fn send(&self, req: &Request) -> Result<Response, HttpError> {
-        http::send(req)
-    }
-
-    fn send_batch(&self, reqs: &[Request]) -> Vec<Result<Response, HttpError>> {
-        http::send_batch(reqs)
-    }
-}
-
-/// Route panic messages to the host's log at `error`: the host attaches a
-/// plugin's last error lines to the trap, which makes panics readable.
-fn export<R>(body: impl FnOnce() -> R) -> R {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
-            log::log(log::Level::Error, &format!("panic: {info}"));
-        }));
-    });
-    body()
-}
 
 impl Guest for Plugin {
     fn describe() -> Descriptor {
@@ -79,4 +52,4 @@ impl Guest for Plugin {
     }
 }
 
-crate::bindings::export!(Plugin with_types_in crate::bindings);
+buildsnap_pdk::export_provider!(Plugin);

@@ -6,8 +6,9 @@
 //! allocation. In a pooled wasmtime slot a grow makes pages accessible with
 //! `mprotect`, and the next instance shrinks the slot back with another
 //! one, each with a TLB shoot-down: about a tenth of a small call such as
-//! `describe` (docs/performance.md, "Plugin runtime"). The module is linked
-//! with a larger initial memory (`build.rs`), so small calls never grow it.
+//! `describe` (docs/performance.md, "Plugin runtime"). Link the module with
+//! a larger initial memory (the recipe in the crate docs), so small calls
+//! never grow it.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::arch::wasm32::{memory_grow, memory_size};
