@@ -24,18 +24,10 @@ use crate::runtime::outbound::tape::{Recording, Tape};
 use crate::runtime::wit::{CommitQuery, ProjectQuery, SyncRequest, WebhookRequest};
 use crate::runtime::{CallError, Credential, Integration, Plugin, Registry};
 
-/// The exports `plugin call` runs, by their WIT names.
-pub const EXPORTS: &[&str] = &[
-    "describe",
-    "token-help-url",
-    "validate-credentials",
-    "list-projects",
-    "project-for-repo",
-    "resolve-sha",
-    "builds-for-commit",
-    "sync",
-    "parse-webhook",
-];
+/// The exports `plugin call` runs, by their WIT names: the newest
+/// contract's (an older component is called through the host's
+/// conversions).
+pub use crate::runtime::wit::latest::EXPORTS;
 
 /// What to call and how.
 #[derive(Debug, Clone, Default)]

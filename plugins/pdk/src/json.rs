@@ -65,7 +65,7 @@ pub fn with_query(path: &str, params: &[(&str, Option<&str>)]) -> String {
 /// proxy's HTML page must not flood the message). `None` when there is
 /// nothing readable (an empty body, `{}`).
 pub fn error_message(body: &[u8]) -> Option<String> {
-    if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body) {
+    if let Ok(serde_json::Value::Object(map)) = from_body::<serde_json::Value>(body) {
         return ["message", "error"]
             .iter()
             .find_map(|k| map.get(*k).and_then(|v| v.as_str()))
@@ -125,13 +125,23 @@ pub fn host_error(provider: &str, e: &HttpError) -> ProviderError {
     ProviderError::Other(message)
 }
 
+/// Parses a JSON body: UTF-8 checked once, then `serde_json::from_str`.
+/// `from_slice` would check every string again, and a plugin that uses
+/// both readers carries two copies of every deserializer (tens of KiB).
+pub fn from_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Error> {
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(e) => Err(serde::de::Error::custom(format!("body is not UTF-8: {e}"))),
+    }
+}
+
 /// Decodes a JSON body; failure is `invalid-response` naming the URL.
 pub fn decode<T: DeserializeOwned>(
     provider: &str,
     url: &str,
     body: &[u8],
 ) -> Result<T, ProviderError> {
-    serde_json::from_slice(body).map_err(|e| {
+    from_body(body).map_err(|e| {
         ProviderError::InvalidResponse(format!(
             "{provider} answered {url} with unexpected JSON: {e}"
         ))

@@ -39,8 +39,9 @@ pub use exports::buildsnap::provider::provider;
 /// The contract version this module serves.
 pub const VERSION: &str = "0.2.0";
 
-/// The exports, in the order `Live` calls them by.
-const EXPORTS: &[&str] = &[
+/// The exports by their WIT names, in the order `Live` calls them by (and
+/// `buildsnap plugin call` lists them).
+pub const EXPORTS: &[&str] = &[
     "describe",
     "token-help-url",
     "validate-credentials",
