@@ -160,6 +160,23 @@ async fn a_plugin_dropped_in_is_served_replaced_refused_and_removed_without_a_re
     let i = api.get("/api/v1/orgs/acme/integrations/echo").await;
     assert_eq!(i["status"], "needs_attention", "{i}");
     assert!(i["last_error"].as_str().unwrap().contains("removed"), "{i}");
+    // Enabling it needs the plugin: refused, the stored integration kept.
+    let (status, v) = api
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/orgs/acme/integrations/echo",
+            Some(json!({"token": "echo-token-0123", "base_url": origin})),
+        )
+        .await;
+    assert_eq!(
+        (status, &v["error"]["code"]),
+        (409, &json!("provider_not_loaded")),
+        "{v}"
+    );
+    assert_eq!(
+        api.get("/api/v1/orgs/acme/integrations/echo").await["enabled"],
+        true
+    );
     std::fs::write(&path, &echo).unwrap();
     let v = providers_until(&api, "echo back", |v| file(v)["state"] == "loaded").await;
     assert_eq!(provider(&v, "echo").unwrap()["status"], "ok");

@@ -92,6 +92,17 @@ pub(super) async fn enable(state: &Arc<AppState>, req: Req) -> Result<Resp, ApiE
     let (org, pid) = (param(&req, 0), param(&req, 1));
     require_org(req.principal()?, &org, Need::All)?;
     let info = provider(state, &pid)?;
+    // Listed because an integration uses it, but there is no plugin to
+    // check a token with until its file is back.
+    if info.status == "not_loaded" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "provider_not_loaded",
+            format!(
+                "the {pid} plugin is not loaded: its file was removed from the plugins folder; put it back, then enable again"
+            ),
+        ));
+    }
     // The org must exist before any provider call is made on its behalf.
     let o = org.clone();
     if db(state, move |s| s.get_org(&o)).await?.is_none() {
