@@ -12,17 +12,18 @@
 //! allowed. A 0.1.0 component is called through the host's conversions,
 //! so it answers in the same shape.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use url::Url;
 
+use super::stage::StageError;
 use crate::runtime::origin::{AllowList, Origin};
 use crate::runtime::outbound::tape::{Recording, Tape};
 use crate::runtime::wit::{CommitQuery, ProjectQuery, SyncRequest, WebhookRequest};
-use crate::runtime::{CallError, Credential, Integration, Plugin, Registry};
+use crate::runtime::{CallError, Credential, Integration, Plugin};
 
 /// The exports `plugin call` runs, by their WIT names: the newest
 /// contract's (an older component is called through the host's
@@ -129,14 +130,20 @@ pub async fn call(args: CallArgs) -> Result<Value, CallFailure> {
         patterns.push(origin.to_string());
     }
     let grants = AllowList::parse(&patterns.join(",")).map_err(|e| usage(format!("{e:#}")))?;
-    let (plugin, _staging) = load(&args.file, grants, tape.clone()).await?;
+    let staged = super::stage::load(&args.file, grants, tape.clone())
+        .await
+        .map_err(|e| match e {
+            StageError::Read(m) => usage(m),
+            StageError::Refused(m) => CallFailure::Refused(m),
+        })?;
+    let plugin = &staged.plugin;
     let integration = Integration {
         org: None,
         base_url: base.unwrap_or_else(|| plugin.info.default_base_url.clone()),
         settings: args.settings.clone(),
         credential: args.token.clone().map(Credential::new),
     };
-    let result = run(&plugin, &args.export, &raw, &integration).await?;
+    let result = run(plugin, &args.export, &raw, &integration).await?;
     if let (Some(tape), Some(path)) = (&tape, &args.record) {
         let text = serde_json::to_string_pretty(&tape.recording()).expect("recording is JSON");
         std::fs::write(path, text + "\n")
@@ -154,42 +161,6 @@ pub async fn call(args: CallArgs) -> Result<Value, CallFailure> {
         message: e.to_string(),
         output,
     })
-}
-
-/// Loads `file` as the server loads a plugins-folder file, from a folder
-/// of its own (kept while the plugin lives).
-async fn load(
-    file: &Path,
-    grants: AllowList,
-    tape: Option<Arc<Tape>>,
-) -> Result<(Arc<Plugin>, tempfile::TempDir), CallFailure> {
-    let bytes =
-        std::fs::read(file).map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
-    let dir = tempfile::tempdir().map_err(|e| usage(e.to_string()))?;
-    let staged = dir.path().join("plugin.wasm");
-    std::fs::write(&staged, bytes).map_err(|e| usage(e.to_string()))?;
-    let mut builder = Registry::builder()
-        .builtin(false)
-        .grants(grants)
-        .plugins_dir(dir.path());
-    if let Some(tape) = tape {
-        builder = builder.tape(tape);
-    }
-    let registry = builder
-        .build()
-        .await
-        .map_err(|e| CallFailure::Refused(format!("{e:#}")))?;
-    if let Some(f) = registry.failures().first() {
-        let reason = f
-            .error
-            .to_string()
-            .replace(&staged.display().to_string(), &file.display().to_string());
-        return Err(CallFailure::Refused(reason));
-    }
-    let plugin = registry.plugins().next().ok_or_else(|| {
-        CallFailure::Refused(format!("nothing was loaded from {}", file.display()))
-    })?;
-    Ok((plugin, dir))
 }
 
 /// One export; `Err` of the outer result is bad input, of the inner one

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::runtime::Registry;
+use super::stage::StageError;
 use crate::runtime::origin::AllowList;
 
 /// What `check` found out about a loadable plugin.
@@ -74,46 +74,23 @@ pub fn component_imports(bytes: &[u8]) -> Vec<String> {
 /// Loads `file` with the grants in `allow_hosts`, as the server loads a
 /// plugins-folder file; `Err` is the reason it is refused.
 pub async fn check(file: &Path, allow_hosts: &str) -> anyhow::Result<CheckReport> {
-    let bytes =
-        std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
     let grants = AllowList::parse(allow_hosts)?;
-    // A folder of its own holding just this file: the loader's plugins
-    // folder route, with its provenance rules, and no compile cache.
-    let dir = tempfile::tempdir()?;
-    let name = file
-        .file_name()
-        .map_or_else(|| "plugin.wasm".into(), |n| n.to_owned());
-    let mut staged = dir.path().join(name);
-    if staged.extension().is_none_or(|e| e != "wasm") {
-        staged.set_extension("wasm");
-    }
-    std::fs::write(&staged, &bytes)?;
     let started = Instant::now();
-    let registry = Registry::builder()
-        .builtin(false)
-        .grants(grants.clone())
-        .plugins_dir(dir.path())
-        .build()
-        .await?;
+    let staged = super::stage::load(file, grants.clone(), None)
+        .await
+        .map_err(|e| match e {
+            StageError::Read(m) => anyhow::anyhow!(m),
+            StageError::Refused(m) => anyhow::anyhow!("refused: {m}"),
+        })?;
     let compile_ms = started.elapsed().as_millis() as u64;
-    if let Some(f) = registry.failures().first() {
-        let reason = f
-            .error
-            .to_string()
-            .replace(&staged.display().to_string(), &file.display().to_string());
-        anyhow::bail!("refused: {reason}");
-    }
-    let plugin = registry
-        .plugins()
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("refused: nothing was loaded from {}", file.display()))?;
+    let (plugin, bytes) = (&staged.plugin, &staged.bytes);
     let info = &plugin.info;
     Ok(CheckReport {
         id: info.id.clone(),
         name: info.name.clone(),
         version: info.version.clone(),
         contract: info.api_version.clone(),
-        imports: component_imports(&bytes),
+        imports: component_imports(bytes),
         origins: info
             .origins
             .iter()

@@ -8,6 +8,7 @@
 mod call;
 mod check;
 mod new;
+mod stage;
 
 pub use call::{CallArgs, CallFailure, EXPORTS, call};
 pub use check::{CheckReport, check, component_imports};
