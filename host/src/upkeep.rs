@@ -3,6 +3,10 @@
 //!   holds as JSON text into zstd frames (about a tenth of the size; the
 //!   store's `reencode.rs` says why it is batched and how it survives a
 //!   kill), once, at start;
+//! - thinning the build-index rows of a database from before migration 11
+//!   (a final build a snapshot froze is then stored once; the store's
+//!   `index_thin.rs` says how), once, at start, resuming where the last
+//!   run stopped;
 //! - index retention when `--index-retention-days` is set: a pass at start
 //!   and every [`PRUNE_EVERY`] drops the build-index rows no snapshot needs
 //!   (the store's `retention.rs` says which).
@@ -22,6 +26,11 @@ use tokio::sync::Notify;
 /// Rows per re-encoding batch: its write transaction holds the write lock
 /// for a few milliseconds (the compression happens before it, outside).
 const BATCH: u32 = 256;
+
+/// Snapshots per thinning chunk: each is decoded and compared with its
+/// index rows inside the chunk's write transaction (about 0.2 ms each in a
+/// release build), so a chunk holds the write lock for about 15 ms.
+const THIN_CHUNK: u32 = 64;
 
 /// Build rows (by rowid) per retention chunk, one short transaction each.
 const PRUNE_CHUNK: i64 = 5_000;
@@ -50,6 +59,8 @@ impl Upkeep {
         let task = tokio::spawn(async move {
             let (s, f) = (store.clone(), flag.clone());
             let _ = tokio::task::spawn_blocking(move || reencode_all(&s, &f)).await;
+            let (s, f) = (store.clone(), flag.clone());
+            let _ = tokio::task::spawn_blocking(move || thin_all(&s, &f)).await;
             let Some(keep) = retention else { return };
             while !flag.load(Ordering::Relaxed) {
                 let (s, f) = (store.clone(), flag.clone());
@@ -117,6 +128,49 @@ fn reencode_all(store: &Store, stop: &AtomicBool) {
     tracing::info!(
         snapshots = rows,
         "re-encoding snapshots paused by shutdown; the next start carries on"
+    );
+}
+
+/// Thins the index rows of the snapshots the store has not gone through
+/// yet; nothing to do (the usual case) costs one empty chunk.
+fn thin_all(store: &Store, stop: &AtomicBool) {
+    let started = Instant::now();
+    let (mut snapshots, mut thinned, mut logged) = (0u64, 0u64, false);
+    while !stop.load(Ordering::Relaxed) {
+        match store.thin_index_chunk(THIN_CHUNK) {
+            Ok(c) if c.next.is_none() => {
+                if logged {
+                    tracing::info!(
+                        snapshots,
+                        thinned,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "the build index holds each final build once now"
+                    );
+                }
+                return;
+            }
+            Ok(c) => {
+                if !logged {
+                    tracing::info!(
+                        chunk = THIN_CHUNK,
+                        "thinning the build index of older snapshots, in the background"
+                    );
+                    logged = true;
+                }
+                snapshots += c.snapshots as u64;
+                thinned += c.thinned as u64;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, snapshots, "thinning the build index stopped; the next start tries again");
+                return;
+            }
+        }
+        std::thread::sleep(PAUSE);
+    }
+    tracing::info!(
+        snapshots,
+        thinned,
+        "thinning the build index paused by shutdown; the next start carries on"
     );
 }
 

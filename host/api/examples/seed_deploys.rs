@@ -91,8 +91,18 @@ fn report_bytes(data_dir: &std::path::Path, deploys: u64) {
         bytes / 1_000_000,
         bytes as u64 / deploys.max(1)
     );
+    let (thinned, builds): (i64, i64) = c
+        .query_row(
+            "SELECT count(frozen_in), count(*) FROM provider_builds",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("index rows");
+    println!(
+        "{thinned} of {builds} build-index rows stored once (thinned: their snapshot holds the rest)"
+    );
     let top = c
-        .prepare("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 8")
+        .prepare("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 12")
         .and_then(|mut st| {
             st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()
@@ -199,47 +209,55 @@ fn complete(data_dir: &str, org: &str, project: &str, total: usize) -> (i64, i64
     let build_project = format!("gh/{org}/{project}");
     let first = ts::now() - Duration::minutes(total as i64);
     let (mut min, mut max) = (i64::MAX, i64::MIN);
-    let mut batch = vec![];
-    for i in 0..total {
-        let sha = sha(i as u64);
-        let deployed_at = first + Duration::minutes(i as i64);
-        let new = NewDeploy {
-            sha: sha.clone(),
-            environment: None,
-            deployed_at: Some(deployed_at),
-            code_deployment: None,
-        };
-        let d = store.register_deploy(org, project, &new).expect("register");
-        assert_eq!(d.builds.state, SnapshotState::Pending);
-        let builds = builds_of(i as u64, &build_project, &sha, deployed_at);
-        let snap = FinalSnapshot {
-            state: SnapshotState::Complete,
-            summary: Summary::Status(if i % 10 == 0 {
-                Status::Failed
-            } else {
-                Status::Success
-            }),
-            // Every build stopped before `deployed_at`: frozen as they are.
-            builds: builds
-                .iter()
-                .rev()
-                .map(|b| freeze::freeze_build(b, deployed_at))
-                .collect(),
-            explain: None,
-            build_project: Some(build_project.clone()),
-            captured_at: deployed_at + Duration::seconds(30),
-        };
-        assert!(store.finish_capture(d.id, &snap).expect("finish"));
-        batch.extend(builds);
-        if batch.len() >= 5000 || i + 1 == total {
-            assert!(
-                store
-                    .index_builds(org, "circleci", &batch, None)
-                    .expect("index")
-            );
-            batch.clear();
+    // In the order of a real capture: the builds are in the index (one
+    // transaction per 1,000 deploys here) before the snapshot that freezes
+    // them is written, so the final ones are thinned as it is written.
+    const PER_BATCH: usize = 1000;
+    for start in (0..total).step_by(PER_BATCH) {
+        let batch: Vec<(usize, String, time::OffsetDateTime, Vec<_>)> = (start
+            ..(start + PER_BATCH).min(total))
+            .map(|i| {
+                let sha = sha(i as u64);
+                let deployed_at = first + Duration::minutes(i as i64);
+                let builds = builds_of(i as u64, &build_project, &sha, deployed_at);
+                (i, sha, deployed_at, builds)
+            })
+            .collect();
+        let indexed: Vec<_> = batch.iter().flat_map(|b| b.3.iter().cloned()).collect();
+        assert!(
+            store
+                .index_builds(org, "circleci", &indexed, None)
+                .expect("index")
+        );
+        for (i, sha, deployed_at, builds) in batch {
+            let new = NewDeploy {
+                sha,
+                environment: None,
+                deployed_at: Some(deployed_at),
+                code_deployment: None,
+            };
+            let d = store.register_deploy(org, project, &new).expect("register");
+            assert_eq!(d.builds.state, SnapshotState::Pending);
+            let snap = FinalSnapshot {
+                state: SnapshotState::Complete,
+                summary: Summary::Status(if i % 10 == 0 {
+                    Status::Failed
+                } else {
+                    Status::Success
+                }),
+                // Every build stopped before `deployed_at`: frozen as they are.
+                builds: builds
+                    .iter()
+                    .rev()
+                    .map(|b| freeze::freeze_build(b, deployed_at))
+                    .collect(),
+                explain: None,
+                build_project: Some(build_project.clone()),
+                captured_at: deployed_at + Duration::seconds(30),
+            };
+            assert!(store.finish_capture(d.id, &snap).expect("finish"));
+            (min, max) = (min.min(d.id), max.max(d.id));
         }
-        (min, max) = (min.min(d.id), max.max(d.id));
     }
     assert_eq!(store.capture_queue_depth().expect("queue depth"), 0);
     (min, max)

@@ -151,11 +151,24 @@ impl Store {
                 write_snapshot_builds(tx, deploy_id, &snap.builds)?;
                 // Queued with the change itself: never lost in between.
                 if matches!(snap.state, SnapshotState::Complete | SnapshotState::Error) {
-                    let org_id: i64 = tx
-                        .prepare_cached("SELECT org_id FROM deploys WHERE id = ?1")?
-                        .query_row([deploy_id], |r| r.get(0))?;
+                    let (org_id, provider): (i64, Option<String>) = tx
+                        .prepare_cached(
+                            "SELECT d.org_id, s.provider FROM deploys d
+                             JOIN snapshots s ON s.deploy_id = d.id WHERE d.id = ?1",
+                        )?
+                        .query_row([deploy_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
                     crate::alerts::enqueue(tx, org_id, "snapshot.completed", deploy_id, None)?;
                     crate::alerts::settled_at_capture(tx, deploy_id)?;
+                    // The builds it froze final are now stored twice: once.
+                    if let Some(provider) = provider {
+                        crate::index_thin::thin_frozen(
+                            tx,
+                            org_id,
+                            &provider,
+                            deploy_id,
+                            &snap.builds,
+                        )?;
+                    }
                 }
             }
             tx.execute(

@@ -227,7 +227,7 @@ pub(crate) fn deploy_row(
 
 /// Fills `d`'s `later_builds`: builds of its commit in its snapshot's
 /// provider project created after `deployed_at`, from the index (the
-/// `provider_builds_by_sha` index: one seek), as they are now. Only a
+/// `provider_builds_by_sha7` index: one seek), as they are now. Only a
 /// captured snapshot (it knows its provider and project) has any.
 pub(crate) fn with_later_builds<B>(tx: &Connection, org_id: i64, d: &mut Deploy<B>) -> Result<()> {
     let (Some(provider), Some(project)) = (&d.builds.provider, &d.builds.build_project) else {
@@ -237,14 +237,9 @@ pub(crate) fn with_later_builds<B>(tx: &Connection, org_id: i64, d: &mut Deploy<
         return Ok(());
     };
     let after = ts::to_nanos(as_of);
-    let pattern = format!("{}%", d.sha);
-    let later = crate::index_rows::read_builds(
-        tx,
-        org_id,
-        provider,
-        "project = ?3 AND sha LIKE ?4 AND created_at > ?5",
-        &[project, &pattern, &after],
-    )?;
+    let sha = d.sha.to_ascii_lowercase();
+    let later =
+        crate::index_rows::builds_of_commit(tx, org_id, provider, project, &sha, Some(after))?;
     d.builds.later_builds = buildsnap_domain::freeze::current_all(&later);
     Ok(())
 }

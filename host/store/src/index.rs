@@ -18,7 +18,7 @@
 use buildsnap_domain::{IndexedBuild, JobUpdate, SearchReport};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::index_rows::{read_builds, upsert_builds};
+use crate::index_rows::{builds_of_commit, upsert_builds};
 use crate::{Result, Store, orgs, ts};
 
 /// The record of a stored commit search.
@@ -122,14 +122,7 @@ impl Store {
                     })
                 })
                 .optional()?;
-            let pattern = format!("{sha}%");
-            let builds = read_builds(
-                tx,
-                org_id,
-                provider,
-                "project = ?3 AND sha LIKE ?4",
-                &[&project, &pattern],
-            )?;
+            let builds = builds_of_commit(tx, org_id, provider, project, &sha, None)?;
             Ok(IndexLookup { search, builds })
         })
     }

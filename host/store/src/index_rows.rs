@@ -5,6 +5,7 @@
 use buildsnap_domain::{IndexedBuild, IndexedJob, JobKind, JobUpdate, Status};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::index_thin::{self, FrozenCopies};
 use crate::{Result, columns, ts};
 
 /// Upserts `builds` (see the module notes for the merge rules).
@@ -21,7 +22,45 @@ pub(crate) fn upsert_builds(
     Ok(())
 }
 
+/// One build's upsert, around a thinned row (`index_thin.rs`): a stale
+/// observation that brings nothing to fill in only moves `last_seen`;
+/// anything else puts the row back whole first, writes as usual, and thins
+/// it again when it still equals its frozen copy.
 fn upsert_build(
+    tx: &Connection,
+    org_id: i64,
+    provider: &str,
+    b: &IndexedBuild,
+    now: i64,
+) -> Result<()> {
+    let held: Option<(i64, Option<i64>)> = tx
+        .prepare_cached(
+            "SELECT final, frozen_in FROM provider_builds WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
+        )?
+        .query_row(params![org_id, provider, b.id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((1, Some(_))) = held else {
+        return upsert_whole(tx, org_id, provider, b, now);
+    };
+    let fills =
+        b.url.is_some() || b.pipeline_number.is_some() || b.branch.is_some() || b.tag.is_some();
+    if !b.status.is_final() && !fills {
+        tx.prepare_cached(
+            "UPDATE provider_builds SET last_seen = ?4 WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
+        )?
+        .execute(params![org_id, provider, b.id, now])?;
+        return Ok(());
+    }
+    let copy = index_thin::rehydrate(tx, org_id, provider, &b.id)?;
+    upsert_whole(tx, org_id, provider, b, now)?;
+    if let Some((deploy, copy)) = copy {
+        index_thin::thin_one(tx, org_id, provider, deploy, &copy)?;
+    }
+    Ok(())
+}
+
+/// One build's upsert on a whole row.
+fn upsert_whole(
     tx: &Connection,
     org_id: i64,
     provider: &str,
@@ -259,6 +298,44 @@ fn upsert_job(
     Ok(())
 }
 
+/// The builds of `project` whose SHA starts with `sha` (lower-case hex),
+/// created after `created_after` when given, newest first.
+pub(crate) fn builds_of_commit(
+    tx: &Connection,
+    org_id: i64,
+    provider: &str,
+    project: &str,
+    sha: &str,
+    created_after: Option<i64>,
+) -> Result<Vec<IndexedBuild>> {
+    // A range rather than `LIKE 'abc%'`: hex digits all sort below '~'.
+    let (low, high) = (sha.to_string(), format!("{sha}~"));
+    let after = created_after.unwrap_or(i64::MIN);
+    let args: [&dyn rusqlite::ToSql; 4] = [&project, &low, &high, &after];
+    match sha.get(..7) {
+        Some(seven) => {
+            let where_sql = "substr(sha, 1, 7) = ?7 AND project = ?3 AND sha >= ?4 AND sha < ?5 AND created_at > ?6";
+            let args = [args[0], args[1], args[2], args[3], &seven];
+            read_builds_by(
+                tx,
+                org_id,
+                provider,
+                Some("provider_builds_by_sha7"),
+                where_sql,
+                &args,
+            )
+        }
+        // Shorter than any deploy's SHA: correct, but a walk of the org.
+        None => read_builds(
+            tx,
+            org_id,
+            provider,
+            "project = ?3 AND sha >= ?4 AND sha < ?5 AND created_at > ?6",
+            &args,
+        ),
+    }
+}
+
 pub(crate) fn read_builds(
     tx: &Connection,
     org_id: i64,
@@ -266,18 +343,34 @@ pub(crate) fn read_builds(
     where_sql: &str,
     args: &[&dyn rusqlite::ToSql],
 ) -> Result<Vec<IndexedBuild>> {
+    read_builds_by(tx, org_id, provider, None, where_sql, args)
+}
+
+/// [`read_builds`] through index `indexed_by` (SQLite, without statistics,
+/// may prefer the primary key's `(org_id, provider)` prefix to a better
+/// index of the same width: a walk of every build of the provider).
+fn read_builds_by(
+    tx: &Connection,
+    org_id: i64,
+    provider: &str,
+    indexed_by: Option<&str>,
+    where_sql: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<IndexedBuild>> {
+    let hint = indexed_by.map_or(String::new(), |i| format!(" INDEXED BY {i}"));
     let sql = format!(
         "SELECT build_id, project, name, status, provider_status, url, pipeline_id, pipeline_number, sha, branch,
-                tag, created_at, stopped_at, jobs_complete, first_seen, last_seen, attempt, parent_id
-         FROM provider_builds WHERE org_id = ?1 AND provider = ?2 AND {where_sql}
+                tag, created_at, stopped_at, jobs_complete, first_seen, last_seen, attempt, parent_id,
+                frozen_in
+         FROM provider_builds{hint} WHERE org_id = ?1 AND provider = ?2 AND {where_sql}
          ORDER BY created_at DESC, build_id DESC"
     );
     let mut all: Vec<&dyn rusqlite::ToSql> = vec![&org_id, &provider];
     all.extend_from_slice(args);
     let mut st = tx.prepare_cached(&sql)?;
-    let mut builds: Vec<IndexedBuild> = st
+    let rows: Vec<(IndexedBuild, Option<i64>)> = st
         .query_map(all.as_slice(), |r| {
-            Ok(IndexedBuild {
+            let b = IndexedBuild {
                 id: r.get(0)?,
                 project: r.get(1)?,
                 name: r.get(2)?,
@@ -297,14 +390,23 @@ pub(crate) fn read_builds(
                 jobs: Vec::new(),
                 first_seen: Some(ts::nanos_to_string(r.get(14)?)),
                 last_seen: Some(ts::nanos_to_string(r.get(15)?)),
-            })
+            };
+            Ok((b, r.get(18)?))
         })?
         .collect::<Result<_, _>>()?;
     let mut jobs_st = tx.prepare_cached(
         "SELECT job_id, name, number, kind, status, provider_status, started_at, stopped_at, url
          FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3 ORDER BY position, job_id",
     )?;
-    for b in &mut builds {
+    let mut copies = FrozenCopies::default();
+    let mut builds = Vec::with_capacity(rows.len());
+    for (mut b, frozen_in) in rows {
+        if let Some(deploy) = frozen_in {
+            // Thinned (`index_thin.rs`): the rest is in that snapshot.
+            copies.fill(tx, deploy, &mut b)?;
+            builds.push(b);
+            continue;
+        }
         b.jobs = jobs_st
             .query_map(params![org_id, provider, b.id], |r| {
                 Ok(IndexedJob {
@@ -320,6 +422,7 @@ pub(crate) fn read_builds(
                 })
             })?
             .collect::<Result<_, _>>()?;
+        builds.push(b);
     }
     Ok(builds)
 }

@@ -25,6 +25,7 @@ mod deploys;
 mod error;
 mod index;
 mod index_rows;
+mod index_thin;
 mod integrations;
 mod migrations;
 mod model;
@@ -54,6 +55,7 @@ pub use deploy_pages::{DeployCursor, DeployPage};
 pub use deploys::{DEFAULT_ENVIRONMENT, MAX_LIST_LIMIT};
 pub use error::{Result, StoreError};
 pub use index::{CommitSearch, IndexLookup};
+pub use index_thin::ThinChunk;
 pub use model::{
     Account, CaptureJob, CodeDeployment, Deploy, IntegrationState, NewCodeDeployment, NewDeploy,
     NewToken, Org, Principal, Project, RawBuilds, Scope,

@@ -293,6 +293,32 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE provider_builds ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1 CHECK (attempt >= 1);
     ALTER TABLE provider_builds ADD COLUMN parent_id TEXT;
     "#,
+    // 11: index rows without redundancy (`index_thin.rs`): a final build a
+    // snapshot froze exactly as the index holds it keeps only the columns
+    // queries filter on, and `frozen_in` names the deploy whose snapshot
+    // holds the rest (its jobs rows go). Three indexes cover only what their
+    // queries ask for. Creating them reads the tables once, at start.
+    r#"
+    ALTER TABLE provider_builds ADD COLUMN frozen_in INTEGER;
+    -- Snapshots written from now on are thinned as they are written; the
+    -- background pass goes through those before this one (digits: `meta`
+    -- holds blobs).
+    INSERT INTO meta (key, value)
+        SELECT 'index_thin_until', CAST(CAST(COALESCE(MAX(deploy_id), 0) AS TEXT) AS BLOB) FROM snapshots;
+    DROP INDEX provider_builds_unfinished;
+    CREATE INDEX provider_builds_unfinished ON provider_builds (org_id, provider, project, created_at)
+        WHERE final = 0;
+    -- Builds by commit: the first 7 hex digits (the shortest SHA a deploy
+    -- may give) find a commit's few rows, which the query then checks in
+    -- full (`index_rows::builds_of_commit`). A fifth of the old index's
+    -- size, and the old one was not even used for the SHA: `LIKE` is
+    -- case-insensitive, so SQLite walked the whole project.
+    DROP INDEX provider_builds_by_sha;
+    CREATE INDEX provider_builds_by_sha7 ON provider_builds (org_id, substr(sha, 1, 7));
+    -- Only queued jobs are ever looked up by time; done ones are most.
+    DROP INDEX capture_jobs_due;
+    CREATE INDEX capture_jobs_due ON capture_jobs (not_before) WHERE state = 'queued';
+    "#,
 ];
 
 /// Highest schema version this build knows.
