@@ -239,7 +239,7 @@ pub(crate) fn with_later_builds<B>(tx: &Connection, org_id: i64, d: &mut Deploy<
     let after = ts::to_nanos(as_of);
     let sha = d.sha.to_ascii_lowercase();
     let later =
-        crate::index_rows::builds_of_commit(tx, org_id, provider, project, &sha, Some(after))?;
+        crate::index_read::builds_of_commit(tx, org_id, provider, project, &sha, Some(after))?;
     d.builds.later_builds = buildsnap_domain::freeze::current_all(&later);
     Ok(())
 }

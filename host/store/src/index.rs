@@ -18,7 +18,8 @@
 use buildsnap_domain::{IndexedBuild, JobUpdate, SearchReport};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::index_rows::{builds_of_commit, upsert_builds};
+use crate::index_read::builds_of_commit;
+use crate::index_rows::upsert_builds;
 use crate::{Result, Store, orgs, ts};
 
 /// The record of a stored commit search.

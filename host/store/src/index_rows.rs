@@ -1,12 +1,12 @@
 //! The index's rows: builds and jobs written with the merge rules of
-//! `index.rs` (final stays final, an incomplete job list erases nothing) and
-//! read back as the domain's records.
+//! `index.rs` (final stays final, an incomplete job list erases nothing);
+//! `index_read.rs` reads them back.
 
-use buildsnap_domain::{IndexedBuild, IndexedJob, JobKind, JobUpdate, Status};
+use buildsnap_domain::{IndexedBuild, IndexedJob, JobUpdate, Status};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::index_thin::{self, FrozenCopies};
-use crate::{Result, columns, ts};
+use crate::index_thin;
+use crate::{Result, columns};
 
 /// Upserts `builds` (see the module notes for the merge rules).
 pub(crate) fn upsert_builds(
@@ -296,133 +296,4 @@ fn upsert_job(
         url
     ])?;
     Ok(())
-}
-
-/// The builds of `project` whose SHA starts with `sha` (lower-case hex),
-/// created after `created_after` when given, newest first.
-pub(crate) fn builds_of_commit(
-    tx: &Connection,
-    org_id: i64,
-    provider: &str,
-    project: &str,
-    sha: &str,
-    created_after: Option<i64>,
-) -> Result<Vec<IndexedBuild>> {
-    // A range rather than `LIKE 'abc%'`: hex digits all sort below '~'.
-    let (low, high) = (sha.to_string(), format!("{sha}~"));
-    let after = created_after.unwrap_or(i64::MIN);
-    let args: [&dyn rusqlite::ToSql; 4] = [&project, &low, &high, &after];
-    match sha.get(..7) {
-        Some(seven) => {
-            let where_sql = "substr(sha, 1, 7) = ?7 AND project = ?3 AND sha >= ?4 AND sha < ?5 AND created_at > ?6";
-            let args = [args[0], args[1], args[2], args[3], &seven];
-            read_builds_by(
-                tx,
-                org_id,
-                provider,
-                Some("provider_builds_by_sha7"),
-                where_sql,
-                &args,
-            )
-        }
-        // Shorter than any deploy's SHA: correct, but a walk of the org.
-        None => read_builds(
-            tx,
-            org_id,
-            provider,
-            "project = ?3 AND sha >= ?4 AND sha < ?5 AND created_at > ?6",
-            &args,
-        ),
-    }
-}
-
-pub(crate) fn read_builds(
-    tx: &Connection,
-    org_id: i64,
-    provider: &str,
-    where_sql: &str,
-    args: &[&dyn rusqlite::ToSql],
-) -> Result<Vec<IndexedBuild>> {
-    read_builds_by(tx, org_id, provider, None, where_sql, args)
-}
-
-/// [`read_builds`] through index `indexed_by` (SQLite, without statistics,
-/// may prefer the primary key's `(org_id, provider)` prefix to a better
-/// index of the same width: a walk of every build of the provider).
-fn read_builds_by(
-    tx: &Connection,
-    org_id: i64,
-    provider: &str,
-    indexed_by: Option<&str>,
-    where_sql: &str,
-    args: &[&dyn rusqlite::ToSql],
-) -> Result<Vec<IndexedBuild>> {
-    let hint = indexed_by.map_or(String::new(), |i| format!(" INDEXED BY {i}"));
-    let sql = format!(
-        "SELECT build_id, project, name, status, provider_status, url, pipeline_id, pipeline_number, sha, branch,
-                tag, created_at, stopped_at, jobs_complete, first_seen, last_seen, attempt, parent_id,
-                frozen_in
-         FROM provider_builds{hint} WHERE org_id = ?1 AND provider = ?2 AND {where_sql}
-         ORDER BY created_at DESC, build_id DESC"
-    );
-    let mut all: Vec<&dyn rusqlite::ToSql> = vec![&org_id, &provider];
-    all.extend_from_slice(args);
-    let mut st = tx.prepare_cached(&sql)?;
-    let rows: Vec<(IndexedBuild, Option<i64>)> = st
-        .query_map(all.as_slice(), |r| {
-            let b = IndexedBuild {
-                id: r.get(0)?,
-                project: r.get(1)?,
-                name: r.get(2)?,
-                status: columns::word(r, 3)?,
-                provider_status: r.get(4)?,
-                url: r.get(5)?,
-                pipeline_id: r.get(6)?,
-                pipeline_number: r.get(7)?,
-                attempt: r.get(16)?,
-                parent_id: r.get(17)?,
-                sha: r.get(8)?,
-                branch: r.get(9)?,
-                tag: r.get(10)?,
-                created_at: ts::nanos_to_string(r.get(11)?),
-                stopped_at: r.get::<_, Option<i64>>(12)?.map(ts::nanos_to_string),
-                jobs_complete: r.get::<_, i64>(13)? == 1,
-                jobs: Vec::new(),
-                first_seen: Some(ts::nanos_to_string(r.get(14)?)),
-                last_seen: Some(ts::nanos_to_string(r.get(15)?)),
-            };
-            Ok((b, r.get(18)?))
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut jobs_st = tx.prepare_cached(
-        "SELECT job_id, name, number, kind, status, provider_status, started_at, stopped_at, url
-         FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3 ORDER BY position, job_id",
-    )?;
-    let mut copies = FrozenCopies::default();
-    let mut builds = Vec::with_capacity(rows.len());
-    for (mut b, frozen_in) in rows {
-        if let Some(deploy) = frozen_in {
-            // Thinned (`index_thin.rs`): the rest is in that snapshot.
-            copies.fill(tx, deploy, &mut b)?;
-            builds.push(b);
-            continue;
-        }
-        b.jobs = jobs_st
-            .query_map(params![org_id, provider, b.id], |r| {
-                Ok(IndexedJob {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    number: r.get(2)?,
-                    kind: JobKind::from(r.get::<_, String>(3)?),
-                    status: columns::word(r, 4)?,
-                    provider_status: r.get(5)?,
-                    started_at: r.get::<_, Option<i64>>(6)?.map(ts::nanos_to_string),
-                    stopped_at: r.get::<_, Option<i64>>(7)?.map(ts::nanos_to_string),
-                    url: r.get(8)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        builds.push(b);
-    }
-    Ok(builds)
 }

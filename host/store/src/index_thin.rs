@@ -9,7 +9,7 @@
 //! final, times seen, created_at, attempt), its other columns are emptied,
 //! its `provider_jobs` rows go, and `frozen_in` names the deploy whose
 //! snapshot holds the rest. Reads put the row back together from that
-//! snapshot (`read_builds`), so every reader sees what it saw before.
+//! snapshot (`index_read.rs`), so every reader sees what it saw before.
 //!
 //! The rule is checked, never assumed: a row is thinned only when the
 //! comparison holds at that moment, inside the writing transaction. A write
@@ -20,14 +20,12 @@
 //! from before migration 11 is thinned in the background in resumable
 //! chunks ([`crate::Store::thin_index_chunk`]).
 
-use std::collections::HashMap;
-
+use buildsnap_domain::FrozenBuild;
 use buildsnap_domain::freeze;
-use buildsnap_domain::{FrozenBuild, FrozenJob, IndexedBuild, IndexedJob};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::builds_codec::StoredBuilds;
-use crate::index_rows::read_builds;
+use crate::index_read::read_builds;
 use crate::{Result, Store, StoreError, columns};
 
 /// Where the background pass over old snapshots got to: the highest deploy
@@ -184,112 +182,6 @@ pub(crate) fn rehydrate(
         ])?;
     }
     Ok(Some((deploy, freeze::current(&b))))
-}
-
-/// The frozen builds of the snapshots thinned rows point to, each decoded
-/// once per read however many of its builds the read returns.
-#[derive(Default)]
-pub(crate) struct FrozenCopies {
-    by_deploy: HashMap<i64, Vec<FrozenBuild>>,
-}
-
-impl FrozenCopies {
-    /// Fills thinned `b` in from the snapshot of deploy `deploy`.
-    pub(crate) fn fill(
-        &mut self,
-        tx: &Connection,
-        deploy: i64,
-        b: &mut IndexedBuild,
-    ) -> Result<()> {
-        let builds = match self.by_deploy.entry(deploy) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(snapshot_builds(tx, deploy)?),
-        };
-        let copy = builds
-            .iter()
-            .find(|f| f.id == b.id)
-            .ok_or_else(|| {
-                StoreError::Encoding(format!(
-                    "the index row of build {:?} refers to the snapshot of deploy {deploy}, which lacks it",
-                    b.id
-                ))
-            })?;
-        let FrozenBuild {
-            attempt,
-            branch,
-            created_at: _,
-            id: _,
-            jobs,
-            jobs_complete: _,
-            name: _,
-            parent_id,
-            pipeline_id,
-            pipeline_number,
-            provider_status,
-            sha: _,
-            status: _,
-            stopped_at,
-            tag,
-            url,
-        } = copy;
-        b.attempt = *attempt;
-        b.branch.clone_from(branch);
-        b.parent_id.clone_from(parent_id);
-        b.pipeline_id.clone_from(pipeline_id);
-        b.pipeline_number = *pipeline_number;
-        b.provider_status.clone_from(provider_status);
-        b.stopped_at.clone_from(stopped_at);
-        b.tag.clone_from(tag);
-        b.url.clone_from(url);
-        b.jobs = jobs.iter().map(indexed_job).collect();
-        Ok(())
-    }
-}
-
-/// A frozen job of a final build is the index's job as it was (`freeze`
-/// copies every field of a build done by its deploy).
-fn indexed_job(j: &FrozenJob) -> IndexedJob {
-    let FrozenJob {
-        id,
-        name,
-        number,
-        provider_status,
-        started_at,
-        status,
-        stopped_at,
-        kind,
-        url,
-    } = j;
-    IndexedJob {
-        id: id.clone(),
-        name: name.clone(),
-        number: *number,
-        kind: kind.clone(),
-        status: *status,
-        provider_status: provider_status.clone(),
-        started_at: started_at.clone(),
-        stopped_at: stopped_at.clone(),
-        url: url.clone(),
-    }
-}
-
-/// Deploy `deploy`'s frozen builds, decoded.
-fn snapshot_builds(tx: &Connection, deploy: i64) -> Result<Vec<FrozenBuild>> {
-    let stored = tx
-        .prepare_cached(
-            "SELECT builds_encoding, builds, builds_zstd FROM snapshots WHERE deploy_id = ?1",
-        )?
-        .query_row([deploy], |r| {
-            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?
-        .ok_or_else(|| {
-            StoreError::Encoding(format!(
-                "an index row refers to the snapshot of deploy {deploy}, which is not stored"
-            ))
-        })?;
-    let json = StoredBuilds::from_columns(&stored.0, stored.1, stored.2)?.into_json()?;
-    Ok(serde_json::from_str(&json)?)
 }
 
 impl Store {

@@ -24,6 +24,7 @@ mod deploy_pages;
 mod deploys;
 mod error;
 mod index;
+mod index_read;
 mod index_rows;
 mod index_thin;
 mod integrations;

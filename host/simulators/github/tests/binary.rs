@@ -37,11 +37,16 @@ fn spawn(extra: &[&str]) -> (Guard, String, Vec<String>) {
         .and_then(|r| r.split(' ').next())
         .unwrap_or_else(|| panic!("unexpected banner {banner}"))
         .to_owned();
-    let tokens = lines
-        .map_while(Result::ok)
-        .take_while(|l| l.starts_with("token for "))
-        .take(1)
-        .collect();
+    let mut tokens = vec![];
+    if let Some(Ok(first)) = lines.next()
+        && first.starts_with("token for ")
+    {
+        tokens.push(first);
+    }
+    // Keep reading what the binary prints for as long as it runs: a closed
+    // pipe would make its next line fail and end it mid-test (seen under
+    // load, when it printed after this returned).
+    std::thread::spawn(move || lines.for_each(drop));
     (Guard(child), base, tokens)
 }
 

@@ -1,8 +1,11 @@
-//! The batched re-encoding of snapshots stored as JSON text survives a
-//! kill: the real `buildsnap` binary is SIGKILLed while it re-encodes a
-//! database of text snapshots, started again on the same data dir, and
-//! carries on until none is left; every snapshot then reads exactly as it
-//! did before, through the HTTP API too.
+//! The in-place migrations `serve` runs in the background survive a kill:
+//! the real `buildsnap` binary is SIGKILLed mid-way, started again on the
+//! same data dir, and carries on until it is done; everything then reads
+//! exactly as it did before.
+//! - Re-encoding snapshots stored as JSON text (before migration 4) into
+//!   zstd frames, read back through the HTTP API too.
+//! - Thinning the build index of snapshots written before migration 11,
+//!   read back through the store.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -15,7 +18,7 @@ use serde_json::json;
 /// them. Enough that a debug build takes seconds over them, so the kill
 /// lands mid-way.
 const ROWS: i64 = 3000;
-const ADMIN: &str = "admin-token-for-reencode-restart";
+const ADMIN: &str = "admin-token-for-upkeep-restart";
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -208,4 +211,176 @@ fn kill_9_while_re_encoding_then_restart_finishes_and_loses_nothing() {
     });
     second.kill().unwrap();
     second.wait().unwrap();
+}
+
+/// Five final builds of two jobs each for deploy `i`'s commit.
+fn indexed_builds(i: i64) -> Vec<buildsnap_store::IndexedBuild> {
+    (0..5)
+        .map(|b| {
+            serde_json::from_value(json!({
+                "id": format!("wf-{i}-{b}"), "project": "gh/acme/web", "name": format!("build {b}"),
+                "status": "success", "provider_status": "success",
+                "url": format!("https://app.circleci.com/pipelines/gh/acme/web/{i}/workflows/wf-{i}-{b}"),
+                "pipeline_id": format!("p-{i}"), "pipeline_number": i, "sha": sha_of(i),
+                "branch": "main", "tag": null, "created_at": "2025-06-01T11:00:00Z",
+                "stopped_at": "2025-06-01T11:08:00Z", "jobs_complete": true,
+                "jobs": (0..2).map(|j| json!({
+                    "id": format!("job-{i}-{b}-{j}"), "name": format!("job {j}"), "number": i * 100 + j,
+                    "kind": "build", "status": "success", "provider_status": "success",
+                    "started_at": "2025-06-01T11:01:00Z", "stopped_at": "2025-06-01T11:02:00Z", "url": null,
+                })).collect::<Vec<_>>(),
+            }))
+            .unwrap()
+        })
+        .collect()
+}
+
+fn sha_of(i: i64) -> String {
+    format!("{i:040x}")
+}
+
+/// (index rows thinned, final rows not thinned, the pass's stored progress).
+fn thin_counts(dir: &Path) -> (i64, i64, i64) {
+    let c = rusqlite::Connection::open_with_flags(
+        dir.join(Store::DB_FILE),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    c.busy_timeout(Duration::from_secs(5)).unwrap();
+    let (thin, whole) = c
+        .query_row(
+            "SELECT count(frozen_in), count(*) - count(frozen_in) FROM provider_builds",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let through: Option<Vec<u8>> = c
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'index_thin_through'",
+            [],
+            |r| r.get(0),
+        )
+        .ok();
+    let through = through.map_or(0, |v| String::from_utf8(v).unwrap().parse().unwrap());
+    (thin, whole, through)
+}
+
+#[test]
+fn kill_9_while_thinning_the_build_index_then_restart_finishes_and_reads_the_same() {
+    use buildsnap_domain::{Status, Summary, freeze};
+    use buildsnap_store::{FinalSnapshot, NewDeploy, ProviderToken, SnapshotState, ts};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // Snapshots written before their builds were indexed: nothing thinned
+    // as written, as in a database from before migration 11.
+    let store = Store::open(dir, SecretKey::load_or_create(dir, None).unwrap()).unwrap();
+    store.create_org("acme", "Acme").unwrap();
+    store.create_project("acme", "web", "Web").unwrap();
+    let cd = NewCodeDeployment {
+        slug: "main".into(),
+        repo_url: "https://github.com/acme/web".into(),
+        branch: "main".into(),
+        build_project: Some("gh/acme/web".into()),
+        branch_builds_only: false,
+    };
+    store.create_code_deployment("acme", "web", &cd).unwrap();
+    let account = buildsnap_store::Account {
+        id: "1".into(),
+        login: "octo".into(),
+        name: "Octo".into(),
+    };
+    let token = ProviderToken::new("tok-123456".into());
+    store
+        .enable_integration("acme", "circleci", "https://circleci.com", &token, &account)
+        .unwrap();
+    store
+        .set_default_build_server("acme", "circleci", "web")
+        .unwrap();
+    const DEPLOYS: i64 = 1500;
+    let mut last = 0;
+    for i in 1..=DEPLOYS {
+        let new = NewDeploy {
+            sha: sha_of(i),
+            environment: None,
+            deployed_at: None,
+            code_deployment: None,
+        };
+        let d = store.register_deploy("acme", "web", &new).unwrap();
+        let builds = indexed_builds(i);
+        let snap = FinalSnapshot {
+            state: SnapshotState::Complete,
+            summary: Summary::Status(Status::Success),
+            builds: freeze::freeze(&builds, ts::now()),
+            explain: None,
+            build_project: Some("gh/acme/web".into()),
+            captured_at: ts::now(),
+        };
+        assert!(store.finish_capture(d.id, &snap).unwrap());
+        assert!(
+            store
+                .index_builds("acme", "circleci", &builds, None)
+                .unwrap()
+        );
+        last = d.id;
+    }
+    let lookup = |s: &Store, i: i64| {
+        let mut builds = s
+            .index_lookup("acme", "circleci", "gh/acme/web", &sha_of(i))
+            .unwrap()
+            .builds;
+        for b in &mut builds {
+            b.last_seen = None;
+        }
+        builds
+    };
+    let probes = [1, DEPLOYS / 2, DEPLOYS];
+    let before: Vec<_> = probes.iter().map(|i| lookup(&store, *i)).collect();
+    drop(store);
+    // What migration 11 records when it upgrades such a database.
+    rusqlite::Connection::open(dir.join(Store::DB_FILE))
+        .unwrap()
+        .execute(
+            "UPDATE meta SET value = CAST(?1 AS BLOB) WHERE key = 'index_thin_until'",
+            [last.to_string()],
+        )
+        .unwrap();
+    let rows = DEPLOYS * 5;
+    assert_eq!(thin_counts(dir), (0, rows, 0));
+
+    let port = free_port();
+    let mut first = spawn(dir, port, "first.log");
+    wait_until("the first thinned chunk", Duration::from_secs(120), || {
+        thin_counts(dir).0 > 0
+    });
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (thin, whole, through) = thin_counts(dir);
+    assert!(
+        thin > 0 && whole > 0,
+        "the kill must land mid-way to prove anything: {thin} thinned, {whole} left"
+    );
+    assert_eq!(thin, through * 5, "the progress is what was thinned");
+
+    let mut second = spawn(dir, port, "second.log");
+    wait_until("the thinning to finish", Duration::from_secs(600), || {
+        thin_counts(dir).0 == rows
+    });
+    wait_until("the pass to log its end", Duration::from_secs(60), || {
+        std::fs::read_to_string(dir.join("second.log"))
+            .unwrap()
+            .contains("each final build once")
+    });
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let log = std::fs::read_to_string(dir.join("second.log")).unwrap();
+    let left = DEPLOYS - through;
+    assert!(
+        log.contains(&format!("snapshots={left}"))
+            || log.contains(&format!("\"snapshots\":{left}")),
+        "the second run read exactly the snapshots after the progress ({left}): {log}"
+    );
+    let store = Store::open(dir, SecretKey::load_or_create(dir, None).unwrap()).unwrap();
+    let after: Vec<_> = probes.iter().map(|i| lookup(&store, *i)).collect();
+    assert_eq!(after, before, "the index reads as before");
 }
