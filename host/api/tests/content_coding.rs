@@ -1,5 +1,5 @@
-//! Content coding of `GET .../deploys/{id}` and `.../builds` against a real
-//! server: zstd passes the stored snapshot frame through, gzip and zstd
+//! Content coding of `GET .../deploys/{id}`, `.../builds` and the deploy
+//! list against a real server: zstd passes the stored snapshot frame through, gzip and zstd
 //! answers decode byte for byte to the plain JSON answer, `Accept-Encoding`
 //! qualities are honoured, and every answer says `Vary: Accept-Encoding`.
 
@@ -224,6 +224,38 @@ async fn deploy_answers_are_compressed_as_the_client_accepts() {
             );
         }
     }
+
+    // The deploy list: in zstd each snapshot's stored frame passes through
+    // too; every coding decodes to the plain answer, which holds the same
+    // deploy as its own route.
+    // A second, newer deploy still pending: its snapshot is JSON text, so
+    // the page mixes both kinds.
+    let newer = NewDeploy {
+        sha: SHA.into(),
+        environment: None,
+        deployed_at: Some(ts::parse("2025-06-01T13:00:00Z").unwrap()),
+        code_deployment: None,
+    };
+    let pending = srv.store.register_deploy("acme", "web", &newer).unwrap();
+    let url = format!("{}/api/v1/orgs/acme/deploys", srv.base);
+    let plain = get(&c, &url, &token, None).await;
+    let list: serde_json::Value = serde_json::from_slice(&plain.bytes).unwrap();
+    for (k, deploy) in [pending.id, id].into_iter().enumerate() {
+        let one = get(&c, &format!("{url}/{deploy}"), &token, None).await;
+        let one: serde_json::Value = serde_json::from_slice(&one.bytes).unwrap();
+        assert_eq!(list["deploys"][k], one, "deploy {deploy}");
+    }
+    assert_eq!(list["next_cursor"], serde_json::Value::Null);
+    let z = get(&c, &url, &token, Some("zstd")).await;
+    assert_eq!(z.encoding.as_deref(), Some("zstd"));
+    assert!(
+        contains(&z.bytes, &frame),
+        "list: stored frame not passed through"
+    );
+    assert_eq!(decoded(&z), plain.bytes, "list: zstd answer differs");
+    let g = get(&c, &url, &token, Some("gzip")).await;
+    assert_eq!(g.encoding.as_deref(), Some("gzip"));
+    assert_eq!(decoded(&g), plain.bytes, "list: gzip answer differs");
 
     // A build moved on: the answer carries current_status in every coding.
     srv.store

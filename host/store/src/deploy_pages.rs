@@ -11,6 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rusqlite::params;
 
+use crate::builds_codec::{ServedBuilds, StoredBuilds, stored_builds};
 use crate::deploys::{SELECT, finish, from_row, with_later_builds};
 use crate::{Deploy, MAX_LIST_LIMIT, Result, Store, orgs, projects};
 
@@ -56,9 +57,9 @@ impl DeployCursor {
 
 /// One page of a deploy list.
 #[derive(Debug, Clone)]
-pub struct DeployPage {
+pub struct DeployPage<B = serde_json::Value> {
     /// Newest `deployed_at` first.
-    pub deploys: Vec<Deploy>,
+    pub deploys: Vec<Deploy<B>>,
     /// Where the next page starts; `None` on the last page.
     pub next: Option<DeployCursor>,
 }
@@ -74,6 +75,37 @@ impl Store {
         limit: u32,
         after: Option<DeployCursor>,
     ) -> Result<DeployPage> {
+        self.deploys_page(org, project, limit, after, finish)
+    }
+
+    /// [`Store::list_deploys_page`] with each snapshot's `builds` as
+    /// stored ([`ServedBuilds::Zstd`] for a frame), not decoded, so that an
+    /// HTTP answer can pass the frames through. The list adds no
+    /// `current_status`.
+    pub fn list_deploys_page_served(
+        &self,
+        org: &str,
+        project: Option<&str>,
+        limit: u32,
+        after: Option<DeployCursor>,
+    ) -> Result<DeployPage<ServedBuilds>> {
+        self.deploys_page(org, project, limit, after, |(d, stored)| {
+            let served = match stored {
+                StoredBuilds::Zstd(z) => ServedBuilds::Zstd(z),
+                StoredBuilds::Json(json) => ServedBuilds::Json(stored_builds(json)?),
+            };
+            Ok(d.with_builds(served))
+        })
+    }
+
+    fn deploys_page<B>(
+        &self,
+        org: &str,
+        project: Option<&str>,
+        limit: u32,
+        after: Option<DeployCursor>,
+        finish: impl Fn((Deploy, StoredBuilds)) -> Result<Deploy<B>>,
+    ) -> Result<DeployPage<B>> {
         let limit = limit.clamp(1, MAX_LIST_LIMIT);
         // One row more than asked tells whether a next page exists.
         let fetch = i64::from(limit) + 1;

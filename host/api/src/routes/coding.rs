@@ -103,13 +103,90 @@ pub(crate) fn answer(
     served: ServedBuilds,
     render: impl Fn(&RawValue) -> Vec<u8>,
 ) -> Result<Resp, ApiError> {
-    let passed = match (&served, coding) {
-        (ServedBuilds::Zstd(frame), Coding::Zstd) => pass_through(frame, &render),
-        _ => None,
-    };
-    match passed {
-        Some(body) => Ok(respond(body, Some("zstd"))),
-        None => encoded(coding, render(&served.into_json()?)),
+    let mut body = Pieces::new(coding);
+    body.served(served, render)?;
+    body.finish()
+}
+
+/// An answer put together from JSON text and stored snapshot frames: one
+/// deploy, or a page of the deploy list (its items joined by the caller's
+/// JSON). In zstd, a snapshot's stored frame goes in as it is, between
+/// uncompressed frames of the JSON around it; in every other case, and
+/// when no snapshot passes through, the JSON is built in full and
+/// compressed ([`encoded`]). Decoded, both give the same bytes.
+pub(crate) struct Pieces {
+    coding: Coding,
+    parts: Vec<Piece>,
+}
+
+enum Piece {
+    Json(Vec<u8>),
+    Frame(Vec<u8>),
+}
+
+impl Pieces {
+    /// An empty answer in `coding`.
+    pub(crate) fn new(coding: Coding) -> Pieces {
+        Pieces {
+            coding,
+            parts: Vec::new(),
+        }
+    }
+
+    /// Appends JSON text.
+    pub(crate) fn json(&mut self, text: &[u8]) {
+        match self.parts.last_mut() {
+            Some(Piece::Json(j)) => j.extend_from_slice(text),
+            _ => self.parts.push(Piece::Json(text.to_vec())),
+        }
+    }
+
+    /// Appends one item whose snapshot `builds` are `served`; `render`
+    /// writes the item's whole JSON with the given `builds` in place.
+    pub(crate) fn served(
+        &mut self,
+        served: ServedBuilds,
+        render: impl Fn(&RawValue) -> Vec<u8>,
+    ) -> Result<(), ApiError> {
+        let served = match (self.coding, served) {
+            (Coding::Zstd, ServedBuilds::Zstd(frame)) => match split(&render) {
+                Some((prefix, suffix)) => {
+                    self.json(&prefix);
+                    self.parts.push(Piece::Frame(frame));
+                    self.json(&suffix);
+                    return Ok(());
+                }
+                None => ServedBuilds::Zstd(frame),
+            },
+            (_, served) => served,
+        };
+        self.json(&render(&served.into_json()?));
+        Ok(())
+    }
+
+    /// The 200 answer.
+    pub(crate) fn finish(self) -> Result<Resp, ApiError> {
+        if !self.parts.iter().any(|p| matches!(p, Piece::Frame(_))) {
+            let json = self
+                .parts
+                .into_iter()
+                .flat_map(|p| match p {
+                    Piece::Json(j) | Piece::Frame(j) => j,
+                })
+                .collect();
+            return encoded(self.coding, json);
+        }
+        let size = self.parts.iter().map(|p| match p {
+            Piece::Json(j) | Piece::Frame(j) => j.len() + 16,
+        });
+        let mut out = Vec::with_capacity(size.sum());
+        for p in self.parts {
+            match p {
+                Piece::Json(j) => raw_frame(&mut out, &j),
+                Piece::Frame(f) => out.extend_from_slice(&f),
+            }
+        }
+        Ok(respond(out, Some("zstd")))
     }
 }
 
@@ -151,13 +228,12 @@ fn internal(what: &str, e: std::io::Error) -> ApiError {
     ApiError::internal()
 }
 
-/// The answer as three zstd frames: the JSON before `builds`, the stored
-/// frame, the JSON after. The split is found by rendering twice, with `[]`
-/// and `[0]` in place of `builds`: the texts agree up to the `[` and after
-/// the array, whatever the other fields hold.
+/// The JSON before and after `builds` in an item's rendering, found by
+/// rendering twice, with `[]` and `[0]` in place of `builds`: the texts
+/// agree up to the `[` and after the array, whatever the other fields hold.
 /// `None` only if the renderings do not differ that way (they always do for
 /// a serialisable answer; the caller then decodes instead).
-fn pass_through(frame: &[u8], render: impl Fn(&RawValue) -> Vec<u8>) -> Option<Vec<u8>> {
+fn split(render: impl Fn(&RawValue) -> Vec<u8>) -> Option<(Vec<u8>, Vec<u8>)> {
     let empty = render(&RawValue::from_string("[]".into()).expect("JSON"));
     let one = render(&RawValue::from_string("[0]".into()).expect("JSON"));
     let at = empty
@@ -169,11 +245,7 @@ fn pass_through(frame: &[u8], render: impl Fn(&RawValue) -> Vec<u8>) -> Option<V
     if empty.get(at..at + 2) != Some(b"[]") || one.get(at + 3..) != Some(suffix) {
         return None;
     }
-    let mut out = Vec::with_capacity(frame.len() + prefix.len() + suffix.len() + 32);
-    raw_frame(&mut out, prefix);
-    out.extend_from_slice(frame);
-    raw_frame(&mut out, suffix);
-    Some(out)
+    Some((prefix.to_vec(), suffix.to_vec()))
 }
 
 /// Largest block of a zstd frame (RFC 8878, 3.1.1.2.4).
