@@ -49,8 +49,9 @@ fn builds_text(id: i64) -> String {
     serde_json::to_string(&builds).unwrap()
 }
 
-/// A data dir whose store holds `ROWS` complete snapshots as JSON text.
-fn legacy_data_dir(dir: &Path) -> String {
+/// The store of `dir` with org acme (and an org token, returned), project
+/// web and its code deployment.
+fn acme(dir: &Path) -> (Store, String) {
     let store = Store::open(dir, SecretKey::load_or_create(dir, None).unwrap()).unwrap();
     store.create_org("acme", "Acme").unwrap();
     let token = store.create_token("acme", "t", Scope::All).unwrap().token;
@@ -63,6 +64,12 @@ fn legacy_data_dir(dir: &Path) -> String {
         branch_builds_only: false,
     };
     store.create_code_deployment("acme", "web", &cd).unwrap();
+    (store, token)
+}
+
+/// A data dir whose store holds `ROWS` complete snapshots as JSON text.
+fn legacy_data_dir(dir: &Path) -> String {
+    let (store, token) = acme(dir);
     drop(store);
     let mut c = rusqlite::Connection::open(dir.join(Store::DB_FILE)).unwrap();
     let tx = c.transaction().unwrap();
@@ -274,17 +281,7 @@ fn kill_9_while_thinning_the_build_index_then_restart_finishes_and_reads_the_sam
     let dir = tmp.path();
     // Snapshots written before their builds were indexed: nothing thinned
     // as written, as in a database from before migration 11.
-    let store = Store::open(dir, SecretKey::load_or_create(dir, None).unwrap()).unwrap();
-    store.create_org("acme", "Acme").unwrap();
-    store.create_project("acme", "web", "Web").unwrap();
-    let cd = NewCodeDeployment {
-        slug: "main".into(),
-        repo_url: "https://github.com/acme/web".into(),
-        branch: "main".into(),
-        build_project: Some("gh/acme/web".into()),
-        branch_builds_only: false,
-    };
-    store.create_code_deployment("acme", "web", &cd).unwrap();
+    let (store, _) = acme(dir);
     let account = buildsnap_store::Account {
         id: "1".into(),
         login: "octo".into(),

@@ -6,7 +6,7 @@ mod common;
 
 use buildsnap_domain::{Status, Summary};
 use buildsnap_store::*;
-use common::{frozen, open, report, seed};
+use common::{deploy_now, frozen, open, report, seed};
 
 fn job(id: &str, status: &str) -> IndexedJob {
     IndexedJob {
@@ -260,26 +260,13 @@ fn webhook_secret_is_sealed_and_disable_erases_it_with_the_index() {
 }
 
 /// A deploy of `SHA` to acme/web, deployed now.
-fn deploy_now(s: &Store) -> Deploy {
-    s.register_deploy(
-        "acme",
-        "web",
-        &NewDeploy {
-            sha: SHA.into(),
-            environment: None,
-            deployed_at: None,
-            code_deployment: None,
-        },
-    )
-    .unwrap()
-}
 
 #[test]
 fn complete_capture_only_for_a_job_still_running_and_defer_does_not_count() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path());
     seed(&s);
-    let d = deploy_now(&s);
+    let d = deploy_now(&s, SHA);
     let job = s.next_capture_job().unwrap().unwrap();
     assert_eq!(job.attempts, 1);
     s.defer_capture(d.id, ts::now(), "interrupted by shutdown")
@@ -313,7 +300,7 @@ fn current_status_is_shown_beside_a_frozen_build() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path());
     seed(&s);
-    let d = deploy_now(&s);
+    let d = deploy_now(&s, SHA);
     s.next_capture_job().unwrap().unwrap();
     let fin = FinalSnapshot {
         state: SnapshotState::Complete,
@@ -368,7 +355,7 @@ fn snapshots_are_stored_compressed_and_served_as_stored() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path());
     seed(&s);
-    let d = deploy_now(&s);
+    let d = deploy_now(&s, SHA);
     s.next_capture_job().unwrap().unwrap();
     let builds: Vec<_> = (0..20)
         .map(|i| frozen(&format!("w{i}"), Status::Success))

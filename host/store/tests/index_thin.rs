@@ -7,7 +7,7 @@ mod common;
 
 use buildsnap_domain::{Summary, freeze};
 use buildsnap_store::*;
-use common::{open, seed};
+use common::{deploy_now, open, seed};
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
@@ -68,17 +68,7 @@ fn builds() -> Vec<IndexedBuild> {
 }
 
 fn deploy(s: &Store) -> Deploy {
-    s.register_deploy(
-        "acme",
-        "web",
-        &NewDeploy {
-            sha: SHA.into(),
-            environment: None,
-            deployed_at: None,
-            code_deployment: None,
-        },
-    )
-    .unwrap()
+    deploy_now(s, SHA)
 }
 
 /// Completes deploy `id`'s snapshot with `indexed` frozen now.

@@ -71,3 +71,18 @@ pub fn report(pipelines: u32) -> buildsnap_domain::SearchReport {
         without_commit: 0,
     }
 }
+
+/// A deploy of `sha` to acme/web registered now.
+pub fn deploy_now(s: &Store, sha: &str) -> Deploy {
+    s.register_deploy(
+        "acme",
+        "web",
+        &NewDeploy {
+            sha: sha.into(),
+            environment: None,
+            deployed_at: None,
+            code_deployment: None,
+        },
+    )
+    .unwrap()
+}
