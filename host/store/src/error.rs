@@ -93,12 +93,27 @@ pub enum StoreError {
         /// Highest version this build knows.
         supported: i64,
     },
+    /// The PostgreSQL database was migrated by a newer buildsnap: its
+    /// `buildsnap_schema` holds a version this build does not know. The
+    /// versions are PostgreSQL's own numbering, not SQLite's `user_version`.
+    #[error(
+        "PostgreSQL schema version {found} (table buildsnap_schema) is newer than this build supports ({supported}); upgrade buildsnap"
+    )]
+    PgSchemaTooNew {
+        /// Highest version in `buildsnap_schema`.
+        found: i64,
+        /// Highest version this build knows.
+        supported: i64,
+    },
     /// Secret key loading failed.
     #[error(transparent)]
     Key(#[from] KeyError),
     /// SQLite failed.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed.
+    #[error("PostgreSQL error: {}", postgres_message(.0))]
+    Postgres(#[from] postgres::Error),
     /// File system failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
@@ -109,6 +124,17 @@ pub enum StoreError {
     /// A stored JSON document could not be read or written.
     #[error("json error: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+/// A PostgreSQL error with its cause: the client's own `Display` says only
+/// what kind of error it is ("db error"), and the server's message (which
+/// statement failed, and why) is its source, which a log line showing only
+/// `Display` would drop.
+fn postgres_message(e: &postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
 }
 
 impl StoreError {

@@ -31,6 +31,7 @@ mod integrations;
 mod migrations;
 mod model;
 mod orgs;
+mod pg;
 mod projects;
 mod reencode;
 mod retention;
@@ -61,6 +62,7 @@ pub use model::{
     Account, CaptureJob, CodeDeployment, Deploy, IntegrationState, NewCodeDeployment, NewDeploy,
     NewToken, Org, Principal, Project, RawBuilds, Scope,
 };
+pub use pg::{POSTGRES_SCHEMA_VERSION, migrate_postgres};
 pub use reencode::ReencodeBatch;
 pub use retention::PruneChunk;
 pub use sync_state::SyncTarget;
