@@ -4,13 +4,11 @@
 //! the frozen snapshot.
 
 use buildsnap_domain::Status;
-use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
 use crate::builds_codec::{StoredBuilds, stored_builds};
-use crate::{
-    Deploy, FinalSnapshot, RawBuilds, Result, ServedBuilds, Store, columns, deploys, orgs, ts,
-};
+use crate::sql::{Tx, args};
+use crate::{Deploy, FinalSnapshot, RawBuilds, Result, ServedBuilds, Store, deploys, orgs, ts};
 
 impl Store {
     /// Like [`Store::finish_capture`], but only while the job is still
@@ -40,7 +38,7 @@ impl Store {
                 "UPDATE capture_jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), not_before = ?2,
                      last_error = ?3, updated_at = ?4
                  WHERE deploy_id = ?1 AND state = 'running'",
-                params![deploy_id, ts::to_nanos(not_before), reason, ts::to_nanos(ts::now())],
+                &args![deploy_id, ts::to_nanos(not_before), reason, ts::to_nanos(ts::now())],
             )?;
             Ok(())
         })
@@ -53,13 +51,11 @@ impl Store {
         deploy_id: i64,
     ) -> Result<Option<(String, u32, Option<String>)>> {
         self.db.read(|tx| {
-            Ok(tx
-                .query_row(
-                    "SELECT state, attempts, last_error FROM capture_jobs WHERE deploy_id = ?1",
-                    [deploy_id],
-                    |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u32, r.get(2)?)),
-                )
-                .optional()?)
+            tx.query_opt(
+                "SELECT state, attempts, last_error FROM capture_jobs WHERE deploy_id = ?1",
+                &args![deploy_id],
+                |r| Ok((r.get(0)?, r.get::<i64>(1)? as u32, r.get(2)?)),
+            )
         })
     }
 
@@ -70,14 +66,14 @@ impl Store {
         let now = ts::to_nanos(ts::now());
         self.db.write(|tx| {
             let org_id = orgs::org_id(tx, org)?;
-            Ok(tx.execute(
+            tx.execute(
                 "UPDATE capture_jobs SET not_before = ?3
                  WHERE state = 'queued' AND not_before > ?3
                    AND (last_error IS NULL OR last_error NOT LIKE 'rate limited%')
                    AND deploy_id IN (SELECT d.id FROM deploys d JOIN snapshots s ON s.deploy_id = d.id
                                      WHERE d.org_id = ?1 AND s.provider = ?2)",
-                params![org_id, provider, now],
-            )?)
+                &args![org_id, provider, now],
+            )
         })
     }
 
@@ -131,22 +127,18 @@ impl Store {
 /// `provider_builds` by `(org_id, provider, build_id)`), so the usual
 /// answer, nothing, costs no JSON parsing at all.
 fn moved_statuses(
-    tx: &Connection,
+    tx: &Tx<'_>,
     org_id: i64,
     provider: &str,
     deploy_id: i64,
 ) -> Result<Vec<(usize, Status)>> {
-    let mut st = tx.prepare_cached(
+    tx.query_all(
         "SELECT sb.position, pb.status
          FROM snapshot_builds sb
          JOIN provider_builds pb ON pb.org_id = ?1 AND pb.provider = ?2 AND pb.build_id = sb.build_id
          WHERE sb.deploy_id = ?3 AND pb.status IS NOT sb.status
          ORDER BY sb.position",
-    )?;
-    let rows = st
-        .query_map(params![org_id, provider, deploy_id], |r| {
-            Ok((r.get::<_, i64>(0)? as usize, columns::word(r, 1)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+        &args![org_id, provider, deploy_id],
+        |r| Ok((r.get::<i64>(0)? as usize, r.word(1)?)),
+    )
 }

@@ -5,11 +5,11 @@
 //! or back to `queued` with a later `not_before` ([`Store::retry_capture`]).
 //! Jobs left `running` by a stopped process are re-queued by [`Store::open`].
 
-use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
 use buildsnap_domain::FrozenBuild;
 
+use crate::sql::{Tx, args};
 use crate::{
     CaptureJob, FinalSnapshot, Result, SnapshotState, Store, StoreError, builds_codec, ts,
 };
@@ -19,7 +19,7 @@ impl Store {
         self.db.write(|tx| {
             let n = tx.execute(
                 "UPDATE capture_jobs SET state = 'queued', updated_at = ?1 WHERE state = 'running'",
-                [ts::to_nanos(ts::now())],
+                &args![ts::to_nanos(ts::now())],
             )?;
             if n > 0 {
                 tracing::info!(
@@ -35,19 +35,18 @@ impl Store {
     pub fn next_capture_job(&self) -> Result<Option<CaptureJob>> {
         let now = ts::to_nanos(ts::now());
         self.db.write(|tx| {
-            let id: Option<i64> = tx
-                .prepare_cached(
-                    "SELECT deploy_id FROM capture_jobs WHERE state = 'queued' AND not_before <= ?1
-                     ORDER BY not_before, deploy_id LIMIT 1",
-                )?
-                .query_row([now], |r| r.get(0))
-                .optional()?;
+            let id: Option<i64> = tx.query_opt(
+                "SELECT deploy_id FROM capture_jobs WHERE state = 'queued' AND not_before <= ?1
+                 ORDER BY not_before, deploy_id LIMIT 1",
+                &args![now],
+                |r| r.get(0),
+            )?;
             let Some(id) = id else { return Ok(None) };
             tx.execute(
                 "UPDATE capture_jobs SET state = 'running', attempts = attempts + 1, updated_at = ?2 WHERE deploy_id = ?1",
-                params![id, now],
+                &args![id, now],
             )?;
-            let job = tx.query_row(
+            let job = tx.query_one(
                 "SELECT d.id, o.slug, p.slug, c.slug, c.repo_url, c.branch, s.build_project, s.provider, d.sha,
                         d.deployed_at, j.attempts, c.branch_builds_only
                  FROM capture_jobs j
@@ -57,7 +56,7 @@ impl Store {
                  JOIN code_deployments c ON c.id = d.code_deployment_id
                  JOIN snapshots s ON s.deploy_id = d.id
                  WHERE j.deploy_id = ?1",
-                [id],
+                &args![id],
                 |r| {
                     Ok(CaptureJob {
                         deploy_id: r.get(0)?,
@@ -67,11 +66,11 @@ impl Store {
                         repo_url: r.get(4)?,
                         branch: r.get(5)?,
                         build_project: r.get(6)?,
-                        provider: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+                        provider: r.get::<Option<String>>(7)?.unwrap_or_default(),
                         sha: r.get(8)?,
                         deployed_at: ts::from_nanos(r.get(9)?),
-                        attempts: r.get::<_, i64>(10)? as u32,
-                        branch_builds_only: r.get::<_, i64>(11)? == 1,
+                        attempts: r.get::<i64>(10)? as u32,
+                        branch_builds_only: r.get(11)?,
                     })
                 },
             )?;
@@ -82,9 +81,9 @@ impl Store {
     /// When the next queued job becomes due (for the worker's sleep), if any.
     pub fn next_capture_due(&self) -> Result<Option<OffsetDateTime>> {
         self.db.read(|tx| {
-            let n: Option<i64> = tx.query_row(
+            let n: Option<i64> = tx.query_one(
                 "SELECT MIN(not_before) FROM capture_jobs WHERE state = 'queued'",
-                [],
+                &[],
                 |r| r.get(0),
             )?;
             Ok(n.map(ts::from_nanos))
@@ -117,13 +116,11 @@ impl Store {
             let condition = match replace {
                 Replace::AnyButComplete => "state != 'complete'",
                 Replace::PendingOfRunningJob => {
-                    let job: Option<String> = tx
-                        .query_row(
-                            "SELECT state FROM capture_jobs WHERE deploy_id = ?1",
-                            [deploy_id],
-                            |r| r.get(0),
-                        )
-                        .optional()?;
+                    let job: Option<String> = tx.query_opt(
+                        "SELECT state FROM capture_jobs WHERE deploy_id = ?1",
+                        &args![deploy_id],
+                        |r| r.get(0),
+                    )?;
                     if job.as_deref() != Some("running") {
                         return Ok(false);
                     }
@@ -137,13 +134,13 @@ impl Store {
                          build_project = COALESCE(?6, build_project), captured_at = ?7
                      WHERE deploy_id = ?1 AND {condition}"
                 ),
-                params![
+                &args![
                     deploy_id,
                     snap.state.as_str(),
                     snap.summary.as_str(),
-                    builds,
-                    snap.explain,
-                    snap.build_project,
+                    &builds,
+                    &snap.explain,
+                    &snap.build_project,
                     ts::to_nanos(snap.captured_at)
                 ],
             )?;
@@ -151,12 +148,12 @@ impl Store {
                 write_snapshot_builds(tx, deploy_id, &snap.builds)?;
                 // Queued with the change itself: never lost in between.
                 if matches!(snap.state, SnapshotState::Complete | SnapshotState::Error) {
-                    let (org_id, provider): (i64, Option<String>) = tx
-                        .prepare_cached(
-                            "SELECT d.org_id, s.provider FROM deploys d
-                             JOIN snapshots s ON s.deploy_id = d.id WHERE d.id = ?1",
-                        )?
-                        .query_row([deploy_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                    let (org_id, provider): (i64, Option<String>) = tx.query_one(
+                        "SELECT d.org_id, s.provider FROM deploys d
+                         JOIN snapshots s ON s.deploy_id = d.id WHERE d.id = ?1",
+                        &args![deploy_id],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )?;
                     crate::alerts::enqueue(tx, org_id, "snapshot.completed", deploy_id, None)?;
                     crate::alerts::settled_at_capture(tx, deploy_id)?;
                     // The builds it froze final are now stored twice: once.
@@ -173,7 +170,7 @@ impl Store {
             }
             tx.execute(
                 "UPDATE capture_jobs SET state = 'done', updated_at = ?2 WHERE deploy_id = ?1",
-                params![deploy_id, now],
+                &args![deploy_id, now],
             )?;
             Ok(n == 1)
         })
@@ -190,7 +187,7 @@ impl Store {
             tx.execute(
                 "UPDATE capture_jobs SET state = 'queued', last_error = ?2, not_before = ?3, updated_at = ?4
                  WHERE deploy_id = ?1 AND state != 'done'",
-                params![deploy_id, error, ts::to_nanos(not_before), ts::to_nanos(ts::now())],
+                &args![deploy_id, error, ts::to_nanos(not_before), ts::to_nanos(ts::now())],
             )?;
             Ok(())
         })
@@ -199,9 +196,9 @@ impl Store {
     /// Jobs not done yet (queued or running): the capture queue depth.
     pub fn capture_queue_depth(&self) -> Result<u64> {
         self.db.read(|tx| {
-            let n: i64 = tx.query_row(
+            let n: i64 = tx.query_one(
                 "SELECT COUNT(*) FROM capture_jobs WHERE state != 'done'",
-                [],
+                &[],
                 |r| r.get(0),
             )?;
             Ok(n as u64)
@@ -211,14 +208,16 @@ impl Store {
 
 /// Mirrors the frozen builds' ids and statuses into `snapshot_builds` (see
 /// migration 3), which the reads join against the index.
-fn write_snapshot_builds(tx: &Connection, deploy_id: i64, builds: &[FrozenBuild]) -> Result<()> {
-    tx.prepare_cached("DELETE FROM snapshot_builds WHERE deploy_id = ?1")?
-        .execute([deploy_id])?;
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO snapshot_builds (deploy_id, position, build_id, status) VALUES (?1, ?2, ?3, ?4)",
+fn write_snapshot_builds(tx: &Tx<'_>, deploy_id: i64, builds: &[FrozenBuild]) -> Result<()> {
+    tx.execute(
+        "DELETE FROM snapshot_builds WHERE deploy_id = ?1",
+        &args![deploy_id],
     )?;
     for (pos, b) in builds.iter().enumerate() {
-        insert.execute(params![deploy_id, pos as i64, b.id, b.status.as_str()])?;
+        tx.execute(
+            "INSERT INTO snapshot_builds (deploy_id, position, build_id, status) VALUES (?1, ?2, ?3, ?4)",
+            &args![deploy_id, pos as i64, &b.id, b.status.as_str()],
+        )?;
     }
     Ok(())
 }

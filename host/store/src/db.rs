@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::crypto::SecretKey;
+use crate::sql::Tx;
 use crate::{Result, migrations};
 
 /// Most reader connections open at once. They stay open for reuse; a read
@@ -178,12 +179,16 @@ impl Db {
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer connection;
     /// commits when `f` returns `Ok`, rolls back otherwise.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    ///
+    /// `FnMut`, not `FnOnce`: a backend where a transaction may fail to
+    /// serialize (PostgreSQL) runs `f` again in a new transaction, so `f`
+    /// must not consume what it captures. SQLite runs it once.
+    pub(crate) fn write<T>(&self, mut f: impl FnMut(&Tx<'_>) -> Result<T>) -> Result<T> {
         // A panic inside `f` poisons the mutex, but the transaction was rolled
         // back when it was dropped during unwinding, so the connection is clean.
         let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
+        let out = f(&Tx::sqlite(&tx))?;
         tx.commit()?;
         Ok(out)
     }
@@ -198,7 +203,7 @@ impl Db {
 
     /// Runs `f` in one read transaction (a consistent snapshot) on a reader.
     /// `f` must not start another read (it could wait for itself).
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
         let mut lease = Lease {
             db: self,
             conn: None,
@@ -228,7 +233,7 @@ impl Db {
         // the server's CPU. A reader never writes, so ending with ROLLBACK
         // loses nothing.
         conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
-        let out = f(conn);
+        let out = f(&Tx::sqlite(conn));
         if !conn.is_autocommit()
             && conn
                 .prepare_cached("ROLLBACK")

@@ -9,10 +9,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rusqlite::params;
 
 use crate::builds_codec::{ServedBuilds, StoredBuilds, stored_builds};
 use crate::deploys::{SELECT, finish, from_row, with_later_builds};
+use crate::sql::args;
 use crate::{Deploy, MAX_LIST_LIMIT, Result, Store, orgs, projects};
 
 /// Where a page of deploys ended: the last deploy's `deployed_at` and id.
@@ -124,12 +124,9 @@ impl Store {
                 "{SELECT} WHERE {owner_clause} = ?1 AND (d.deployed_at, d.id) < (?2, ?3)
                  ORDER BY d.deployed_at DESC, d.id DESC LIMIT ?4"
             );
-            let mut rows: Vec<_> = tx
-                .prepare_cached(&sql)?
-                .query_map(params![owner, at, id, fetch], |r| {
-                    Ok((r.get::<_, i64>(5)?, from_row(r)?))
-                })?
-                .collect::<std::result::Result<_, _>>()?;
+            let mut rows: Vec<_> = tx.query_all(&sql, &args![owner, at, id, fetch], |r| {
+                Ok((r.get::<i64>(5)?, from_row(r)?))
+            })?;
             let more = rows.len() > limit as usize;
             rows.truncate(limit as usize);
             let next = match rows.last() {

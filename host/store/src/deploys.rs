@@ -1,13 +1,12 @@
 //! Deploy registration and reads.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
-
 use buildsnap_domain::Summary;
 
 use crate::builds_codec::StoredBuilds;
+use crate::sql::{Row, Tx, args};
 use crate::{
-    Deploy, NewDeploy, Result, Snapshot, SnapshotState, Store, StoreError, columns, orgs, projects,
-    ts, validate,
+    Deploy, NewDeploy, Result, Snapshot, SnapshotState, Store, StoreError, orgs, projects, ts,
+    validate,
 };
 
 /// Default `environment`.
@@ -31,12 +30,11 @@ macro_rules! select_deploys {
 }
 pub(crate) const SELECT: &str = select_deploys!();
 
-pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<(Deploy, StoredBuilds)> {
+pub(crate) fn from_row(r: &Row<'_>) -> Result<(Deploy, StoredBuilds)> {
     let deployed_at = ts::nanos_to_string(r.get(5)?);
     let encoding: String = r.get(14)?;
-    let builds = StoredBuilds::from_columns(&encoding, r.get(11)?, r.get(15)?).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(11, rusqlite::types::Type::Text, Box::new(e))
-    })?;
+    let builds = StoredBuilds::from_columns(&encoding, r.get(11)?, r.get(15)?)
+        .map_err(|e| r.bad_text(11, e))?;
     Ok((
         Deploy {
             id: r.get(0)?,
@@ -47,15 +45,12 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<(Deploy, StoredBuilds)> 
             deployed_at: deployed_at.clone(),
             builds: Snapshot {
                 // An unknown state word reads as `error` (as it always has).
-                state: r
-                    .get::<_, String>(6)?
-                    .parse()
-                    .unwrap_or(SnapshotState::Error),
+                state: r.get::<String>(6)?.parse().unwrap_or(SnapshotState::Error),
                 as_of: deployed_at,
-                captured_at: r.get::<_, Option<i64>>(7)?.map(ts::nanos_to_string),
+                captured_at: r.get::<Option<i64>>(7)?.map(ts::nanos_to_string),
                 provider: r.get(8)?,
                 build_project: r.get(9)?,
-                summary: columns::word(r, 10)?,
+                summary: r.word(10)?,
                 builds: serde_json::Value::Null,
                 explain: r.get(12)?,
                 // Filled by `with_later_builds` in the same read.
@@ -86,7 +81,7 @@ impl Store {
         let now = ts::now();
         let deployed_at = new.deployed_at.unwrap_or(now);
         let deployed_nanos = validate::deployed_at(deployed_at)?;
-        self.db.write(|tx| {
+        let (id, cd, state, provider, explain) = self.db.write(|tx| {
             let org_id = orgs::org_id(tx, org)?;
             let p = projects::project_row(tx, org_id, project)?;
             let cds = projects::code_deployments(tx, p.id)?;
@@ -109,9 +104,11 @@ impl Store {
             // (disabling also clears it; this guards the invariant anyway).
             let provider = match &p.build_server {
                 Some(b) => tx
-                    .prepare_cached("SELECT enabled FROM integrations WHERE org_id = ?1 AND provider = ?2")?
-                    .query_row(params![org_id, b], |r| r.get::<_, i64>(0))
-                    .optional()?
+                    .query_opt(
+                        "SELECT enabled FROM integrations WHERE org_id = ?1 AND provider = ?2",
+                        &args![org_id, b],
+                        |r| r.get::<i64>(0),
+                    )?
                     .filter(|e| *e == 1)
                     .map(|_| b.clone()),
                 None => None,
@@ -127,52 +124,53 @@ impl Store {
                     )),
                 ),
             };
-            tx.prepare_cached(
+            let id: i64 = tx.query_one(
                 "INSERT INTO deploys (org_id, project_id, code_deployment_id, sha, environment, deployed_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![org_id, p.id, cd_id, sha, environment, deployed_nanos, ts::to_nanos(now)])?;
-            let id = tx.last_insert_rowid();
-            tx.prepare_cached(
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                &args![org_id, p.id, cd_id, &sha, &environment, deployed_nanos, ts::to_nanos(now)],
+                |r| r.get(0),
+            )?;
+            tx.execute(
                 "INSERT INTO snapshots (deploy_id, state, provider, build_project, summary, builds, explain, captured_at)
                  VALUES (?1, ?2, ?3, ?4, ?6, '[]', ?5, NULL)",
-            )?
-            .execute(params![
-                id,
-                state.as_str(),
-                provider,
-                cd.build_project,
-                explain,
-                Summary::None.as_str()
-            ])?;
+                &args![
+                    id,
+                    state.as_str(),
+                    &provider,
+                    &cd.build_project,
+                    &explain,
+                    Summary::None.as_str()
+                ],
+            )?;
             if provider.is_some() {
-                tx.prepare_cached(
+                tx.execute(
                     "INSERT INTO capture_jobs (deploy_id, state, attempts, not_before, updated_at)
                      VALUES (?1, 'queued', 0, ?2, ?2)",
-                )?
-                .execute(params![id, ts::to_nanos(now)])?;
+                    &args![id, ts::to_nanos(now)],
+                )?;
             }
-            let as_of = ts::format(deployed_at);
-            Ok(Deploy {
-                id,
-                project: project.to_string(),
-                code_deployment: cd.slug,
-                sha,
-                environment,
-                deployed_at: as_of.clone(),
-                builds: Snapshot {
-                    state,
-                    as_of,
-                    captured_at: None,
-                    provider,
-                    build_project: cd.build_project,
-                    summary: Summary::None,
-                    builds: serde_json::Value::Array(vec![]),
-                    explain,
-                    // Just registered: nothing was built after it yet.
-                    later_builds: Vec::new(),
-                },
-            })
+            Ok((id, cd, state, provider, explain))
+        })?;
+        let as_of = ts::format(deployed_at);
+        Ok(Deploy {
+            id,
+            project: project.to_string(),
+            code_deployment: cd.slug,
+            sha,
+            environment,
+            deployed_at: as_of.clone(),
+            builds: Snapshot {
+                state,
+                as_of,
+                captured_at: None,
+                provider,
+                build_project: cd.build_project,
+                summary: Summary::None,
+                builds: serde_json::Value::Array(vec![]),
+                explain,
+                // Just registered: nothing was built after it yet.
+                later_builds: Vec::new(),
+            },
         })
     }
 
@@ -200,21 +198,14 @@ impl Store {
 /// Org id and row of deploy `id` of org `org` (its builds as stored),
 /// in one statement: the org is matched by slug in the same join.
 /// `OrgNotFound` / `DeployNotFound` as [`Store::get_deploy`] says.
-pub(crate) fn deploy_row(
-    tx: &Connection,
-    org: &str,
-    id: i64,
-) -> Result<(i64, (Deploy, StoredBuilds))> {
+pub(crate) fn deploy_row(tx: &Tx<'_>, org: &str, id: i64) -> Result<(i64, (Deploy, StoredBuilds))> {
     const SQL: &str = concat!(
         select_deploys!(),
         " JOIN orgs o ON o.id = d.org_id WHERE d.id = ?1 AND o.slug = ?2"
     );
-    let row = tx
-        .prepare_cached(SQL)?
-        .query_row(params![id, org], |r| {
-            Ok((r.get::<_, i64>(13)?, from_row(r)?))
-        })
-        .optional()?;
+    let row = tx.query_opt(SQL, &args![id, org], |r| {
+        Ok((r.get::<i64>(13)?, from_row(r)?))
+    })?;
     match row {
         Some(row) => Ok(row),
         None => {
@@ -229,7 +220,7 @@ pub(crate) fn deploy_row(
 /// provider project created after `deployed_at`, from the index (the
 /// `provider_builds_by_sha7` index: one seek), as they are now. Only a
 /// captured snapshot (it knows its provider and project) has any.
-pub(crate) fn with_later_builds<B>(tx: &Connection, org_id: i64, d: &mut Deploy<B>) -> Result<()> {
+pub(crate) fn with_later_builds<B>(tx: &Tx<'_>, org_id: i64, d: &mut Deploy<B>) -> Result<()> {
     let (Some(provider), Some(project)) = (&d.builds.provider, &d.builds.build_project) else {
         return Ok(());
     };

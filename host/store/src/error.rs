@@ -138,9 +138,11 @@ fn postgres_message(e: &postgres::Error) -> String {
 }
 
 impl StoreError {
-    /// True for SQLite unique-constraint violations.
-    pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
-        matches!(e, rusqlite::Error::SqliteFailure(f, _)
+    /// True for a unique-constraint (or primary-key) violation: the row
+    /// asked for exists already (a slug taken, answered 409). Recognised in
+    /// the error the query seam (`crate::sql`) returns.
+    pub(crate) fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
             if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                 || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
     }

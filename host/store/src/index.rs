@@ -16,10 +16,10 @@
 //! provider answer that arrives after the disable is dropped, not stored.
 
 use buildsnap_domain::{IndexedBuild, JobUpdate, SearchReport};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::index_read::builds_of_commit;
 use crate::index_rows::upsert_builds;
+use crate::sql::{Tx, args};
 use crate::{Result, Store, orgs, ts};
 
 /// The record of a stored commit search.
@@ -43,12 +43,12 @@ pub struct IndexLookup {
     pub builds: Vec<IndexedBuild>,
 }
 
-pub(crate) fn enabled(tx: &Connection, org_id: i64, provider: &str) -> Result<bool> {
-    Ok(tx
-        .prepare_cached("SELECT enabled FROM integrations WHERE org_id = ?1 AND provider = ?2")?
-        .query_row(params![org_id, provider], |r| r.get::<_, i64>(0))
-        .optional()?
-        == Some(1))
+pub(crate) fn enabled(tx: &Tx<'_>, org_id: i64, provider: &str) -> Result<bool> {
+    Ok(tx.query_opt(
+        "SELECT enabled FROM integrations WHERE org_id = ?1 AND provider = ?2",
+        &args![org_id, provider],
+        |r| r.get::<i64>(0),
+    )? == Some(1))
 }
 
 fn is_hex(s: &str) -> bool {
@@ -76,20 +76,20 @@ impl Store {
             }
             upsert_builds(tx, org_id, provider, builds, now)?;
             if let Some((project, sha_query, report)) = search {
-                tx.prepare_cached(
+                tx.execute(
                     "INSERT INTO commit_searches (org_id, provider, project, sha_query, searched_at, report)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (org_id, provider, project, sha_query) DO UPDATE SET
                          searched_at = excluded.searched_at, report = excluded.report",
-                )?
-                .execute(params![
-                    org_id,
-                    provider,
-                    project,
-                    sha_query.to_ascii_lowercase(),
-                    now,
-                    report.to_json()
-                ])?;
+                    &args![
+                        org_id,
+                        provider,
+                        project,
+                        &sha_query.to_ascii_lowercase(),
+                        now,
+                        &report.to_json()
+                    ],
+                )?;
             }
             Ok(true)
         })
@@ -109,20 +109,19 @@ impl Store {
         }
         self.db.read(|tx| {
             let org_id = orgs::org_id(tx, org)?;
-            let search = tx
-                .prepare_cached(
-                    "SELECT searched_at, report FROM commit_searches
-                     WHERE org_id = ?1 AND provider = ?2 AND project = ?3 AND sha_query = ?4",
-                )?
-                .query_row(params![org_id, provider, project, sha], |r| {
+            let search = tx.query_opt(
+                "SELECT searched_at, report FROM commit_searches
+                 WHERE org_id = ?1 AND provider = ?2 AND project = ?3 AND sha_query = ?4",
+                &args![org_id, provider, project, &sha],
+                |r| {
                     let n: i64 = r.get(0)?;
                     Ok(CommitSearch {
                         searched_at: ts::nanos_to_string(n),
                         searched_at_nanos: n,
-                        report: SearchReport::from_json(&r.get::<_, String>(1)?),
+                        report: SearchReport::from_json(&r.get::<String>(1)?),
                     })
-                })
-                .optional()?;
+                },
+            )?;
             let builds = builds_of_commit(tx, org_id, provider, project, &sha, None)?;
             Ok(IndexLookup { search, builds })
         })
@@ -147,12 +146,11 @@ impl Store {
             if !enabled(tx, org_id, provider)? {
                 return Ok(None);
             }
-            let n = tx
-                .prepare_cached(
-                    "INSERT INTO webhook_events (org_id, provider, event_id, kind, received_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-                )?
-                .execute(params![org_id, provider, event_id, kind, now])?;
+            let n = tx.execute(
+                "INSERT INTO webhook_events (org_id, provider, event_id, kind, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                &args![org_id, provider, event_id, kind, now],
+            )?;
             if n == 0 {
                 return Ok(Some(false));
             }
@@ -166,7 +164,7 @@ impl Store {
 
     /// Erases everything fetched with an integration's credentials (index,
     /// searches, cursors, webhook ids). Called inside `disable_integration`.
-    pub(crate) fn erase_index(tx: &Connection, org_id: i64, provider: &str) -> Result<()> {
+    pub(crate) fn erase_index(tx: &Tx<'_>, org_id: i64, provider: &str) -> Result<()> {
         for table in [
             "provider_jobs",
             "provider_builds",
@@ -176,7 +174,7 @@ impl Store {
         ] {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE org_id = ?1 AND provider = ?2"),
-                params![org_id, provider],
+                &args![org_id, provider],
             )?;
         }
         Ok(())

@@ -3,16 +3,15 @@
 
 use std::collections::HashMap;
 
-use buildsnap_domain::{FrozenBuild, FrozenJob, IndexedBuild, IndexedJob, JobKind};
-use rusqlite::{Connection, OptionalExtension, params};
-
 use crate::builds_codec::StoredBuilds;
-use crate::{Result, StoreError, columns, ts};
+use crate::sql::{Arg, Tx, args};
+use crate::{Result, StoreError, ts};
+use buildsnap_domain::{FrozenBuild, FrozenJob, IndexedBuild, IndexedJob, JobKind};
 
 /// The builds of `project` whose SHA starts with `sha` (lower-case hex),
 /// created after `created_after` when given, newest first.
 pub(crate) fn builds_of_commit(
-    tx: &Connection,
+    tx: &Tx<'_>,
     org_id: i64,
     provider: &str,
     project: &str,
@@ -20,13 +19,13 @@ pub(crate) fn builds_of_commit(
     created_after: Option<i64>,
 ) -> Result<Vec<IndexedBuild>> {
     // A range rather than `LIKE 'abc%'`: hex digits all sort below '~'.
-    let (low, high) = (sha.to_string(), format!("{sha}~"));
+    let high = format!("{sha}~");
     let after = created_after.unwrap_or(i64::MIN);
-    let args: [&dyn rusqlite::ToSql; 4] = [&project, &low, &high, &after];
+    let args = args![project, sha, &high, after];
     match sha.get(..7) {
         Some(seven) => {
             let where_sql = "substr(sha, 1, 7) = ?7 AND project = ?3 AND sha >= ?4 AND sha < ?5 AND created_at > ?6";
-            let args = [args[0], args[1], args[2], args[3], &seven];
+            let args = [args[0], args[1], args[2], args[3], Arg::from(seven)];
             read_builds_by(
                 tx,
                 org_id,
@@ -48,11 +47,11 @@ pub(crate) fn builds_of_commit(
 }
 
 pub(crate) fn read_builds(
-    tx: &Connection,
+    tx: &Tx<'_>,
     org_id: i64,
     provider: &str,
     where_sql: &str,
-    args: &[&dyn rusqlite::ToSql],
+    args: &[Arg<'_>],
 ) -> Result<Vec<IndexedBuild>> {
     read_builds_by(tx, org_id, provider, None, where_sql, args)
 }
@@ -61,12 +60,12 @@ pub(crate) fn read_builds(
 /// may prefer the primary key's `(org_id, provider)` prefix to a better
 /// index of the same width: a walk of every build of the provider).
 fn read_builds_by(
-    tx: &Connection,
+    tx: &Tx<'_>,
     org_id: i64,
     provider: &str,
     indexed_by: Option<&str>,
     where_sql: &str,
-    args: &[&dyn rusqlite::ToSql],
+    args: &[Arg<'_>],
 ) -> Result<Vec<IndexedBuild>> {
     let hint = indexed_by.map_or(String::new(), |i| format!(" INDEXED BY {i}"));
     let sql = format!(
@@ -76,39 +75,33 @@ fn read_builds_by(
          FROM provider_builds{hint} WHERE org_id = ?1 AND provider = ?2 AND {where_sql}
          ORDER BY created_at DESC, build_id DESC"
     );
-    let mut all: Vec<&dyn rusqlite::ToSql> = vec![&org_id, &provider];
+    let mut all = Vec::with_capacity(2 + args.len());
+    all.extend_from_slice(&args![org_id, provider]);
     all.extend_from_slice(args);
-    let mut st = tx.prepare_cached(&sql)?;
-    let rows: Vec<(IndexedBuild, Option<i64>)> = st
-        .query_map(all.as_slice(), |r| {
-            let b = IndexedBuild {
-                id: r.get(0)?,
-                project: r.get(1)?,
-                name: r.get(2)?,
-                status: columns::word(r, 3)?,
-                provider_status: r.get(4)?,
-                url: r.get(5)?,
-                pipeline_id: r.get(6)?,
-                pipeline_number: r.get(7)?,
-                attempt: r.get(16)?,
-                parent_id: r.get(17)?,
-                sha: r.get(8)?,
-                branch: r.get(9)?,
-                tag: r.get(10)?,
-                created_at: ts::nanos_to_string(r.get(11)?),
-                stopped_at: r.get::<_, Option<i64>>(12)?.map(ts::nanos_to_string),
-                jobs_complete: r.get::<_, i64>(13)? == 1,
-                jobs: Vec::new(),
-                first_seen: Some(ts::nanos_to_string(r.get(14)?)),
-                last_seen: Some(ts::nanos_to_string(r.get(15)?)),
-            };
-            Ok((b, r.get(18)?))
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut jobs_st = tx.prepare_cached(
-        "SELECT job_id, name, number, kind, status, provider_status, started_at, stopped_at, url
-         FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3 ORDER BY position, job_id",
-    )?;
+    let rows: Vec<(IndexedBuild, Option<i64>)> = tx.query_all(&sql, &all, |r| {
+        let b = IndexedBuild {
+            id: r.get(0)?,
+            project: r.get(1)?,
+            name: r.get(2)?,
+            status: r.word(3)?,
+            provider_status: r.get(4)?,
+            url: r.get(5)?,
+            pipeline_id: r.get(6)?,
+            pipeline_number: r.get(7)?,
+            attempt: r.get(16)?,
+            parent_id: r.get(17)?,
+            sha: r.get(8)?,
+            branch: r.get(9)?,
+            tag: r.get(10)?,
+            created_at: ts::nanos_to_string(r.get(11)?),
+            stopped_at: r.get::<Option<i64>>(12)?.map(ts::nanos_to_string),
+            jobs_complete: r.get(13)?,
+            jobs: Vec::new(),
+            first_seen: Some(ts::nanos_to_string(r.get(14)?)),
+            last_seen: Some(ts::nanos_to_string(r.get(15)?)),
+        };
+        Ok((b, r.get(18)?))
+    })?;
     let mut copies = FrozenCopies::default();
     let mut builds = Vec::with_capacity(rows.len());
     for (mut b, frozen_in) in rows {
@@ -118,21 +111,24 @@ fn read_builds_by(
             builds.push(b);
             continue;
         }
-        b.jobs = jobs_st
-            .query_map(params![org_id, provider, b.id], |r| {
+        b.jobs = tx.query_all(
+            "SELECT job_id, name, number, kind, status, provider_status, started_at, stopped_at, url
+             FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3 ORDER BY position, job_id",
+            &args![org_id, provider, &b.id],
+            |r| {
                 Ok(IndexedJob {
                     id: r.get(0)?,
                     name: r.get(1)?,
                     number: r.get(2)?,
-                    kind: JobKind::from(r.get::<_, String>(3)?),
-                    status: columns::word(r, 4)?,
+                    kind: JobKind::from(r.get::<String>(3)?),
+                    status: r.word(4)?,
                     provider_status: r.get(5)?,
-                    started_at: r.get::<_, Option<i64>>(6)?.map(ts::nanos_to_string),
-                    stopped_at: r.get::<_, Option<i64>>(7)?.map(ts::nanos_to_string),
+                    started_at: r.get::<Option<i64>>(6)?.map(ts::nanos_to_string),
+                    stopped_at: r.get::<Option<i64>>(7)?.map(ts::nanos_to_string),
                     url: r.get(8)?,
                 })
-            })?
-            .collect::<Result<_, _>>()?;
+            },
+        )?;
         builds.push(b);
     }
     Ok(builds)
@@ -147,12 +143,7 @@ pub(crate) struct FrozenCopies {
 
 impl FrozenCopies {
     /// Fills thinned `b` in from the snapshot of deploy `deploy`.
-    pub(crate) fn fill(
-        &mut self,
-        tx: &Connection,
-        deploy: i64,
-        b: &mut IndexedBuild,
-    ) -> Result<()> {
+    pub(crate) fn fill(&mut self, tx: &Tx<'_>, deploy: i64, b: &mut IndexedBuild) -> Result<()> {
         let builds = match self.by_deploy.entry(deploy) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => e.insert(snapshot_builds(tx, deploy)?),
@@ -226,15 +217,13 @@ fn indexed_job(j: &FrozenJob) -> IndexedJob {
 }
 
 /// Deploy `deploy`'s frozen builds, decoded.
-fn snapshot_builds(tx: &Connection, deploy: i64) -> Result<Vec<FrozenBuild>> {
+fn snapshot_builds(tx: &Tx<'_>, deploy: i64) -> Result<Vec<FrozenBuild>> {
     let stored = tx
-        .prepare_cached(
+        .query_opt(
             "SELECT builds_encoding, builds, builds_zstd FROM snapshots WHERE deploy_id = ?1",
+            &args![deploy],
+            |r| Ok((r.get::<String>(0)?, r.get(1)?, r.get(2)?)),
         )?
-        .query_row([deploy], |r| {
-            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?
         .ok_or_else(|| {
             StoreError::Encoding(format!(
                 "an index row refers to the snapshot of deploy {deploy}, which is not stored"

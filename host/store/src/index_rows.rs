@@ -3,14 +3,13 @@
 //! `index_read.rs` reads them back.
 
 use buildsnap_domain::{IndexedBuild, IndexedJob, JobUpdate, Status};
-use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::index_thin;
-use crate::{Result, columns};
+use crate::sql::{Tx, args};
+use crate::{Result, columns, index_thin};
 
 /// Upserts `builds` (see the module notes for the merge rules).
 pub(crate) fn upsert_builds(
-    tx: &Connection,
+    tx: &Tx<'_>,
     org_id: i64,
     provider: &str,
     builds: &[IndexedBuild],
@@ -27,28 +26,27 @@ pub(crate) fn upsert_builds(
 /// anything else puts the row back whole first, writes as usual, and thins
 /// it again when it still equals its frozen copy.
 fn upsert_build(
-    tx: &Connection,
+    tx: &Tx<'_>,
     org_id: i64,
     provider: &str,
     b: &IndexedBuild,
     now: i64,
 ) -> Result<()> {
-    let held: Option<(i64, Option<i64>)> = tx
-        .prepare_cached(
-            "SELECT final, frozen_in FROM provider_builds WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
-        )?
-        .query_row(params![org_id, provider, b.id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+    let held: Option<(i64, Option<i64>)> = tx.query_opt(
+        "SELECT final, frozen_in FROM provider_builds WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
+        &args![org_id, provider, &b.id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let Some((1, Some(_))) = held else {
         return upsert_whole(tx, org_id, provider, b, now);
     };
     let fills =
         b.url.is_some() || b.pipeline_number.is_some() || b.branch.is_some() || b.tag.is_some();
     if !b.status.is_final() && !fills {
-        tx.prepare_cached(
+        tx.execute(
             "UPDATE provider_builds SET last_seen = ?4 WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
-        )?
-        .execute(params![org_id, provider, b.id, now])?;
+            &args![org_id, provider, &b.id, now],
+        )?;
         return Ok(());
     }
     let copy = index_thin::rehydrate(tx, org_id, provider, &b.id)?;
@@ -61,7 +59,7 @@ fn upsert_build(
 
 /// One build's upsert on a whole row.
 fn upsert_whole(
-    tx: &Connection,
+    tx: &Tx<'_>,
     org_id: i64,
     provider: &str,
     b: &IndexedBuild,
@@ -93,30 +91,20 @@ fn upsert_whole(
     let created = columns::parse_nanos(created_at).unwrap_or(now);
     let stopped = stopped_at.as_deref().and_then(columns::parse_nanos);
     let fin = status.is_final();
-    let existing: Option<i64> = tx
-        .prepare_cached(
-            "SELECT final FROM provider_builds WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
-        )?
-        .query_row(params![org_id, provider, id], |r| r.get(0))
-        .optional()?;
+    let existing: Option<i64> = tx.query_opt(
+        "SELECT final FROM provider_builds WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
+        &args![org_id, provider, id],
+        |r| r.get(0),
+    )?;
     // A final build stays final: only fill in what was missing.
     if existing == Some(1) && !fin {
-        tx.prepare_cached(
+        tx.execute(
             "UPDATE provider_builds SET last_seen = ?4,
                  url = COALESCE(url, ?5), pipeline_number = COALESCE(pipeline_number, ?6),
                  branch = COALESCE(branch, ?7), tag = COALESCE(tag, ?8)
              WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
-        )?
-        .execute(params![
-            org_id,
-            provider,
-            id,
-            now,
-            url,
-            pipeline_number,
-            branch,
-            tag
-        ])?;
+            &args![org_id, provider, id, now, url, pipeline_number, branch, tag],
+        )?;
         // Its jobs are final too: a stale list must not reopen them.
         return Ok(());
     }
@@ -126,7 +114,7 @@ fn upsert_whole(
     // never goes down: one observation may not be able to count attempts
     // (a CircleCI webhook carries one workflow and none of its re-runs, so
     // it says 1) where the search that first saw the build could.
-    tx.prepare_cached(
+    tx.execute(
         "INSERT INTO provider_builds (org_id, provider, build_id, project, sha, name, status,
              provider_status, final, url, pipeline_id, pipeline_number, branch, tag, created_at,
              stopped_at, jobs_complete, first_seen, last_seen, attempt, parent_id)
@@ -141,39 +129,39 @@ fn upsert_whole(
              jobs_complete = CASE WHEN excluded.jobs_complete = 1 THEN 1 ELSE jobs_complete END,
              last_seen = excluded.last_seen, attempt = MAX(attempt, excluded.attempt),
              parent_id = COALESCE(excluded.parent_id, parent_id)",
-    )?
-    .execute(params![
-        org_id,
-        provider,
-        id,
-        project,
-        sha.to_ascii_lowercase(),
-        name,
-        status.as_str(),
-        provider_status,
-        fin as i64,
-        url,
-        pipeline_id,
-        pipeline_number,
-        branch,
-        tag,
-        created,
-        stopped,
-        *jobs_complete as i64,
-        now,
-        (*attempt).max(1),
-        parent_id
-    ])?;
+        &args![
+            org_id,
+            provider,
+            id,
+            project,
+            &sha.to_ascii_lowercase(),
+            name,
+            status.as_str(),
+            provider_status,
+            fin,
+            url,
+            pipeline_id,
+            pipeline_number,
+            branch,
+            tag,
+            created,
+            stopped,
+            jobs_complete,
+            now,
+            (*attempt).max(1),
+            parent_id
+        ],
+    )?;
     if fin && existing != Some(1) {
         // It just became final: snapshots that froze it unsettled hear of it.
         crate::alerts::build_became_final(tx, org_id, provider, b, created)?;
     }
     if *jobs_complete {
         // The whole list: it replaces what was known.
-        tx.prepare_cached(
+        tx.execute(
             "DELETE FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
-        )?
-        .execute(params![org_id, provider, id])?;
+            &args![org_id, provider, id],
+        )?;
     }
     for (pos, j) in jobs.iter().enumerate() {
         upsert_job(tx, org_id, provider, id, pos, j)?;
@@ -187,21 +175,18 @@ fn upsert_whole(
 /// `false` then. The build's status changes in one case only: `running`
 /// with a job now failed or in error becomes `failing`.
 pub(crate) fn update_job(
-    tx: &Connection,
+    tx: &Tx<'_>,
     org_id: i64,
     provider: &str,
     update: &JobUpdate,
     now: i64,
 ) -> Result<bool> {
-    let held: Option<(String, i64)> = tx
-        .prepare_cached(
-            "SELECT status, final FROM provider_builds
-             WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
-        )?
-        .query_row(params![org_id, provider, update.build_id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .optional()?;
+    let held: Option<(String, i64)> = tx.query_opt(
+        "SELECT status, final FROM provider_builds
+         WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
+        &args![org_id, provider, &update.build_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let Some((status, fin)) = held else {
         return Ok(false);
     };
@@ -209,18 +194,15 @@ pub(crate) fn update_job(
         // A final build's jobs are final too.
         return Ok(true);
     }
-    let position: i64 = tx
-        .prepare_cached(
-            "SELECT COALESCE(
-                 (SELECT position FROM provider_jobs
-                  WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3 AND job_id = ?4),
-                 (SELECT COALESCE(MAX(position) + 1, 0) FROM provider_jobs
-                  WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3))",
-        )?
-        .query_row(
-            params![org_id, provider, update.build_id, update.job.id],
-            |r| r.get(0),
-        )?;
+    let position: i64 = tx.query_one(
+        "SELECT COALESCE(
+             (SELECT position FROM provider_jobs
+              WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3 AND job_id = ?4),
+             (SELECT COALESCE(MAX(position) + 1, 0) FROM provider_jobs
+              WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3))",
+        &args![org_id, provider, &update.build_id, &update.job.id],
+        |r| r.get(0),
+    )?;
     upsert_job(
         tx,
         org_id,
@@ -231,17 +213,17 @@ pub(crate) fn update_job(
     )?;
     let failing = status == Status::Running.as_str()
         && matches!(update.job.status, Status::Failed | Status::Error);
-    tx.prepare_cached(
+    tx.execute(
         "UPDATE provider_builds SET last_seen = ?4,
              status = CASE WHEN ?5 THEN 'failing' ELSE status END
          WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
-    )?
-    .execute(params![org_id, provider, update.build_id, now, failing])?;
+        &args![org_id, provider, &update.build_id, now, failing],
+    )?;
     Ok(true)
 }
 
 fn upsert_job(
-    tx: &Connection,
+    tx: &Tx<'_>,
     org_id: i64,
     provider: &str,
     build_id: &str,
@@ -261,16 +243,16 @@ fn upsert_job(
         url,
     } = j;
     let was_final: Option<bool> = tx
-        .prepare_cached(
+        .query_opt(
             "SELECT status FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3 AND job_id = ?4",
+            &args![org_id, provider, build_id, id],
+            |r| r.get::<String>(0),
         )?
-        .query_row(params![org_id, provider, build_id, id], |r| r.get::<_, String>(0))
-        .optional()?
         .map(|s| s.parse::<Status>().is_ok_and(Status::is_final));
     if was_final == Some(true) && !status.is_final() {
         return Ok(());
     }
-    tx.prepare_cached(
+    tx.execute(
         "INSERT INTO provider_jobs (org_id, provider, build_id, job_id, position, name, number, kind, status,
              provider_status, started_at, stopped_at, url)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
@@ -279,21 +261,21 @@ fn upsert_job(
              status = excluded.status, provider_status = excluded.provider_status,
              started_at = COALESCE(excluded.started_at, started_at),
              stopped_at = COALESCE(excluded.stopped_at, stopped_at), url = COALESCE(excluded.url, url)",
-    )?
-    .execute(params![
-        org_id,
-        provider,
-        build_id,
-        id,
-        pos as i64,
-        name,
-        number,
-        kind.as_str(),
-        status.as_str(),
-        provider_status,
-        started_at.as_deref().and_then(columns::parse_nanos),
-        stopped_at.as_deref().and_then(columns::parse_nanos),
-        url
-    ])?;
+        &args![
+            org_id,
+            provider,
+            build_id,
+            id,
+            pos as i64,
+            name,
+            number,
+            kind.as_str(),
+            status.as_str(),
+            provider_status,
+            started_at.as_deref().and_then(columns::parse_nanos),
+            stopped_at.as_deref().and_then(columns::parse_nanos),
+            url
+        ],
+    )?;
     Ok(())
 }

@@ -22,10 +22,10 @@
 
 use buildsnap_domain::FrozenBuild;
 use buildsnap_domain::freeze;
-use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::builds_codec::StoredBuilds;
 use crate::index_read::read_builds;
+use crate::sql::{Arg, Tx, args};
 use crate::{Result, Store, StoreError, columns};
 
 /// Where the background pass over old snapshots got to: the highest deploy
@@ -37,16 +37,16 @@ const PROGRESS_KEY: &str = "index_thin_through";
 const UNTIL_KEY: &str = "index_thin_until";
 
 /// A deploy id kept in `meta` (a STRICT table of blobs: as its digits).
-fn meta_id(tx: &Connection, key: &str) -> Result<i64> {
-    tx.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
-        .query_row([key], |r| r.get::<_, Vec<u8>>(0))
-        .optional()?
-        .map_or(Ok(0), |v| {
-            std::str::from_utf8(&v)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| StoreError::Invalid(format!("meta {key} is not a deploy id")))
-        })
+fn meta_id(tx: &Tx<'_>, key: &str) -> Result<i64> {
+    tx.query_opt("SELECT value FROM meta WHERE key = ?1", &args![key], |r| {
+        r.get::<Vec<u8>>(0)
+    })?
+    .map_or(Ok(0), |v| {
+        std::str::from_utf8(&v)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| StoreError::Invalid(format!("meta {key} is not a deploy id")))
+    })
 }
 
 /// What one chunk of the background pass did.
@@ -63,7 +63,7 @@ pub struct ThinChunk {
 /// Thins the index rows of `builds` (deploy `deploy_id`'s frozen builds)
 /// that are final and equal to their frozen copy. Returns how many.
 pub(crate) fn thin_frozen(
-    tx: &Connection,
+    tx: &Tx<'_>,
     org_id: i64,
     provider: &str,
     deploy_id: i64,
@@ -79,7 +79,7 @@ pub(crate) fn thin_frozen(
 /// Thins build `copy.id`'s row if it is final, not thinned yet, and reads
 /// exactly as `copy` (deploy `deploy_id` froze it so).
 pub(crate) fn thin_one(
-    tx: &Connection,
+    tx: &Tx<'_>,
     org_id: i64,
     provider: &str,
     deploy_id: i64,
@@ -90,7 +90,7 @@ pub(crate) fn thin_one(
         org_id,
         provider,
         "build_id = ?3 AND final = 1 AND frozen_in IS NULL",
-        &[&copy.id],
+        &[Arg::from(&copy.id)],
     )?;
     let Some(b) = held.first() else {
         return Ok(false);
@@ -98,16 +98,16 @@ pub(crate) fn thin_one(
     if freeze::current(b) != *copy {
         return Ok(false);
     }
-    tx.prepare_cached(
+    tx.execute(
         "DELETE FROM provider_jobs WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
-    )?
-    .execute(params![org_id, provider, copy.id])?;
+        &args![org_id, provider, &copy.id],
+    )?;
     // Written anew (REPLACE: the old row goes, the thin one gets the next
     // rowid) rather than updated in place: SQLite leaves a row shrunk in
     // place in its page with the freed bytes unused (pages of thinned rows
     // stayed half empty), while the pages of rows moved away empty out and
     // are reused.
-    tx.prepare_cached(
+    tx.execute(
         "INSERT OR REPLACE INTO provider_builds (org_id, provider, build_id, project, sha, name, status,
              provider_status, final, url, pipeline_id, pipeline_number, branch, tag, created_at,
              stopped_at, jobs_complete, first_seen, last_seen, attempt, parent_id, frozen_in)
@@ -115,8 +115,8 @@ pub(crate) fn thin_one(
                 NULL, NULL, created_at, NULL, jobs_complete, first_seen, last_seen, attempt, NULL, ?4
          FROM provider_builds
          WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3 AND frozen_in IS NULL",
-    )?
-    .execute(params![org_id, provider, copy.id, deploy_id])?;
+        &args![org_id, provider, &copy.id, deploy_id],
+    )?;
     Ok(true)
 }
 
@@ -124,62 +124,61 @@ pub(crate) fn thin_one(
 /// job rows) and returns the deploy and the copy, so that the caller can
 /// thin it again after its write. `None`: the row is not thinned.
 pub(crate) fn rehydrate(
-    tx: &Connection,
+    tx: &Tx<'_>,
     org_id: i64,
     provider: &str,
     build_id: &str,
 ) -> Result<Option<(i64, FrozenBuild)>> {
-    let deploy: Option<Option<i64>> = tx
-        .prepare_cached(
-            "SELECT frozen_in FROM provider_builds WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
-        )?
-        .query_row(params![org_id, provider, build_id], |r| r.get(0))
-        .optional()?;
+    let deploy: Option<Option<i64>> = tx.query_opt(
+        "SELECT frozen_in FROM provider_builds WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
+        &args![org_id, provider, build_id],
+        |r| r.get(0),
+    )?;
     let Some(Some(deploy)) = deploy else {
         return Ok(None);
     };
-    let mut rows = read_builds(tx, org_id, provider, "build_id = ?3", &[&build_id])?;
+    let mut rows = read_builds(tx, org_id, provider, "build_id = ?3", &args![build_id])?;
     let b = rows.pop().expect("the row was just read");
-    tx.prepare_cached(
+    tx.execute(
         "UPDATE provider_builds SET provider_status = ?4, url = ?5, pipeline_id = ?6,
              pipeline_number = ?7, branch = ?8, tag = ?9, stopped_at = ?10, parent_id = ?11,
              frozen_in = NULL
          WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
-    )?
-    .execute(params![
-        org_id,
-        provider,
-        build_id,
-        b.provider_status,
-        b.url,
-        b.pipeline_id,
-        b.pipeline_number,
-        b.branch,
-        b.tag,
-        b.stopped_at.as_deref().and_then(columns::parse_nanos),
-        b.parent_id
-    ])?;
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO provider_jobs (org_id, provider, build_id, job_id, position, name, number, kind,
-             status, provider_status, started_at, stopped_at, url)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    )?;
-    for (pos, j) in b.jobs.iter().enumerate() {
-        insert.execute(params![
+        &args![
             org_id,
             provider,
             build_id,
-            j.id,
-            pos as i64,
-            j.name,
-            j.number,
-            j.kind.as_str(),
-            j.status.as_str(),
-            j.provider_status,
-            j.started_at.as_deref().and_then(columns::parse_nanos),
-            j.stopped_at.as_deref().and_then(columns::parse_nanos),
-            j.url
-        ])?;
+            &b.provider_status,
+            &b.url,
+            &b.pipeline_id,
+            b.pipeline_number,
+            &b.branch,
+            &b.tag,
+            b.stopped_at.as_deref().and_then(columns::parse_nanos),
+            &b.parent_id
+        ],
+    )?;
+    for (pos, j) in b.jobs.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO provider_jobs (org_id, provider, build_id, job_id, position, name, number, kind,
+                 status, provider_status, started_at, stopped_at, url)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            &args![
+                org_id,
+                provider,
+                build_id,
+                &j.id,
+                pos as i64,
+                &j.name,
+                j.number,
+                j.kind.as_str(),
+                j.status.as_str(),
+                &j.provider_status,
+                j.started_at.as_deref().and_then(columns::parse_nanos),
+                j.stopped_at.as_deref().and_then(columns::parse_nanos),
+                &j.url
+            ],
+        )?;
     }
     Ok(Some((deploy, freeze::current(&b))))
 }
@@ -196,22 +195,19 @@ impl Store {
         self.db.write(|tx| {
             let after = meta_id(tx, PROGRESS_KEY)?;
             let until = meta_id(tx, UNTIL_KEY)?;
-            let rows: Vec<(i64, i64, String, StoredBuilds)> = tx
-                .prepare_cached(
-                    "SELECT s.deploy_id, d.org_id, s.provider, s.builds_encoding, s.builds, s.builds_zstd
-                     FROM snapshots s JOIN deploys d ON d.id = s.deploy_id
-                     WHERE s.deploy_id > ?1 AND s.deploy_id <= ?3
-                       AND s.state IN ('complete', 'error') AND s.provider IS NOT NULL
-                     ORDER BY s.deploy_id LIMIT ?2",
-                )?
-                .query_map(params![after, chunk, until], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, (r.get::<_, String>(3)?, r.get(4)?, r.get(5)?)))
-                })?
-                .map(|row| {
-                    let (deploy, org_id, provider, (encoding, text, zstd)) = row?;
-                    Ok((deploy, org_id, provider, StoredBuilds::from_columns(&encoding, text, zstd)?))
-                })
-                .collect::<Result<_>>()?;
+            let rows: Vec<(i64, i64, String, StoredBuilds)> = tx.query_all(
+                "SELECT s.deploy_id, d.org_id, s.provider, s.builds_encoding, s.builds, s.builds_zstd
+                 FROM snapshots s JOIN deploys d ON d.id = s.deploy_id
+                 WHERE s.deploy_id > ?1 AND s.deploy_id <= ?3
+                   AND s.state IN ('complete', 'error') AND s.provider IS NOT NULL
+                 ORDER BY s.deploy_id LIMIT ?2",
+                &args![after, chunk, until],
+                |r| {
+                    let encoding: String = r.get(3)?;
+                    let stored = StoredBuilds::from_columns(&encoding, r.get(4)?, r.get(5)?)?;
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, stored))
+                },
+            )?;
             let mut out = ThinChunk {
                 snapshots: rows.len(),
                 ..ThinChunk::default()
@@ -224,11 +220,11 @@ impl Store {
                 let builds: Vec<FrozenBuild> = serde_json::from_str(&json)?;
                 out.thinned += thin_frozen(tx, org_id, &provider, deploy, &builds)?;
             }
-            tx.prepare_cached(
+            tx.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            )?
-            .execute(params![PROGRESS_KEY, last.to_string().into_bytes()])?;
+                &args![PROGRESS_KEY, last.to_string().as_bytes()],
+            )?;
             out.next = Some(last);
             Ok(out)
         })
@@ -237,11 +233,12 @@ impl Store {
     /// Index rows thinned, and rows of final builds not thinned (a figure
     /// for the logs and the tests).
     pub fn index_thin_counts(&self) -> Result<(u64, u64)> {
-        self.db.read(|c| {
-            Ok(c.prepare_cached(
+        self.db.read(|tx| {
+            tx.query_one(
                 "SELECT count(frozen_in), count(*) - count(frozen_in) FROM provider_builds WHERE final = 1",
-            )?
-            .query_row([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)))?)
+                &[],
+                |r| Ok((r.get::<i64>(0)? as u64, r.get::<i64>(1)? as u64)),
+            )
         })
     }
 }

@@ -1,8 +1,7 @@
 //! Integrations: an org's encrypted credentials for one provider, and which
 //! projects use it as their build server.
 
-use rusqlite::{Connection, OptionalExtension, params};
-
+use crate::sql::{Tx, args};
 use crate::{
     Account, IntegrationState, ProviderToken, Result, Store, StoreError, orgs, projects, ts,
     validate,
@@ -16,40 +15,38 @@ fn aad(org_id: i64, provider: &str) -> Vec<u8> {
     format!("integration/{org_id}/{provider}").into_bytes()
 }
 
-fn state(tx: &Connection, org_id: i64, provider: &str) -> Result<IntegrationState> {
-    let mut st = tx.prepare_cached(
+fn state(tx: &Tx<'_>, org_id: i64, provider: &str) -> Result<IntegrationState> {
+    let used_by: Vec<String> = tx.query_all(
         "SELECT slug FROM projects WHERE org_id = ?1 AND build_server = ?2 ORDER BY slug",
+        &args![org_id, provider],
+        |r| r.get(0),
     )?;
-    let used_by: Vec<String> = st
-        .query_map(params![org_id, provider], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let row = tx
-        .prepare_cached(
-            "SELECT enabled, base_url, account_id, account_login, account_name, status, last_error,
-                    webhook_secret_sealed IS NOT NULL
-             FROM integrations WHERE org_id = ?1 AND provider = ?2",
-        )?
-        .query_row(params![org_id, provider], |r| {
+    let row = tx.query_opt(
+        "SELECT enabled, base_url, account_id, account_login, account_name, status, last_error,
+                webhook_secret_sealed IS NOT NULL
+         FROM integrations WHERE org_id = ?1 AND provider = ?2",
+        &args![org_id, provider],
+        |r| {
             let account = match (
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
+                r.get::<Option<String>>(2)?,
+                r.get::<Option<String>>(3)?,
+                r.get::<Option<String>>(4)?,
             ) {
                 (Some(id), Some(login), Some(name)) => Some(Account { id, login, name }),
                 _ => None,
             };
             Ok(IntegrationState {
                 provider: provider.to_string(),
-                enabled: r.get::<_, i64>(0)? == 1,
+                enabled: r.get(0)?,
                 account,
                 base_url: r.get(1)?,
                 default_build_server_for: vec![],
                 status: r.get(5)?,
                 last_error: r.get(6)?,
-                webhook_configured: r.get::<_, i64>(7)? == 1,
+                webhook_configured: r.get(7)?,
             })
-        })
-        .optional()?;
+        },
+    )?;
     let mut s = row.unwrap_or_else(|| IntegrationState {
         provider: provider.to_string(),
         enabled: false,
@@ -69,11 +66,10 @@ impl Store {
     /// (and records the key check the first time).
     pub(crate) fn check_secret_key(&self) -> Result<()> {
         self.db.write(|tx| {
-            let stored: Option<Vec<u8>> = tx
-                .query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| {
+            let stored: Option<Vec<u8>> =
+                tx.query_opt("SELECT value FROM meta WHERE key = 'key_check'", &[], |r| {
                     r.get(0)
-                })
-                .optional()?;
+                })?;
             match stored {
                 Some(sealed) => {
                     let plain = self.db.key.open(&sealed, KEY_CHECK_AAD)?;
@@ -85,7 +81,7 @@ impl Store {
                     let sealed = self.db.key.seal(KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD)?;
                     tx.execute(
                         "INSERT INTO meta (key, value) VALUES ('key_check', ?1)",
-                        [sealed],
+                        &args![&sealed],
                     )?;
                 }
             }
@@ -136,7 +132,7 @@ impl Store {
                      token_sealed = excluded.token_sealed, account_id = excluded.account_id,
                      account_login = excluded.account_login, account_name = excluded.account_name,
                      status = 'ok', last_error = NULL, updated_at = excluded.updated_at",
-                params![org_id, provider, base_url, sealed, account.id, account.login, account.name, ts::to_nanos(ts::now())],
+                &args![org_id, provider, &base_url, &sealed, &account.id, &account.login, &account.name, ts::to_nanos(ts::now())],
             )?;
             state(tx, org_id, provider)
         })
@@ -155,13 +151,13 @@ impl Store {
                      account_name = NULL, status = 'ok', last_error = NULL, webhook_secret_sealed = NULL,
                      updated_at = ?3
                  WHERE org_id = ?1 AND provider = ?2",
-                params![org_id, provider, now],
+                &args![org_id, provider, now],
             )?;
             // What was fetched with the erased credentials goes with them.
             Store::erase_index(tx, org_id, provider)?;
             tx.execute(
                 "UPDATE projects SET build_server = NULL WHERE org_id = ?1 AND build_server = ?2",
-                params![org_id, provider],
+                &args![org_id, provider],
             )?;
             let explain = format!(
                 "the {provider} integration was disabled before the builds of this deploy were captured"
@@ -170,14 +166,14 @@ impl Store {
                 "UPDATE snapshots SET state = 'error', explain = ?3, captured_at = ?4
                  WHERE state = 'pending' AND provider = ?2
                    AND deploy_id IN (SELECT id FROM deploys WHERE org_id = ?1)",
-                params![org_id, provider, explain, now],
+                &args![org_id, provider, &explain, now],
             )?;
             tx.execute(
                 "UPDATE capture_jobs SET state = 'done', last_error = ?3, updated_at = ?4
                  WHERE state != 'done' AND deploy_id IN (
                      SELECT d.id FROM deploys d JOIN snapshots s ON s.deploy_id = d.id
                      WHERE d.org_id = ?1 AND s.provider = ?2)",
-                params![org_id, provider, explain, now],
+                &args![org_id, provider, &explain, now],
             )?;
             Ok(())
         })
@@ -195,14 +191,11 @@ impl Store {
         self.db.write(|tx| {
             let org_id = orgs::org_id(tx, org)?;
             let p = projects::project_row(tx, org_id, project)?;
-            let enabled: bool = tx
-                .query_row(
-                    "SELECT enabled FROM integrations WHERE org_id = ?1 AND provider = ?2",
-                    params![org_id, provider],
-                    |r| r.get::<_, i64>(0),
-                )
-                .optional()?
-                == Some(1);
+            let enabled: bool = tx.query_opt(
+                "SELECT enabled FROM integrations WHERE org_id = ?1 AND provider = ?2",
+                &args![org_id, provider],
+                |r| r.get::<i64>(0),
+            )? == Some(1);
             if !enabled {
                 return Err(StoreError::IntegrationDisabled {
                     provider: provider.to_string(),
@@ -216,7 +209,7 @@ impl Store {
             if p.build_server.as_deref() != Some(provider) {
                 tx.execute(
                     "UPDATE projects SET build_server = ?2 WHERE id = ?1",
-                    params![p.id, provider],
+                    &args![p.id, provider],
                 )?;
             }
             state(tx, org_id, provider)
@@ -235,7 +228,7 @@ impl Store {
             let p = projects::project_row(tx, org_id, project)?;
             tx.execute(
                 "UPDATE projects SET build_server = NULL WHERE id = ?1 AND build_server = ?2",
-                params![p.id, provider],
+                &args![p.id, provider],
             )?;
             Ok(())
         })
@@ -250,13 +243,11 @@ impl Store {
     ) -> Result<Option<(String, ProviderToken)>> {
         self.db.read(|tx| {
             let org_id = orgs::org_id(tx, org)?;
-            let row: Option<(Option<String>, Option<Vec<u8>>)> = tx
-                .query_row(
-                    "SELECT base_url, token_sealed FROM integrations WHERE org_id = ?1 AND provider = ?2 AND enabled = 1",
-                    params![org_id, provider],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
+            let row: Option<(Option<String>, Option<Vec<u8>>)> = tx.query_opt(
+                "SELECT base_url, token_sealed FROM integrations WHERE org_id = ?1 AND provider = ?2 AND enabled = 1",
+                &args![org_id, provider],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             match row {
                 Some((Some(base_url), Some(mut sealed))) => {
                     let plain = self.db.key.open(&sealed, &aad(org_id, provider));
@@ -281,7 +272,7 @@ impl Store {
             let org_id = orgs::org_id(tx, org)?;
             tx.execute(
                 "UPDATE integrations SET status = ?3, last_error = ?4, updated_at = ?5 WHERE org_id = ?1 AND provider = ?2",
-                params![
+                &args![
                     org_id,
                     provider,
                     if needs_attention { "needs_attention" } else { "ok" },
@@ -314,7 +305,7 @@ impl Store {
             };
             tx.execute(
                 "UPDATE integrations SET webhook_secret_sealed = ?3, updated_at = ?4 WHERE org_id = ?1 AND provider = ?2",
-                params![org_id, provider, sealed, ts::to_nanos(ts::now())],
+                &args![org_id, provider, &sealed, ts::to_nanos(ts::now())],
             )?;
             Ok(())
         })
@@ -329,14 +320,12 @@ impl Store {
     ) -> Result<Option<(String, ProviderToken)>> {
         self.db.read(|tx| {
             let org_id = orgs::org_id(tx, org)?;
-            let row: Option<(Option<String>, Option<Vec<u8>>)> = tx
-                .query_row(
-                    "SELECT base_url, webhook_secret_sealed FROM integrations
-                     WHERE org_id = ?1 AND provider = ?2 AND enabled = 1",
-                    params![org_id, provider],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
+            let row: Option<(Option<String>, Option<Vec<u8>>)> = tx.query_opt(
+                "SELECT base_url, webhook_secret_sealed FROM integrations
+                 WHERE org_id = ?1 AND provider = ?2 AND enabled = 1",
+                &args![org_id, provider],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             match row {
                 Some((Some(base_url), Some(mut sealed))) => {
                     let plain = self.db.key.open(&sealed, &webhook_aad(org_id, provider));

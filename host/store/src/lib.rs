@@ -35,6 +35,7 @@ mod pg;
 mod projects;
 mod reencode;
 mod retention;
+mod sql;
 mod sync_state;
 mod tokens;
 pub mod validate;

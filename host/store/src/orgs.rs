@@ -1,15 +1,14 @@
 //! Organisations.
 
-use rusqlite::{Connection, OptionalExtension, params};
-
+use crate::sql::{Tx, args};
 use crate::{Org, Result, Store, StoreError, ts, validate};
 
 /// The row id of org `slug`, or `OrgNotFound`.
-pub(crate) fn org_id(tx: &Connection, slug: &str) -> Result<i64> {
-    tx.prepare_cached("SELECT id FROM orgs WHERE slug = ?1")?
-        .query_row([slug], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| StoreError::OrgNotFound(slug.to_string()))
+pub(crate) fn org_id(tx: &Tx<'_>, slug: &str) -> Result<i64> {
+    tx.query_opt("SELECT id FROM orgs WHERE slug = ?1", &args![slug], |r| {
+        r.get(0)
+    })?
+    .ok_or_else(|| StoreError::OrgNotFound(slug.to_string()))
 }
 
 impl Store {
@@ -21,16 +20,16 @@ impl Store {
         self.db.write(|tx| {
             tx.execute(
                 "INSERT INTO orgs (slug, name, created_at) VALUES (?1, ?2, ?3)",
-                params![slug, name, ts::to_nanos(now)],
+                &args![slug, name, ts::to_nanos(now)],
             )
             .map_err(|e| {
-                if StoreError::is_unique_violation(&e) {
+                if e.is_unique_violation() {
                     StoreError::SlugTaken {
                         kind: "organisation",
                         slug: slug.to_string(),
                     }
                 } else {
-                    e.into()
+                    e
                 }
             })?;
             Ok(())
@@ -45,19 +44,17 @@ impl Store {
     /// The organisation `slug`, if it exists.
     pub fn get_org(&self, slug: &str) -> Result<Option<Org>> {
         self.db.read(|tx| {
-            Ok(tx
-                .query_row(
-                    "SELECT slug, name, created_at FROM orgs WHERE slug = ?1",
-                    [slug],
-                    |r| {
-                        Ok(Org {
-                            slug: r.get(0)?,
-                            name: r.get(1)?,
-                            created_at: ts::nanos_to_string(r.get(2)?),
-                        })
-                    },
-                )
-                .optional()?)
+            tx.query_opt(
+                "SELECT slug, name, created_at FROM orgs WHERE slug = ?1",
+                &args![slug],
+                |r| {
+                    Ok(Org {
+                        slug: r.get(0)?,
+                        name: r.get(1)?,
+                        created_at: ts::nanos_to_string(r.get(2)?),
+                    })
+                },
+            )
         })
     }
 }

@@ -1,7 +1,6 @@
 //! Projects and their code deployments.
 
-use rusqlite::{Connection, OptionalExtension, params};
-
+use crate::sql::{Tx, args};
 use crate::{
     CodeDeployment, NewCodeDeployment, Project, Result, Store, StoreError, orgs, ts, validate,
 };
@@ -12,38 +11,37 @@ pub(crate) struct ProjectRow {
     pub build_server: Option<String>,
 }
 
-pub(crate) fn project_row(tx: &Connection, org_id: i64, slug: &str) -> Result<ProjectRow> {
-    tx.prepare_cached("SELECT id, build_server FROM projects WHERE org_id = ?1 AND slug = ?2")?
-        .query_row(params![org_id, slug], |r| {
+pub(crate) fn project_row(tx: &Tx<'_>, org_id: i64, slug: &str) -> Result<ProjectRow> {
+    tx.query_opt(
+        "SELECT id, build_server FROM projects WHERE org_id = ?1 AND slug = ?2",
+        &args![org_id, slug],
+        |r| {
             Ok(ProjectRow {
                 id: r.get(0)?,
                 build_server: r.get(1)?,
             })
-        })
-        .optional()?
-        .ok_or_else(|| StoreError::ProjectNotFound(slug.to_string()))
+        },
+    )?
+    .ok_or_else(|| StoreError::ProjectNotFound(slug.to_string()))
 }
 
-pub(crate) fn code_deployments(
-    tx: &Connection,
-    project_id: i64,
-) -> Result<Vec<(i64, CodeDeployment)>> {
-    let mut st = tx.prepare_cached(
+pub(crate) fn code_deployments(tx: &Tx<'_>, project_id: i64) -> Result<Vec<(i64, CodeDeployment)>> {
+    tx.query_all(
         "SELECT id, slug, repo_url, branch, build_project, branch_builds_only FROM code_deployments WHERE project_id = ?1 ORDER BY id",
-    )?;
-    let rows = st.query_map([project_id], |r| {
-        Ok((
-            r.get(0)?,
-            CodeDeployment {
-                slug: r.get(1)?,
-                repo_url: r.get(2)?,
-                branch: r.get(3)?,
-                build_project: r.get(4)?,
-                branch_builds_only: r.get::<_, i64>(5)? == 1,
-            },
-        ))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        &args![project_id],
+        |r| {
+            Ok((
+                r.get(0)?,
+                CodeDeployment {
+                    slug: r.get(1)?,
+                    repo_url: r.get(2)?,
+                    branch: r.get(3)?,
+                    build_project: r.get(4)?,
+                    branch_builds_only: r.get(5)?,
+                },
+            ))
+        },
+    )
 }
 
 impl Store {
@@ -55,16 +53,16 @@ impl Store {
             let org_id = orgs::org_id(tx, org)?;
             tx.execute(
                 "INSERT INTO projects (org_id, slug, name, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![org_id, slug, name, ts::to_nanos(ts::now())],
+                &args![org_id, slug, name, ts::to_nanos(ts::now())],
             )
             .map_err(|e| {
-                if StoreError::is_unique_violation(&e) {
+                if e.is_unique_violation() {
                     StoreError::SlugTaken {
                         kind: "project",
                         slug: slug.to_string(),
                     }
                 } else {
-                    e.into()
+                    e
                 }
             })?;
             Ok(())
@@ -81,14 +79,11 @@ impl Store {
     pub fn list_projects(&self, org: &str) -> Result<Vec<Project>> {
         self.db.read(|tx| {
             let org_id = orgs::org_id(tx, org)?;
-            let mut st = tx.prepare_cached(
+            let rows: Vec<(i64, String, String, Option<String>)> = tx.query_all(
                 "SELECT id, slug, name, build_server FROM projects WHERE org_id = ?1 ORDER BY slug",
+                &args![org_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )?;
-            let rows: Vec<(i64, String, String, Option<String>)> = st
-                .query_map([org_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })?
-                .collect::<Result<_, _>>()?;
             rows.into_iter()
                 .map(|(id, slug, name, build_server)| {
                     let cds = code_deployments(tx, id)?
@@ -125,13 +120,13 @@ impl Store {
             tx.execute(
                 "INSERT INTO code_deployments (project_id, slug, repo_url, branch, build_project, branch_builds_only, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![p.id, cd.slug, cd.repo_url, cd.branch, cd.build_project, cd.branch_builds_only as i64, ts::to_nanos(ts::now())],
+                &args![p.id, &cd.slug, &cd.repo_url, &cd.branch, &cd.build_project, cd.branch_builds_only, ts::to_nanos(ts::now())],
             )
             .map_err(|e| {
-                if StoreError::is_unique_violation(&e) {
+                if e.is_unique_violation() {
                     StoreError::SlugTaken { kind: "code deployment", slug: cd.slug.clone() }
                 } else {
-                    e.into()
+                    e
                 }
             })?;
             Ok(())

@@ -11,9 +11,8 @@
 //! transaction rolls back, and the next start carries on from the rows
 //! still stored as text. Reads serve either form the same (`builds_codec`).
 
-use rusqlite::params;
-
 use crate::builds_codec::{decode, encode};
+use crate::sql::args;
 use crate::{Result, Store, StoreError};
 
 /// What one batch did.
@@ -31,11 +30,12 @@ impl Store {
     /// How many snapshots are still stored as JSON text (an index of only
     /// those rows makes this cheap, and empty once all are re-encoded).
     pub fn snapshots_stored_as_text(&self) -> Result<u64> {
-        self.db.read(|c| {
-            Ok(
-                c.prepare_cached("SELECT count(*) FROM snapshots WHERE builds_encoding = 'json'")?
-                    .query_row([], |r| r.get::<_, i64>(0))? as u64,
-            )
+        self.db.read(|tx| {
+            Ok(tx.query_one(
+                "SELECT count(*) FROM snapshots WHERE builds_encoding = 'json'",
+                &[],
+                |r| r.get::<i64>(0),
+            )? as u64)
         })
     }
 
@@ -43,13 +43,13 @@ impl Store {
     /// zstd frames; `reencoded` 0 means none is left. Each frame is decoded
     /// again and compared with the text before it replaces it.
     pub fn reencode_snapshots(&self, limit: u32) -> Result<ReencodeBatch> {
-        let rows: Vec<(i64, String)> = self.db.read(|c| {
-            Ok(c.prepare_cached(
+        let rows: Vec<(i64, String)> = self.db.read(|tx| {
+            tx.query_all(
                 "SELECT deploy_id, builds FROM snapshots WHERE builds_encoding = 'json'
                  ORDER BY deploy_id LIMIT ?1",
-            )?
-            .query_map([limit], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?)
+                &args![limit],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
         })?;
         let mut frames = Vec::with_capacity(rows.len());
         let mut text_bytes = 0u64;
@@ -71,13 +71,14 @@ impl Store {
             });
         }
         self.db.write(|tx| {
-            let mut update = tx.prepare_cached(
-                "UPDATE snapshots SET builds = '', builds_zstd = ?2, builds_encoding = 'zstd'
-                 WHERE deploy_id = ?1 AND builds_encoding = 'json'",
-            )?;
             let (mut reencoded, mut zstd_bytes) = (0, 0u64);
             for (id, frame) in &frames {
-                if update.execute(params![id, frame])? == 1 {
+                let n = tx.execute(
+                    "UPDATE snapshots SET builds = '', builds_zstd = ?2, builds_encoding = 'zstd'
+                     WHERE deploy_id = ?1 AND builds_encoding = 'json'",
+                    &args![id, frame],
+                )?;
+                if n == 1 {
                     reencoded += 1;
                     zstd_bytes += frame.len() as u64;
                 }

@@ -21,8 +21,7 @@
 //! write transaction, so a pass over millions of rows never holds the
 //! write lock for long and needs no index of its own.
 
-use rusqlite::params;
-
+use crate::sql::args;
 use crate::{Result, Store};
 
 /// What a chunk of a retention pass did.
@@ -54,12 +53,14 @@ impl Store {
         self.db.write(|tx| {
             let mut out = PruneChunk::default();
             if after == 0 {
-                out.searches = tx
-                    .prepare_cached("DELETE FROM commit_searches WHERE searched_at < ?1")?
-                    .execute([before])?;
-                out.webhook_ids = tx
-                    .prepare_cached("DELETE FROM webhook_events WHERE received_at < ?1")?
-                    .execute([before])?;
+                out.searches = tx.execute(
+                    "DELETE FROM commit_searches WHERE searched_at < ?1",
+                    &args![before],
+                )?;
+                out.webhook_ids = tx.execute(
+                    "DELETE FROM webhook_events WHERE received_at < ?1",
+                    &args![before],
+                )?;
             }
             let sql = format!(
                 "DELETE FROM provider_builds WHERE rowid IN (
@@ -68,14 +69,12 @@ impl Store {
                        AND NOT EXISTS (SELECT 1 FROM snapshot_builds sb
                                        WHERE sb.build_id = pb.build_id AND {UNSETTLED}))"
             );
-            out.builds = tx.prepare_cached(&sql)?.execute(params![
-                after,
-                after.saturating_add(chunk),
-                before
-            ])?;
-            let more: bool = tx
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM provider_builds WHERE rowid > ?1)")?
-                .query_row([after.saturating_add(chunk)], |r| r.get(0))?;
+            out.builds = tx.execute(&sql, &args![after, after.saturating_add(chunk), before])?;
+            let more: bool = tx.query_one(
+                "SELECT EXISTS (SELECT 1 FROM provider_builds WHERE rowid > ?1)",
+                &args![after.saturating_add(chunk)],
+                |r| r.get(0),
+            )?;
             out.next = more.then(|| after.saturating_add(chunk));
             Ok(out)
         })

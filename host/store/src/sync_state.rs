@@ -4,11 +4,11 @@
 //! Writes follow the index's merge rules (see `index.rs`).
 
 use buildsnap_domain::IndexedBuild;
-use rusqlite::{OptionalExtension, params};
 
 use crate::columns::parse_nanos;
 use crate::index::enabled;
 use crate::index_rows::upsert_builds;
+use crate::sql::args;
 use crate::{Result, Store, orgs, ts};
 
 /// Where an integration's builds are synced from.
@@ -37,15 +37,13 @@ impl Store {
         let since = parse_nanos(since).unwrap_or(0);
         self.db.read(|tx| {
             let org_id = orgs::org_id(tx, org)?;
-            let mut st = tx.prepare_cached(
+            tx.query_all(
                 "SELECT build_id FROM provider_builds
                  WHERE org_id = ?1 AND provider = ?2 AND project = ?3 AND final = 0 AND created_at >= ?4
                  ORDER BY created_at DESC LIMIT ?5",
-            )?;
-            let ids = st
-                .query_map(params![org_id, provider, project, since, limit], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            Ok(ids)
+                &args![org_id, provider, project, since, limit],
+                |r| r.get(0),
+            )
         })
     }
 
@@ -54,7 +52,7 @@ impl Store {
     /// background sync refreshes.
     pub fn sync_targets(&self) -> Result<Vec<SyncTarget>> {
         self.db.read(|tx| {
-            let mut st = tx.prepare_cached(
+            let rows: Vec<(String, String, Option<String>, String)> = tx.query_all(
                 "SELECT o.slug, i.provider, c.build_project, c.repo_url
                  FROM integrations i
                  JOIN orgs o ON o.id = i.org_id
@@ -62,10 +60,9 @@ impl Store {
                  JOIN code_deployments c ON c.project_id = p.id
                  WHERE i.enabled = 1 AND i.status = 'ok'
                  ORDER BY o.slug, i.provider, c.id",
+                &[],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )?;
-            let rows: Vec<(String, String, Option<String>, String)> = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                .collect::<Result<_, _>>()?;
             let mut out: Vec<SyncTarget> = Vec::new();
             for (org, provider, build_project, repo_url) in rows {
                 let idx = match out
@@ -96,11 +93,11 @@ impl Store {
         self.db.read(|tx| {
             let org_id = orgs::org_id(tx, org)?;
             Ok(tx
-                .prepare_cached(
+                .query_opt(
                     "SELECT cursor FROM sync_cursors WHERE org_id = ?1 AND provider = ?2 AND project = ?3",
+                    &args![org_id, provider, project],
+                    |r| r.get::<Option<String>>(0),
                 )?
-                .query_row(params![org_id, provider, project], |r| r.get::<_, Option<String>>(0))
-                .optional()?
                 .flatten())
         })
     }
@@ -122,12 +119,12 @@ impl Store {
                 return Ok(false);
             }
             upsert_builds(tx, org_id, provider, builds, now)?;
-            tx.prepare_cached(
+            tx.execute(
                 "INSERT INTO sync_cursors (org_id, provider, project, cursor, synced_at) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (org_id, provider, project) DO UPDATE SET
                      cursor = COALESCE(excluded.cursor, cursor), synced_at = excluded.synced_at",
-            )?
-            .execute(params![org_id, provider, project, cursor, now])?;
+                &args![org_id, provider, project, cursor, now],
+            )?;
             Ok(true)
         })
     }

@@ -1,10 +1,10 @@
 //! Admin and organisation bearer tokens: generated with 256 bits from the OS
 //! random source, stored as SHA-256 hashes, compared in constant time.
 
-use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::sql::args;
 use crate::{NewToken, Principal, Result, Scope, Store, StoreError, orgs, ts, validate};
 
 /// Prefixes make leaked tokens recognisable (secret scanners, logs).
@@ -44,7 +44,7 @@ impl Store {
                 tx.execute(
                     "INSERT INTO admin (id, token_hash, created_at) VALUES (1, ?1, ?2)
                      ON CONFLICT (id) DO UPDATE SET token_hash = excluded.token_hash",
-                    params![&h[..], now],
+                    &args![&h[..], now],
                 )?;
                 Ok(())
             })?;
@@ -59,14 +59,14 @@ impl Store {
         } else {
             self.db.write(|tx| {
                 let exists: bool =
-                    tx.query_row("SELECT EXISTS (SELECT 1 FROM admin)", [], |r| r.get(0))?;
+                    tx.query_one("SELECT EXISTS (SELECT 1 FROM admin)", &[], |r| r.get(0))?;
                 if exists {
                     return Ok(None);
                 }
                 let t = random_token(ADMIN_PREFIX)?;
                 tx.execute(
                     "INSERT INTO admin (id, token_hash, created_at) VALUES (1, ?1, ?2)",
-                    params![&hash(&t)[..], now],
+                    &args![&hash(&t)[..], now],
                 )?;
                 Ok(Some(t))
             })
@@ -82,7 +82,7 @@ impl Store {
             let org_id = orgs::org_id(tx, org)?;
             tx.execute(
                 "INSERT INTO tokens (org_id, name, scope, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![org_id, name, scope.as_str(), &h[..], ts::to_nanos(ts::now())],
+                &args![org_id, name, scope.as_str(), &h[..], ts::to_nanos(ts::now())],
             )?;
             Ok(())
         })?;
@@ -130,22 +130,26 @@ impl Store {
         }
         let found = self.db.read(|tx| {
             let admin: Option<Vec<u8>> =
-                tx.query_row("SELECT token_hash FROM admin WHERE id = 1", [], |r| r.get(0)).optional()?;
+                tx.query_opt("SELECT token_hash FROM admin WHERE id = 1", &[], |r| {
+                    r.get(0)
+                })?;
             if let Some(a) = admin
                 && bool::from(a.as_slice().ct_eq(&h[..]))
             {
                 return Ok(Some(Principal::Admin));
             }
-            let row: Option<(Vec<u8>, String, String)> = tx
-                .prepare_cached(
-                    "SELECT t.token_hash, o.slug, t.scope FROM tokens t JOIN orgs o ON o.id = t.org_id
-                     WHERE t.token_hash = ?1",
-                )?
-                .query_row([&h[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()?;
+            let row: Option<(Vec<u8>, String, String)> = tx.query_opt(
+                "SELECT t.token_hash, o.slug, t.scope FROM tokens t JOIN orgs o ON o.id = t.org_id
+                 WHERE t.token_hash = ?1",
+                &args![&h[..]],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
             Ok(match row {
                 Some((stored, org, scope)) if bool::from(stored.as_slice().ct_eq(&h[..])) => {
-                    Some(Principal::Org { org, scope: Scope::from_db(&scope) })
+                    Some(Principal::Org {
+                        org,
+                        scope: Scope::from_db(&scope),
+                    })
                 }
                 _ => None,
             })

@@ -10,10 +10,10 @@
 //! at its first attempt, so retries send the same bytes under the same
 //! delivery id.
 
-use rusqlite::params;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use crate::sql::{Row, args};
 use crate::{Result, Store, StoreError, orgs, ts, validate};
 
 mod queue;
@@ -135,15 +135,11 @@ fn masked(url: &str) -> String {
     }
 }
 
-fn hook_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertHook> {
+fn hook_row(r: &Row<'_>) -> Result<AlertHook> {
     Ok(AlertHook {
         id: r.get(0)?,
         url: r.get(1)?,
-        events: r
-            .get::<_, String>(2)?
-            .split(' ')
-            .map(str::to_string)
-            .collect(),
+        events: r.get::<String>(2)?.split(' ').map(str::to_string).collect(),
         format: r.get(3)?,
         created_at: ts::nanos_to_string(r.get(4)?),
     })
@@ -187,18 +183,20 @@ impl Store {
         let shown = masked(&url);
         self.db.write(|tx| {
             let org_id = orgs::org_id(tx, org)?;
-            tx.prepare_cached(
+            let id: i64 = tx.query_one(
                 "INSERT INTO alert_hooks (org_id, url, url_sealed, events, format, secret_sealed, created_at)
-                 VALUES (?1, ?2, x'', ?3, ?4, x'', ?5)",
-            )?
-            .execute(params![org_id, shown, events.join(" "), new.format, now])?;
-            let id = tx.last_insert_rowid();
+                 VALUES (?1, ?2, x'', ?3, ?4, x'', ?5) RETURNING id",
+                &args![org_id, &shown, &events.join(" "), &new.format, now],
+                |r| r.get(0),
+            )?;
             // Sealed under the hook's own id, so sealed values cannot be
             // moved to another hook.
             let secret = self.db.key.seal(new.secret.as_bytes(), &aad(org_id, id, "secret"))?;
             let sealed_url = self.db.key.seal(url.as_bytes(), &aad(org_id, id, "url"))?;
-            tx.prepare_cached("UPDATE alert_hooks SET secret_sealed = ?2, url_sealed = ?3 WHERE id = ?1")?
-                .execute(params![id, secret, sealed_url])?;
+            tx.execute(
+                "UPDATE alert_hooks SET secret_sealed = ?2, url_sealed = ?3 WHERE id = ?1",
+                &args![id, &secret, &sealed_url],
+            )?;
             Ok(AlertHook {
                 id,
                 url: shown.clone(),
@@ -213,12 +211,11 @@ impl Store {
     pub fn alert_hooks(&self, org: &str) -> Result<Vec<AlertHook>> {
         self.db.read(|tx| {
             let org_id = orgs::org_id(tx, org)?;
-            Ok(tx
-                .prepare_cached(
-                    "SELECT id, url, events, format, created_at FROM alert_hooks WHERE org_id = ?1 ORDER BY id",
-                )?
-                .query_map([org_id], hook_row)?
-                .collect::<rusqlite::Result<_>>()?)
+            tx.query_all(
+                "SELECT id, url, events, format, created_at FROM alert_hooks WHERE org_id = ?1 ORDER BY id",
+                &args![org_id],
+                hook_row,
+            )
         })
     }
 
@@ -227,10 +224,10 @@ impl Store {
     pub fn delete_alert_hook(&self, org: &str, id: i64) -> Result<bool> {
         self.db.write(|tx| {
             let org_id = orgs::org_id(tx, org)?;
-            Ok(tx
-                .prepare_cached("DELETE FROM alert_hooks WHERE id = ?1 AND org_id = ?2")?
-                .execute(params![id, org_id])?
-                == 1)
+            Ok(tx.execute(
+                "DELETE FROM alert_hooks WHERE id = ?1 AND org_id = ?2",
+                &args![id, org_id],
+            )? == 1)
         })
     }
 }

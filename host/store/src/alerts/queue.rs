@@ -1,10 +1,10 @@
 //! The durable queue of alert deliveries: what is due, attempts and their
 //! outcome, and the events queued inside the transactions that cause them.
 
-use rusqlite::{Connection, OptionalExtension, params};
 use zeroize::Zeroizing;
 
 use super::{AlertDelivery, DueDelivery, aad};
+use crate::sql::{Tx, args};
 use crate::{Result, Store, StoreError, orgs, ts};
 
 impl Store {
@@ -18,19 +18,19 @@ impl Store {
     ) -> Result<Option<Vec<AlertDelivery>>> {
         self.db.read(|tx| {
             let org_id = orgs::org_id(tx, org)?;
-            let exists: Option<i64> = tx
-                .prepare_cached("SELECT id FROM alert_hooks WHERE id = ?1 AND org_id = ?2")?
-                .query_row(params![id, org_id], |r| r.get(0))
-                .optional()?;
+            let exists: Option<i64> = tx.query_opt(
+                "SELECT id FROM alert_hooks WHERE id = ?1 AND org_id = ?2",
+                &args![id, org_id],
+                |r| r.get(0),
+            )?;
             if exists.is_none() {
                 return Ok(None);
             }
-            let rows = tx
-                .prepare_cached(
-                    "SELECT delivery, event, deploy_id, state, attempts, last_status, last_error, created_at, finished_at
-                     FROM alert_deliveries WHERE hook_id = ?1 ORDER BY id DESC LIMIT ?2",
-                )?
-                .query_map(params![id, limit.clamp(1, 1000)], |r| {
+            let rows = tx.query_all(
+                "SELECT delivery, event, deploy_id, state, attempts, last_status, last_error, created_at, finished_at
+                 FROM alert_deliveries WHERE hook_id = ?1 ORDER BY id DESC LIMIT ?2",
+                &args![id, limit.clamp(1, 1000)],
+                |r| {
                     Ok(AlertDelivery {
                         delivery: r.get(0)?,
                         event: r.get(1)?,
@@ -40,10 +40,10 @@ impl Store {
                         last_status: r.get(5)?,
                         last_error: r.get(6)?,
                         created_at: ts::nanos_to_string(r.get(7)?),
-                        finished_at: r.get::<_, Option<i64>>(8)?.map(ts::nanos_to_string),
+                        finished_at: r.get::<Option<i64>>(8)?.map(ts::nanos_to_string),
                     })
-                })?
-                .collect::<rusqlite::Result<_>>()?;
+                },
+            )?;
             Ok(Some(rows))
         })
     }
@@ -52,17 +52,16 @@ impl Store {
     /// nanoseconds), with its hook's secret opened.
     pub fn next_alert_delivery(&self, now: i64) -> Result<Option<DueDelivery>> {
         self.db.read(|tx| {
-            let row = tx
-                .prepare_cached(
-                    "SELECT d.id, d.delivery, d.event, o.slug, d.deploy_id, d.changed, d.body, d.attempts,
-                            d.created_at, h.url_sealed, h.format, h.secret_sealed, h.org_id, h.id
-                     FROM alert_deliveries d
-                     JOIN alert_hooks h ON h.id = d.hook_id
-                     JOIN orgs o ON o.id = h.org_id
-                     WHERE d.state = 'queued' AND d.next_at <= ?1
-                     ORDER BY d.next_at LIMIT 1",
-                )?
-                .query_row([now], |r| {
+            let row = tx.query_opt(
+                "SELECT d.id, d.delivery, d.event, o.slug, d.deploy_id, d.changed, d.body, d.attempts,
+                        d.created_at, h.url_sealed, h.format, h.secret_sealed, h.org_id, h.id
+                 FROM alert_deliveries d
+                 JOIN alert_hooks h ON h.id = d.hook_id
+                 JOIN orgs o ON o.id = h.org_id
+                 WHERE d.state = 'queued' AND d.next_at <= ?1
+                 ORDER BY d.next_at LIMIT 1",
+                &args![now],
+                |r| {
                     Ok((
                         DueDelivery {
                             id: r.get(0)?,
@@ -78,13 +77,13 @@ impl Store {
                             format: r.get(10)?,
                             secret: Zeroizing::new(Vec::new()),
                         },
-                        r.get::<_, Vec<u8>>(11)?,
-                        r.get::<_, i64>(12)?,
-                        r.get::<_, i64>(13)?,
-                        r.get::<_, Vec<u8>>(9)?,
+                        r.get::<Vec<u8>>(11)?,
+                        r.get::<i64>(12)?,
+                        r.get::<i64>(13)?,
+                        r.get::<Vec<u8>>(9)?,
                     ))
-                })
-                .optional()?;
+                },
+            )?;
             let Some((mut due, sealed, org_id, hook, sealed_url)) = row else {
                 return Ok(None);
             };
@@ -100,10 +99,10 @@ impl Store {
     /// the same bytes.
     pub fn set_alert_body(&self, id: i64, body: &str) -> Result<()> {
         self.db.write(|tx| {
-            tx.prepare_cached(
+            tx.execute(
                 "UPDATE alert_deliveries SET body = ?2 WHERE id = ?1 AND body IS NULL",
-            )?
-            .execute(params![id, body])?;
+                &args![id, body],
+            )?;
             Ok(())
         })
     }
@@ -126,19 +125,12 @@ impl Store {
             (false, None) => ("failed", now, Some(now)),
         };
         self.db.write(|tx| {
-            tx.prepare_cached(
+            tx.execute(
                 "UPDATE alert_deliveries SET state = ?2, attempts = attempts + 1, next_at = ?3,
                      last_status = ?4, last_error = ?5, finished_at = ?6
                  WHERE id = ?1 AND state = 'queued'",
-            )?
-            .execute(params![
-                id,
-                state,
-                next_at,
-                status.map(i64::from),
-                error,
-                finished
-            ])?;
+                &args![id, state, next_at, status, error, finished],
+            )?;
             Ok(())
         })
     }
@@ -147,25 +139,24 @@ impl Store {
 /// Queues `event` for every hook of `org_id` that asked for it (inside the
 /// transaction that made the change).
 pub(crate) fn enqueue(
-    tx: &Connection,
+    tx: &Tx<'_>,
     org_id: i64,
     event: &str,
     deploy_id: i64,
     changed: Option<&str>,
 ) -> Result<()> {
     let now = ts::to_nanos(ts::now());
-    let hooks: Vec<i64> = tx
-        .prepare_cached(
-            "SELECT id FROM alert_hooks WHERE org_id = ?1 AND (' ' || events || ' ') LIKE ('% ' || ?2 || ' %')",
-        )?
-        .query_map(params![org_id, event], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let hooks: Vec<i64> = tx.query_all(
+        "SELECT id FROM alert_hooks WHERE org_id = ?1 AND (' ' || events || ' ') LIKE ('% ' || ?2 || ' %')",
+        &args![org_id, event],
+        |r| r.get(0),
+    )?;
     for hook in hooks {
-        tx.prepare_cached(
+        tx.execute(
             "INSERT INTO alert_deliveries (hook_id, delivery, event, deploy_id, changed, state, next_at, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?6)",
-        )?
-        .execute(params![hook, delivery_id()?, event, deploy_id, changed, now])?;
+            &args![hook, &delivery_id()?, event, deploy_id, changed, now],
+        )?;
     }
     Ok(())
 }
@@ -203,7 +194,7 @@ const LATER_DEPLOYS: &str = "SELECT d.id FROM deploys d JOIN snapshots s ON s.de
        AND s.state = 'complete' AND s.provider = ?4 AND s.build_project = ?5";
 
 pub(crate) fn build_became_final(
-    tx: &Connection,
+    tx: &Tx<'_>,
     org_id: i64,
     provider: &str,
     b: &buildsnap_domain::IndexedBuild,
@@ -217,22 +208,21 @@ pub(crate) fn build_became_final(
          WHERE sb.build_id = ?1 AND {} AND s.state = 'complete' AND s.provider = ?2 AND d.org_id = ?3",
         crate::retention::UNSETTLED
     );
-    let mut deploys: Vec<(i64, Option<String>)> = tx
-        .prepare_cached(&sql)?
-        .query_map(params![b.id, provider, org_id], |r| {
+    let mut deploys: Vec<(i64, Option<String>)> =
+        tx.query_all(&sql, &args![&b.id, provider, org_id], |r| {
             Ok((r.get(0)?, r.get(1)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+        })?;
     // Later builds: deploys of this commit (registered by any prefix of its
     // SHA, 7 characters on: one index seek each) before the build began.
     let sha = b.sha.to_ascii_lowercase();
-    let mut later = tx.prepare_cached(LATER_DEPLOYS)?;
     for n in 7..=sha.len() {
         let Some(prefix) = sha.get(..n) else { break };
-        for id in later.query_map(params![org_id, prefix, created, provider, b.project], |r| {
-            r.get::<_, i64>(0)
-        })? {
-            let id = id?;
+        let later = tx.query_all(
+            LATER_DEPLOYS,
+            &args![org_id, prefix, created, provider, &b.project],
+            |r| r.get::<i64>(0),
+        )?;
+        for id in later {
             if !deploys.iter().any(|(d, _)| *d == id) {
                 deploys.push((id, None));
             }
@@ -257,7 +247,7 @@ pub(crate) fn build_became_final(
 /// At capture: builds the snapshot froze unsettled that the index already
 /// knows final (they finished between the deploy and the capture) get their
 /// `deploy.builds_changed` now; no later transition would report them.
-pub(crate) fn settled_at_capture(tx: &Connection, deploy_id: i64) -> Result<()> {
+pub(crate) fn settled_at_capture(tx: &Tx<'_>, deploy_id: i64) -> Result<()> {
     let sql = format!(
         "SELECT d.org_id, sb.build_id, pb.name, sb.status, pb.status FROM snapshot_builds sb
          JOIN snapshots s ON s.deploy_id = sb.deploy_id
@@ -267,12 +257,10 @@ pub(crate) fn settled_at_capture(tx: &Connection, deploy_id: i64) -> Result<()> 
          ORDER BY sb.position",
         crate::retention::UNSETTLED
     );
-    let rows: Vec<(i64, String, String, Option<String>, String)> = tx
-        .prepare_cached(&sql)?
-        .query_map([deploy_id], |r| {
+    let rows: Vec<(i64, String, String, Option<String>, String)> =
+        tx.query_all(&sql, &args![deploy_id], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+        })?;
     let Some(org_id) = rows.first().map(|r| r.0) else {
         return Ok(());
     };

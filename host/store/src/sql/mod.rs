@@ -1,0 +1,260 @@
+//! The query seam: how the store's modules speak to the database without
+//! naming its driver.
+//!
+//! Every query of the store goes through a [`Tx`] (a connection inside the
+//! transaction that [`Db::write`](crate::db::Db::write) or
+//! [`Db::read`](crate::db::Db::read) began), with its arguments as [`Arg`]s
+//! and its rows read through [`Row`]. So a second backend (PostgreSQL) is a
+//! variant of `Tx` and `Row` and an implementation beside `sqlite.rs`, not
+//! a change to every module. SQLite is the only backend for now.
+
+mod sqlite;
+
+use std::str::FromStr;
+
+use buildsnap_domain::UnknownWord;
+
+use crate::{Result, StoreError};
+
+/// One argument of a statement, bound to its numbered placeholder (`?1` is
+/// the first of the slice). Borrowed: building the arguments of a call
+/// copies no text or bytes. Build them with [`args!`].
+///
+/// Integers are 64-bit, as both backends store them. There is no `From`
+/// for `usize`: one above `i64::MAX` could not be bound, and the only ones
+/// the store binds are positions in a `Vec` (at most `isize::MAX`), which
+/// the call site converts with `as i64`, exactly.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Arg<'a> {
+    /// SQL `NULL`.
+    Null,
+    /// An integer (also booleans, as 0 and 1).
+    Int(i64),
+    /// Text.
+    Text(&'a str),
+    /// Bytes.
+    Blob(&'a [u8]),
+}
+
+macro_rules! int_args {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Arg<'_> {
+            fn from(v: $t) -> Self {
+                Arg::Int(i64::from(v))
+            }
+        }
+        impl From<&$t> for Arg<'_> {
+            fn from(v: &$t) -> Self {
+                Arg::Int(i64::from(*v))
+            }
+        }
+    )*};
+}
+int_args!(i64, i32, u32, u16);
+
+/// A boolean is stored as 0 or 1 (the schema's `CHECK (x IN (0, 1))`).
+impl From<bool> for Arg<'_> {
+    fn from(v: bool) -> Self {
+        Arg::Int(i64::from(v))
+    }
+}
+
+impl From<&bool> for Arg<'_> {
+    fn from(v: &bool) -> Self {
+        Arg::from(*v)
+    }
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(v: &'a str) -> Self {
+        Arg::Text(v)
+    }
+}
+
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(v: &'a String) -> Self {
+        Arg::Text(v)
+    }
+}
+
+impl<'a> From<&'a [u8]> for Arg<'a> {
+    fn from(v: &'a [u8]) -> Self {
+        Arg::Blob(v)
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for Arg<'a> {
+    fn from(v: &'a Vec<u8>) -> Self {
+        Arg::Blob(v)
+    }
+}
+
+// `None` is `NULL`. One impl per type rather than a generic one over
+// `T: Into<Arg>`, which would leave the compiler searching through nested
+// `Option`s wherever an argument's type is still being inferred.
+macro_rules! option_args {
+    ($($t:ty),*) => {$(
+        impl<'a> From<Option<$t>> for Arg<'a> {
+            fn from(v: Option<$t>) -> Self {
+                v.map_or(Arg::Null, Arg::from)
+            }
+        }
+    )*};
+}
+option_args!(
+    i64,
+    i32,
+    u32,
+    u16,
+    bool,
+    &'a str,
+    &'a String,
+    &'a [u8],
+    &'a Vec<u8>
+);
+
+// `&Option<String>` and the like, as the records' fields hold them.
+macro_rules! option_ref_args {
+    ($($t:ty),*) => {$(
+        impl<'a> From<&'a Option<$t>> for Arg<'a> {
+            fn from(v: &'a Option<$t>) -> Self {
+                v.as_ref().map_or(Arg::Null, Arg::from)
+            }
+        }
+    )*};
+}
+option_ref_args!(i64, i32, u32, u16, bool, String, Vec<u8>);
+
+/// The arguments of a statement as an array of [`Arg`]:
+/// `tx.execute(SQL, &args![org_id, name])`.
+macro_rules! args {
+    ($($a:expr),* $(,)?) => {
+        [$($crate::sql::Arg::from($a)),*]
+    };
+}
+pub(crate) use args;
+
+/// A connection inside a transaction: what every query of the store runs
+/// on. Statements are prepared once per connection and kept (the
+/// backend's statement cache), so a query's text should be a constant, or
+/// one of few texts built at run time.
+pub(crate) struct Tx<'c> {
+    backend: Backend<'c>,
+}
+
+/// The connection behind a [`Tx`]. One variant per backend.
+enum Backend<'c> {
+    Sqlite(sqlite::Conn<'c>),
+}
+
+impl Tx<'_> {
+    /// Runs a statement that returns no rows; the number of rows it changed.
+    pub(crate) fn execute(&self, sql: &str, args: &[Arg<'_>]) -> Result<usize> {
+        match &self.backend {
+            Backend::Sqlite(c) => c.execute(sql, args),
+        }
+    }
+
+    /// The first row of a query, read by `f`. No row is an error (the one
+    /// the backend gives for it): for queries that always return one, such
+    /// as aggregates, or whose row the caller knows exists.
+    pub(crate) fn query_one<T>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        f: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<T> {
+        match &self.backend {
+            Backend::Sqlite(c) => c.query_one(sql, args, f),
+        }
+    }
+
+    /// The first row of a query, read by `f`, if it has one.
+    pub(crate) fn query_opt<T>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        f: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        match &self.backend {
+            Backend::Sqlite(c) => c.query_opt(sql, args, f),
+        }
+    }
+
+    /// Every row of a query, each read by `f`, in the query's order.
+    pub(crate) fn query_all<T>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        f: impl FnMut(&Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        match &self.backend {
+            Backend::Sqlite(c) => c.query_all(sql, args, f),
+        }
+    }
+}
+
+/// One row of a query's answer, its columns numbered from 0.
+pub(crate) struct Row<'r> {
+    backend: RowBackend<'r>,
+}
+
+enum RowBackend<'r> {
+    Sqlite(sqlite::RowRef<'r>),
+}
+
+impl Row<'_> {
+    /// Column `i` as a `T`; a column of another type (or `NULL` for a
+    /// non-`Option`) is an error.
+    pub(crate) fn get<T: FromColumn>(&self, i: usize) -> Result<T> {
+        T::from_column(self, i)
+    }
+
+    /// Column `i` (text) as a word of a domain vocabulary (`Status`,
+    /// `Summary`, ...): a word outside the vocabulary (a database edited by
+    /// hand, or written by a newer version) is a read error naming the
+    /// column and the word, rather than a bare string passed on.
+    pub(crate) fn word<T: FromStr<Err = UnknownWord>>(&self, i: usize) -> Result<T> {
+        let text: String = self.get(i)?;
+        text.parse().map_err(|e| self.bad_text(i, e))
+    }
+
+    /// A read error for text column `i` whose value `e` says is unusable
+    /// (the same error the backend gives for a failed conversion).
+    pub(crate) fn bad_text(
+        &self,
+        i: usize,
+        e: impl std::error::Error + Send + Sync + 'static,
+    ) -> StoreError {
+        match &self.backend {
+            RowBackend::Sqlite(_) => sqlite::bad_text(i, e),
+        }
+    }
+}
+
+/// A type a column can be read as ([`Row::get`]). Booleans are the schema's
+/// 0 and 1 (any other integer reads as `true`).
+pub(crate) trait FromColumn: Sized {
+    /// Column `i` of `row`.
+    fn from_column(row: &Row<'_>, i: usize) -> Result<Self>;
+}
+
+macro_rules! from_column {
+    ($($t:ty),*) => {$(
+        impl FromColumn for $t {
+            fn from_column(row: &Row<'_>, i: usize) -> Result<Self> {
+                match &row.backend {
+                    RowBackend::Sqlite(r) => r.get(i),
+                }
+            }
+        }
+        impl FromColumn for Option<$t> {
+            fn from_column(row: &Row<'_>, i: usize) -> Result<Self> {
+                match &row.backend {
+                    RowBackend::Sqlite(r) => r.get(i),
+                }
+            }
+        }
+    )*};
+}
+from_column!(i64, u32, bool, String, Vec<u8>);
