@@ -35,7 +35,8 @@ impl Store {
     ) -> Result<()> {
         self.db.write(|tx| {
             tx.execute(
-                "UPDATE capture_jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), not_before = ?2,
+                "UPDATE capture_jobs SET state = 'queued',
+                     attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, not_before = ?2,
                      last_error = ?3, updated_at = ?4
                  WHERE deploy_id = ?1 AND state = 'running'",
                 &args![deploy_id, ts::to_nanos(not_before), reason, ts::to_nanos(ts::now())],
@@ -66,6 +67,8 @@ impl Store {
         let now = ts::to_nanos(ts::now());
         self.db.write(|tx| {
             let org_id = orgs::org_id(tx, org)?;
+            // sqlite-only: SQLite's LIKE ignores ASCII case; PostgreSQL needs
+            // ILIKE (or `lower(last_error) LIKE`) to match the same errors.
             tx.execute(
                 "UPDATE capture_jobs SET not_before = ?3
                  WHERE state = 'queued' AND not_before > ?3
@@ -136,7 +139,7 @@ fn moved_statuses(
         "SELECT sb.position, pb.status
          FROM snapshot_builds sb
          JOIN provider_builds pb ON pb.org_id = ?1 AND pb.provider = ?2 AND pb.build_id = sb.build_id
-         WHERE sb.deploy_id = ?3 AND pb.status IS NOT sb.status
+         WHERE sb.deploy_id = ?3 AND pb.status IS DISTINCT FROM sb.status
          ORDER BY sb.position",
         &args![org_id, provider, deploy_id],
         |r| Ok((r.get::<i64>(0)? as usize, r.word(1)?)),

@@ -102,6 +102,10 @@ fn owner_only(path: &Path, create: bool) -> std::io::Result<()> {
 }
 
 /// Per-connection settings.
+// sqlite-only: pragmas and the busy timeout are SQLite's connection
+// settings. A PostgreSQL connection needs none of them (durability and the
+// WAL are the server's, foreign keys are always enforced, a writer waits on
+// row locks, not a file lock).
 fn configure(conn: &Connection) -> Result<()> {
     // WAL: readers and the writer do not block each other, and a commit is one
     // append to the -wal file.
@@ -148,6 +152,8 @@ impl Db {
         // next write restarts it. With no other connection open this always
         // completes; when it cannot (another process holds the file) it is
         // only a missed optimisation.
+        // sqlite-only: a checkpoint of SQLite's own WAL file; nothing to do
+        // on PostgreSQL.
         writer.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         // Left by an older version (or another tool) with wider modes.
         for suffix in ["-wal", "-shm"] {
@@ -173,6 +179,8 @@ impl Db {
         configure(&conn)?;
         // Readers must never write: a bug would show up as an error, not as a
         // second writer racing the real one.
+        // sqlite-only: PostgreSQL's equivalent is a `READ ONLY` transaction
+        // (or `default_transaction_read_only` on the reader connections).
         conn.pragma_update(None, "query_only", "ON")?;
         Ok(conn)
     }
@@ -187,6 +195,9 @@ impl Db {
         // A panic inside `f` poisons the mutex, but the transaction was rolled
         // back when it was dropped during unwinding, so the connection is clean.
         let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        // sqlite-only: `BEGIN IMMEDIATE` takes SQLite's write lock at once;
+        // PostgreSQL has no such mode (its transactions take row locks as
+        // they write, and may fail to serialize: hence `FnMut`).
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&Tx::sqlite(&tx))?;
         tx.commit()?;
@@ -203,6 +214,9 @@ impl Db {
 
     /// Runs `f` in one read transaction (a consistent snapshot) on a reader.
     /// `f` must not start another read (it could wait for itself).
+    /// `FnOnce`: it runs once. A transaction that only reads on one snapshot
+    /// (SQLite's, or PostgreSQL's `REPEATABLE READ`) has nothing that could
+    /// fail to serialize.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
         let mut lease = Lease {
             db: self,
@@ -232,6 +246,8 @@ impl Db {
         // `execute_batch`): on the API's point reads that parsing was ~5 % of
         // the server's CPU. A reader never writes, so ending with ROLLBACK
         // loses nothing.
+        // sqlite-only: `BEGIN DEFERRED` is SQLite's; PostgreSQL's read is a
+        // `BEGIN ... READ ONLY` (with the isolation that gives one snapshot).
         conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
         let out = f(&Tx::sqlite(conn));
         if !conn.is_autocommit()

@@ -67,6 +67,9 @@ fn read_builds_by(
     where_sql: &str,
     args: &[Arg<'_>],
 ) -> Result<Vec<IndexedBuild>> {
+    // sqlite-only: `INDEXED BY` is SQLite's; PostgreSQL has no index hints
+    // (it plans from its statistics, which SQLite here lacks), so its
+    // statement leaves the hint out.
     let hint = indexed_by.map_or(String::new(), |i| format!(" INDEXED BY {i}"));
     let sql = format!(
         "SELECT build_id, project, name, status, provider_status, url, pipeline_id, pipeline_number, sha, branch,

@@ -122,13 +122,18 @@ fn upsert_whole(
          ON CONFLICT (org_id, provider, build_id) DO UPDATE SET
              project = excluded.project, sha = excluded.sha, name = excluded.name,
              status = excluded.status, provider_status = excluded.provider_status, final = excluded.final,
-             url = COALESCE(excluded.url, url), pipeline_id = excluded.pipeline_id,
-             pipeline_number = COALESCE(excluded.pipeline_number, pipeline_number),
-             branch = COALESCE(excluded.branch, branch), tag = COALESCE(excluded.tag, tag),
-             created_at = excluded.created_at, stopped_at = COALESCE(excluded.stopped_at, stopped_at),
-             jobs_complete = CASE WHEN excluded.jobs_complete = 1 THEN 1 ELSE jobs_complete END,
-             last_seen = excluded.last_seen, attempt = MAX(attempt, excluded.attempt),
-             parent_id = COALESCE(excluded.parent_id, parent_id)",
+             url = COALESCE(excluded.url, provider_builds.url), pipeline_id = excluded.pipeline_id,
+             pipeline_number = COALESCE(excluded.pipeline_number, provider_builds.pipeline_number),
+             branch = COALESCE(excluded.branch, provider_builds.branch),
+             tag = COALESCE(excluded.tag, provider_builds.tag),
+             created_at = excluded.created_at,
+             stopped_at = COALESCE(excluded.stopped_at, provider_builds.stopped_at),
+             jobs_complete = CASE WHEN excluded.jobs_complete = 1 THEN 1
+                                  ELSE provider_builds.jobs_complete END,
+             last_seen = excluded.last_seen,
+             attempt = CASE WHEN provider_builds.attempt > excluded.attempt
+                            THEN provider_builds.attempt ELSE excluded.attempt END,
+             parent_id = COALESCE(excluded.parent_id, provider_builds.parent_id)",
         &args![
             org_id,
             provider,
@@ -215,7 +220,7 @@ pub(crate) fn update_job(
         && matches!(update.job.status, Status::Failed | Status::Error);
     tx.execute(
         "UPDATE provider_builds SET last_seen = ?4,
-             status = CASE WHEN ?5 THEN 'failing' ELSE status END
+             status = CASE WHEN ?5 = 1 THEN 'failing' ELSE status END
          WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3",
         &args![org_id, provider, &update.build_id, now, failing],
     )?;
@@ -257,10 +262,11 @@ fn upsert_job(
              provider_status, started_at, stopped_at, url)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT (org_id, provider, build_id, job_id) DO UPDATE SET
-             name = excluded.name, number = COALESCE(excluded.number, number), kind = excluded.kind,
-             status = excluded.status, provider_status = excluded.provider_status,
-             started_at = COALESCE(excluded.started_at, started_at),
-             stopped_at = COALESCE(excluded.stopped_at, stopped_at), url = COALESCE(excluded.url, url)",
+             name = excluded.name, number = COALESCE(excluded.number, provider_jobs.number),
+             kind = excluded.kind, status = excluded.status, provider_status = excluded.provider_status,
+             started_at = COALESCE(excluded.started_at, provider_jobs.started_at),
+             stopped_at = COALESCE(excluded.stopped_at, provider_jobs.stopped_at),
+             url = COALESCE(excluded.url, provider_jobs.url)",
         &args![
             org_id,
             provider,

@@ -107,6 +107,14 @@ pub(crate) fn thin_one(
     // place in its page with the freed bytes unused (pages of thinned rows
     // stayed half empty), while the pages of rows moved away empty out and
     // are reused.
+    // sqlite-only: `INSERT OR REPLACE` on purpose, for the page layout
+    // above (an `ON CONFLICT DO UPDATE` would update in place, as a plain
+    // UPDATE does). Its delete cascades to nothing: the build's
+    // `provider_jobs` rows were deleted just before. PostgreSQL writes a new
+    // row version on every UPDATE anyway, so there it is a plain
+    // `UPDATE provider_builds SET provider_status = '', url = NULL,
+    // pipeline_id = '', pipeline_number = NULL, branch = NULL, tag = NULL,
+    // stopped_at = NULL, parent_id = NULL, frozen_in = ?4 WHERE ...`.
     tx.execute(
         "INSERT OR REPLACE INTO provider_builds (org_id, provider, build_id, project, sha, name, status,
              provider_status, final, url, pipeline_id, pipeline_number, branch, tag, created_at,

@@ -62,6 +62,11 @@ impl Store {
                     &args![before],
                 )?;
             }
+            // sqlite-only: the walk is by `rowid`, which `provider_builds`
+            // (a composite primary key) has only in SQLite, and the chunk
+            // positions (`after`, `next`) are rowids. PostgreSQL needs another
+            // walk (by the key `(org_id, provider, build_id)`, or by `ctid`
+            // pages) and so another kind of position in `PruneChunk`.
             let sql = format!(
                 "DELETE FROM provider_builds WHERE rowid IN (
                      SELECT pb.rowid FROM provider_builds pb

@@ -122,7 +122,7 @@ impl Store {
             tx.execute(
                 "INSERT INTO sync_cursors (org_id, provider, project, cursor, synced_at) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (org_id, provider, project) DO UPDATE SET
-                     cursor = COALESCE(excluded.cursor, cursor), synced_at = excluded.synced_at",
+                     cursor = COALESCE(excluded.cursor, sync_cursors.cursor), synced_at = excluded.synced_at",
                 &args![org_id, provider, project, cursor, now],
             )?;
             Ok(true)

@@ -183,10 +183,11 @@ impl Store {
         let shown = masked(&url);
         self.db.write(|tx| {
             let org_id = orgs::org_id(tx, org)?;
+            // Sealed values come once the id is known (below): empty for now.
             let id: i64 = tx.query_one(
                 "INSERT INTO alert_hooks (org_id, url, url_sealed, events, format, secret_sealed, created_at)
-                 VALUES (?1, ?2, x'', ?3, ?4, x'', ?5) RETURNING id",
-                &args![org_id, &shown, &events.join(" "), &new.format, now],
+                 VALUES (?1, ?2, ?6, ?3, ?4, ?6, ?5) RETURNING id",
+                &args![org_id, &shown, &events.join(" "), &new.format, now, &[][..]],
                 |r| r.get(0),
             )?;
             // Sealed under the hook's own id, so sealed values cannot be

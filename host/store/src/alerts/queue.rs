@@ -146,6 +146,9 @@ pub(crate) fn enqueue(
     changed: Option<&str>,
 ) -> Result<()> {
     let now = ts::to_nanos(ts::now());
+    // sqlite-only: LIKE semantics. SQLite's LIKE ignores ASCII case, where
+    // PostgreSQL's does not (`ILIKE` there); the words compared are the
+    // lower-case ones of `ALERT_EVENTS`, so either matches the same hooks.
     let hooks: Vec<i64> = tx.query_all(
         "SELECT id FROM alert_hooks WHERE org_id = ?1 AND (' ' || events || ' ') LIKE ('% ' || ?2 || ' %')",
         &args![org_id, event],
@@ -189,6 +192,8 @@ fn delivery_id() -> Result<String> {
 /// deploy of the org for the `deployed_at` range (it chose that without
 /// statistics, a scan per build turning final that grew with the
 /// database): the commit's `deploys_by_sha` seek is the one wanted.
+/// (PostgreSQL takes the unary plus as a no-op and plans from its
+/// statistics.)
 const LATER_DEPLOYS: &str = "SELECT d.id FROM deploys d JOIN snapshots s ON s.deploy_id = d.id
      WHERE d.org_id = ?1 AND d.sha = ?2 AND +d.deployed_at < ?3
        AND s.state = 'complete' AND s.provider = ?4 AND s.build_project = ?5";

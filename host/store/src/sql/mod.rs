@@ -7,6 +7,13 @@
 //! and its rows read through [`Row`]. So a second backend (PostgreSQL) is a
 //! variant of `Tx` and `Row` and an implementation beside `sqlite.rs`, not
 //! a change to every module. SQLite is the only backend for now.
+//!
+//! The SQL the modules write is meant for both backends: numbered
+//! placeholders (`?1`), `ON CONFLICT` upserts with the existing row's
+//! columns qualified by the table name, `RETURNING`, `IS [NOT] DISTINCT
+//! FROM`, `CASE` rather than the two-argument `MAX`/`MIN`, booleans stored
+//! and compared as 0 and 1. What only SQLite understands is marked at its
+//! place with a `// sqlite-only:` comment saying what PostgreSQL needs.
 
 mod sqlite;
 
