@@ -56,7 +56,11 @@
 # (zstd), SAMPLE (2000), DURATION (20s), CONNECTIONS (64), THREADS (2),
 # ROUNDS (2), LIST_CONNECTIONS ("1 $CONNECTIONS"), BS_PORT (18480),
 # NGINX_PORT (18481), NGINX_WORKERS (2), OUT (a new temp dir: data dirs,
-# bodies, wrk output, lua scripts, summary).
+# bodies, wrk output, lua scripts, summary). REUSE_COMPLETE=DIR with
+# REUSE_IDS="ids MIN..=MAX" (seed_deploys' output line) measures the
+# `complete` set on a data dir seeded before (`seed_deploys complete DIR
+# acme web COUNT`; its org must be `acme`) instead of seeding anew: the
+# million-deploy seed takes about 20 minutes.
 set -euo pipefail
 
 COUNT=${COUNT:-100000}
@@ -72,6 +76,8 @@ BS_PORT=${BS_PORT:-18480}
 NGINX_PORT=${NGINX_PORT:-18481}
 NGINX_WORKERS=${NGINX_WORKERS:-2}
 OUT=${OUT:-$(mktemp -d /tmp/bench-http.XXXXXX)}
+REUSE_COMPLETE=${REUSE_COMPLETE:-}
+REUSE_IDS=${REUSE_IDS:-}
 ADMIN=bench-admin-token-0123456789abcdef
 ORG=acme
 PROJECT=web
@@ -490,6 +496,15 @@ for set in $SETS; do
         stop_buildsnap
         ;;
     complete)
+        if [ -n "$REUSE_COMPLETE" ]; then
+            # A data dir seeded by an earlier run: a new org token only.
+            start_buildsnap "$REUSE_COMPLETE"
+            TOKEN=$(api POST "/orgs/$ORG/tokens" '{"name":"bench","scope":"all"}' | jq -r .token)
+            read -r MIN MAX < <(ids <<<"$REUSE_IDS")
+            measure complete "$TOKEN" "$MIN" "$MAX"
+            stop_buildsnap
+            continue
+        fi
         # COUNT `complete` deploys with 5 builds each, stored directly.
         start_buildsnap "$OUT/data-complete"
         TOKEN=$(setup_org)
