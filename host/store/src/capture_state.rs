@@ -67,16 +67,14 @@ impl Store {
         let now = ts::to_nanos(ts::now());
         self.db.write(|tx| {
             let org_id = orgs::org_id(tx, org)?;
-            // sqlite-only: SQLite's LIKE ignores ASCII case; PostgreSQL needs
-            // ILIKE (or `lower(last_error) LIKE`) to match the same errors.
-            tx.execute(
-                "UPDATE capture_jobs SET not_before = ?3
-                 WHERE state = 'queued' AND not_before > ?3
-                   AND (last_error IS NULL OR last_error NOT LIKE 'rate limited%')
-                   AND deploy_id IN (SELECT d.id FROM deploys d JOIN snapshots s ON s.deploy_id = d.id
-                                     WHERE d.org_id = ?1 AND s.provider = ?2)",
-                &args![org_id, provider, now],
-            )
+            // SQLite's LIKE ignores ASCII case; PostgreSQL's ILIKE matches the
+            // same errors.
+            let sql = if tx.is_postgres() {
+                WAKE_PG
+            } else {
+                WAKE_SQLITE
+            };
+            tx.execute(sql, &args![org_id, provider, now])
         })
     }
 
@@ -145,3 +143,18 @@ fn moved_statuses(
         |r| Ok((r.get::<i64>(0)? as usize, r.word(1)?)),
     )
 }
+
+/// [`Store::wake_captures`]'s statement. `sqlite-only:` its `LIKE`, which
+/// ignores ASCII case on SQLite only; [`WAKE_PG`] is the same with `ILIKE`.
+const WAKE_SQLITE: &str = "UPDATE capture_jobs SET not_before = ?3
+     WHERE state = 'queued' AND not_before > ?3
+       AND (last_error IS NULL OR last_error NOT LIKE 'rate limited%')
+       AND deploy_id IN (SELECT d.id FROM deploys d JOIN snapshots s ON s.deploy_id = d.id
+                         WHERE d.org_id = ?1 AND s.provider = ?2)";
+
+/// [`WAKE_SQLITE`] on PostgreSQL.
+const WAKE_PG: &str = "UPDATE capture_jobs SET not_before = ?3
+     WHERE state = 'queued' AND not_before > ?3
+       AND (last_error IS NULL OR last_error NOT ILIKE 'rate limited%')
+       AND deploy_id IN (SELECT d.id FROM deploys d JOIN snapshots s ON s.deploy_id = d.id
+                         WHERE d.org_id = ?1 AND s.provider = ?2)";

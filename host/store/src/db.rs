@@ -45,7 +45,8 @@ struct Lease<'a> {
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        let mut r = self.db.readers.lock().unwrap_or_else(|e| e.into_inner());
+        let (readers, reader_free) = self.db.readers();
+        let mut r = readers.lock().unwrap_or_else(|e| e.into_inner());
         match self.conn.take() {
             Some(c) if !std::thread::panicking() => r.idle.push(c),
             _ => r.open -= 1,
@@ -53,7 +54,7 @@ impl Drop for Lease<'_> {
         let wake = r.waiting > 0;
         drop(r);
         if wake {
-            self.db.reader_free.notify_one();
+            reader_free.notify_one();
         }
     }
 }
@@ -65,10 +66,18 @@ pub(crate) struct Db {
     /// cached (unknown tokens cannot grow it); any write that changes or
     /// removes a stored token hash must clear it.
     pub(crate) auth_cache: Mutex<std::collections::HashMap<[u8; 32], crate::Principal>>,
-    writer: Mutex<Connection>,
-    readers: Mutex<Readers>,
-    reader_free: Condvar,
+    conns: Conns,
     pub(crate) key: SecretKey,
+}
+
+/// The connections of a [`Db`], by backend.
+enum Conns {
+    Sqlite {
+        writer: Mutex<Connection>,
+        readers: Mutex<Readers>,
+        reader_free: Condvar,
+    },
+    Pg(crate::pg::pool::Pool),
 }
 
 /// Makes `path` owner-only (0600), creating it empty with that mode first
@@ -164,11 +173,41 @@ impl Db {
         Ok(Db {
             path: path.to_path_buf(),
             auth_cache: Mutex::default(),
-            writer: Mutex::new(writer),
-            readers: Mutex::default(),
-            reader_free: Condvar::new(),
+            conns: Conns::Sqlite {
+                writer: Mutex::new(writer),
+                readers: Mutex::default(),
+                reader_free: Condvar::new(),
+            },
             key,
         })
+    }
+
+    /// The PostgreSQL database at `url`, migrated ([`crate::migrate_postgres`]).
+    /// Its `path` is empty: there is no file.
+    pub(crate) fn open_postgres(url: &str, key: SecretKey) -> Result<Db> {
+        let pool = crate::pg::pool::Pool::connect(url)?;
+        Ok(Db {
+            path: PathBuf::new(),
+            auth_cache: Mutex::default(),
+            conns: Conns::Pg(pool),
+            key,
+        })
+    }
+
+    /// Whether this database is PostgreSQL.
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self.conns, Conns::Pg(_))
+    }
+
+    fn readers(&self) -> (&Mutex<Readers>, &Condvar) {
+        match &self.conns {
+            Conns::Sqlite {
+                readers,
+                reader_free,
+                ..
+            } => (readers, reader_free),
+            Conns::Pg(_) => unreachable!("the SQLite reader pool of a PostgreSQL store"),
+        }
     }
 
     fn open_reader(&self) -> Result<Connection> {
@@ -192,9 +231,13 @@ impl Db {
     /// serialize (PostgreSQL) runs `f` again in a new transaction, so `f`
     /// must not consume what it captures. SQLite runs it once.
     pub(crate) fn write<T>(&self, mut f: impl FnMut(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let writer = match &self.conns {
+            Conns::Sqlite { writer, .. } => writer,
+            Conns::Pg(pool) => return pool.write(f),
+        };
         // A panic inside `f` poisons the mutex, but the transaction was rolled
         // back when it was dropped during unwinding, so the connection is clean.
-        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut conn = writer.lock().unwrap_or_else(|e| e.into_inner());
         // sqlite-only: `BEGIN IMMEDIATE` takes SQLite's write lock at once;
         // PostgreSQL has no such mode (its transactions take row locks as
         // they write, and may fail to serialize: hence `FnMut`).
@@ -207,8 +250,17 @@ impl Db {
     /// Whether a read started now would get a reader without waiting (an
     /// idle one, or room to open one). A hint: another thread may take it
     /// first, and then the read waits for the next one to come back.
+    ///
+    /// Always `false` on PostgreSQL: the API runs point reads inline on its
+    /// async workers when this says yes, and the sync `postgres` client
+    /// must never run on an async worker (it blocks on a runtime of its
+    /// own); its reads go through `spawn_blocking`.
     pub(crate) fn reader_available(&self) -> bool {
-        let r = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        let readers = match &self.conns {
+            Conns::Sqlite { readers, .. } => readers,
+            Conns::Pg(_) => return false,
+        };
+        let r = readers.lock().unwrap_or_else(|e| e.into_inner());
         !r.idle.is_empty() || r.open < MAX_READERS
     }
 
@@ -218,11 +270,19 @@ impl Db {
     /// (SQLite's, or PostgreSQL's `REPEATABLE READ`) has nothing that could
     /// fail to serialize.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let (readers, reader_free) = match &self.conns {
+            Conns::Sqlite {
+                readers,
+                reader_free,
+                ..
+            } => (readers, reader_free),
+            Conns::Pg(pool) => return pool.read(f),
+        };
         let mut lease = Lease {
             db: self,
             conn: None,
         };
-        let mut r = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut r = readers.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if let Some(c) = r.idle.pop() {
                 drop(r);
@@ -237,7 +297,7 @@ impl Db {
                 break;
             }
             r.waiting += 1;
-            r = self.reader_free.wait(r).unwrap_or_else(|e| e.into_inner());
+            r = reader_free.wait(r).unwrap_or_else(|e| e.into_inner());
             r.waiting -= 1;
         }
         let conn = lease.conn.as_mut().expect("a reader was leased");

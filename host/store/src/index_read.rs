@@ -70,7 +70,10 @@ fn read_builds_by(
     // sqlite-only: `INDEXED BY` is SQLite's; PostgreSQL has no index hints
     // (it plans from its statistics, which SQLite here lacks), so its
     // statement leaves the hint out.
-    let hint = indexed_by.map_or(String::new(), |i| format!(" INDEXED BY {i}"));
+    let hint = match indexed_by {
+        Some(i) if !tx.is_postgres() => format!(" INDEXED BY {i}"),
+        _ => String::new(),
+    };
     let sql = format!(
         "SELECT build_id, project, name, status, provider_status, url, pipeline_id, pipeline_number, sha, branch,
                 tag, created_at, stopped_at, jobs_complete, first_seen, last_seen, attempt, parent_id,

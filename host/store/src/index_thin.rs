@@ -112,9 +112,11 @@ pub(crate) fn thin_one(
     // UPDATE does). Its delete cascades to nothing: the build's
     // `provider_jobs` rows were deleted just before. PostgreSQL writes a new
     // row version on every UPDATE anyway, so there it is a plain
-    // `UPDATE provider_builds SET provider_status = '', url = NULL,
-    // pipeline_id = '', pipeline_number = NULL, branch = NULL, tag = NULL,
-    // stopped_at = NULL, parent_id = NULL, frozen_in = ?4 WHERE ...`.
+    // `UPDATE` ([`THIN_PG`]).
+    if tx.is_postgres() {
+        tx.execute(THIN_PG, &args![org_id, provider, &copy.id, deploy_id])?;
+        return Ok(true);
+    }
     tx.execute(
         "INSERT OR REPLACE INTO provider_builds (org_id, provider, build_id, project, sha, name, status,
              provider_status, final, url, pipeline_id, pipeline_number, branch, tag, created_at,
@@ -250,3 +252,11 @@ impl Store {
         })
     }
 }
+
+/// The thinning of one row on PostgreSQL (see `thin_one`'s `INSERT OR
+/// REPLACE`): the same columns cleared, in place.
+const THIN_PG: &str =
+    "UPDATE provider_builds SET provider_status = '', url = NULL, pipeline_id = '',
+         pipeline_number = NULL, branch = NULL, tag = NULL, stopped_at = NULL, parent_id = NULL,
+         frozen_in = ?4
+     WHERE org_id = ?1 AND provider = ?2 AND build_id = ?3 AND frozen_in IS NULL";

@@ -110,6 +110,27 @@ impl Store {
         Ok(store)
     }
 
+    /// Connects to the PostgreSQL database at `url` (a `postgres://` URL or
+    /// a `key=value` connection string), brings its schema up to date
+    /// ([`migrate_postgres`]) and checks that `key` is the key its stored
+    /// provider tokens were encrypted with (a wrong one is refused with
+    /// [`StoreError::WrongSecretKey`], as by [`Store::open`]).
+    ///
+    /// Unlike [`Store::open`], capture jobs left `running` are not put back
+    /// in the queue: on PostgreSQL another replica may be running them
+    /// (leases, which would tell an abandoned job from a running one, come
+    /// later).
+    ///
+    /// TLS is not supported yet: a URL with `sslmode=require` is refused.
+    /// Each call is blocking, as on SQLite; the store's reads never run on
+    /// an async worker ([`Store::reader_available`] is always `false`).
+    pub fn open_postgres(url: &str, key: SecretKey) -> Result<Store> {
+        let db = db::Db::open_postgres(url, key)?;
+        let store = Store { db: Arc::new(db) };
+        store.check_secret_key()?;
+        Ok(store)
+    }
+
     /// Whether a read started now would find a reader connection without
     /// waiting for one. The HTTP API runs short point reads inline on its
     /// async workers only when this says yes, so a worker never blocks on
@@ -118,13 +139,17 @@ impl Store {
         self.db.reader_available()
     }
 
-    /// Path of the database file.
+    /// Path of the database file. Empty on PostgreSQL (no file).
     pub fn path(&self) -> &Path {
         &self.db.path
     }
 
     /// Paths of every file the database may use (db, `-wal`, `-shm`).
+    /// None on PostgreSQL: its files are the server's.
     pub fn files(&self) -> Vec<PathBuf> {
+        if self.db.is_postgres() {
+            return Vec::new();
+        }
         let p = self.db.path.display().to_string();
         vec![
             self.db.path.clone(),

@@ -17,7 +17,7 @@
 //! older than the horizon go as well: a redelivery that old is applied
 //! again, which an upsert makes harmless.
 //!
-//! The build rows are walked by rowid in chunks, each chunk one short
+//! The build rows are walked by rowid (on PostgreSQL: by heap page) in chunks, each chunk one short
 //! write transaction, so a pass over millions of rows never holds the
 //! write lock for long and needs no index of its own.
 
@@ -37,6 +37,13 @@ pub struct PruneChunk {
     pub next: Option<i64>,
 }
 
+/// About how many `provider_builds` rows fill a PostgreSQL heap page (8 KiB):
+/// converts a chunk's rows into pages.
+const PG_ROWS_PER_PAGE: i64 = 40;
+
+/// The highest heap page number a `tid` holds (a block number is 32 bits).
+const PG_MAX_PAGE: i64 = u32::MAX as i64;
+
 /// The frozen statuses that may still change: the predicate of the partial
 /// index `snapshot_builds_unsettled` (migration 6), written the same way so
 /// that SQLite uses it.
@@ -49,6 +56,12 @@ impl Store {
     /// no snapshot needs (module docs) are dropped. A pass starts with
     /// `after` 0, which also drops the old searches and webhook ids, and
     /// continues with `next` until it is `None`.
+    ///
+    /// On PostgreSQL, which has no rowid, the positions are heap pages of
+    /// the table: a chunk covers pages `[after, after + chunk / 40)` (at
+    /// least one; about 40 rows fill a page), and rows moved by an update
+    /// during the pass may be passed over until the next pass (a row just
+    /// updated was just seen, so it is kept anyway).
     pub fn prune_index_chunk(&self, before: i64, after: i64, chunk: i64) -> Result<PruneChunk> {
         self.db.write(|tx| {
             let mut out = PruneChunk::default();
@@ -64,9 +77,30 @@ impl Store {
             }
             // sqlite-only: the walk is by `rowid`, which `provider_builds`
             // (a composite primary key) has only in SQLite, and the chunk
-            // positions (`after`, `next`) are rowids. PostgreSQL needs another
-            // walk (by the key `(org_id, provider, build_id)`, or by `ctid`
-            // pages) and so another kind of position in `PruneChunk`.
+            // positions (`after`, `next`) are rowids. On PostgreSQL the walk
+            // is by heap page (`ctid`, a TID range scan): the positions are
+            // page numbers, a chunk covers the pages about `chunk` rows fill.
+            if tx.is_postgres() {
+                let pages = (chunk / PG_ROWS_PER_PAGE).max(1);
+                let end = after.saturating_add(pages).min(PG_MAX_PAGE);
+                let sql = format!(
+                    "DELETE FROM provider_builds pb
+                     WHERE pb.ctid >= CAST(format('(%s,0)', CAST(?1 AS BIGINT)) AS tid)
+                       AND pb.ctid < CAST(format('(%s,0)', CAST(?2 AS BIGINT)) AS tid)
+                       AND pb.final = 1 AND pb.last_seen < ?3
+                       AND NOT EXISTS (SELECT 1 FROM snapshot_builds sb
+                                       WHERE sb.build_id = pb.build_id AND {UNSETTLED})"
+                );
+                out.builds = tx.execute(&sql, &args![after.min(PG_MAX_PAGE), end, before])?;
+                let more: bool = tx.query_one(
+                    "SELECT EXISTS (SELECT 1 FROM provider_builds
+                                    WHERE ctid >= CAST(format('(%s,0)', CAST(?1 AS BIGINT)) AS tid))",
+                    &args![end],
+                    |r| r.get(0),
+                )?;
+                out.next = (more && end < PG_MAX_PAGE).then_some(end);
+                return Ok(out);
+            }
             let sql = format!(
                 "DELETE FROM provider_builds WHERE rowid IN (
                      SELECT pb.rowid FROM provider_builds pb

@@ -146,11 +146,12 @@ pub(crate) fn enqueue(
     changed: Option<&str>,
 ) -> Result<()> {
     let now = ts::to_nanos(ts::now());
-    // sqlite-only: LIKE semantics. SQLite's LIKE ignores ASCII case, where
-    // PostgreSQL's does not (`ILIKE` there); the words compared are the
-    // lower-case ones of `ALERT_EVENTS`, so either matches the same hooks.
+    // LIKE semantics differ (SQLite's ignores ASCII case, PostgreSQL's does
+    // not), but the words compared are the lower-case ones of
+    // `ALERT_EVENTS`, so both match the same hooks with the same text. The
+    // cast: PostgreSQL cannot infer the type of a placeholder in `||`.
     let hooks: Vec<i64> = tx.query_all(
-        "SELECT id FROM alert_hooks WHERE org_id = ?1 AND (' ' || events || ' ') LIKE ('% ' || ?2 || ' %')",
+        "SELECT id FROM alert_hooks WHERE org_id = ?1 AND (' ' || events || ' ') LIKE ('% ' || CAST(?2 AS TEXT) || ' %')",
         &args![org_id, event],
         |r| r.get(0),
     )?;

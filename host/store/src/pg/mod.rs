@@ -1,12 +1,14 @@
 //! buildsnap's state on PostgreSQL, the second store backend, for several
 //! replicas sharing one database.
 //!
-//! So far only its schema exists: [`migrations`] creates it and keeps it up
-//! to date, reached from outside through [`migrate_postgres`]. The queries,
-//! the connection pool and the settings that choose this backend come
-//! later, and will call [`migrate_postgres`] when they connect.
+//! [`migrations`] creates its schema and keeps it up to date (reached from
+//! outside through [`migrate_postgres`]); [`pool`] holds the connections
+//! and runs the transactions; the queries are the modules' own, through
+//! the seam's PostgreSQL side (`crate::sql::pg`). Opened with
+//! [`Store::open_postgres`](crate::Store::open_postgres).
 
 mod migrations;
+pub(crate) mod pool;
 
 use crate::Result;
 

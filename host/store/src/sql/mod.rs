@@ -6,7 +6,8 @@
 //! [`Db::read`](crate::db::Db::read) began), with its arguments as [`Arg`]s
 //! and its rows read through [`Row`]. So a second backend (PostgreSQL) is a
 //! variant of `Tx` and `Row` and an implementation beside `sqlite.rs`, not
-//! a change to every module. SQLite is the only backend for now.
+//! a change to every module. Two backends: SQLite (`sqlite.rs`) and
+//! PostgreSQL (`pg.rs`).
 //!
 //! The SQL the modules write is meant for both backends: numbered
 //! placeholders (`?1`), `ON CONFLICT` upserts with the existing row's
@@ -15,6 +16,7 @@
 //! and compared as 0 and 1. What only SQLite understands is marked at its
 //! place with a `// sqlite-only:` comment saying what PostgreSQL needs.
 
+pub(crate) mod pg;
 mod sqlite;
 
 use std::str::FromStr;
@@ -152,13 +154,21 @@ pub(crate) struct Tx<'c> {
 /// The connection behind a [`Tx`]. One variant per backend.
 enum Backend<'c> {
     Sqlite(sqlite::Conn<'c>),
+    Pg(pg::Conn<'c>),
 }
 
 impl Tx<'_> {
+    /// Whether this transaction is on PostgreSQL: for the few statements
+    /// (marked `sqlite-only:`) whose text differs between the backends.
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Pg(_))
+    }
+
     /// Runs a statement that returns no rows; the number of rows it changed.
     pub(crate) fn execute(&self, sql: &str, args: &[Arg<'_>]) -> Result<usize> {
         match &self.backend {
             Backend::Sqlite(c) => c.execute(sql, args),
+            Backend::Pg(c) => c.execute(sql, args),
         }
     }
 
@@ -173,6 +183,7 @@ impl Tx<'_> {
     ) -> Result<T> {
         match &self.backend {
             Backend::Sqlite(c) => c.query_one(sql, args, f),
+            Backend::Pg(c) => c.query_one(sql, args, f),
         }
     }
 
@@ -185,6 +196,7 @@ impl Tx<'_> {
     ) -> Result<Option<T>> {
         match &self.backend {
             Backend::Sqlite(c) => c.query_opt(sql, args, f),
+            Backend::Pg(c) => c.query_opt(sql, args, f),
         }
     }
 
@@ -197,6 +209,7 @@ impl Tx<'_> {
     ) -> Result<Vec<T>> {
         match &self.backend {
             Backend::Sqlite(c) => c.query_all(sql, args, f),
+            Backend::Pg(c) => c.query_all(sql, args, f),
         }
     }
 }
@@ -208,6 +221,7 @@ pub(crate) struct Row<'r> {
 
 enum RowBackend<'r> {
     Sqlite(sqlite::RowRef<'r>),
+    Pg(pg::RowRef<'r>),
 }
 
 impl Row<'_> {
@@ -235,6 +249,7 @@ impl Row<'_> {
     ) -> StoreError {
         match &self.backend {
             RowBackend::Sqlite(_) => sqlite::bad_text(i, e),
+            RowBackend::Pg(_) => pg::bad_text(i, e),
         }
     }
 }
@@ -252,6 +267,7 @@ macro_rules! from_column {
             fn from_column(row: &Row<'_>, i: usize) -> Result<Self> {
                 match &row.backend {
                     RowBackend::Sqlite(r) => r.get(i),
+                    RowBackend::Pg(r) => r.get(i),
                 }
             }
         }
@@ -259,6 +275,7 @@ macro_rules! from_column {
             fn from_column(row: &Row<'_>, i: usize) -> Result<Self> {
                 match &row.backend {
                     RowBackend::Sqlite(r) => r.get(i),
+                    RowBackend::Pg(r) => r.get_opt(i),
                 }
             }
         }

@@ -1,0 +1,174 @@
+//! The PostgreSQL store's connections: a small pool of sync
+//! `postgres::Client`s, each with its own statement cache (std only: a
+//! `Mutex<Vec<_>>` and a `Condvar`, as the SQLite reader pool).
+//!
+//! Writes run at `SERIALIZABLE`: the SQLite store has a single writer, so
+//! a read-then-write inside one `write` is atomic there, and the modules
+//! rely on it; on PostgreSQL that takes serializable transactions, retried
+//! when they fail to serialize. Reads run in `REPEATABLE READ READ ONLY`
+//! transactions (one snapshot, never a write).
+
+use std::sync::{Condvar, Mutex};
+
+use postgres::error::SqlState;
+use postgres::{Client, Config, IsolationLevel, NoTls};
+
+use crate::sql::Tx;
+use crate::sql::pg::StatementCache;
+use crate::{Result, StoreError};
+
+/// Most connections open at once (readers and writers alike). Each is a
+/// server process on PostgreSQL's side; several replicas share its
+/// `max_connections` (100 by default).
+pub(crate) const MAX_CONNECTIONS: usize = 8;
+
+/// How many times a write is tried in all when its transaction fails to
+/// serialize (SQLSTATE 40001) or is chosen as a deadlock's victim (40P01).
+pub(crate) const WRITE_ATTEMPTS: u32 = 10;
+
+/// One connection and the statements prepared on it.
+struct PgConn {
+    client: Client,
+    cache: StatementCache,
+}
+
+#[derive(Default)]
+struct Idle {
+    conns: Vec<PgConn>,
+    open: usize,
+}
+
+pub(crate) struct Pool {
+    config: Config,
+    idle: Mutex<Idle>,
+    free: Condvar,
+}
+
+/// A connection lent out; back to the pool when dropped (closed instead
+/// after a panic or when it is broken).
+struct Lease<'a> {
+    pool: &'a Pool,
+    conn: Option<PgConn>,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        let mut idle = self.pool.idle.lock().unwrap_or_else(|e| e.into_inner());
+        match self.conn.take() {
+            Some(c) if !std::thread::panicking() && !c.client.is_closed() => idle.conns.push(c),
+            _ => idle.open -= 1,
+        }
+        drop(idle);
+        self.pool.free.notify_one();
+    }
+}
+
+/// Whether `e` is a transaction that may succeed when run again.
+fn retryable(e: &StoreError) -> bool {
+    matches!(e, StoreError::Postgres(p)
+        if p.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+            || p.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED))
+}
+
+impl Pool {
+    /// Connects to `url` (a `postgres://` URL or a `key=value` string) and
+    /// brings the database's schema up to date.
+    ///
+    /// TLS is not supported yet: a URL asking for it (`sslmode=require`) is
+    /// refused rather than connected to in the clear.
+    pub(crate) fn connect(url: &str) -> Result<Pool> {
+        let config: Config = url.parse()?;
+        if config.get_ssl_mode() == postgres::config::SslMode::Require {
+            return Err(StoreError::Invalid(
+                "the PostgreSQL URL asks for sslmode=require, but TLS to PostgreSQL is not \
+                 supported yet: connect over a trusted network (or a local tunnel) without it"
+                    .into(),
+            ));
+        }
+        let pool = Pool {
+            config,
+            idle: Mutex::default(),
+            free: Condvar::new(),
+        };
+        let mut lease = pool.lease()?;
+        crate::migrate_postgres(&mut lease.conn.as_mut().expect("leased").client)?;
+        drop(lease);
+        Ok(pool)
+    }
+
+    fn lease(&self) -> Result<Lease<'_>> {
+        let mut lease = Lease {
+            pool: self,
+            conn: None,
+        };
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(c) = idle.conns.pop() {
+                lease.conn = Some(c);
+                return Ok(lease);
+            }
+            if idle.open < MAX_CONNECTIONS {
+                // Counted before connecting, so the lease's drop undoes it
+                // on failure.
+                idle.open += 1;
+                drop(idle);
+                // sslmode=prefer (the default) falls back to plain with NoTls.
+                let client = self.config.connect(NoTls)?;
+                lease.conn = Some(PgConn {
+                    client,
+                    cache: StatementCache::new(),
+                });
+                return Ok(lease);
+            }
+            idle = self.free.wait(idle).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// `f` in a `SERIALIZABLE` transaction, committed when it returns `Ok`;
+    /// run again (up to [`WRITE_ATTEMPTS`] in all) when the transaction
+    /// fails to serialize, at `f` or at the commit.
+    pub(crate) fn write<T>(&self, mut f: impl FnMut(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let mut lease = self.lease()?;
+        let conn = lease.conn.as_mut().expect("leased");
+        let mut attempt = 1;
+        loop {
+            let tx = conn
+                .client
+                .build_transaction()
+                .isolation_level(IsolationLevel::Serializable)
+                .start()?;
+            let tx = Tx::pg(tx, &mut conn.cache);
+            let out = f(&tx);
+            let tx = tx.into_pg();
+            let res = match out {
+                Ok(v) => tx.commit().map(|()| v).map_err(StoreError::from),
+                Err(e) => {
+                    // Dropping the transaction rolls it back.
+                    drop(tx);
+                    Err(e)
+                }
+            };
+            match res {
+                Err(e) if retryable(&e) && attempt < WRITE_ATTEMPTS => attempt += 1,
+                r => return r,
+            }
+        }
+    }
+
+    /// `f` in a `REPEATABLE READ READ ONLY` transaction: one snapshot.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let mut lease = self.lease()?;
+        let conn = lease.conn.as_mut().expect("leased");
+        let tx = conn
+            .client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        let tx = Tx::pg(tx, &mut conn.cache);
+        let out = f(&tx);
+        // A reader never writes: rolling back loses nothing.
+        tx.into_pg().rollback()?;
+        out
+    }
+}
