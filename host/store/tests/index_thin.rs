@@ -7,7 +7,7 @@ mod common;
 
 use buildsnap_domain::{Summary, freeze};
 use buildsnap_store::*;
-use common::{deploy_now, open, seed};
+use common::{TestDb, deploy_now, on_both, open, seed};
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
@@ -115,55 +115,80 @@ fn rows(s: &Store) -> Vec<(String, Option<i64>, i64)> {
         .collect()
 }
 
+/// [`rows`] on either backend.
+fn rows_in(db: &TestDb, s: &Store) -> Vec<(String, Option<i64>, i64)> {
+    let Some(mut c) = db.pg_client() else {
+        return rows(s);
+    };
+    c.query(
+        "SELECT b.build_id, b.frozen_in,
+                (SELECT count(*) FROM provider_jobs j WHERE j.build_id = b.build_id)
+         FROM provider_builds b ORDER BY b.build_id",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect()
+}
+
 #[test]
 fn a_final_snapshot_stores_the_builds_it_froze_final_once_and_reads_are_unchanged() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
-    seed(&s);
-    let d = deploy(&s);
-    assert!(s.index_builds("acme", "circleci", &builds(), None).unwrap());
-    let before = lookup(&s);
-    let before_deploy = s.get_deploy("acme", d.id).unwrap();
-    complete(&s, d.id, &builds());
+    on_both(
+        "a_final_snapshot_stores_the_builds_it_froze_final_once_and_reads_are_unchanged",
+        |db| {
+            let s = db.open();
+            seed(&s);
+            let d = deploy(&s);
+            assert!(s.index_builds("acme", "circleci", &builds(), None).unwrap());
+            let before = lookup(&s);
+            let before_deploy = s.get_deploy("acme", d.id).unwrap();
+            complete(&s, d.id, &builds());
 
-    assert_eq!(
-        rows(&s),
-        vec![
-            ("w1".into(), Some(d.id), 0),
-            ("w2".into(), Some(d.id), 0),
-            ("w3".into(), None, 1),
-        ],
-        "the two final builds are thinned, the running one is whole"
+            assert_eq!(
+                rows_in(db, &s),
+                vec![
+                    ("w1".into(), Some(d.id), 0),
+                    ("w2".into(), Some(d.id), 0),
+                    ("w3".into(), None, 1),
+                ],
+                "the two final builds are thinned, the running one is whole"
+            );
+            assert_eq!(lookup(&s), before, "the index reads as before");
+            assert_eq!(s.index_thin_counts().unwrap(), (2, 0));
+            // The deploy itself: its snapshot is the one just written.
+            let after = s.get_deploy("acme", d.id).unwrap();
+            assert_eq!(after.id, before_deploy.id);
+            assert_eq!(after.builds.state, SnapshotState::Complete);
+        },
     );
-    assert_eq!(lookup(&s), before, "the index reads as before");
-    assert_eq!(s.index_thin_counts().unwrap(), (2, 0));
-    // The deploy itself: its snapshot is the one just written.
-    let after = s.get_deploy("acme", d.id).unwrap();
-    assert_eq!(after.id, before_deploy.id);
-    assert_eq!(after.builds.state, SnapshotState::Complete);
 }
 
 #[test]
 fn a_build_that_changed_since_its_snapshot_is_not_thinned() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
-    seed(&s);
-    let d = deploy(&s);
-    let old = builds();
-    assert!(s.index_builds("acme", "circleci", &old, None).unwrap());
-    // The provider reports w1 again, final, with another word, before the
-    // snapshot (frozen from the older reading) is written.
-    let mut newer = old[0].clone();
-    newer.provider_status = "success-with-notes".into();
-    assert!(s.index_builds("acme", "circleci", &[newer], None).unwrap());
-    complete(&s, d.id, &old);
-    let r = rows(&s);
-    assert_eq!(
-        r[0],
-        ("w1".into(), None, 2),
-        "w1 differs from its frozen copy: kept whole"
+    on_both(
+        "a_build_that_changed_since_its_snapshot_is_not_thinned",
+        |db| {
+            let s = db.open();
+            seed(&s);
+            let d = deploy(&s);
+            let old = builds();
+            assert!(s.index_builds("acme", "circleci", &old, None).unwrap());
+            // The provider reports w1 again, final, with another word, before the
+            // snapshot (frozen from the older reading) is written.
+            let mut newer = old[0].clone();
+            newer.provider_status = "success-with-notes".into();
+            assert!(s.index_builds("acme", "circleci", &[newer], None).unwrap());
+            complete(&s, d.id, &old);
+            let r = rows_in(db, &s);
+            assert_eq!(
+                r[0],
+                ("w1".into(), None, 2),
+                "w1 differs from its frozen copy: kept whole"
+            );
+            assert_eq!(r[1], ("w2".into(), Some(d.id), 0));
+        },
     );
-    assert_eq!(r[1], ("w2".into(), Some(d.id), 0));
 }
 
 /// The same writes on a thinned index and on a whole one read the same

@@ -14,25 +14,26 @@ use zeroize::Zeroizing;
 /// (`COALESCE(excluded.cursor, sync_cursors.cursor)`).
 #[test]
 fn a_sync_page_without_a_cursor_keeps_the_stored_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
-    seed(&s);
-    let cursor = || s.sync_cursor("acme", "circleci", "gh/acme/web").unwrap();
-    assert_eq!(cursor(), None);
-    assert!(
-        s.save_sync("acme", "circleci", "gh/acme/web", &[], Some("c1"))
-            .unwrap()
-    );
-    assert!(
-        s.save_sync("acme", "circleci", "gh/acme/web", &[], None)
-            .unwrap()
-    );
-    assert_eq!(cursor().as_deref(), Some("c1"));
-    assert!(
-        s.save_sync("acme", "circleci", "gh/acme/web", &[], Some("c2"))
-            .unwrap()
-    );
-    assert_eq!(cursor().as_deref(), Some("c2"));
+    on_both("a_sync_page_without_a_cursor_keeps_the_stored_one", |db| {
+        let s = db.open();
+        seed(&s);
+        let cursor = || s.sync_cursor("acme", "circleci", "gh/acme/web").unwrap();
+        assert_eq!(cursor(), None);
+        assert!(
+            s.save_sync("acme", "circleci", "gh/acme/web", &[], Some("c1"))
+                .unwrap()
+        );
+        assert!(
+            s.save_sync("acme", "circleci", "gh/acme/web", &[], None)
+                .unwrap()
+        );
+        assert_eq!(cursor().as_deref(), Some("c1"));
+        assert!(
+            s.save_sync("acme", "circleci", "gh/acme/web", &[], Some("c2"))
+                .unwrap()
+        );
+        assert_eq!(cursor().as_deref(), Some("c2"));
+    });
 }
 
 /// New rows get their ids from `RETURNING id`: deploys and hooks number up
@@ -41,63 +42,67 @@ fn a_sync_page_without_a_cursor_keeps_the_stored_one() {
 /// for the hooks that asked for it.
 #[test]
 fn new_rows_get_their_ids_and_a_hook_its_sealed_values() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
-    seed(&s);
-    let hook = |url: &str, event: &str| NewAlertHook {
-        url: url.into(),
-        events: vec![event.into()],
-        format: "buildsnap".into(),
-        secret: Zeroizing::new("0123456789abcdef-secret".into()),
-    };
-    let a = s
-        .create_alert_hook(
-            "acme",
-            &hook("https://hooks.example.com/a/path", "snapshot.completed"),
-        )
-        .unwrap();
-    let b = s
-        .create_alert_hook(
-            "acme",
-            &hook("https://hooks.example.com/b", "deploy.builds_changed"),
-        )
-        .unwrap();
-    assert_eq!((a.id, b.id), (1, 2));
-    assert_eq!(
-        s.alert_hooks("acme")
-            .unwrap()
-            .iter()
-            .map(|h| h.id)
-            .collect::<Vec<_>>(),
-        [1, 2]
-    );
-    let d1 = deploy_now(&s, &"a".repeat(40));
-    let d2 = deploy_now(&s, &"b".repeat(40));
-    assert_eq!((d1.id, d2.id), (1, 2));
-    let job = s.next_capture_job().unwrap().unwrap();
-    assert_eq!(job.deploy_id, d1.id);
-    let fin = FinalSnapshot {
-        state: SnapshotState::Complete,
-        summary: Summary::Status(Status::Success),
-        builds: vec![frozen("w1", Status::Success)],
-        explain: None,
-        build_project: Some("gh/acme/web".into()),
-        captured_at: ts::now(),
-    };
-    assert!(s.finish_capture(d1.id, &fin).unwrap());
-    let due = s.next_alert_delivery(i64::MAX).unwrap().unwrap();
-    assert_eq!(
-        (due.event.as_str(), due.deploy_id, due.url.as_str()),
-        (
-            "snapshot.completed",
-            d1.id,
-            "https://hooks.example.com/a/path"
-        )
-    );
-    assert_eq!(due.secret.as_slice(), b"0123456789abcdef-secret");
-    assert_eq!(s.alert_deliveries("acme", b.id, 10).unwrap(), Some(vec![]));
-    assert_eq!(
-        s.alert_deliveries("acme", a.id, 10).unwrap().unwrap().len(),
-        1
+    on_both(
+        "new_rows_get_their_ids_and_a_hook_its_sealed_values",
+        |db| {
+            let s = db.open();
+            seed(&s);
+            let hook = |url: &str, event: &str| NewAlertHook {
+                url: url.into(),
+                events: vec![event.into()],
+                format: "buildsnap".into(),
+                secret: Zeroizing::new("0123456789abcdef-secret".into()),
+            };
+            let a = s
+                .create_alert_hook(
+                    "acme",
+                    &hook("https://hooks.example.com/a/path", "snapshot.completed"),
+                )
+                .unwrap();
+            let b = s
+                .create_alert_hook(
+                    "acme",
+                    &hook("https://hooks.example.com/b", "deploy.builds_changed"),
+                )
+                .unwrap();
+            assert_eq!((a.id, b.id), (1, 2));
+            assert_eq!(
+                s.alert_hooks("acme")
+                    .unwrap()
+                    .iter()
+                    .map(|h| h.id)
+                    .collect::<Vec<_>>(),
+                [1, 2]
+            );
+            let d1 = deploy_now(&s, &"a".repeat(40));
+            let d2 = deploy_now(&s, &"b".repeat(40));
+            assert_eq!((d1.id, d2.id), (1, 2));
+            let job = s.next_capture_job().unwrap().unwrap();
+            assert_eq!(job.deploy_id, d1.id);
+            let fin = FinalSnapshot {
+                state: SnapshotState::Complete,
+                summary: Summary::Status(Status::Success),
+                builds: vec![frozen("w1", Status::Success)],
+                explain: None,
+                build_project: Some("gh/acme/web".into()),
+                captured_at: ts::now(),
+            };
+            assert!(s.finish_capture(d1.id, &fin).unwrap());
+            let due = s.next_alert_delivery(i64::MAX).unwrap().unwrap();
+            assert_eq!(
+                (due.event.as_str(), due.deploy_id, due.url.as_str()),
+                (
+                    "snapshot.completed",
+                    d1.id,
+                    "https://hooks.example.com/a/path"
+                )
+            );
+            assert_eq!(due.secret.as_slice(), b"0123456789abcdef-secret");
+            assert_eq!(s.alert_deliveries("acme", b.id, 10).unwrap(), Some(vec![]));
+            assert_eq!(
+                s.alert_deliveries("acme", a.id, 10).unwrap().unwrap().len(),
+                1
+            );
+        },
     );
 }

@@ -5,7 +5,7 @@ mod common;
 
 use buildsnap_domain::{FinalSnapshot, IndexedBuild, SnapshotState, Status, Summary, freeze};
 use buildsnap_store::*;
-use common::{open, report, seed};
+use common::{on_both, open, report, seed};
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
@@ -75,101 +75,105 @@ fn snapshot_of(s: &Store, frozen: &[IndexedBuild]) -> i64 {
 
 #[test]
 fn a_pass_drops_only_what_no_snapshot_sync_or_search_needs() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
-    seed(&s);
-    // Frozen while running, final since: its row gives the snapshot its
-    // current_status. Frozen final: its row adds nothing.
-    let deploy = snapshot_of(
-        &s,
-        &[
-            build("was-running", "running"),
-            build("frozen-final", "success"),
-        ],
-    );
-    let now = [
-        build("was-running", "failed"),
-        build("frozen-final", "success"),
-        build("never-frozen", "success"),
-        build("still-running", "running"),
-    ];
-    assert!(
-        s.index_builds(
-            "acme",
-            "circleci",
-            &now,
-            Some(("gh/acme/web", SHA, &report(4)))
-        )
-        .unwrap()
-    );
-    assert_eq!(
-        s.apply_webhook_event(
-            "acme",
-            "circleci",
-            "delivery-1",
-            "workflow-completed",
-            &[],
-            &[]
-        )
-        .unwrap(),
-        Some(true)
-    );
-    let before_read =
-        serde_json::to_string(&s.get_deploy_with_current("acme", deploy).unwrap()).unwrap();
-    assert!(
-        before_read.contains("\"current_status\":\"failed\""),
-        "{before_read}"
-    );
+    on_both(
+        "a_pass_drops_only_what_no_snapshot_sync_or_search_needs",
+        |db| {
+            let s = db.open();
+            seed(&s);
+            // Frozen while running, final since: its row gives the snapshot its
+            // current_status. Frozen final: its row adds nothing.
+            let deploy = snapshot_of(
+                &s,
+                &[
+                    build("was-running", "running"),
+                    build("frozen-final", "success"),
+                ],
+            );
+            let now = [
+                build("was-running", "failed"),
+                build("frozen-final", "success"),
+                build("never-frozen", "success"),
+                build("still-running", "running"),
+            ];
+            assert!(
+                s.index_builds(
+                    "acme",
+                    "circleci",
+                    &now,
+                    Some(("gh/acme/web", SHA, &report(4)))
+                )
+                .unwrap()
+            );
+            assert_eq!(
+                s.apply_webhook_event(
+                    "acme",
+                    "circleci",
+                    "delivery-1",
+                    "workflow-completed",
+                    &[],
+                    &[]
+                )
+                .unwrap(),
+                Some(true)
+            );
+            let before_read =
+                serde_json::to_string(&s.get_deploy_with_current("acme", deploy).unwrap()).unwrap();
+            assert!(
+                before_read.contains("\"current_status\":\"failed\""),
+                "{before_read}"
+            );
 
-    // A horizon in the past: every row is younger, nothing goes.
-    assert_eq!(pass(&s, 0, 1000), PruneChunk::default());
-    assert_eq!(indexed_ids(&s).len(), 4);
+            // A horizon in the past: every row is younger, nothing goes.
+            assert_eq!(pass(&s, 0, 1000), PruneChunk::default());
+            assert_eq!(indexed_ids(&s).len(), 4);
 
-    // A horizon after everything was seen.
-    let horizon = ts::to_nanos(ts::now()) + 1;
-    let done = pass(&s, horizon, 1);
-    assert_eq!((done.builds, done.searches, done.webhook_ids), (2, 1, 1));
-    assert_eq!(indexed_ids(&s), ["still-running", "was-running"]);
-    // The snapshot reads exactly as before, current_status included.
-    let after_read =
-        serde_json::to_string(&s.get_deploy_with_current("acme", deploy).unwrap()).unwrap();
-    assert_eq!(after_read, before_read);
-    // The search is gone, so a capture searches the provider again rather
-    // than trusting an index that lost builds.
-    assert!(
-        s.index_lookup("acme", "circleci", "gh/acme/web", SHA)
-            .unwrap()
-            .search
-            .is_none()
+            // A horizon after everything was seen.
+            let horizon = ts::to_nanos(ts::now()) + 1;
+            let done = pass(&s, horizon, 1);
+            assert_eq!((done.builds, done.searches, done.webhook_ids), (2, 1, 1));
+            assert_eq!(indexed_ids(&s), ["still-running", "was-running"]);
+            // The snapshot reads exactly as before, current_status included.
+            let after_read =
+                serde_json::to_string(&s.get_deploy_with_current("acme", deploy).unwrap()).unwrap();
+            assert_eq!(after_read, before_read);
+            // The search is gone, so a capture searches the provider again rather
+            // than trusting an index that lost builds.
+            assert!(
+                s.index_lookup("acme", "circleci", "gh/acme/web", SHA)
+                    .unwrap()
+                    .search
+                    .is_none()
+            );
+            // The delivery id is forgotten: a redelivery that old applies again.
+            assert_eq!(
+                s.apply_webhook_event(
+                    "acme",
+                    "circleci",
+                    "delivery-1",
+                    "workflow-completed",
+                    &[],
+                    &[]
+                )
+                .unwrap(),
+                Some(true)
+            );
+            // Sync still knows the unfinished build.
+            assert_eq!(
+                s.unfinished_builds(
+                    "acme",
+                    "circleci",
+                    "gh/acme/web",
+                    "2025-01-01T00:00:00Z",
+                    10
+                )
+                .unwrap()
+                .len(),
+                1
+            );
+            // A second pass finds nothing more.
+            assert_eq!(pass(&s, horizon, 1000).builds, 0);
+        },
     );
-    // The delivery id is forgotten: a redelivery that old applies again.
-    assert_eq!(
-        s.apply_webhook_event(
-            "acme",
-            "circleci",
-            "delivery-1",
-            "workflow-completed",
-            &[],
-            &[]
-        )
-        .unwrap(),
-        Some(true)
-    );
-    // Sync still knows the unfinished build.
-    assert_eq!(
-        s.unfinished_builds(
-            "acme",
-            "circleci",
-            "gh/acme/web",
-            "2025-01-01T00:00:00Z",
-            10
-        )
-        .unwrap()
-        .len(),
-        1
-    );
-    // A second pass finds nothing more.
-    assert_eq!(pass(&s, horizon, 1000).builds, 0);
 }
 
 #[test]

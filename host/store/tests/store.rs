@@ -7,7 +7,7 @@ mod common;
 
 use buildsnap_domain::{Status, Summary};
 use buildsnap_store::*;
-use common::{account, frozen, open, seed};
+use common::{account, frozen, on_both, open, seed};
 
 fn deploy(sha: &str) -> NewDeploy {
     NewDeploy {
@@ -20,294 +20,313 @@ fn deploy(sha: &str) -> NewDeploy {
 
 #[test]
 fn everything_persists_across_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
-    let admin = s
-        .bootstrap_admin(None)
-        .unwrap()
-        .expect("first start generates the admin token");
-    assert!(admin.starts_with("bsa_"));
-    seed(&s);
-    let t = s.create_token("acme", "ci", Scope::RegisterDeploy).unwrap();
-    let d = s
-        .register_deploy("acme", "web", &deploy("ABCDEF1"))
-        .unwrap();
-    assert_eq!(d.sha, "abcdef1");
-    assert_eq!(d.builds.state, SnapshotState::Pending);
-    drop(s);
+    on_both("everything_persists_across_reopen", |db| {
+        let s = db.open();
+        let admin = s
+            .bootstrap_admin(None)
+            .unwrap()
+            .expect("first start generates the admin token");
+        assert!(admin.starts_with("bsa_"));
+        seed(&s);
+        let t = s.create_token("acme", "ci", Scope::RegisterDeploy).unwrap();
+        let d = s
+            .register_deploy("acme", "web", &deploy("ABCDEF1"))
+            .unwrap();
+        assert_eq!(d.sha, "abcdef1");
+        assert_eq!(d.builds.state, SnapshotState::Pending);
+        drop(s);
 
-    let s = open(dir.path());
-    assert_eq!(
-        s.bootstrap_admin(None).unwrap(),
-        None,
-        "generated only once"
-    );
-    assert_eq!(s.authenticate(&admin).unwrap(), Some(Principal::Admin));
-    assert_eq!(
-        s.authenticate(&t.token).unwrap(),
-        Some(Principal::Org {
-            org: "acme".into(),
-            scope: Scope::RegisterDeploy
-        })
-    );
-    assert_eq!(s.authenticate("bso_wrong").unwrap(), None);
-    assert_eq!(s.get_deploy("acme", d.id).unwrap(), d);
-    let p = &s.list_projects("acme").unwrap()[0];
-    assert_eq!(
-        (p.slug.as_str(), p.build_server.as_deref()),
-        ("web", Some("circleci"))
-    );
-    let (base, tok) = s.integration_token("acme", "circleci").unwrap().unwrap();
-    assert_eq!(
-        (base.as_str(), tok.expose()),
-        ("https://circleci.com", "tok-123456")
-    );
-    assert_eq!(s.capture_queue_depth().unwrap(), 1);
-    // Schema version recorded.
-    let c = rusqlite::Connection::open(s.path()).unwrap();
-    let v: i64 = c
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap();
-    assert_eq!(v, 11, "migration 11 (thinned index rows) applied");
-    let mode: String = c
-        .pragma_query_value(None, "journal_mode", |r| r.get(0))
-        .unwrap();
-    assert_eq!(mode, "wal");
+        let s = db.open();
+        assert_eq!(
+            s.bootstrap_admin(None).unwrap(),
+            None,
+            "generated only once"
+        );
+        assert_eq!(s.authenticate(&admin).unwrap(), Some(Principal::Admin));
+        assert_eq!(
+            s.authenticate(&t.token).unwrap(),
+            Some(Principal::Org {
+                org: "acme".into(),
+                scope: Scope::RegisterDeploy
+            })
+        );
+        assert_eq!(s.authenticate("bso_wrong").unwrap(), None);
+        assert_eq!(s.get_deploy("acme", d.id).unwrap(), d);
+        let p = &s.list_projects("acme").unwrap()[0];
+        assert_eq!(
+            (p.slug.as_str(), p.build_server.as_deref()),
+            ("web", Some("circleci"))
+        );
+        let (base, tok) = s.integration_token("acme", "circleci").unwrap().unwrap();
+        assert_eq!(
+            (base.as_str(), tok.expose()),
+            ("https://circleci.com", "tok-123456")
+        );
+        assert_eq!(s.capture_queue_depth().unwrap(), 1);
+        // Schema version recorded.
+        if db.is_postgres() {
+            let v = db.scalar("SELECT MAX(version) FROM buildsnap_schema");
+            assert_eq!(v, POSTGRES_SCHEMA_VERSION);
+            return;
+        }
+        let c = rusqlite::Connection::open(s.path()).unwrap();
+        let v: i64 = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 11, "migration 11 (thinned index rows) applied");
+        let mode: String = c
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    });
 }
 
 #[test]
 fn admin_token_from_env_replaces_the_generated_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
-    let generated = s.bootstrap_admin(None).unwrap().unwrap();
-    // Authenticated once, so it sits in the in-memory cache ...
-    assert_eq!(s.authenticate(&generated).unwrap(), Some(Principal::Admin));
-    assert_eq!(s.authenticate_cached(&generated), Some(Principal::Admin));
-    assert_eq!(
-        s.bootstrap_admin(Some("operator-chosen-admin-token"))
-            .unwrap(),
-        None
-    );
-    // ... which replacing the admin token clears.
-    assert_eq!(s.authenticate_cached(&generated), None);
-    assert_eq!(s.authenticate(&generated).unwrap(), None);
-    assert_eq!(
-        s.authenticate("operator-chosen-admin-token").unwrap(),
-        Some(Principal::Admin)
-    );
-    assert!(s.bootstrap_admin(Some("  ")).is_err());
-    // Only the hash is stored.
-    drop(s);
-    for f in std::fs::read_dir(dir.path()).unwrap() {
-        let bytes = std::fs::read(f.unwrap().path()).unwrap();
-        assert!(
-            !bytes
-                .windows(27)
-                .any(|w| w == b"operator-chosen-admin-token")
+    on_both("admin_token_from_env_replaces_the_generated_one", |db| {
+        let s = db.open();
+        let generated = s.bootstrap_admin(None).unwrap().unwrap();
+        // Authenticated once, so it sits in the in-memory cache ...
+        assert_eq!(s.authenticate(&generated).unwrap(), Some(Principal::Admin));
+        assert_eq!(s.authenticate_cached(&generated), Some(Principal::Admin));
+        assert_eq!(
+            s.bootstrap_admin(Some("operator-chosen-admin-token"))
+                .unwrap(),
+            None
         );
-    }
+        // ... which replacing the admin token clears.
+        assert_eq!(s.authenticate_cached(&generated), None);
+        assert_eq!(s.authenticate(&generated).unwrap(), None);
+        assert_eq!(
+            s.authenticate("operator-chosen-admin-token").unwrap(),
+            Some(Principal::Admin)
+        );
+        assert!(s.bootstrap_admin(Some("  ")).is_err());
+        // Only the hash is stored.
+        drop(s);
+        if db.is_postgres() {
+            let n = db.scalar(
+                "SELECT COUNT(*) FROM admin
+                 WHERE position(convert_to('operator-chosen-admin-token', 'UTF8') IN token_hash) > 0
+                    OR admin::text LIKE '%operator-chosen-admin-token%'",
+            );
+            assert_eq!(n, 0);
+            return;
+        }
+        for f in std::fs::read_dir(db.dir.path()).unwrap() {
+            let bytes = std::fs::read(f.unwrap().path()).unwrap();
+            assert!(
+                !bytes
+                    .windows(27)
+                    .any(|w| w == b"operator-chosen-admin-token")
+            );
+        }
+    });
 }
 
 #[test]
 fn wrong_secret_key_is_refused_with_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
-    seed(&s);
-    drop(s);
-    let err = Store::open(dir.path(), SecretKey::generate().unwrap()).unwrap_err();
-    assert!(matches!(err, StoreError::WrongSecretKey), "{err}");
-    assert!(err.to_string().contains("BUILDSNAP_SECRET_KEY"));
-    // The right key still works.
-    assert!(
-        open(dir.path())
-            .integration_token("acme", "circleci")
-            .unwrap()
-            .is_some()
-    );
+    on_both("wrong_secret_key_is_refused_with_a_clear_error", |db| {
+        let s = db.open();
+        seed(&s);
+        drop(s);
+        let err = db.open_with(SecretKey::generate().unwrap()).unwrap_err();
+        assert!(matches!(err, StoreError::WrongSecretKey), "{err}");
+        assert!(err.to_string().contains("BUILDSNAP_SECRET_KEY"));
+        // The right key still works.
+        assert!(
+            db.open()
+                .integration_token("acme", "circleci")
+                .unwrap()
+                .is_some()
+        );
+    });
 }
 
 #[test]
 fn capture_job_lifecycle() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
-    seed(&s);
-    let at = ts::parse("2024-01-02T03:04:05Z").unwrap();
-    let d = s
-        .register_deploy(
-            "acme",
-            "web",
-            &NewDeploy {
-                deployed_at: Some(at),
-                environment: Some("staging".into()),
-                ..deploy("abcdef1")
-            },
-        )
-        .unwrap();
-    let job = s.next_capture_job().unwrap().unwrap();
-    assert_eq!(
-        job,
-        CaptureJob {
-            deploy_id: d.id,
-            org: "acme".into(),
-            project: "web".into(),
-            code_deployment: "main".into(),
-            repo_url: "https://github.com/acme/web".into(),
-            branch: "main".into(),
-            build_project: Some("gh/acme/web".into()),
-            provider: "circleci".into(),
-            sha: "abcdef1".into(),
-            deployed_at: at,
-            attempts: 1,
-            branch_builds_only: false,
+    on_both("capture_job_lifecycle", |db| {
+        let s = db.open();
+        seed(&s);
+        let at = ts::parse("2024-01-02T03:04:05Z").unwrap();
+        let d = s
+            .register_deploy(
+                "acme",
+                "web",
+                &NewDeploy {
+                    deployed_at: Some(at),
+                    environment: Some("staging".into()),
+                    ..deploy("abcdef1")
+                },
+            )
+            .unwrap();
+        let job = s.next_capture_job().unwrap().unwrap();
+        assert_eq!(
+            job,
+            CaptureJob {
+                deploy_id: d.id,
+                org: "acme".into(),
+                project: "web".into(),
+                code_deployment: "main".into(),
+                repo_url: "https://github.com/acme/web".into(),
+                branch: "main".into(),
+                build_project: Some("gh/acme/web".into()),
+                provider: "circleci".into(),
+                sha: "abcdef1".into(),
+                deployed_at: at,
+                attempts: 1,
+                branch_builds_only: false,
+            }
+        );
+        assert!(
+            s.next_capture_job().unwrap().is_none(),
+            "claimed jobs are not handed out twice"
+        );
+        // A restart re-queues the interrupted job: on SQLite only, where
+        // one process owns the database. On PostgreSQL another replica may
+        // be running it (leases come later), so it stays claimed.
+        drop(s);
+        let s = db.open();
+        if db.is_postgres() {
+            assert!(s.next_capture_job().unwrap().is_none());
+            return;
         }
-    );
-    assert!(
-        s.next_capture_job().unwrap().is_none(),
-        "claimed jobs are not handed out twice"
-    );
-    // A restart re-queues the interrupted job.
-    drop(s);
-    let s = open(dir.path());
-    let job = s.next_capture_job().unwrap().unwrap();
-    assert_eq!(job.attempts, 2);
-    // Transient failure: back in the queue, not due yet.
-    let later = ts::now() + time::Duration::hours(1);
-    s.retry_capture(d.id, "429 from provider", later).unwrap();
-    assert!(s.next_capture_job().unwrap().is_none());
-    assert_eq!(s.capture_queue_depth().unwrap(), 1);
-    assert_eq!(
-        s.next_capture_due().unwrap().map(ts::format),
-        Some(ts::format(later))
-    );
-    s.retry_capture(d.id, "429 from provider", ts::now())
-        .unwrap();
-    s.next_capture_job().unwrap().unwrap();
+        let job = s.next_capture_job().unwrap().unwrap();
+        assert_eq!(job.attempts, 2);
+        // Transient failure: back in the queue, not due yet.
+        let later = ts::now() + time::Duration::hours(1);
+        s.retry_capture(d.id, "429 from provider", later).unwrap();
+        assert!(s.next_capture_job().unwrap().is_none());
+        assert_eq!(s.capture_queue_depth().unwrap(), 1);
+        assert_eq!(
+            s.next_capture_due().unwrap().map(ts::format),
+            Some(ts::format(later))
+        );
+        s.retry_capture(d.id, "429 from provider", ts::now())
+            .unwrap();
+        s.next_capture_job().unwrap().unwrap();
 
-    let written = vec![frozen("wf", Status::Success)];
-    let builds = serde_json::to_value(&written).unwrap();
-    let fin = FinalSnapshot {
-        state: SnapshotState::Complete,
-        summary: Summary::Status(Status::Success),
-        builds: written,
-        explain: None,
-        build_project: None,
-        captured_at: ts::now(),
-    };
-    assert!(s.finish_capture(d.id, &fin).unwrap());
-    assert_eq!(s.capture_queue_depth().unwrap(), 0);
-    let snap = s.get_deploy("acme", d.id).unwrap().builds;
-    assert_eq!(
-        (snap.state, snap.summary.as_str(), &snap.builds),
-        (SnapshotState::Complete, "success", &builds)
-    );
-    assert_eq!(snap.as_of, "2024-01-02T03:04:05Z");
-    assert_eq!(snap.build_project.as_deref(), Some("gh/acme/web"));
-    // Complete never changes.
-    let other = FinalSnapshot {
-        summary: Summary::Status(Status::Failed),
-        builds: vec![],
-        ..fin.clone()
-    };
-    assert!(!s.finish_capture(d.id, &other).unwrap());
-    assert_eq!(
-        s.get_deploy("acme", d.id).unwrap().builds.summary.as_str(),
-        "success"
-    );
-    // Invalid final snapshots are refused.
-    let pending = FinalSnapshot {
-        state: SnapshotState::Pending,
-        ..fin.clone()
-    };
-    assert!(s.finish_capture(d.id, &pending).is_err());
-    // (A `builds` that is not an array, once refused here, cannot be built:
-    // `FinalSnapshot::builds` is a list of frozen builds.)
+        let written = vec![frozen("wf", Status::Success)];
+        let builds = serde_json::to_value(&written).unwrap();
+        let fin = FinalSnapshot {
+            state: SnapshotState::Complete,
+            summary: Summary::Status(Status::Success),
+            builds: written,
+            explain: None,
+            build_project: None,
+            captured_at: ts::now(),
+        };
+        assert!(s.finish_capture(d.id, &fin).unwrap());
+        assert_eq!(s.capture_queue_depth().unwrap(), 0);
+        let snap = s.get_deploy("acme", d.id).unwrap().builds;
+        assert_eq!(
+            (snap.state, snap.summary.as_str(), &snap.builds),
+            (SnapshotState::Complete, "success", &builds)
+        );
+        assert_eq!(snap.as_of, "2024-01-02T03:04:05Z");
+        assert_eq!(snap.build_project.as_deref(), Some("gh/acme/web"));
+        // Complete never changes.
+        let other = FinalSnapshot {
+            summary: Summary::Status(Status::Failed),
+            builds: vec![],
+            ..fin.clone()
+        };
+        assert!(!s.finish_capture(d.id, &other).unwrap());
+        assert_eq!(
+            s.get_deploy("acme", d.id).unwrap().builds.summary.as_str(),
+            "success"
+        );
+        // Invalid final snapshots are refused.
+        let pending = FinalSnapshot {
+            state: SnapshotState::Pending,
+            ..fin.clone()
+        };
+        assert!(s.finish_capture(d.id, &pending).is_err());
+        // (A `builds` that is not an array, once refused here, cannot be built:
+        // `FinalSnapshot::builds` is a list of frozen builds.)
+    });
 }
 
 #[test]
 fn integration_status_and_disable() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
-    seed(&s);
-    s.set_integration_status("acme", "circleci", true, Some("401 Unauthorized"))
-        .unwrap();
-    let st = s.integration("acme", "circleci").unwrap();
-    assert_eq!(
-        (st.status.as_str(), st.last_error.as_deref()),
-        ("needs_attention", Some("401 Unauthorized"))
-    );
-    // Re-enabling clears the verdict.
-    s.enable_integration(
-        "acme",
-        "circleci",
-        "https://circleci.com",
-        &ProviderToken::new("tok-2".into()),
-        &account(),
-    )
-    .unwrap();
-    assert_eq!(s.integration("acme", "circleci").unwrap().status, "ok");
-
-    s.disable_integration("acme", "circleci").unwrap();
-    let st = s.integration("acme", "circleci").unwrap();
-    assert!(!st.enabled && st.account.is_none() && st.default_build_server_for.is_empty());
-    assert!(s.integration_token("acme", "circleci").unwrap().is_none());
-    // The ciphertext row is gone from the table.
-    let c = rusqlite::Connection::open(s.path()).unwrap();
-    let n: i64 = c
-        .query_row(
-            "SELECT COUNT(*) FROM integrations WHERE token_sealed IS NOT NULL",
-            [],
-            |r| r.get(0),
+    on_both("integration_status_and_disable", |db| {
+        let s = db.open();
+        seed(&s);
+        s.set_integration_status("acme", "circleci", true, Some("401 Unauthorized"))
+            .unwrap();
+        let st = s.integration("acme", "circleci").unwrap();
+        assert_eq!(
+            (st.status.as_str(), st.last_error.as_deref()),
+            ("needs_attention", Some("401 Unauthorized"))
+        );
+        // Re-enabling clears the verdict.
+        s.enable_integration(
+            "acme",
+            "circleci",
+            "https://circleci.com",
+            &ProviderToken::new("tok-2".into()),
+            &account(),
         )
         .unwrap();
-    assert_eq!(n, 0);
-    assert!(matches!(
-        s.set_default_build_server("acme", "circleci", "web"),
-        Err(StoreError::IntegrationDisabled { .. })
-    ));
-    assert_eq!(
-        s.register_deploy("acme", "web", &deploy("abcdef1"))
-            .unwrap()
-            .builds
-            .state,
-        SnapshotState::NoBuildServer
-    );
+        assert_eq!(s.integration("acme", "circleci").unwrap().status, "ok");
+
+        s.disable_integration("acme", "circleci").unwrap();
+        let st = s.integration("acme", "circleci").unwrap();
+        assert!(!st.enabled && st.account.is_none() && st.default_build_server_for.is_empty());
+        assert!(s.integration_token("acme", "circleci").unwrap().is_none());
+        // The ciphertext row is gone from the table.
+        let n = db.scalar("SELECT COUNT(*) FROM integrations WHERE token_sealed IS NOT NULL");
+        assert_eq!(n, 0);
+        assert!(matches!(
+            s.set_default_build_server("acme", "circleci", "web"),
+            Err(StoreError::IntegrationDisabled { .. })
+        ));
+        assert_eq!(
+            s.register_deploy("acme", "web", &deploy("abcdef1"))
+                .unwrap()
+                .builds
+                .state,
+            SnapshotState::NoBuildServer
+        );
+    });
 }
 
 #[test]
 fn validation_and_isolation_in_the_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
-    seed(&s);
-    s.create_org("globex", "Globex").unwrap();
-    assert!(matches!(
-        s.create_org("acme", "x"),
-        Err(StoreError::SlugTaken { .. })
-    ));
-    assert!(matches!(
-        s.create_org("Acme", "x"),
-        Err(StoreError::InvalidSlug(_))
-    ));
-    assert!(matches!(
-        s.register_deploy("acme", "web", &deploy("xyz1234")),
-        Err(StoreError::InvalidSha(_))
-    ));
-    let d = s
-        .register_deploy("acme", "web", &deploy("abcdef1"))
-        .unwrap();
-    assert!(matches!(
-        s.get_deploy("globex", d.id),
-        Err(StoreError::DeployNotFound(_))
-    ));
-    assert!(s.list_deploys("globex", None, 10).unwrap().is_empty());
-    assert!(matches!(
-        s.list_deploys("acme", Some("ghost"), 10),
-        Err(StoreError::ProjectNotFound(_))
-    ));
-    assert!(s.integration_token("globex", "circleci").unwrap().is_none());
-    assert!(matches!(
-        s.create_token("nope", "t", Scope::All),
-        Err(StoreError::OrgNotFound(_))
-    ));
+    on_both("validation_and_isolation_in_the_store", |db| {
+        let s = db.open();
+        seed(&s);
+        s.create_org("globex", "Globex").unwrap();
+        assert!(matches!(
+            s.create_org("acme", "x"),
+            Err(StoreError::SlugTaken { .. })
+        ));
+        assert!(matches!(
+            s.create_org("Acme", "x"),
+            Err(StoreError::InvalidSlug(_))
+        ));
+        assert!(matches!(
+            s.register_deploy("acme", "web", &deploy("xyz1234")),
+            Err(StoreError::InvalidSha(_))
+        ));
+        let d = s
+            .register_deploy("acme", "web", &deploy("abcdef1"))
+            .unwrap();
+        assert!(matches!(
+            s.get_deploy("globex", d.id),
+            Err(StoreError::DeployNotFound(_))
+        ));
+        assert!(s.list_deploys("globex", None, 10).unwrap().is_empty());
+        assert!(matches!(
+            s.list_deploys("acme", Some("ghost"), 10),
+            Err(StoreError::ProjectNotFound(_))
+        ));
+        assert!(s.integration_token("globex", "circleci").unwrap().is_none());
+        assert!(matches!(
+            s.create_token("nope", "t", Scope::All),
+            Err(StoreError::OrgNotFound(_))
+        ));
+    });
 }
 
 /// Child mode of the kill -9 test: registers deploys forever, printing
@@ -369,60 +388,64 @@ fn acknowledged_writes_survive_kill_9() {
 
 #[test]
 fn the_branch_rule_is_stored_shown_and_handed_to_the_capture() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path());
-    seed(&s);
-    s.create_project("acme", "api", "API").unwrap();
-    let cd = NewCodeDeployment {
-        slug: "prod".into(),
-        repo_url: "https://github.com/acme/api".into(),
-        branch: "release".into(),
-        build_project: Some("gh/acme/api".into()),
-        branch_builds_only: true,
-    };
-    assert!(
-        s.create_code_deployment("acme", "api", &cd)
-            .unwrap()
-            .branch_builds_only
-    );
-    let p = s
-        .list_projects("acme")
-        .unwrap()
-        .into_iter()
-        .find(|p| p.slug == "api")
-        .unwrap();
-    assert!(p.code_deployments[0].branch_builds_only);
-    let web = s
-        .list_projects("acme")
-        .unwrap()
-        .into_iter()
-        .find(|p| p.slug == "web")
-        .unwrap();
-    assert!(
-        !web.code_deployments[0].branch_builds_only,
-        "off by default"
-    );
-    // Through the JSON the API takes: absent is off.
-    let from_json: NewCodeDeployment = serde_json::from_value(serde_json::json!({
-        "slug": "x", "repo_url": "https://github.com/acme/x", "branch": "main"
-    }))
-    .unwrap();
-    assert!(!from_json.branch_builds_only);
-    s.enable_integration(
-        "acme",
-        "circleci",
-        "https://circleci.com",
-        &ProviderToken::new("t".into()),
-        &account(),
-    )
-    .unwrap();
-    s.set_default_build_server("acme", "circleci", "api")
-        .unwrap();
-    s.register_deploy("acme", "api", &deploy("abcdef1"))
-        .unwrap();
-    let job = s.next_capture_job().unwrap().unwrap();
-    assert_eq!(
-        (job.branch.as_str(), job.branch_builds_only),
-        ("release", true)
+    on_both(
+        "the_branch_rule_is_stored_shown_and_handed_to_the_capture",
+        |db| {
+            let s = db.open();
+            seed(&s);
+            s.create_project("acme", "api", "API").unwrap();
+            let cd = NewCodeDeployment {
+                slug: "prod".into(),
+                repo_url: "https://github.com/acme/api".into(),
+                branch: "release".into(),
+                build_project: Some("gh/acme/api".into()),
+                branch_builds_only: true,
+            };
+            assert!(
+                s.create_code_deployment("acme", "api", &cd)
+                    .unwrap()
+                    .branch_builds_only
+            );
+            let p = s
+                .list_projects("acme")
+                .unwrap()
+                .into_iter()
+                .find(|p| p.slug == "api")
+                .unwrap();
+            assert!(p.code_deployments[0].branch_builds_only);
+            let web = s
+                .list_projects("acme")
+                .unwrap()
+                .into_iter()
+                .find(|p| p.slug == "web")
+                .unwrap();
+            assert!(
+                !web.code_deployments[0].branch_builds_only,
+                "off by default"
+            );
+            // Through the JSON the API takes: absent is off.
+            let from_json: NewCodeDeployment = serde_json::from_value(serde_json::json!({
+                "slug": "x", "repo_url": "https://github.com/acme/x", "branch": "main"
+            }))
+            .unwrap();
+            assert!(!from_json.branch_builds_only);
+            s.enable_integration(
+                "acme",
+                "circleci",
+                "https://circleci.com",
+                &ProviderToken::new("t".into()),
+                &account(),
+            )
+            .unwrap();
+            s.set_default_build_server("acme", "circleci", "api")
+                .unwrap();
+            s.register_deploy("acme", "api", &deploy("abcdef1"))
+                .unwrap();
+            let job = s.next_capture_job().unwrap().unwrap();
+            assert_eq!(
+                (job.branch.as_str(), job.branch_builds_only),
+                ("release", true)
+            );
+        },
     );
 }
