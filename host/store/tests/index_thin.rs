@@ -7,7 +7,7 @@ mod common;
 
 use buildsnap_domain::{Summary, freeze};
 use buildsnap_store::*;
-use common::{TestDb, deploy_now, on_both, open, seed};
+use common::{TestDb, deploy_now, on_both, seed};
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
@@ -195,85 +195,87 @@ fn a_build_that_changed_since_its_snapshot_is_not_thinned() {
 /// after each step; the thinned one is thinned again where it can be.
 #[test]
 fn writes_to_thinned_rows_read_as_on_whole_rows() {
-    let (thin_dir, whole_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (thin, whole) = (open(thin_dir.path()), open(whole_dir.path()));
-    for s in [&thin, &whole] {
-        seed(s);
-    }
-    // Thinned: indexed, then frozen. Whole: frozen first (nothing to thin
-    // then), indexed after.
-    let dt = deploy(&thin);
-    assert!(
-        thin.index_builds("acme", "circleci", &builds(), None)
-            .unwrap()
-    );
-    complete(&thin, dt.id, &builds());
-    let dw = deploy(&whole);
-    complete(&whole, dw.id, &builds());
-    assert!(
-        whole
-            .index_builds("acme", "circleci", &builds(), None)
-            .unwrap()
-    );
-    assert_eq!(rows(&thin)[0].1, Some(dt.id));
-    assert_eq!(rows(&whole)[0].1, None);
-    assert_eq!(lookup(&thin), lookup(&whole));
-
-    let mut stale_bare = build("w1", "running", vec![job("a", "running", None)]);
-    (
-        stale_bare.url,
-        stale_bare.pipeline_number,
-        stale_bare.branch,
-    ) = (None, None, None);
-    let mut stale_fills = build("w2", "running", vec![]);
-    stale_fills.tag = Some("v1.2.3".into());
-    let mut final_again = builds()[0].clone();
-    final_again.provider_status = "success-again".into();
-    let steps: Vec<(&str, Vec<IndexedBuild>)> = vec![
-        ("a stale observation with nothing to fill", vec![stale_bare]),
-        ("a stale observation that fills the tag", vec![stale_fills]),
-        ("the same final builds again", builds()),
-        ("a final observation with another word", vec![final_again]),
-    ];
-    for (what, step) in steps {
+    on_both("writes_to_thinned_rows_read_as_on_whole_rows", |thin_db| {
+        let whole_db = thin_db.another("writes_to_thinned_rows_whole");
+        let (thin, whole) = (thin_db.open(), whole_db.open());
         for s in [&thin, &whole] {
-            assert!(
-                s.index_builds("acme", "circleci", &step, None).unwrap(),
-                "{what}"
-            );
+            seed(s);
         }
-        assert_eq!(lookup(&thin), lookup(&whole), "after {what}");
-    }
-    // A webhook's job news for a thinned final build changes nothing.
-    let update = JobUpdate {
-        build_id: "w2".into(),
-        sha: SHA.into(),
-        job: job("c", "running", None),
-    };
-    for s in [&thin, &whole] {
-        s.apply_webhook_event(
-            "acme",
-            "circleci",
-            "ev-1",
-            "job-completed",
-            &[],
-            std::slice::from_ref(&update),
-        )
-        .unwrap();
-    }
-    assert_eq!(lookup(&thin), lookup(&whole), "after a job update");
-    let r = rows(&thin);
-    assert_eq!(
-        r[0],
-        ("w1".into(), None, 2),
-        "w1 now differs from its copy: whole"
-    );
-    assert_eq!(
-        r[1],
-        ("w2".into(), None, 1),
-        "w2's tag was filled in: it differs from its copy"
-    );
-    assert_eq!(r[2], ("w3".into(), None, 1), "w3 never was final");
+        // Thinned: indexed, then frozen. Whole: frozen first (nothing to thin
+        // then), indexed after.
+        let dt = deploy(&thin);
+        assert!(
+            thin.index_builds("acme", "circleci", &builds(), None)
+                .unwrap()
+        );
+        complete(&thin, dt.id, &builds());
+        let dw = deploy(&whole);
+        complete(&whole, dw.id, &builds());
+        assert!(
+            whole
+                .index_builds("acme", "circleci", &builds(), None)
+                .unwrap()
+        );
+        assert_eq!(rows_in(thin_db, &thin)[0].1, Some(dt.id));
+        assert_eq!(rows_in(&whole_db, &whole)[0].1, None);
+        assert_eq!(lookup(&thin), lookup(&whole));
+
+        let mut stale_bare = build("w1", "running", vec![job("a", "running", None)]);
+        (
+            stale_bare.url,
+            stale_bare.pipeline_number,
+            stale_bare.branch,
+        ) = (None, None, None);
+        let mut stale_fills = build("w2", "running", vec![]);
+        stale_fills.tag = Some("v1.2.3".into());
+        let mut final_again = builds()[0].clone();
+        final_again.provider_status = "success-again".into();
+        let steps: Vec<(&str, Vec<IndexedBuild>)> = vec![
+            ("a stale observation with nothing to fill", vec![stale_bare]),
+            ("a stale observation that fills the tag", vec![stale_fills]),
+            ("the same final builds again", builds()),
+            ("a final observation with another word", vec![final_again]),
+        ];
+        for (what, step) in steps {
+            for s in [&thin, &whole] {
+                assert!(
+                    s.index_builds("acme", "circleci", &step, None).unwrap(),
+                    "{what}"
+                );
+            }
+            assert_eq!(lookup(&thin), lookup(&whole), "after {what}");
+        }
+        // A webhook's job news for a thinned final build changes nothing.
+        let update = JobUpdate {
+            build_id: "w2".into(),
+            sha: SHA.into(),
+            job: job("c", "running", None),
+        };
+        for s in [&thin, &whole] {
+            s.apply_webhook_event(
+                "acme",
+                "circleci",
+                "ev-1",
+                "job-completed",
+                &[],
+                std::slice::from_ref(&update),
+            )
+            .unwrap();
+        }
+        assert_eq!(lookup(&thin), lookup(&whole), "after a job update");
+        let r = rows_in(thin_db, &thin);
+        assert_eq!(
+            r[0],
+            ("w1".into(), None, 2),
+            "w1 now differs from its copy: whole"
+        );
+        assert_eq!(
+            r[1],
+            ("w2".into(), None, 1),
+            "w2's tag was filled in: it differs from its copy"
+        );
+        assert_eq!(r[2], ("w3".into(), None, 1), "w3 never was final");
+    });
 }
 
 /// A database whose snapshots were written before their builds were
@@ -282,64 +284,64 @@ fn writes_to_thinned_rows_read_as_on_whole_rows() {
 /// the last chunk got to.
 #[test]
 fn old_rows_are_thinned_in_chunks_that_resume_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let (ids, before) = {
-        let s = open(dir.path());
-        seed(&s);
-        let ids: Vec<i64> = (0..7).map(|_| deploy(&s).id).collect();
-        for id in &ids {
-            complete(&s, *id, &builds());
+    on_both("old_rows_are_thinned_in_chunks", |db| {
+        let (ids, before) = {
+            let s = db.open();
+            seed(&s);
+            let ids: Vec<i64> = (0..7).map(|_| deploy(&s).id).collect();
+            for id in &ids {
+                complete(&s, *id, &builds());
+            }
+            assert!(s.index_builds("acme", "circleci", &builds(), None).unwrap());
+            assert_eq!(s.index_thin_counts().unwrap(), (0, 2));
+            assert_eq!(
+                s.thin_index_chunk(3).unwrap(),
+                ThinChunk::default(),
+                "a new database has no old snapshots"
+            );
+            // What migration 11 records in a database it upgrades: its last snapshot.
+            // (PostgreSQL's baseline migration has no data step: no row yet.)
+            db.execute_bytes(
+                "INSERT INTO meta (key, value) VALUES ('index_thin_until', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[ids[6].to_string().as_bytes()],
+            );
+            let before = lookup(&s);
+            let first = s.thin_index_chunk(3).unwrap();
+            assert_eq!(
+                (first.snapshots, first.thinned, first.next),
+                (3, 2, Some(ids[2]))
+            );
+            (ids, before)
+            // Dropped here: the process "stops" after one chunk.
+        };
+        {
+            let s = db.open();
+            let mut seen = 0;
+            loop {
+                let c = s.thin_index_chunk(3).unwrap();
+                seen += c.snapshots;
+                if c.next.is_none() {
+                    break;
+                }
+            }
+            assert_eq!(
+                seen, 4,
+                "the restart read only the snapshots after the progress"
+            );
+            assert_eq!(s.index_thin_counts().unwrap(), (2, 0));
         }
-        assert!(s.index_builds("acme", "circleci", &builds(), None).unwrap());
-        assert_eq!(s.index_thin_counts().unwrap(), (0, 2));
+        let s = db.open();
+        assert_eq!(lookup(&s), before);
+        assert_eq!(
+            rows_in(db, &s)[0].1,
+            Some(ids[0]),
+            "thinned against the first snapshot that froze it"
+        );
         assert_eq!(
             s.thin_index_chunk(3).unwrap(),
             ThinChunk::default(),
-            "a new database has no old snapshots"
+            "through: nothing left"
         );
-        // What migration 11 records in a database it upgrades: its last snapshot.
-        rusqlite::Connection::open(s.path())
-            .unwrap()
-            .execute(
-                "UPDATE meta SET value = CAST(?1 AS BLOB) WHERE key = 'index_thin_until'",
-                [ids[6].to_string()],
-            )
-            .unwrap();
-        let before = lookup(&s);
-        let first = s.thin_index_chunk(3).unwrap();
-        assert_eq!(
-            (first.snapshots, first.thinned, first.next),
-            (3, 2, Some(ids[2]))
-        );
-        (ids, before)
-        // Dropped here: the process "stops" after one chunk.
-    };
-    {
-        let s = open(dir.path());
-        let mut seen = 0;
-        loop {
-            let c = s.thin_index_chunk(3).unwrap();
-            seen += c.snapshots;
-            if c.next.is_none() {
-                break;
-            }
-        }
-        assert_eq!(
-            seen, 4,
-            "the restart read only the snapshots after the progress"
-        );
-        assert_eq!(s.index_thin_counts().unwrap(), (2, 0));
-    }
-    let s = open(dir.path());
-    assert_eq!(lookup(&s), before);
-    assert_eq!(
-        rows(&s)[0].1,
-        Some(ids[0]),
-        "thinned against the first snapshot that froze it"
-    );
-    assert_eq!(
-        s.thin_index_chunk(3).unwrap(),
-        ThinChunk::default(),
-        "through: nothing left"
-    );
+    });
 }

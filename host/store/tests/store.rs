@@ -449,3 +449,58 @@ fn the_branch_rule_is_stored_shown_and_handed_to_the_capture() {
         },
     );
 }
+
+/// Writes from many threads at once that read before they write
+/// (registering a deploy reads its project and code deployment, then
+/// inserts the deploy, its snapshot and its capture job) all land, once
+/// each: on SQLite through its single writer, on PostgreSQL through
+/// `SERIALIZABLE` transactions run again when they fail to serialize.
+#[test]
+fn concurrent_writes_all_land_once() {
+    on_both("concurrent_writes_all_land_once", |db| {
+        let s = db.open();
+        seed(&s);
+        std::thread::scope(|scope| {
+            for t in 0..8u32 {
+                let s = s.clone();
+                scope.spawn(move || {
+                    for i in 0..10u32 {
+                        s.register_deploy("acme", "web", &deploy(&format!("{t:x}{i:06x}")))
+                            .unwrap();
+                        s.create_token("acme", &format!("t{t}-{i}"), Scope::All)
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(s.capture_queue_depth().unwrap(), 80);
+        let mut shas: Vec<String> = s
+            .list_deploys("acme", None, 100)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.sha)
+            .collect();
+        shas.sort();
+        shas.dedup();
+        assert_eq!(shas.len(), 80);
+    });
+}
+
+/// What only PostgreSQL does: a URL asking for TLS is refused (not served
+/// in the clear), reads are never offered to async workers (the sync
+/// client must not run on one), and there are no database files.
+#[test]
+fn postgres_refuses_tls_and_never_reads_inline() {
+    let key = SecretKey::generate().unwrap();
+    let err = Store::open_postgres("postgres://buildsnap@127.0.0.1:1/x?sslmode=require", key)
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Invalid(_)) && err.to_string().contains("TLS"),
+        "{err}"
+    );
+    on_both("postgres_never_reads_inline", |db| {
+        let s = db.open();
+        assert_eq!(s.reader_available(), !db.is_postgres());
+        assert_eq!(s.files().is_empty(), db.is_postgres());
+    });
+}

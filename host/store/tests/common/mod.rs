@@ -105,6 +105,35 @@ impl TestDb {
         }
     }
 
+    /// Runs `sql` (SQLite's text, `?N` placeholders; written `$N` for
+    /// PostgreSQL) with byte-string arguments, straight on the database.
+    pub fn execute_bytes(&self, sql: &str, args: &[&[u8]]) {
+        match self.pg_client() {
+            Some(mut c) => {
+                let args: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+                let params: Vec<&(dyn postgres::types::ToSql + Sync)> = args
+                    .iter()
+                    .map(|a| a as &(dyn postgres::types::ToSql + Sync))
+                    .collect();
+                c.execute(&sql.replace('?', "$"), &params).unwrap();
+            }
+            None => {
+                rusqlite::Connection::open(self.dir.path().join(Store::DB_FILE))
+                    .unwrap()
+                    .execute(sql, rusqlite::params_from_iter(args))
+                    .unwrap();
+            }
+        }
+    }
+
+    /// Another fresh, empty store on the same backend.
+    pub fn another(&self, test: &str) -> TestDb {
+        match self.pg {
+            None => TestDb::sqlite(),
+            Some(_) => TestDb::postgres(test).expect("the cluster runs"),
+        }
+    }
+
     /// The store with `key`.
     pub fn open_with(&self, key: SecretKey) -> Result<Store> {
         match &self.pg {
