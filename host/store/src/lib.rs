@@ -1,7 +1,9 @@
-//! buildsnap's integration state on SQLite.
+//! buildsnap's integration state on SQLite, or on PostgreSQL.
 //!
 //! One [`Store`] per process owns the database file `buildsnap.db` in the data
-//! directory. Every method is *blocking* (rusqlite is synchronous): call it from
+//! directory ([`Store::open`]), or a pool of connections to a PostgreSQL
+//! database ([`Store::open_postgres`]). Every method is *blocking* (rusqlite
+//! and the `postgres` client are synchronous): call it from
 //! `tokio::task::spawn_blocking` (or a plain thread) when you are in async code.
 //! The store is cheap to clone and safe to share between threads.
 //!
@@ -76,7 +78,8 @@ pub fn create_data_dir(dir: &Path) -> std::io::Result<()> {
     data_dir::ensure_data_dir(dir)
 }
 
-/// Handle to the SQLite database of one data directory. Clone freely.
+/// Handle to the SQLite database of one data directory, or to a PostgreSQL
+/// database. Clone freely.
 #[derive(Clone)]
 pub struct Store {
     db: Arc<db::Db>,
@@ -85,6 +88,14 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
+            .field(
+                "backend",
+                &if self.db.is_postgres() {
+                    "postgres"
+                } else {
+                    "sqlite"
+                },
+            )
             .field("path", &self.db.path)
             .finish_non_exhaustive()
     }

@@ -9,6 +9,7 @@
 //! transactions (one snapshot, never a write).
 
 use std::sync::{Condvar, Mutex};
+use std::time::Duration;
 
 use postgres::error::SqlState;
 use postgres::{Client, Config, IsolationLevel, NoTls};
@@ -24,7 +25,31 @@ pub(crate) const MAX_CONNECTIONS: usize = 8;
 
 /// How many times a write is tried in all when its transaction fails to
 /// serialize (SQLSTATE 40001) or is chosen as a deadlock's victim (40P01).
-pub(crate) const WRITE_ATTEMPTS: u32 = 10;
+/// Writers contending for one row (claimers of the capture queue's head)
+/// lose in turn: with eight at once and the backoff below, a test saw ten
+/// attempts run out.
+pub(crate) const WRITE_ATTEMPTS: u32 = 30;
+
+/// The longest pause before running a write again, and the first: each
+/// pause is random up to a bound that doubles from `RETRY_FIRST` to
+/// `RETRY_MAX`, so that writers that collided do not collide again in
+/// step. At most about 2.5 s in all.
+const RETRY_FIRST: Duration = Duration::from_micros(500);
+const RETRY_MAX: Duration = Duration::from_millis(100);
+
+/// A random pause before attempt `attempt + 1`.
+fn backoff(attempt: u32) -> Duration {
+    let bound = RETRY_FIRST
+        .saturating_mul(1 << attempt.min(16))
+        .min(RETRY_MAX);
+    let mut b = [0u8; 4];
+    // Without randomness, the bound itself (still a growing pause).
+    let frac = match getrandom::getrandom(&mut b) {
+        Ok(()) => f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX),
+        Err(_) => 1.0,
+    };
+    bound.mul_f64(frac)
+}
 
 /// One connection and the statements prepared on it.
 struct PgConn {
@@ -149,7 +174,15 @@ impl Pool {
                 }
             };
             match res {
-                Err(e) if retryable(&e) && attempt < WRITE_ATTEMPTS => attempt += 1,
+                Err(e) if retryable(&e) && attempt < WRITE_ATTEMPTS => {
+                    tracing::debug!(
+                        attempt,
+                        "PostgreSQL write did not serialize: running it again"
+                    );
+                    // A moment for the transaction it collided with to end.
+                    std::thread::sleep(backoff(attempt));
+                    attempt += 1;
+                }
                 r => return r,
             }
         }
