@@ -103,6 +103,27 @@ fn new_rows_get_their_ids_and_a_hook_its_sealed_values() {
                 s.alert_deliveries("acme", a.id, 10).unwrap().unwrap().len(),
                 1
             );
+            // Its life: the body fixed once, a failed attempt retried later,
+            // then delivered.
+            s.set_alert_body(due.id, "{\"first\":1}").unwrap();
+            s.set_alert_body(due.id, "{\"second\":2}").unwrap();
+            s.record_alert_attempt(due.id, false, Some(503), Some("unavailable"), Some(10))
+                .unwrap();
+            assert!(s.next_alert_delivery(9).unwrap().is_none(), "not due yet");
+            let again = s.next_alert_delivery(10).unwrap().unwrap();
+            assert_eq!(
+                (again.id, again.attempts, again.body.as_deref()),
+                (due.id, 1, Some("{\"first\":1}"))
+            );
+            s.record_alert_attempt(due.id, true, Some(200), None, None)
+                .unwrap();
+            assert!(s.next_alert_delivery(i64::MAX).unwrap().is_none());
+            let shown = &s.alert_deliveries("acme", a.id, 10).unwrap().unwrap()[0];
+            assert_eq!(
+                (shown.state.as_str(), shown.attempts, shown.last_status),
+                ("delivered", 2, Some(200))
+            );
+            assert!(shown.finished_at.is_some());
         },
     );
 }

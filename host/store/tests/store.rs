@@ -453,7 +453,8 @@ fn the_branch_rule_is_stored_shown_and_handed_to_the_capture() {
 /// Writes from many threads at once that read before they write
 /// (registering a deploy reads its project and code deployment, then
 /// inserts the deploy, its snapshot and its capture job) all land, once
-/// each: on SQLite through its single writer, on PostgreSQL through
+/// each, and claims of the capture queue from many threads hand out each
+/// job once: on SQLite through its single writer, on PostgreSQL through
 /// `SERIALIZABLE` transactions run again when they fail to serialize.
 #[test]
 fn concurrent_writes_all_land_once() {
@@ -483,6 +484,23 @@ fn concurrent_writes_all_land_once() {
         shas.sort();
         shas.dedup();
         assert_eq!(shas.len(), 80);
+        // Claims read the queue, then take its head: eight claimers at
+        // once never get the same job, and get every one.
+        let claimed = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    while let Some(job) = s.next_capture_job().unwrap() {
+                        claimed.lock().unwrap().push(job.deploy_id);
+                    }
+                });
+            }
+        });
+        let mut claimed = claimed.into_inner().unwrap();
+        claimed.sort();
+        let n = claimed.len();
+        claimed.dedup();
+        assert_eq!((n, claimed.len()), (80, 80), "each job claimed once");
     });
 }
 
