@@ -211,3 +211,34 @@ fn the_unsettled_predicate_is_the_domain_s_non_final_statuses() {
         "{plan:?}"
     );
 }
+
+/// A pass over more rows than a chunk holds walks them all, chunk after
+/// chunk: by rowid on SQLite, by heap page on PostgreSQL (where `chunk`
+/// rows are about `chunk / 40` pages).
+#[test]
+fn a_pass_walks_every_chunk_to_the_end() {
+    on_both("a_pass_walks_every_chunk_to_the_end", |db| {
+        let s = db.open();
+        seed(&s);
+        let many: Vec<IndexedBuild> = (0..600)
+            .map(|i| build(&format!("b{i:04}"), "success"))
+            .collect();
+        assert!(s.index_builds("acme", "circleci", &many, None).unwrap());
+        let (mut after, mut chunks, mut dropped) = (0, 0, 0);
+        loop {
+            let c = s.prune_index_chunk(i64::MAX, after, 40).unwrap();
+            chunks += 1;
+            dropped += c.builds;
+            match c.next {
+                Some(n) => {
+                    assert!(n > after, "{} moves forward", db.name());
+                    after = n;
+                }
+                None => break,
+            }
+        }
+        assert_eq!(dropped, 600, "{}", db.name());
+        assert!(chunks > 2, "{}: {chunks} chunks", db.name());
+        assert!(indexed_ids(&s).is_empty());
+    });
+}
