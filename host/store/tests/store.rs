@@ -184,12 +184,16 @@ fn capture_job_lifecycle() {
         );
         // A restart re-queues the interrupted job: on SQLite only, where
         // one process owns the database. On PostgreSQL another replica may
-        // be running it (leases come later), so it stays claimed.
+        // be running it (leases come later), so it stays claimed until a
+        // retry puts it back, and the rest of its life is the same.
         drop(s);
         let s = db.open();
         if db.is_postgres() {
-            assert!(s.next_capture_job().unwrap().is_none());
-            return;
+            assert!(
+                s.next_capture_job().unwrap().is_none(),
+                "not requeued at open"
+            );
+            s.retry_capture(d.id, "interrupted", ts::now()).unwrap();
         }
         let job = s.next_capture_job().unwrap().unwrap();
         assert_eq!(job.attempts, 2);
