@@ -526,3 +526,34 @@ fn postgres_refuses_tls_and_never_reads_inline() {
         assert_eq!(s.files().is_empty(), db.is_postgres());
     });
 }
+
+/// News from a provider makes its waiting captures due at once, except
+/// those waiting out a rate limit, whatever the case of its error's words
+/// (SQLite's LIKE ignores case; PostgreSQL's statement says ILIKE).
+#[test]
+fn webhooks_wake_waiting_captures_but_not_rate_limited_ones() {
+    on_both("webhooks_wake_waiting_captures", |db| {
+        let s = db.open();
+        seed(&s);
+        let later = ts::now() + time::Duration::hours(1);
+        let mut ids = Vec::new();
+        for (sha, error) in [
+            ("aaaaaaa", "429 from provider"),
+            ("bbbbbbb", "rate limited (retry after 5000 ms): slow down"),
+            ("ccccccc", "Rate Limited: slow down"),
+        ] {
+            let d = s.register_deploy("acme", "web", &deploy(sha)).unwrap();
+            assert_eq!(s.next_capture_job().unwrap().unwrap().deploy_id, d.id);
+            s.retry_capture(d.id, error, later).unwrap();
+            ids.push(d.id);
+        }
+        assert!(s.next_capture_job().unwrap().is_none());
+        assert_eq!(s.wake_captures("acme", "circleci").unwrap(), 1);
+        assert_eq!(s.next_capture_job().unwrap().unwrap().deploy_id, ids[0]);
+        assert!(
+            s.next_capture_job().unwrap().is_none(),
+            "{}: rate-limited jobs still wait",
+            db.name()
+        );
+    });
+}
