@@ -127,10 +127,15 @@ impl Store {
     /// provider tokens were encrypted with (a wrong one is refused with
     /// [`StoreError::WrongSecretKey`], as by [`Store::open`]).
     ///
-    /// Unlike [`Store::open`], capture jobs left `running` are not put back
-    /// in the queue: on PostgreSQL another replica may be running them
-    /// (leases, which would tell an abandoned job from a running one, come
-    /// later).
+    /// One store at a time per database: first it takes a session-level
+    /// advisory lock on a connection it keeps for its whole life (released
+    /// when the store's last clone is dropped or the process ends); while
+    /// another process (or another `Store` here) holds it, the open is
+    /// refused with [`StoreError::AnotherInstance`]. Several replicas are
+    /// not supported yet. Under that lock, as [`Store::open`] does, capture
+    /// jobs left `running` are put back in the queue: no one else can be
+    /// running them. (With several replicas that will take leases, to tell
+    /// an abandoned job from one another replica runs.)
     ///
     /// TLS is not supported yet: a URL with `sslmode=require` is refused.
     /// Each call is blocking, as on SQLite; the store's reads never run on
@@ -139,6 +144,7 @@ impl Store {
         let db = db::Db::open_postgres(url, key)?;
         let store = Store { db: Arc::new(db) };
         store.check_secret_key()?;
+        store.requeue_interrupted_captures()?;
         Ok(store)
     }
 

@@ -182,19 +182,11 @@ fn capture_job_lifecycle() {
             s.next_capture_job().unwrap().is_none(),
             "claimed jobs are not handed out twice"
         );
-        // A restart re-queues the interrupted job: on SQLite only, where
-        // one process owns the database. On PostgreSQL another replica may
-        // be running it (leases come later), so it stays claimed until a
-        // retry puts it back, and the rest of its life is the same.
+        // A restart re-queues the interrupted job, on both backends: one
+        // process at a time owns the database (on PostgreSQL, under the
+        // store's single-instance lock).
         drop(s);
         let s = db.open();
-        if db.is_postgres() {
-            assert!(
-                s.next_capture_job().unwrap().is_none(),
-                "not requeued at open"
-            );
-            s.retry_capture(d.id, "interrupted", ts::now()).unwrap();
-        }
         let job = s.next_capture_job().unwrap().unwrap();
         assert_eq!(job.attempts, 2);
         // Transient failure: back in the queue, not due yet.
@@ -525,6 +517,56 @@ fn postgres_refuses_tls_and_never_reads_inline() {
         assert_eq!(s.reader_available(), !db.is_postgres());
         assert_eq!(s.files().is_empty(), db.is_postgres());
     });
+}
+
+/// One PostgreSQL store at a time per database: a second open is refused
+/// while the first lives (another process or not) and succeeds once it is
+/// dropped; that next open puts the job the first left `running` back in
+/// the queue.
+#[test]
+fn postgres_one_store_at_a_time_and_running_jobs_requeued() {
+    let Some(db) = common::TestDb::postgres("postgres_one_store_at_a_time") else {
+        return;
+    };
+    let first = db.open();
+    seed(&first);
+    let d = first
+        .register_deploy("acme", "web", &deploy("abcdef1"))
+        .unwrap();
+    assert_eq!(first.next_capture_job().unwrap().unwrap().deploy_id, d.id);
+    let key = || SecretKey::load_or_create(db.dir.path(), None).unwrap();
+    let err = db.open_with(key()).unwrap_err();
+    assert!(matches!(err, StoreError::AnotherInstance), "{err}");
+    assert!(
+        err.to_string().contains(
+            "another buildsnap is serving from this database; several replicas are not supported yet"
+        ),
+        "{err}"
+    );
+    // A clone keeps the lock; the store's last handle releases it.
+    let clone = first.clone();
+    drop(first);
+    assert!(matches!(
+        db.open_with(key()).unwrap_err(),
+        StoreError::AnotherInstance
+    ));
+    drop(clone);
+    let second = db.open_with(key()).unwrap();
+    let job = second
+        .next_capture_job()
+        .unwrap()
+        .expect("requeued at open");
+    assert_eq!((job.deploy_id, job.attempts), (d.id, 2));
+    // The lock is this key, in this database (an advisory lock is per
+    // database: the other tests' stores hold theirs in the same cluster).
+    assert_eq!(
+        db.scalar(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             AND classid = x'62736e61'::int AND objid = x'706f6e65'::int AND granted"
+        ),
+        1
+    );
 }
 
 /// News from a provider makes its waiting captures due at once, except

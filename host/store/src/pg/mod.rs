@@ -1,5 +1,6 @@
-//! buildsnap's state on PostgreSQL, the second store backend, for several
-//! replicas sharing one database.
+//! buildsnap's state on PostgreSQL, the second store backend. One store
+//! (one buildsnap) at a time per database for now, under the advisory lock
+//! `pool` takes; several replicas sharing one database come later.
 //!
 //! [`migrations`] creates its schema and keeps it up to date (reached from
 //! outside through [`migrate_postgres`]); [`pool`] holds the connections
