@@ -75,10 +75,24 @@ pub(crate) struct Pool {
     free: Condvar,
     /// The connection holding [`INSTANCE_LOCK_KEY`]; the lock goes with
     /// it when the pool is dropped (or the process ends).
-    _instance: Box<Mutex<Client>>,
+    /// `None` only while the pool is dropped.
+    instance: Option<Box<Mutex<Client>>>,
 }
 
-/// A connection lent out; back to the pool when dropped (closed instead
+impl Drop for Pool {
+    /// Closes the connections on a thread of its own: closing a sync
+    /// `postgres::Client` runs its private runtime, which panics on a
+    /// thread already in an async runtime (a store's last handle may well
+    /// be dropped on an async worker).
+    fn drop(&mut self) {
+        let idle =
+            std::mem::take(&mut self.idle.get_mut().unwrap_or_else(|e| e.into_inner()).conns);
+        let instance = self.instance.take();
+        let _ = std::thread::spawn(move || drop((idle, instance))).join();
+    }
+}
+
+/// A lent-out connection; back to the pool when dropped (closed instead
 /// after a panic or when it is broken).
 struct Lease<'a> {
     pool: &'a Pool,
@@ -132,7 +146,7 @@ impl Pool {
             config,
             idle: Mutex::default(),
             free: Condvar::new(),
-            _instance: Box::new(Mutex::new(instance)),
+            instance: Some(Box::new(Mutex::new(instance))),
         };
         let mut lease = pool.lease()?;
         crate::migrate_postgres(&mut lease.conn.as_mut().expect("leased").client)?;
