@@ -291,6 +291,12 @@ pub struct DataArgs {
     /// Read the key that encrypts provider tokens from this file instead.
     #[arg(long)]
     pub secret_key_file: Option<PathBuf>,
+    /// Keep the state in this PostgreSQL database
+    /// (`postgres://user:pass@host:port/db`) instead of SQLite in the data
+    /// dir. The secret key must then be given, the same on every start;
+    /// one buildsnap at a time per database, no TLS yet.
+    #[arg(long, env = "BUILDSNAP_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 /// Which plugins load and where they may connect: shared by `serve` and
@@ -377,6 +383,7 @@ impl DataArgs {
     /// These arguments applied to `b`.
     pub fn apply(&self, b: SettingsBuilder) -> SettingsBuilder {
         b.data_dir(&self.data_dir)
+            .database_url(self.database_url.clone())
             .secret_key(self.secret_key.clone())
             .secret_key_file(self.secret_key_file.clone())
     }

@@ -15,8 +15,10 @@ async fn main() -> std::process::ExitCode {
             },
             Err(e) => Err(e.into()),
         },
-        Command::Orgs { command } => commands::orgs(command),
-        Command::Tokens { command } => commands::tokens(command),
+        // Blocking store calls: off the async workers (the PostgreSQL
+        // client panics on one).
+        Command::Orgs { command } => blocking(move || commands::orgs(command)).await,
+        Command::Tokens { command } => blocking(move || commands::tokens(command)).await,
         Command::Providers { command } => {
             let _ = logging::init("warn", buildsnap::cli::LogFormat::Text);
             commands::providers(command).await
@@ -140,4 +142,9 @@ fn exit(result: anyhow::Result<u8>) -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `f` on the blocking thread pool.
+async fn blocking(f: impl FnOnce() -> anyhow::Result<()> + Send + 'static) -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(f).await?
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use buildsnap_store::{SecretKey, Store};
+use buildsnap_store::{SecretKey, Store, StoreError};
 
 use crate::alerts::AlertSender;
 use crate::capture::{Capture, CaptureHandle};
@@ -12,11 +12,16 @@ use crate::plugin_watch::PluginWatch;
 use crate::runtime::Registry;
 use crate::runtime::origin::AllowList;
 use crate::services::Services;
-use crate::settings::Settings;
+use crate::settings::{Settings, redact_database_url};
 use crate::upkeep::Upkeep;
 
-/// Open the data dir's store with the configured key.
+/// Open the store with the configured key: SQLite in the data dir, or the
+/// PostgreSQL database of `database_url` (then the key must be given: no
+/// key file, no database file is made in the data dir).
 pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    if let Some(url) = &settings.database_url {
+        return open_postgres(settings, url);
+    }
     let data_dir = &settings.data_dir;
     let key = match &settings.secret_key_file {
         Some(path) => SecretKey::from_file(path)?,
@@ -28,6 +33,30 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     };
     Store::open(data_dir, key)
         .with_context(|| format!("opening the store in {}", data_dir.display()))
+}
+
+fn open_postgres(settings: &Settings, url: &str) -> anyhow::Result<Store> {
+    let key = match (&settings.secret_key_file, &settings.secret_key) {
+        (Some(path), _) => SecretKey::from_file(path)?,
+        (None, Some(text)) => SecretKey::parse(text, "BUILDSNAP_SECRET_KEY")?,
+        (None, None) => anyhow::bail!(
+            "BUILDSNAP_DATABASE_URL is set, so BUILDSNAP_SECRET_KEY (--secret-key) or \
+             --secret-key-file is required: with PostgreSQL no key file is made in the data \
+             dir, and every start must use the same key"
+        ),
+    };
+    let shown = redact_database_url(url);
+    tracing::info!(database = %shown, "opening the store in PostgreSQL");
+    Store::open_postgres(url, key).map_err(|e| {
+        let e = match e {
+            StoreError::WrongSecretKey => anyhow::anyhow!(
+                "the secret key does not open the stored tokens of this database: give the \
+                 BUILDSNAP_SECRET_KEY (or --secret-key-file) it was first served with"
+            ),
+            e => anyhow::Error::new(e),
+        };
+        e.context(format!("opening the store in PostgreSQL at {shown}"))
+    })
 }
 
 /// Load the built-in and extra plugins under the configured limits,
@@ -100,8 +129,17 @@ impl Server {
 
 /// Open the state, load plugins, bind and start serving in the background.
 pub async fn start(settings: Settings) -> anyhow::Result<Server> {
-    let store = open_store(&settings)?;
-    let generated_admin_token = store.bootstrap_admin(settings.admin_token.as_deref())?;
+    // Blocking store calls, off the async workers: the PostgreSQL client
+    // panics on one.
+    let (store, generated_admin_token) = {
+        let settings = settings.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let store = open_store(&settings)?;
+            let token = store.bootstrap_admin(settings.admin_token.as_deref())?;
+            Ok((store, token))
+        })
+        .await??
+    };
     let registry = Arc::new(load_plugins(&settings).await?);
     let metrics = Arc::new(buildsnap_metrics::Metrics::new());
     registry.pauses().observe(metrics.clone());

@@ -40,14 +40,62 @@ pub enum LogFormat {
     Json,
 }
 
-/// Everything `serve::start` needs. Secrets (`secret_key`, `admin_token`)
-/// are redacted in `Debug`.
+/// `url` (a PostgreSQL URL or `key=value` connection string) with its
+/// password replaced by `<redacted>`: what logs and `Debug` show.
+pub fn redact_database_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let (authority, tail) = match rest.find(['/', '?']) {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        let Some((userinfo, hosts)) = authority.rsplit_once('@') else {
+            return url.to_string();
+        };
+        let user = match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:<redacted>"),
+            None => userinfo.to_string(),
+        };
+        // A `password=` query parameter too.
+        let tail = match tail.split_once('?') {
+            Some((path, query)) => format!("{path}?{}", redact_key_values(query, '&')),
+            None => tail.to_string(),
+        };
+        return format!("{scheme}://{user}@{hosts}{tail}");
+    }
+    redact_key_values(url, ' ')
+}
+
+/// `password=...` pairs of a `sep`-separated list, redacted.
+fn redact_key_values(s: &str, sep: char) -> String {
+    s.split(sep)
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if k.trim().eq_ignore_ascii_case("password") => {
+                format!("{k}=<redacted>")
+            }
+            _ => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(&sep.to_string())
+}
+
+/// Everything `serve::start` needs. Secrets (`secret_key`, `admin_token`,
+/// the password in `database_url`) are redacted in `Debug`.
 #[derive(Clone)]
 pub struct Settings {
     /// Address of the HTTP API and web page.
     pub listen: SocketAddr,
     /// SQLite database, key file and compiled-plugin cache.
     pub data_dir: PathBuf,
+    /// Where the state lives: `None` (the default) is SQLite in the data
+    /// dir, embedded, nothing else to run; a `postgres://` URL puts it in
+    /// that PostgreSQL database instead, for state kept apart from the
+    /// machine (the server's backups, replication). Trade-off: a server to
+    /// run, and then the secret key must be given (`secret_key` or
+    /// `secret_key_file`, the same on every replica), never a key file in
+    /// the data dir. One buildsnap at a time per database for now; no TLS
+    /// yet. May hold a password: redacted in `Debug` and logs
+    /// ([`redact_database_url`]).
+    pub database_url: Option<String>,
     /// The key that encrypts provider tokens, as text (hex or base64).
     pub secret_key: Option<String>,
     /// A file holding that key instead.
@@ -84,6 +132,10 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_database_url),
+            )
             .field("secret_key", &redact(&self.secret_key))
             .field("secret_key_file", &self.secret_key_file)
             .field("plugins_dir", &self.plugins_dir)
@@ -105,6 +157,7 @@ impl Default for Settings {
         Settings {
             listen: DEFAULT_LISTEN,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            database_url: None,
             secret_key: None,
             secret_key_file: None,
             plugins_dir: None,
@@ -167,6 +220,13 @@ impl SettingsBuilder {
     /// The data directory.
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.0.data_dir = dir.into();
+        self
+    }
+
+    /// The PostgreSQL database holding the state (`None`: SQLite in the
+    /// data dir).
+    pub fn database_url(mut self, url: Option<String>) -> Self {
+        self.0.database_url = url;
         self
     }
 
@@ -311,5 +371,34 @@ mod tests {
             "{d}"
         );
         assert!(d.contains("<redacted>"), "{d}");
+        let s = Settings::builder()
+            .database_url(Some("postgres://bs:pw-secret-789@db:5432/bs".into()))
+            .build()
+            .unwrap();
+        let d = format!("{s:?}");
+        assert!(!d.contains("pw-secret-789"), "{d}");
+        assert!(d.contains("postgres://bs:<redacted>@db:5432/bs"), "{d}");
+    }
+
+    #[test]
+    fn database_url_passwords_are_redacted() {
+        for (url, shown) in [
+            (
+                "postgres://bs:s3cr%40t@db.internal:5432/bs?sslmode=require",
+                "postgres://bs:<redacted>@db.internal:5432/bs?sslmode=require",
+            ),
+            ("postgresql://bs@db/bs", "postgresql://bs@db/bs"),
+            ("postgres://db/bs", "postgres://db/bs"),
+            (
+                "postgres://bs@db/bs?password=hunter2&application_name=x",
+                "postgres://bs@db/bs?password=<redacted>&application_name=x",
+            ),
+            (
+                "host=db user=bs password=hunter2 dbname=bs",
+                "host=db user=bs password=<redacted> dbname=bs",
+            ),
+        ] {
+            assert_eq!(redact_database_url(url), shown);
+        }
     }
 }
