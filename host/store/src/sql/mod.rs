@@ -2,12 +2,11 @@
 //! naming its driver.
 //!
 //! Every query of the store goes through a [`Tx`] (a connection inside the
-//! transaction that [`Db::write`](crate::db::Db::write) or
-//! [`Db::read`](crate::db::Db::read) began), with its arguments as [`Arg`]s
-//! and its rows read through [`Row`]. So a second backend (PostgreSQL) is a
-//! variant of `Tx` and `Row` and an implementation beside `sqlite.rs`, not
-//! a change to every module. Two backends: SQLite (`sqlite.rs`) and
-//! PostgreSQL (`pg.rs`).
+//! transaction that `Db::write` or `Db::read` in `db.rs` began; the seam
+//! does not name `db`, which depends on it), with its arguments as [`Arg`]s
+//! and its rows read through [`Row`]. Each backend is a variant of `Tx`
+//! and `Row` with its implementation in a file of its own (SQLite in
+//! `sqlite.rs`, PostgreSQL in `pg.rs`), so no other module names a driver.
 //!
 //! The SQL the modules write is meant for both backends: numbered
 //! placeholders (`?1`), `ON CONFLICT` upserts with the existing row's
