@@ -319,6 +319,52 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX capture_jobs_due;
     CREATE INDEX capture_jobs_due ON capture_jobs (not_before) WHERE state = 'queued';
     "#,
+    // 12: several replicas on one database (`docs/operations.md`,
+    // "Replicas"). With SQLite there is one process, but both backends keep
+    // one schema, and the same code claims work through these tables.
+    r#"
+    -- A claimed capture job is leased: `lease_owner` (a replica's id) holds
+    -- it until `lease_until` (Unix nanoseconds) and renews the lease while
+    -- it works. A job whose lease ran out (its replica died) is taken over
+    -- by the next claim.
+    ALTER TABLE capture_jobs ADD COLUMN lease_owner TEXT;
+    ALTER TABLE capture_jobs ADD COLUMN lease_until INTEGER;
+    CREATE INDEX capture_jobs_leased ON capture_jobs (lease_until) WHERE state = 'running';
+
+    -- Named leases: work that one replica at a time may do (the sync of one
+    -- build project, an upkeep pass). A lease is free when it has no row or
+    -- its `until` has passed.
+    CREATE TABLE leases (
+        name   TEXT PRIMARY KEY,
+        owner  TEXT NOT NULL,
+        until  INTEGER NOT NULL
+    ) STRICT;
+
+    -- The provider-call slots of each integration, held across replicas:
+    -- an integration's calls in flight, whichever replica makes them, never
+    -- exceed its budget. A slot is free when it has no row or its `until`
+    -- has passed (a replica that died holding it).
+    CREATE TABLE call_slots (
+        org       TEXT NOT NULL,
+        provider  TEXT NOT NULL,
+        slot      INTEGER NOT NULL,
+        owner     TEXT NOT NULL,
+        kind      TEXT NOT NULL CHECK (kind IN ('capture', 'sync')),
+        until     INTEGER NOT NULL,
+        PRIMARY KEY (org, provider, slot)
+    ) STRICT;
+
+    -- Rate-limit pauses of each integration (org, plugin, origin) that
+    -- have not ended, as Unix milliseconds: every replica honours them, and
+    -- so does a restarted one.
+    CREATE TABLE rate_limit_pauses (
+        org            TEXT NOT NULL,
+        plugin         TEXT NOT NULL,
+        origin         TEXT NOT NULL,
+        until_unix_ms  INTEGER NOT NULL,
+        PRIMARY KEY (org, plugin, origin)
+    ) STRICT;
+    "#,
 ];
 
 /// Highest schema version this build knows.

@@ -337,6 +337,37 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX alert_deliveries_due ON alert_deliveries (next_at) WHERE state = 'queued';
     CREATE INDEX alert_deliveries_by_hook ON alert_deliveries (hook_id, id);
     "#,
+    // 2 = SQLite's 12: capture-job leases, named leases, call slots and
+    // rate-limit pauses shared by the replicas.
+    r#"
+    ALTER TABLE capture_jobs ADD COLUMN lease_owner TEXT COLLATE "C";
+    ALTER TABLE capture_jobs ADD COLUMN lease_until BIGINT;
+    CREATE INDEX capture_jobs_leased ON capture_jobs (lease_until) WHERE state = 'running';
+
+    CREATE TABLE leases (
+        name   TEXT COLLATE "C" PRIMARY KEY,
+        owner  TEXT COLLATE "C" NOT NULL,
+        until  BIGINT NOT NULL
+    );
+
+    CREATE TABLE call_slots (
+        org       TEXT COLLATE "C" NOT NULL,
+        provider  TEXT COLLATE "C" NOT NULL,
+        slot      BIGINT NOT NULL,
+        owner     TEXT COLLATE "C" NOT NULL,
+        kind      TEXT COLLATE "C" NOT NULL CHECK (kind IN ('capture', 'sync')),
+        until     BIGINT NOT NULL,
+        PRIMARY KEY (org, provider, slot)
+    );
+
+    CREATE TABLE rate_limit_pauses (
+        org            TEXT COLLATE "C" NOT NULL,
+        plugin         TEXT COLLATE "C" NOT NULL,
+        origin         TEXT COLLATE "C" NOT NULL,
+        until_unix_ms  BIGINT NOT NULL,
+        PRIMARY KEY (org, plugin, origin)
+    );
+    "#,
 ];
 
 /// Highest schema version this build knows.
