@@ -12,13 +12,23 @@
 //! `max-concurrency`; GitHub asks for one) gets fewer slots per
 //! integration. With one slot the sync cannot keep a slot free, so it runs
 //! when no capture waits and the slot is free.
+//!
+//! Replicas on one PostgreSQL database share each integration's slots
+//! ([`Budget::with_shared`], `shared_slots.rs`): a call holds a slot of its
+//! replica's lane and one in the database, so the integration's calls in
+//! flight stay within its slots across all replicas. Within a replica the
+//! order above holds; across replicas captures are served as slots free
+//! up, and a sync still never takes the last free slot.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use buildsnap_store::SlotKind;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+
+use super::shared_slots::{SharedHold, SharedSlots};
 
 struct Lane {
     slots: Arc<Semaphore>,
@@ -35,6 +45,8 @@ pub struct Budget {
     /// changed cap of one already served to the next start.
     caps: Mutex<HashMap<String, usize>>,
     lanes: Mutex<HashMap<(String, String), Arc<Lane>>>,
+    /// The slots replicas share, when there are replicas (PostgreSQL).
+    shared: Option<SharedSlots>,
 }
 
 /// A capture counted in its lane's `captures_waiting` while it lives.
@@ -56,8 +68,22 @@ impl Drop for Waiting<'_> {
 
 /// A held slot; dropping it frees the slot.
 pub struct Slot {
+    /// Declared first so it is released first: the database slot goes
+    /// before the lane's permit lets the next local call ask for one.
+    _shared: Option<SharedHold>,
     _permit: OwnedSemaphorePermit,
     lane: Arc<Lane>,
+}
+
+impl Slot {
+    /// Drops the slot as a replica that died would: its database slot
+    /// stays held until it expires.
+    #[cfg(test)]
+    fn abandon(mut self) {
+        if let Some(shared) = self._shared.take() {
+            shared.abandon();
+        }
+    }
 }
 
 impl Drop for Slot {
@@ -74,7 +100,15 @@ impl Budget {
             permits: permits.max(2),
             caps: Mutex::default(),
             lanes: Mutex::new(HashMap::new()),
+            shared: None,
         }
+    }
+
+    /// Also holds every call's slot in the database, shared with the other
+    /// replicas of the same database.
+    pub fn with_shared(mut self, shared: SharedSlots) -> Budget {
+        self.shared = Some(shared);
+        self
     }
 
     /// At most `cap` slots per integration of `provider` (at least 1).
@@ -131,8 +165,17 @@ impl Budget {
             .acquire_owned()
             .await
             .expect("budget semaphore is never closed");
+        let shared = match &self.shared {
+            Some(shared) => Some(
+                shared
+                    .take(org, provider, self.slots(provider), SlotKind::Capture)
+                    .await,
+            ),
+            None => None,
+        };
         drop(waiting);
         Slot {
+            _shared: shared,
             _permit: permit,
             lane,
         }
@@ -144,13 +187,35 @@ impl Budget {
     pub async fn sync(&self, org: &str, provider: &str) -> Slot {
         let lane = self.lane(org, provider);
         let keep_free = self.slots(provider).min(2);
+        // How long to wait before the next try: 100 ms, doubling to 1 s
+        // while the database says every slot is held elsewhere (each try
+        // there is a write).
+        let mut pause = Duration::from_millis(100);
         loop {
             let notified = lane.changed.notified();
             if lane.captures_waiting.load(Ordering::SeqCst) == 0
                 && lane.slots.available_permits() >= keep_free
                 && let Ok(permit) = lane.slots.clone().try_acquire_owned()
             {
+                let shared = match &self.shared {
+                    None => None,
+                    Some(shared) => {
+                        match shared
+                            .try_take(org, provider, self.slots(provider), SlotKind::Sync)
+                            .await
+                        {
+                            Some(hold) => Some(hold),
+                            None => {
+                                drop(permit);
+                                pause = (pause * 2).min(Duration::from_secs(1));
+                                let _ = tokio::time::timeout(pause, notified).await;
+                                continue;
+                            }
+                        }
+                    }
+                };
                 return Slot {
+                    _shared: shared,
                     _permit: permit,
                     lane: lane.clone(),
                 };
@@ -172,6 +237,7 @@ impl Budget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::shared_slots::SharedSlots;
 
     /// At most `permits` captures of one integration hold slots at once,
     /// the waiting ones are served in arrival order, and another
@@ -265,5 +331,66 @@ mod tests {
             .await
             .expect("with one slot the sync runs once it is free");
         drop(sync);
+    }
+
+    /// Two replicas (two budgets on one store) never hold more of an
+    /// integration's slots together than it has; a freed slot goes to the
+    /// other replica's waiting capture; a sync there leaves the last slot
+    /// free; a replica that died holding slots frees them at expiry.
+    #[tokio::test]
+    async fn replicas_share_the_slots_through_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = buildsnap_store::Store::open(
+            dir.path(),
+            buildsnap_store::SecretKey::generate().unwrap(),
+        )
+        .unwrap();
+        let ttl = Duration::from_millis(600);
+        let replica =
+            || Arc::new(Budget::new(2).with_shared(SharedSlots::new(store.clone()).with_ttl(ttl)));
+        let (a, b) = (replica(), replica());
+        let a1 = a.capture("o", "p").await;
+        let a2 = a.capture("o", "p").await;
+        let b2 = b.clone();
+        let waiting = tokio::spawn(async move { b2.capture("o", "p").await });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            !waiting.is_finished(),
+            "B's lane is free, the database full"
+        );
+        assert_eq!(store.call_slots_held("o", "p").unwrap(), 2);
+        // Held past several renewals: still held, nobody got in.
+        tokio::time::sleep(ttl * 2).await;
+        assert!(!waiting.is_finished(), "renewed slots stay held");
+        drop(a1);
+        let b1 = tokio::time::timeout(Duration::from_secs(2), waiting)
+            .await
+            .expect("A's freed slot goes to B")
+            .unwrap();
+        // One slot free now would be the last: B's sync waits for it.
+        drop(a2);
+        let b3 = b.clone();
+        let sync = tokio::spawn(async move { b3.sync("o", "p").await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !sync.is_finished(),
+            "the sync left the last slot to captures"
+        );
+        drop(b1);
+        let s = tokio::time::timeout(Duration::from_secs(3), sync)
+            .await
+            .expect("the sync runs with two free")
+            .unwrap();
+        drop(s);
+        // A replica that dies holding slots: its renewals stop with it.
+        let dead = replica();
+        let d1 = dead.capture("o", "p").await;
+        let d2 = dead.capture("o", "p").await;
+        d1.abandon();
+        d2.abandon();
+        drop(dead);
+        assert_eq!(store.call_slots_held("o", "p").unwrap(), 2);
+        let got = tokio::time::timeout(ttl * 4, a.capture("o", "p")).await;
+        assert!(got.is_ok(), "a dead holder's slots free themselves");
     }
 }

@@ -10,6 +10,7 @@
 //! | `retry` | what a failed call means; backoff |
 //! | `explain` | why a snapshot is empty or failed, in words |
 //! | `budget` | provider-call slots per integration, captures first |
+//! | `shared_slots` | the budget's slots held in the database, across replicas |
 //! | `commit_now` | a commit's builds now (not frozen), for the gate |
 //! | `disables` | a disable ends the integration's in-flight calls at once |
 //! | `sync` | background incremental sync of build projects in use |
@@ -22,6 +23,7 @@ pub mod explain;
 pub mod index;
 pub mod resolve;
 pub mod retry;
+pub mod shared_slots;
 pub mod sync;
 pub mod webhook_verify;
 pub mod webhooks;
@@ -119,6 +121,13 @@ impl Capture {
             .fold(budget::Budget::new(config.calls_per_integration), |b, p| {
                 b.with_cap(&p.info.id, p.info.max_concurrency as usize)
             });
+        // Replicas share a PostgreSQL database, and with it each
+        // integration's slots; one SQLite process owns all of them.
+        let budget = if store.is_postgres() {
+            budget.with_shared(shared_slots::SharedSlots::new(store.clone()))
+        } else {
+            budget
+        };
         Arc::new(Capture {
             store,
             registry,

@@ -16,6 +16,7 @@
 
 mod alerts;
 mod builds_codec;
+mod call_slots;
 mod capture_state;
 mod captures;
 mod columns;
@@ -55,6 +56,7 @@ pub use buildsnap_domain::ts;
 pub use buildsnap_domain::{
     FinalSnapshot, IndexedBuild, IndexedJob, JobUpdate, Snapshot, SnapshotState,
 };
+pub use call_slots::{HeldSlot, SlotKind};
 pub use crypto::{KeyError, ProviderToken, SecretKey};
 pub use deploy_pages::{DeployCursor, DeployPage};
 pub use deploys::{DEFAULT_ENVIRONMENT, MAX_LIST_LIMIT};
@@ -154,6 +156,12 @@ impl Store {
     /// the pool; a hint, not a reservation.
     pub fn reader_available(&self) -> bool {
         self.db.reader_available()
+    }
+
+    /// Whether this store is on PostgreSQL (where several replicas may
+    /// share it) rather than on a SQLite file of one process.
+    pub fn is_postgres(&self) -> bool {
+        self.db.is_postgres()
     }
 
     /// Path of the database file. Empty on PostgreSQL (no file).
