@@ -24,15 +24,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 mod realistic;
-use realistic::{builds_of, sha};
+use realistic::sha;
 
-use buildsnap_domain::{Status, Summary, freeze};
-use buildsnap_store::{
-    Account, FinalSnapshot, NewCodeDeployment, NewDeploy, ProviderToken, SecretKey, SnapshotState,
-    Store, ts,
-};
+use buildsnap_store::{Account, NewCodeDeployment, ProviderToken, SecretKey, Store};
 use serde_json::{Value, json};
-use time::Duration;
 
 const USAGE: &str = "usage: seed_deploys http BASE ORG PROJECT TOKEN COUNT [CONCURRENCY]\n       \
                      seed_deploys complete DATA_DIR ORG PROJECT COUNT";
@@ -206,59 +201,7 @@ fn complete(data_dir: &str, org: &str, project: &str, total: usize) -> (i64, i64
     store
         .set_default_build_server(org, "circleci", project)
         .expect("default build server");
-    let build_project = format!("gh/{org}/{project}");
-    let first = ts::now() - Duration::minutes(total as i64);
-    let (mut min, mut max) = (i64::MAX, i64::MIN);
-    // In the order of a real capture: the builds are in the index (one
-    // transaction per 1,000 deploys here) before the snapshot that freezes
-    // them is written, so the final ones are thinned as it is written.
-    const PER_BATCH: usize = 1000;
-    for start in (0..total).step_by(PER_BATCH) {
-        let batch: Vec<(usize, String, time::OffsetDateTime, Vec<_>)> = (start
-            ..(start + PER_BATCH).min(total))
-            .map(|i| {
-                let sha = sha(i as u64);
-                let deployed_at = first + Duration::minutes(i as i64);
-                let builds = builds_of(i as u64, &build_project, &sha, deployed_at);
-                (i, sha, deployed_at, builds)
-            })
-            .collect();
-        let indexed: Vec<_> = batch.iter().flat_map(|b| b.3.iter().cloned()).collect();
-        assert!(
-            store
-                .index_builds(org, "circleci", &indexed, None)
-                .expect("index")
-        );
-        for (i, sha, deployed_at, builds) in batch {
-            let new = NewDeploy {
-                sha,
-                environment: None,
-                deployed_at: Some(deployed_at),
-                code_deployment: None,
-            };
-            let d = store.register_deploy(org, project, &new).expect("register");
-            assert_eq!(d.builds.state, SnapshotState::Pending);
-            let snap = FinalSnapshot {
-                state: SnapshotState::Complete,
-                summary: Summary::Status(if i % 10 == 0 {
-                    Status::Failed
-                } else {
-                    Status::Success
-                }),
-                // Every build stopped before `deployed_at`: frozen as they are.
-                builds: builds
-                    .iter()
-                    .rev()
-                    .map(|b| freeze::freeze_build(b, deployed_at))
-                    .collect(),
-                explain: None,
-                build_project: Some(build_project.clone()),
-                captured_at: deployed_at + Duration::seconds(30),
-            };
-            assert!(store.finish_capture(d.id, &snap).expect("finish"));
-            (min, max) = (min.min(d.id), max.max(d.id));
-        }
-    }
+    let (min, max) = realistic::store_complete(&store, org, project, total);
     assert_eq!(store.capture_queue_depth().expect("queue depth"), 0);
     (min, max)
 }

@@ -2,8 +2,10 @@
 //! `snapshot_encodings`): 5 CircleCI workflows of 3 to 6 jobs, frozen as a
 //! real capture leaves them (about 10.5 KB of `builds` JSON).
 
-use buildsnap_domain::{JobKind, Status};
-use buildsnap_store::{IndexedBuild, IndexedJob, ts};
+use buildsnap_domain::{JobKind, Status, Summary, freeze};
+use buildsnap_store::{
+    FinalSnapshot, IndexedBuild, IndexedJob, NewDeploy, SnapshotState, Store, ts,
+};
 use time::Duration;
 
 /// A SHA-like hex string for deploy `i` (SplitMix64, so SHAs look random).
@@ -125,4 +127,65 @@ pub fn builds_of(
         });
     }
     out
+}
+
+/// Stores `total` deploys of `project` (whose build server is `circleci`),
+/// each `complete` with its 5 builds, in the order of a real capture: the
+/// builds are in the index (one transaction per 1,000 deploys) before the
+/// snapshot that freezes them is written, so the final ones are thinned as
+/// it is written. Returns the smallest and largest deploy id.
+// Not every example that includes this module stores deploys.
+#[allow(dead_code)]
+pub fn store_complete(store: &Store, org: &str, project: &str, total: usize) -> (i64, i64) {
+    let build_project = format!("gh/{org}/{project}");
+    let first = ts::now() - Duration::minutes(total as i64);
+    let (mut min, mut max) = (i64::MAX, i64::MIN);
+    const PER_BATCH: usize = 1000;
+    for start in (0..total).step_by(PER_BATCH) {
+        let batch: Vec<(usize, String, time::OffsetDateTime, Vec<_>)> = (start
+            ..(start + PER_BATCH).min(total))
+            .map(|i| {
+                let sha = sha(i as u64);
+                let deployed_at = first + Duration::minutes(i as i64);
+                let builds = builds_of(i as u64, &build_project, &sha, deployed_at);
+                (i, sha, deployed_at, builds)
+            })
+            .collect();
+        let indexed: Vec<_> = batch.iter().flat_map(|b| b.3.iter().cloned()).collect();
+        assert!(
+            store
+                .index_builds(org, "circleci", &indexed, None)
+                .expect("index")
+        );
+        for (i, sha, deployed_at, builds) in batch {
+            let new = NewDeploy {
+                sha,
+                environment: None,
+                deployed_at: Some(deployed_at),
+                code_deployment: None,
+            };
+            let d = store.register_deploy(org, project, &new).expect("register");
+            assert_eq!(d.builds.state, SnapshotState::Pending);
+            let snap = FinalSnapshot {
+                state: SnapshotState::Complete,
+                summary: Summary::Status(if i % 10 == 0 {
+                    Status::Failed
+                } else {
+                    Status::Success
+                }),
+                // Every build stopped before `deployed_at`: frozen as they are.
+                builds: builds
+                    .iter()
+                    .rev()
+                    .map(|b| freeze::freeze_build(b, deployed_at))
+                    .collect(),
+                explain: None,
+                build_project: Some(build_project.clone()),
+                captured_at: deployed_at + Duration::seconds(30),
+            };
+            assert!(store.finish_capture(d.id, &snap).expect("finish"));
+            (min, max) = (min.min(d.id), max.max(d.id));
+        }
+    }
+    (min, max)
 }
