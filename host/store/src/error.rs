@@ -117,6 +117,11 @@ pub enum StoreError {
     /// SQLite failed.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A query that always returns a row (an aggregate, or a row the
+    /// caller knows exists) returned none: a bug or a concurrent delete,
+    /// the same on both backends.
+    #[error("a query expected a row and found none")]
+    NoRow,
     /// PostgreSQL failed.
     #[error("PostgreSQL error: {}", postgres_message(.0))]
     Postgres(#[from] postgres::Error),

@@ -171,19 +171,18 @@ impl Tx<'_> {
         }
     }
 
-    /// The first row of a query, read by `f`. No row is an error (the one
-    /// the backend gives for it): for queries that always return one, such
-    /// as aggregates, or whose row the caller knows exists.
+    /// The first row of a query, read by `f`. No row is
+    /// [`StoreError::NoRow`](crate::StoreError::NoRow): for queries that
+    /// always return one, such as aggregates, or whose row the caller knows
+    /// exists.
     pub(crate) fn query_one<T>(
         &self,
         sql: &str,
         args: &[Arg<'_>],
         f: impl FnOnce(&Row<'_>) -> Result<T>,
     ) -> Result<T> {
-        match &self.backend {
-            Backend::Sqlite(c) => c.query_one(sql, args, f),
-            Backend::Pg(c) => c.query_one(sql, args, f),
-        }
+        self.query_opt(sql, args, f)?
+            .ok_or(crate::StoreError::NoRow)
     }
 
     /// The first row of a query, read by `f`, if it has one.

@@ -173,27 +173,20 @@ impl Conn<'_> {
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
-    /// No row is the same error as on SQLite (rusqlite's
-    /// `QueryReturnedNoRows`): no caller tells it apart, and the client's
-    /// own no-row error cannot be built outside it.
-    pub(super) fn query_one<T>(
-        &self,
-        sql: &str,
-        args: &[Arg<'_>],
-        f: impl FnOnce(&Row<'_>) -> Result<T>,
-    ) -> Result<T> {
-        self.query_opt(sql, args, f)?
-            .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
-    }
-
     pub(super) fn query_opt<T>(
         &self,
         sql: &str,
         args: &[Arg<'_>],
         f: impl FnOnce(&Row<'_>) -> Result<T>,
     ) -> Result<Option<T>> {
-        match self.query(sql, args)?.first() {
-            Some(r) => f(&row(r)).map(Some),
+        // Rows are streamed (`query_raw`): only the first is read, and
+        // dropping the iterator discards the rest without decoding them.
+        let st = self.prepare(sql)?;
+        let bound: Vec<Bound<'_>> = args.iter().map(|a| Bound(*a)).collect();
+        let mut tx = self.tx.borrow_mut();
+        let mut rows = tx.query_raw(&st, bound.iter().map(|b| b as &(dyn ToSql + Sync)))?;
+        match postgres::fallible_iterator::FallibleIterator::next(&mut rows)? {
+            Some(r) => f(&row(&r)).map(Some),
             None => Ok(None),
         }
     }

@@ -51,17 +51,6 @@ impl Conn<'_> {
             .execute(params_from_iter(args))?)
     }
 
-    /// No row is rusqlite's `QueryReturnedNoRows`, as `query_row` gives.
-    pub(super) fn query_one<T>(
-        &self,
-        sql: &str,
-        args: &[Arg<'_>],
-        f: impl FnOnce(&Row<'_>) -> Result<T>,
-    ) -> Result<T> {
-        self.query_opt(sql, args, f)?
-            .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
-    }
-
     pub(super) fn query_opt<T>(
         &self,
         sql: &str,
@@ -172,17 +161,14 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_row_is_none_or_rusqlites_error() {
+    fn a_missing_row_is_none_or_no_row() {
         let c = db();
         let tx = Tx::sqlite(&c);
         let sql = "SELECT id FROM t WHERE name = ?1";
         let opt = tx.query_opt(sql, &args!["x"], |r| r.get::<i64>(0));
         assert!(matches!(opt, Ok(None)));
         let one = tx.query_one(sql, &args!["x"], |r| r.get::<i64>(0));
-        assert!(matches!(
-            one,
-            Err(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
-        ));
+        assert!(matches!(one, Err(StoreError::NoRow)));
     }
 
     #[test]
