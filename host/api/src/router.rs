@@ -9,6 +9,7 @@ use hyper::Method;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RouteId {
     Healthz,
+    Readyz,
     Metrics,
     OpenApi,
     Providers,
@@ -53,6 +54,7 @@ impl RouteId {
 /// and `{*name}` for the rest of the path (one or more segments).
 pub(crate) const ROUTES: &[(Method, &str, RouteId)] = &[
     (Method::GET, "/healthz", RouteId::Healthz),
+    (Method::GET, "/readyz", RouteId::Readyz),
     (Method::GET, "/metrics", RouteId::Metrics),
     (Method::GET, "/api/v1/openapi.json", RouteId::OpenApi),
     (Method::GET, "/api/v1/providers", RouteId::Providers),

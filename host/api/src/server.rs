@@ -196,7 +196,7 @@ fn takes_body(r: RouteId) -> bool {
 fn requires_token(r: RouteId) -> bool {
     !matches!(
         r,
-        RouteId::Healthz | RouteId::Metrics | RouteId::OpenApi | RouteId::Webhook
+        RouteId::Healthz | RouteId::Readyz | RouteId::Metrics | RouteId::OpenApi | RouteId::Webhook
     ) && !r.is_web_page()
 }
 

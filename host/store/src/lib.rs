@@ -158,6 +158,14 @@ impl Store {
         self.db.reader_available()
     }
 
+    /// Runs a trivial query: whether the database answers (for readiness
+    /// probes).
+    pub fn ping(&self) -> Result<()> {
+        self.db
+            .read(|tx| tx.query_one("SELECT 1", &[], |r| r.get::<i64>(0)))?;
+        Ok(())
+    }
+
     /// Whether this store is on PostgreSQL (where several replicas may
     /// share it) rather than on a SQLite file of one process.
     pub fn is_postgres(&self) -> bool {

@@ -36,6 +36,7 @@ pub(crate) async fn dispatch(
     use RouteId as R;
     match route {
         R::Healthz => Ok(json(StatusCode::OK, &serde_json::json!({"status": "ok"}))),
+        R::Readyz => Ok(system::readyz(state).await),
         R::Metrics => system::metrics(state).await,
         R::OpenApi => Ok(system::openapi()),
         R::Providers => system::providers(state, &req),

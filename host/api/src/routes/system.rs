@@ -11,6 +11,44 @@ use super::{Resp, db, json};
 use crate::errors::ApiError;
 use crate::state::{AppState, Req};
 
+/// How long `/readyz` waits for the database. A load balancer's probe
+/// usually times out after a few seconds; answering 503 before it does says
+/// "slow database" rather than "dead process".
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `GET /readyz`: 200 while the database answers a trivial query within
+/// [`READY_TIMEOUT`], else 503 with the reason (never the URL: a store
+/// error does not carry it).
+pub(super) async fn readyz(state: &Arc<AppState>) -> Resp {
+    let database = if state.store.is_postgres() {
+        "postgresql"
+    } else {
+        "sqlite"
+    };
+    let store = state.store.clone();
+    let ping = tokio::time::timeout(
+        READY_TIMEOUT,
+        tokio::task::spawn_blocking(move || store.ping()),
+    )
+    .await;
+    let reason = match ping {
+        Ok(Ok(Ok(()))) => {
+            return json(
+                StatusCode::OK,
+                &serde_json::json!({"status": "ready", "database": database}),
+            );
+        }
+        Ok(Ok(Err(e))) => e.to_string(),
+        Ok(Err(_)) => "the check failed".to_string(),
+        Err(_) => format!("no answer within {} s", READY_TIMEOUT.as_secs()),
+    };
+    tracing::warn!(database, %reason, "not ready: the database does not answer");
+    json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &serde_json::json!({"status": "unavailable", "database": database, "reason": reason}),
+    )
+}
+
 pub(super) async fn metrics(state: &Arc<AppState>) -> Result<Resp, ApiError> {
     // The queue depth is read from the durable queue at scrape time, so the
     // gauge is right even when no worker updates it.

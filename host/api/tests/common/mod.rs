@@ -257,7 +257,20 @@ impl Server {
     ) -> Server {
         let key = SecretKey::load_or_create(dir, None).unwrap();
         let store = Store::open(dir, key).unwrap();
-        store.bootstrap_admin(Some(ADMIN)).unwrap();
+        Server::start_on(dir, store, f).await
+    }
+
+    /// Like [`Server::start_with`], on a store opened by the caller (a
+    /// PostgreSQL one, say); `dir` is only remembered.
+    pub async fn start_on(
+        dir: &Path,
+        store: Store,
+        f: impl FnOnce(buildsnap_api::AppBuilder) -> buildsnap_api::AppBuilder,
+    ) -> Server {
+        let admin = store.clone();
+        tokio::task::spawn_blocking(move || admin.bootstrap_admin(Some(ADMIN)).unwrap())
+            .await
+            .unwrap();
         let services = Arc::new(FakeServices::default());
         let capture_notify = services.deploys.clone();
         let app = f(App::builder()
