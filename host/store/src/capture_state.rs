@@ -74,7 +74,11 @@ impl Store {
             } else {
                 WAKE_SQLITE
             };
-            tx.execute(sql, &args![org_id, provider, now])
+            let woken = tx.execute(sql, &args![org_id, provider, now])?;
+            if woken > 0 {
+                tx.emit(&crate::events::StoreEvent::CapturesQueued)?;
+            }
+            Ok(woken)
         })
     }
 

@@ -8,12 +8,15 @@
 //! write. Callers in async code run these blocking calls in `spawn_blocking`.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex};
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::crypto::SecretKey;
+use crate::events::{Hub, StoreEvent};
+use crate::pg::listen::PgListener;
 use crate::sql::Tx;
 use crate::{Result, migrations};
 
@@ -68,6 +71,11 @@ pub(crate) struct Db {
     pub(crate) auth_cache: Mutex<std::collections::HashMap<[u8; 32], crate::Principal>>,
     conns: Conns,
     pub(crate) key: SecretKey,
+    /// Who hears this store's events ([`crate::events`]).
+    events: Arc<Hub>,
+    /// PostgreSQL: where the listener connects, and the listener once the
+    /// first subscriber started it. `None` on SQLite.
+    listener: Option<(postgres::Config, Mutex<Option<PgListener>>)>,
 }
 
 /// The connections of a [`Db`], by backend.
@@ -179,19 +187,36 @@ impl Db {
                 reader_free: Condvar::new(),
             },
             key,
+            events: Arc::default(),
+            listener: None,
         })
     }
 
     /// The PostgreSQL database at `url`, migrated ([`crate::migrate_postgres`]).
     /// Its `path` is empty: there is no file.
     pub(crate) fn open_postgres(url: &str, key: SecretKey) -> Result<Db> {
+        let config: postgres::Config = url.parse()?;
         let pool = crate::pg::pool::Pool::connect(url)?;
         Ok(Db {
             path: PathBuf::new(),
             auth_cache: Mutex::default(),
             conns: Conns::Pg(pool),
             key,
+            events: Arc::default(),
+            listener: Some((config, Mutex::new(None))),
         })
+    }
+
+    /// A receiver of this store's events; on PostgreSQL the first call
+    /// starts the listener.
+    pub(crate) fn subscribe(&self) -> Result<Receiver<StoreEvent>> {
+        if let Some((config, listener)) = &self.listener {
+            let mut listener = listener.lock().unwrap_or_else(|e| e.into_inner());
+            if listener.is_none() {
+                *listener = Some(PgListener::start_with(config.clone(), self.events.clone())?);
+            }
+        }
+        Ok(self.events.subscribe())
     }
 
     /// Whether this database is PostgreSQL.
@@ -242,8 +267,15 @@ impl Db {
         // PostgreSQL has no such mode (its transactions take row locks as
         // they write, and may fail to serialize: hence `FnMut`).
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&Tx::sqlite(&tx))?;
+        let seam = Tx::sqlite(&tx);
+        let out = f(&seam)?;
+        let events = seam.take_events();
+        drop(seam);
         tx.commit()?;
+        // After the commit, once: a write that failed told nobody.
+        for e in &events {
+            self.events.send(e);
+        }
         Ok(out)
     }
 

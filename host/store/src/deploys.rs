@@ -3,6 +3,7 @@
 use buildsnap_domain::Summary;
 
 use crate::builds_codec::StoredBuilds;
+use crate::events::StoreEvent;
 use crate::sql::{Row, Tx, args};
 use crate::{
     Deploy, NewDeploy, Result, Snapshot, SnapshotState, Store, StoreError, orgs, projects, ts,
@@ -148,6 +149,8 @@ impl Store {
                      VALUES (?1, 'queued', 0, ?2, ?2)",
                     &args![id, ts::to_nanos(now)],
                 )?;
+                // Every replica's worker may claim it now, not at its next poll.
+                tx.emit(&StoreEvent::CapturesQueued)?;
             }
             Ok((id, cd, state, provider, explain))
         })?;

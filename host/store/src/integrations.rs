@@ -1,6 +1,7 @@
 //! Integrations: an org's encrypted credentials for one provider, and which
 //! projects use it as their build server.
 
+use crate::events::StoreEvent;
 use crate::sql::{Tx, args};
 use crate::{
     Account, IntegrationState, ProviderToken, Result, Store, StoreError, orgs, projects, ts,
@@ -175,6 +176,11 @@ impl Store {
                      WHERE d.org_id = ?1 AND s.provider = ?2)",
                 &args![org_id, provider, &explain, now],
             )?;
+            // Every replica ends its in-flight calls of the integration.
+            tx.emit(&StoreEvent::IntegrationDisabled {
+                org: org.to_string(),
+                provider: provider.to_string(),
+            })?;
             Ok(())
         })
     }

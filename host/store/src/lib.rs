@@ -26,6 +26,7 @@ mod db;
 mod deploy_pages;
 mod deploys;
 mod error;
+mod events;
 mod index;
 mod index_read;
 mod index_rows;
@@ -34,6 +35,7 @@ mod integrations;
 mod migrations;
 mod model;
 mod orgs;
+mod pauses;
 mod pg;
 mod projects;
 mod reencode;
@@ -61,12 +63,15 @@ pub use crypto::{KeyError, ProviderToken, SecretKey};
 pub use deploy_pages::{DeployCursor, DeployPage};
 pub use deploys::{DEFAULT_ENVIRONMENT, MAX_LIST_LIMIT};
 pub use error::{Result, StoreError};
+pub use events::{CHANNEL as EVENT_CHANNEL, StoreEvent};
 pub use index::{CommitSearch, IndexLookup};
 pub use index_thin::ThinChunk;
 pub use model::{
     Account, CaptureJob, CodeDeployment, Deploy, IntegrationState, NewCodeDeployment, NewDeploy,
     NewToken, Org, Principal, Project, RawBuilds, Scope,
 };
+pub use pauses::RateLimitPause;
+pub use pg::listen::{APPLICATION_NAME as LISTENER_APPLICATION_NAME, PgListener};
 pub use pg::{POSTGRES_SCHEMA_VERSION, migrate_postgres};
 pub use reencode::ReencodeBatch;
 pub use retention::PruneChunk;
@@ -170,6 +175,20 @@ impl Store {
     /// share it) rather than on a SQLite file of one process.
     pub fn is_postgres(&self) -> bool {
         self.db.is_postgres()
+    }
+
+    /// A receiver of the [`StoreEvent`]s committed from now on.
+    ///
+    /// On SQLite, those of this process's writes, each once, after its
+    /// commit. On PostgreSQL, those of every process on the database (this
+    /// one included), heard by a listener ([`PgListener`]) that the first
+    /// call starts on a connection of its own (its failure to connect is
+    /// this call's error) and that lives as long as the store; after it
+    /// lost and regained its connection it sends [`StoreEvent::Resync`].
+    ///
+    /// Blocking (it may connect): call it off the async workers.
+    pub fn subscribe(&self) -> Result<std::sync::mpsc::Receiver<StoreEvent>> {
+        self.db.subscribe()
     }
 
     /// Path of the database file. Empty on PostgreSQL (no file).

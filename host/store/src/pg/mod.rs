@@ -2,12 +2,15 @@
 //! (one buildsnap) at a time per database for now, under the advisory lock
 //! `pool` takes; several replicas sharing one database come later.
 //!
+//! [`listen`] hears the store events every process on the database
+//! emits (`LISTEN buildsnap`), on a connection of its own.
 //! [`migrations`] creates its schema and keeps it up to date (reached from
 //! outside through [`migrate_postgres`]); [`pool`] holds the connections
 //! and runs the transactions; the queries are the modules' own, through
 //! the seam's PostgreSQL side (`crate::sql::pg`). Opened with
 //! [`Store::open_postgres`](crate::Store::open_postgres).
 
+pub(crate) mod listen;
 mod migrations;
 pub(crate) mod pool;
 

@@ -18,10 +18,12 @@
 pub(crate) mod pg;
 mod sqlite;
 
+use std::cell::RefCell;
 use std::str::FromStr;
 
 use buildsnap_domain::UnknownWord;
 
+use crate::events::{CHANNEL, StoreEvent};
 use crate::{Result, StoreError};
 
 /// One argument of a statement, bound to its numbered placeholder (`?1` is
@@ -148,6 +150,10 @@ pub(crate) use args;
 /// one of few texts built at run time.
 pub(crate) struct Tx<'c> {
     backend: Backend<'c>,
+    /// SQLite's events of this transaction, handed out after its commit
+    /// ([`Tx::take_events`]). Always empty on PostgreSQL, whose
+    /// notifications are part of the transaction itself.
+    events: RefCell<Vec<StoreEvent>>,
 }
 
 /// The connection behind a [`Tx`]. One variant per backend.
@@ -161,6 +167,32 @@ impl Tx<'_> {
     /// (marked `sqlite-only:`) whose text differs between the backends.
     pub(crate) fn is_postgres(&self) -> bool {
         matches!(self.backend, Backend::Pg(_))
+    }
+
+    /// Emits `event` as part of this transaction: it reaches subscribers
+    /// only if the transaction commits, and once (see `crate::events`).
+    /// On PostgreSQL a `pg_notify` on the `buildsnap` channel, which the
+    /// server delivers at commit, to every listening session; an attempt
+    /// that is rolled back (or run again after a serialization failure)
+    /// delivers nothing. On SQLite it is kept until the write that began
+    /// the transaction has committed.
+    pub(crate) fn emit(&self, event: &StoreEvent) -> Result<()> {
+        match &self.backend {
+            Backend::Pg(c) => {
+                c.execute(
+                    "SELECT pg_notify(?1, ?2)",
+                    &args![CHANNEL, event.payload().as_str()],
+                )?;
+            }
+            Backend::Sqlite(_) => self.events.borrow_mut().push(event.clone()),
+        }
+        Ok(())
+    }
+
+    /// The events emitted on SQLite, for the caller to send after the
+    /// commit (none on PostgreSQL: the server sends those).
+    pub(crate) fn take_events(&self) -> Vec<StoreEvent> {
+        std::mem::take(&mut *self.events.borrow_mut())
     }
 
     /// Runs a statement that returns no rows; the number of rows it changed.

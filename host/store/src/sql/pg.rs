@@ -38,6 +38,7 @@ impl<'c> Tx<'c> {
                 tx: RefCell::new(tx),
                 cache: RefCell::new(cache),
             }),
+            events: RefCell::default(),
         }
     }
 

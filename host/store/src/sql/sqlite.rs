@@ -22,6 +22,7 @@ impl<'c> Tx<'c> {
     pub(crate) fn sqlite(conn: &'c Connection) -> Tx<'c> {
         Tx {
             backend: Backend::Sqlite(Conn(conn)),
+            events: std::cell::RefCell::default(),
         }
     }
 }

@@ -86,6 +86,11 @@ impl TestDb {
             .unwrap()
     }
 
+    /// The PostgreSQL database's URL (`None` on SQLite).
+    pub fn url(&self) -> Option<&str> {
+        self.pg.as_ref().map(|(_, url)| url.as_str())
+    }
+
     /// A client of the PostgreSQL database (`None` on SQLite), to look at
     /// what the store wrote.
     pub fn pg_client(&self) -> Option<postgres::Client> {
