@@ -12,6 +12,7 @@ pub mod logging;
 pub mod pipeline;
 pub mod plugin_kit;
 pub mod plugin_watch;
+pub mod replicas;
 pub mod runtime;
 pub mod serve;
 pub mod services;

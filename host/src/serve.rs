@@ -9,6 +9,7 @@ use buildsnap_store::{SecretKey, Store, StoreError};
 use crate::alerts::AlertSender;
 use crate::capture::{Capture, CaptureHandle};
 use crate::plugin_watch::PluginWatch;
+use crate::replicas::{self, Forwarder, StorePauses};
 use crate::runtime::Registry;
 use crate::runtime::origin::AllowList;
 use crate::services::Services;
@@ -91,6 +92,7 @@ pub struct Server {
     upkeep: Option<Upkeep>,
     alerts: Option<AlertSender>,
     watch: Option<PluginWatch>,
+    events: Option<Forwarder>,
 }
 
 impl Server {
@@ -113,6 +115,9 @@ impl Server {
             }
             if let Some(w) = self.watch.take() {
                 w.stop().await;
+            }
+            if let Some(e) = self.events.take() {
+                e.stop().await;
             }
         };
         let (served, ()) = tokio::join!(&mut self.task, background);
@@ -143,14 +148,22 @@ pub async fn start(settings: Settings) -> anyhow::Result<Server> {
     let registry = Arc::new(load_plugins(&settings).await?);
     let metrics = Arc::new(buildsnap_metrics::Metrics::new());
     registry.pauses().observe(metrics.clone());
-    // A restart within a provider's Retry-After still honours it.
-    let resumed = registry
+    // Pauses are recorded in the store, so every replica on the database
+    // (and this one after a restart) honours a provider's Retry-After.
+    registry
         .pauses()
-        .persist(&settings.data_dir.join("rate-limit-pauses.json"))?;
+        .record_to(StorePauses::start(store.clone())?);
+    let resumed = {
+        let (store, registry, dir) = (store.clone(), registry.clone(), settings.data_dir.clone());
+        tokio::task::spawn_blocking(move || {
+            replicas::take_up_stored_pauses(&store, registry.pauses(), &dir)
+        })
+        .await??
+    };
     if resumed > 0 {
         tracing::info!(
             integrations = resumed,
-            "rate-limit pauses taken up from the previous run"
+            "rate-limit pauses taken up from the store"
         );
     }
     let sync_interval_s = settings.capture.sync_interval.as_secs();
@@ -173,6 +186,13 @@ pub async fn start(settings: Settings) -> anyhow::Result<Server> {
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;
+    // Events of the other replicas (or, on SQLite, of this process): wake
+    // the worker, fire disables, take up pauses. Blocking: on PostgreSQL
+    // it connects the listener. Dropped (stopped) if the start fails below.
+    let events = {
+        let capture = capture.clone();
+        tokio::task::spawn_blocking(move || Forwarder::start(capture)).await??
+    };
     // Before any background work: a watch that cannot start fails the start.
     let watch = PluginWatch::start(capture.clone(), settings.watch_plugins)?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -200,6 +220,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Server> {
         upkeep: Some(upkeep),
         alerts: Some(alerts),
         watch,
+        events: Some(events),
     })
 }
 

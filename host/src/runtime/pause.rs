@@ -13,10 +13,13 @@
 //! [`Pauses`] map (in [`super::outbound::Outbound`]) and each call looks its
 //! [`Pause`] up when its Store is made.
 //!
-//! A pause outlives the process: with [`Pauses::persist`] (which `serve`
-//! sets to `rate-limit-pauses.json` in the data dir) every pause is written
-//! down as a wall-clock time, and a restarted server (after a crash or a
-//! SIGKILL, seconds after the 429) waits out what is left of it.
+//! A pause outlives the process and is shared with the other processes on
+//! the same database: with [`Pauses::record_to`] (which `serve` sets to the
+//! store's `rate_limit_pauses` table) every pause that starts or grows is
+//! written down as a wall-clock time; a pause another replica recorded, or
+//! one recorded before a restart (after a crash or a SIGKILL, seconds after
+//! the 429), is taken up with [`Pauses::take_up`] and waited out here too.
+//! The pause file of older versions is read once by [`read_pause_file`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -49,22 +52,36 @@ pub struct PauseKey {
     pub origin: Origin,
 }
 
+/// Where pauses are kept beyond this process's memory, for the other
+/// processes on the same state and for the next start. Implemented by the
+/// host over the store (`serve`); the runtime does not know the store.
+pub trait PauseStore: Send + Sync {
+    /// `key`'s pause now ends at `until_unix_ms` (Unix milliseconds).
+    /// Called on the thread whose response started or grew the pause,
+    /// often an async worker: it must not block (hand the write off). A
+    /// failure cannot be reported back; log it (the pause still holds
+    /// here).
+    fn record(&self, key: &PauseKey, until_unix_ms: u64);
+}
+
 /// Every integration's pause. One per process.
 #[derive(Default)]
 pub struct Pauses {
     lanes: Mutex<HashMap<PauseKey, Arc<Pause>>>,
     observer: OnceLock<Arc<dyn PauseObserver>>,
-    journal: OnceLock<Arc<Journal>>,
+    sink: OnceLock<Arc<dyn PauseStore>>,
 }
 
-/// Where pauses are written down: (org, plugin, origin) → end, as Unix
-/// milliseconds, for the pauses that have not ended.
-struct Journal {
-    path: PathBuf,
-    ends: Mutex<HashMap<PauseKey, u64>>,
+/// A pause's end as the store and the old pause file hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PauseEnd {
+    /// The integration paused.
+    pub key: PauseKey,
+    /// When the pause ends, Unix milliseconds.
+    pub until_unix_ms: u64,
 }
 
-/// One line of the journal file.
+/// One entry of the pause file older versions wrote.
 #[derive(Serialize, Deserialize)]
 struct Entry {
     org: String,
@@ -73,39 +90,42 @@ struct Entry {
     until_unix_ms: u64,
 }
 
-fn unix_ms(t: SystemTime) -> u64 {
+/// Unix milliseconds of `t` (0 before 1970, saturating far ahead).
+pub fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
 }
 
-impl Journal {
-    /// Notes that `key`'s pause ends at `until` and rewrites the file. It
-    /// is a few hundred bytes, written only when a pause starts or grows
-    /// (rare: a provider rate-limiting us), so a synchronous write on the
-    /// caller's thread is cheaper than handing it off. Written to a
-    /// temporary file and renamed, so a kill mid-write leaves the old one.
-    fn record(&self, key: &PauseKey, until: SystemTime) {
-        let now = unix_ms(SystemTime::now());
-        let mut ends = self.ends.lock().unwrap_or_else(|e| e.into_inner());
-        ends.insert(key.clone(), unix_ms(until));
-        ends.retain(|_, end| *end > now);
-        let entries: Vec<Entry> = ends
-            .iter()
-            .map(|(k, end)| Entry {
-                org: k.org.clone(),
-                plugin: k.plugin.clone(),
-                origin: k.origin.to_string(),
-                until_unix_ms: *end,
+/// The pauses in the file `rate-limit-pauses.json` that versions before
+/// the store kept them wrote in the data dir (`None`: no file), ended ones
+/// included (the store drops those). Entries whose origin does not parse
+/// are skipped. An unreadable or malformed file is an error naming it.
+pub fn read_pause_file(path: &Path) -> Result<Option<Vec<PauseEnd>>, PauseFileError> {
+    let fail = |reason: String| PauseFileError {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let entries: Vec<Entry> = match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| fail(e.to_string()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fail(e.to_string())),
+    };
+    Ok(Some(
+        entries
+            .into_iter()
+            .filter_map(|e| {
+                Some(PauseEnd {
+                    key: PauseKey {
+                        origin: Origin::parse(&e.origin).ok()?,
+                        org: e.org,
+                        plugin: e.plugin,
+                    },
+                    until_unix_ms: e.until_unix_ms,
+                })
             })
-            .collect();
-        let text = serde_json::to_vec(&entries).expect("pause entries serialize");
-        let tmp = self.path.with_extension("json.tmp");
-        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &self.path));
-        if let Err(error) = written {
-            tracing::warn!(path = %self.path.display(), %error, "cannot write the rate-limit pauses; a restart would not honour them");
-        }
-    }
+            .collect(),
+    ))
 }
 
 /// Entries kept before expired ones are dropped (one per integration that
@@ -123,48 +143,23 @@ impl Pauses {
         let _ = self.observer.set(observer);
     }
 
-    /// Writes every pause to `path` from now on, and takes up the pauses
-    /// written there before (a previous process's) that have not ended.
-    /// Call it before the first call; returns how many were taken up. An
-    /// unreadable or malformed file is an error naming it.
-    pub fn persist(&self, path: &Path) -> Result<usize, PauseFileError> {
-        let entries: Vec<Entry> = match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| PauseFileError {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => {
-                return Err(PauseFileError {
-                    path: path.to_path_buf(),
-                    reason: e.to_string(),
-                });
-            }
-        };
-        let journal = Arc::new(Journal {
-            path: path.to_path_buf(),
-            ends: Mutex::new(HashMap::new()),
-        });
-        if self.journal.set(journal).is_err() {
-            return Ok(0);
+    /// Records every pause that starts or grows in `sink` from now on
+    /// (the first one set wins; `false` for a later one). Call it before
+    /// the first call: pauses made before are not recorded.
+    pub fn record_to(&self, sink: Arc<dyn PauseStore>) -> bool {
+        self.sink.set(sink).is_ok()
+    }
+
+    /// Takes up a pause recorded elsewhere (another replica, a previous
+    /// run): `key`'s requests wait until `until_unix_ms` unless already
+    /// paused longer. Not recorded again (it came from the record) nor
+    /// reported as a new pause. Returns whether it lengthened the pause.
+    pub fn take_up(&self, key: PauseKey, until_unix_ms: u64) -> bool {
+        let until = SystemTime::UNIX_EPOCH + Duration::from_millis(until_unix_ms);
+        match until.duration_since(SystemTime::now()) {
+            Ok(left) => self.get(key).lengthen(left).is_some(),
+            Err(_) => false,
         }
-        let now = SystemTime::now();
-        let mut taken = 0;
-        for e in entries {
-            let until = SystemTime::UNIX_EPOCH + Duration::from_millis(e.until_unix_ms);
-            let (Ok(left), Ok(origin)) = (until.duration_since(now), Origin::parse(&e.origin))
-            else {
-                continue;
-            };
-            let key = PauseKey {
-                org: e.org,
-                plugin: e.plugin,
-                origin,
-            };
-            self.get(key).extend(left);
-            taken += 1;
-        }
-        Ok(taken)
     }
 
     /// The pause of `key`'s integration, shared by all of its calls.
@@ -176,13 +171,13 @@ impl Pauses {
             // still shared with running calls.
             lanes.retain(|_, p| Arc::strong_count(p) > 1 || p.until().is_some_and(|u| u > now));
         }
-        let journal = self.journal.get().map(|j| (j.clone(), key.clone()));
+        let sink = self.sink.get().map(|j| (j.clone(), key.clone()));
         let plugin = key.plugin.clone();
         lanes
             .entry(key)
             .or_insert_with(|| {
                 let mut pause = Pause::new(plugin, self.observer.get().cloned());
-                pause.journal = journal;
+                pause.sink = sink;
                 Arc::new(pause)
             })
             .clone()
@@ -201,10 +196,10 @@ pub struct Pause {
     until: Mutex<Option<Instant>>,
     observer: Option<Arc<dyn PauseObserver>>,
     /// Where the pause is written down (shared integrations only).
-    journal: Option<(Arc<Journal>, PauseKey)>,
+    sink: Option<(Arc<dyn PauseStore>, PauseKey)>,
 }
 
-/// The pauses file cannot be read.
+/// The pause file of an older version cannot be read.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("rate-limit pauses file {}: {reason}", path.display())]
 pub struct PauseFileError {
@@ -231,7 +226,7 @@ impl Pause {
             plugin,
             until: Mutex::new(None),
             observer,
-            journal: None,
+            sink: None,
         }
     }
 
@@ -244,20 +239,29 @@ impl Pause {
     /// grows: an answer with a shorter `Retry-After` (another request's,
     /// counted from a little later) never ends a longer one early.
     pub fn extend(&self, wait: Duration) {
+        if let Some(end) = self.lengthen(wait) {
+            if let Some((sink, key)) = &self.sink {
+                sink.record(key, unix_ms(end));
+            }
+            if let Some(o) = &self.observer {
+                o.paused(&self.plugin, wait);
+            }
+        }
+    }
+
+    /// Pauses until `now + wait` unless already paused longer; the new end
+    /// as a wall-clock time when it moved.
+    fn lengthen(&self, wait: Duration) -> Option<SystemTime> {
         if wait.is_zero() {
-            return;
+            return None;
         }
         let end = Instant::now() + wait;
         let mut until = self.until.lock().unwrap_or_else(|e| e.into_inner());
         if until.is_none_or(|u| u < end) {
             *until = Some(end);
-            drop(until);
-            if let Some((journal, key)) = &self.journal {
-                journal.record(key, SystemTime::now() + wait);
-            }
-            if let Some(o) = &self.observer {
-                o.paused(&self.plugin, wait);
-            }
+            Some(SystemTime::now() + wait)
+        } else {
+            None
         }
     }
 
@@ -511,23 +515,72 @@ mod tests {
         assert!(!Arc::ptr_eq(&a, &pauses.private("circleci")));
     }
 
+    /// A store that keeps what it is told.
+    #[derive(Default)]
+    struct Recorded(Mutex<Vec<(PauseKey, u64)>>);
+    impl PauseStore for Recorded {
+        fn record(&self, key: &PauseKey, until_unix_ms: u64) {
+            self.0.lock().unwrap().push((key.clone(), until_unix_ms));
+        }
+    }
+
     #[test]
-    fn pauses_survive_a_restart_through_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("rate-limit-pauses.json");
+    fn pauses_are_recorded_and_taken_up_elsewhere() {
+        let record = Arc::new(Recorded::default());
         let first = Pauses::new();
-        assert_eq!(first.persist(&path).unwrap(), 0);
+        assert!(first.record_to(record.clone()));
         first.get(key("acme")).extend(Duration::from_secs(30));
+        // A shorter one is no change: not recorded.
+        first.get(key("acme")).extend(Duration::from_secs(10));
         first.get(key("gone")).extend(Duration::from_millis(1));
+        let written = record.0.lock().unwrap().clone();
+        assert_eq!(written.len(), 2, "{written:?}");
+        let (k, acme_end) = written[0].clone();
+        assert_eq!(k, key("acme"));
+        let ahead = acme_end - unix_ms(SystemTime::now());
+        assert!((29_000..=30_000).contains(&ahead), "{ahead}");
         std::thread::sleep(Duration::from_millis(5));
-        // The next process takes up what is left of acme's pause only.
+        // Another process (or the next one) takes up what is left of them.
         let second = Pauses::new();
-        assert_eq!(second.persist(&path).unwrap(), 1);
+        let other = Arc::new(Recorded::default());
+        second.record_to(other.clone());
+        for (k, end) in written {
+            second.take_up(k, end);
+        }
         let left = second.get(key("acme")).until().unwrap() - Instant::now();
         assert!(left > Duration::from_secs(29), "{left:?}");
+        assert!(second.get(key("gone")).until().is_none(), "ended: ignored");
         assert!(second.get(key("other")).until().is_none());
+        assert!(
+            !second.take_up(key("acme"), acme_end - 5_000),
+            "a shorter one"
+        );
+        assert!(
+            other.0.lock().unwrap().is_empty(),
+            "taken up, not recorded again"
+        );
+    }
+
+    #[test]
+    fn the_old_pause_file_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rate-limit-pauses.json");
+        assert_eq!(read_pause_file(&path).unwrap(), None);
+        std::fs::write(
+            &path,
+            r#"[{"org":"acme","plugin":"circleci","origin":"https://circleci.com","until_unix_ms":42},
+                {"org":"acme","plugin":"circleci","origin":"not an origin","until_unix_ms":43}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            read_pause_file(&path).unwrap(),
+            Some(vec![PauseEnd {
+                key: key("acme"),
+                until_unix_ms: 42
+            }])
+        );
         std::fs::write(&path, "not json").unwrap();
-        let err = Pauses::new().persist(&path).unwrap_err();
+        let err = read_pause_file(&path).unwrap_err();
         assert!(err.to_string().contains("rate-limit-pauses.json"), "{err}");
     }
 

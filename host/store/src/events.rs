@@ -35,6 +35,7 @@ pub(crate) const MAX_PAYLOAD: usize = 7_900;
 /// `event` (`{"event":"captures_queued"}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum StoreEvent {
     /// Capture jobs became due (a deploy was registered with a queued
     /// capture, or `wake_captures` made waiting ones due): wake the worker.
