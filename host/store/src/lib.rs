@@ -7,6 +7,10 @@
 //! `tokio::task::spawn_blocking` (or a plain thread) when you are in async code.
 //! The store is cheap to clone and safe to share between threads.
 //!
+//! Writes that other processes on the same database should act on at once
+//! (a capture queued, an integration disabled, a rate-limit pause) emit a
+//! [`StoreEvent`] with their commit; [`Store::subscribe`] hears them.
+//!
 //! Secrets: organisation and admin tokens are stored as SHA-256 hashes only;
 //! provider tokens are encrypted with ChaCha20-Poly1305 under a [`SecretKey`]
 //! and only come back out as a [`ProviderToken`], which redacts itself in
