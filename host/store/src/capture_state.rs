@@ -12,10 +12,11 @@ use crate::{Deploy, FinalSnapshot, RawBuilds, Result, ServedBuilds, Store, deplo
 
 impl Store {
     /// Like [`Store::finish_capture`], but only while the job is still
-    /// `running` (claimed by this worker) and its snapshot still `pending`:
-    /// a capture that lost its integration meanwhile (disable turns the
-    /// snapshot into `error` and the job `done`) writes nothing. Returns
-    /// whether the snapshot was written.
+    /// `running` under this replica's lease (claimed by this worker, not
+    /// taken over by another replica) and its snapshot still `pending`: a
+    /// capture that lost its integration meanwhile (disable turns the
+    /// snapshot into `error` and the job `done`), or its job, writes
+    /// nothing. Returns whether the snapshot was written.
     pub fn complete_capture(&self, deploy_id: i64, snap: &FinalSnapshot) -> Result<bool> {
         self.write_final(
             deploy_id,
@@ -24,24 +25,32 @@ impl Store {
         )
     }
 
-    /// Puts a claimed job back in the queue until `not_before` without
-    /// counting the claim as an attempt (not due yet, or interrupted by a
-    /// shutdown). A no-op for a job that is no longer `running`.
+    /// Puts a job this replica claimed back in the queue until `not_before`
+    /// without counting the claim as an attempt (not due yet, or
+    /// interrupted by a shutdown). Writes nothing and returns `false` for a
+    /// job that is no longer this replica's `running` job.
     pub fn defer_capture(
         &self,
         deploy_id: i64,
         not_before: OffsetDateTime,
         reason: &str,
-    ) -> Result<()> {
+    ) -> Result<bool> {
+        let me = self.replica_id();
         self.db.write(|tx| {
-            tx.execute(
+            let n = tx.execute(
                 "UPDATE capture_jobs SET state = 'queued',
                      attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, not_before = ?2,
-                     last_error = ?3, updated_at = ?4
-                 WHERE deploy_id = ?1 AND state = 'running'",
-                &args![deploy_id, ts::to_nanos(not_before), reason, ts::to_nanos(ts::now())],
+                     last_error = ?3, updated_at = ?4, lease_owner = NULL, lease_until = NULL
+                 WHERE deploy_id = ?1 AND state = 'running' AND lease_owner = ?5",
+                &args![
+                    deploy_id,
+                    ts::to_nanos(not_before),
+                    reason,
+                    ts::to_nanos(ts::now()),
+                    me
+                ],
             )?;
-            Ok(())
+            Ok(n == 1)
         })
     }
 

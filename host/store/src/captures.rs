@@ -1,9 +1,22 @@
 //! The durable capture queue and final snapshots, for the capture worker.
 //!
 //! Life of a job: `queued` (written with the deploy) → `running` (claimed by
-//! [`Store::next_capture_job`], `attempts` + 1) → `done` ([`Store::finish_capture`])
-//! or back to `queued` with a later `not_before` ([`Store::retry_capture`]).
-//! Jobs left `running` by a stopped process are re-queued by [`Store::open`].
+//! [`Store::next_capture_job`], `attempts` + 1, leased to the claiming
+//! replica) → `done` ([`Store::finish_capture`]) or back to `queued` with a
+//! later `not_before` ([`Store::retry_capture`]).
+//!
+//! Leases: a claim writes the replica's id into `lease_owner` and
+//! `lease_until` = now + the store's capture lease; the worker renews it
+//! while it captures ([`Store::renew_capture_lease`]). A `running` job whose
+//! lease ran out (its replica died, or stalled past the lease) is claimed
+//! again by another replica, and from then on every write of the old owner
+//! about the job (complete, defer, retry, renew) writes nothing and says so:
+//! a job has one owner, and a deploy one final snapshot. The lease columns
+//! are cleared when a job goes back to `queued` or is `done`.
+//!
+//! Jobs left `running` by a stopped process are re-queued by [`Store::open`]
+//! (SQLite: one process per data directory); on PostgreSQL, where other
+//! replicas may be running them, they wait for their lease to run out.
 
 use time::OffsetDateTime;
 
@@ -15,10 +28,14 @@ use crate::{
 };
 
 impl Store {
+    /// SQLite's open: every `running` job back to `queued` (one process at
+    /// a time uses a data directory, so whoever ran them has stopped).
     pub(crate) fn requeue_interrupted_captures(&self) -> Result<usize> {
         self.db.write(|tx| {
             let n = tx.execute(
-                "UPDATE capture_jobs SET state = 'queued', updated_at = ?1 WHERE state = 'running'",
+                "UPDATE capture_jobs SET state = 'queued', updated_at = ?1,
+                     lease_owner = NULL, lease_until = NULL
+                 WHERE state = 'running'",
                 &args![ts::to_nanos(ts::now())],
             )?;
             if n > 0 {
@@ -31,20 +48,53 @@ impl Store {
         })
     }
 
-    /// Claims the oldest due queued job (marks it `running`, counts the attempt).
+    /// Claims a job for this replica: first a `running` job of another
+    /// replica whose lease has run out (a takeover: that replica died or
+    /// stalled), else the oldest due `queued` job. Marks it `running`,
+    /// counts the attempt and leases it to this replica for the store's
+    /// capture lease ([`Store::capture_lease`]).
+    ///
+    /// On PostgreSQL the candidate row is locked with `FOR UPDATE SKIP
+    /// LOCKED`: replicas claiming at the same time each take a different
+    /// job instead of queueing on (and failing to serialize over) the
+    /// queue's head. A replica never takes over its own expired jobs: while
+    /// it lives, its worker is still at them, and renews.
     pub fn next_capture_job(&self) -> Result<Option<CaptureJob>> {
         let now = ts::to_nanos(ts::now());
+        let until = now.saturating_add(crate::leases::nanos(self.capture_lease()));
+        let me = self.replica_id();
         self.db.write(|tx| {
-            let id: Option<i64> = tx.query_opt(
-                "SELECT deploy_id FROM capture_jobs WHERE state = 'queued' AND not_before <= ?1
-                 ORDER BY not_before, deploy_id LIMIT 1",
-                &args![now],
+            // sqlite-only: SQLite has no row locks (its one writer already
+            // claims alone); PostgreSQL skips rows other claimers hold.
+            let lock = if tx.is_postgres() {
+                " FOR UPDATE SKIP LOCKED"
+            } else {
+                ""
+            };
+            let expired: Option<i64> = tx.query_opt(
+                &format!("{CLAIM_EXPIRED}{lock}"),
+                &args![now, me],
                 |r| r.get(0),
             )?;
+            let id = match expired {
+                Some(id) => {
+                    tracing::info!(
+                        deploy = id,
+                        replica = me,
+                        "taking over a capture job whose lease ran out"
+                    );
+                    Some(id)
+                }
+                None => tx.query_opt(&format!("{CLAIM_QUEUED}{lock}"), &args![now], |r| {
+                    r.get(0)
+                })?,
+            };
             let Some(id) = id else { return Ok(None) };
             tx.execute(
-                "UPDATE capture_jobs SET state = 'running', attempts = attempts + 1, updated_at = ?2 WHERE deploy_id = ?1",
-                &args![id, now],
+                "UPDATE capture_jobs SET state = 'running', attempts = attempts + 1, updated_at = ?2,
+                     lease_owner = ?3, lease_until = ?4
+                 WHERE deploy_id = ?1",
+                &args![id, now, me, until],
             )?;
             let job = tx.query_one(
                 "SELECT d.id, o.slug, p.slug, c.slug, c.repo_url, c.branch, s.build_project, s.provider, d.sha,
@@ -78,15 +128,46 @@ impl Store {
         })
     }
 
-    /// When the next queued job becomes due (for the worker's sleep), if any.
+    /// Extends this replica's lease on the `running` job of `deploy_id` to
+    /// the capture lease from now. `false` when the job is no longer this
+    /// replica's (taken over after the lease ran out, ended by a disable,
+    /// settled): then its capture must stop and write nothing.
+    pub fn renew_capture_lease(&self, deploy_id: i64) -> Result<bool> {
+        let now = ts::to_nanos(ts::now());
+        let until = now.saturating_add(crate::leases::nanos(self.capture_lease()));
+        let me = self.replica_id();
+        self.db.write(|tx| {
+            let n = tx.execute(
+                "UPDATE capture_jobs SET lease_until = ?3
+                 WHERE deploy_id = ?1 AND state = 'running' AND lease_owner = ?2",
+                &args![deploy_id, me, until],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// When the next job may become claimable (for the worker's sleep), if
+    /// any: the soonest `not_before` of a queued job, or lease end of a
+    /// running job of another replica (which a takeover would claim).
     pub fn next_capture_due(&self) -> Result<Option<OffsetDateTime>> {
+        let me = self.replica_id();
         self.db.read(|tx| {
-            let n: Option<i64> = tx.query_one(
+            let queued: Option<i64> = tx.query_one(
                 "SELECT MIN(not_before) FROM capture_jobs WHERE state = 'queued'",
                 &[],
                 |r| r.get(0),
             )?;
-            Ok(n.map(ts::from_nanos))
+            let lease_end: Option<i64> = tx.query_one(
+                "SELECT MIN(lease_until) FROM capture_jobs
+                 WHERE state = 'running' AND lease_owner IS DISTINCT FROM ?1",
+                &args![me],
+                |r| r.get(0),
+            )?;
+            let soonest = match (queued, lease_end) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            Ok(soonest.map(ts::from_nanos))
         })
     }
 
@@ -98,7 +179,8 @@ impl Store {
     }
 
     /// The one place a final snapshot is written; `replace` says which
-    /// snapshots it may overwrite.
+    /// snapshots it may overwrite (and, for a worker's capture, that the
+    /// job must still be this replica's).
     pub(crate) fn write_final(
         &self,
         deploy_id: i64,
@@ -112,16 +194,18 @@ impl Store {
         }
         let builds = builds_codec::encode(&serde_json::to_string(&snap.builds)?)?;
         let now = ts::to_nanos(ts::now());
+        let me = self.replica_id();
         self.db.write(|tx| {
             let condition = match replace {
                 Replace::AnyButComplete => "state != 'complete'",
                 Replace::PendingOfRunningJob => {
-                    let job: Option<String> = tx.query_opt(
-                        "SELECT state FROM capture_jobs WHERE deploy_id = ?1",
-                        &args![deploy_id],
+                    let ours: Option<i64> = tx.query_opt(
+                        "SELECT deploy_id FROM capture_jobs
+                         WHERE deploy_id = ?1 AND state = 'running' AND lease_owner = ?2",
+                        &args![deploy_id, me],
                         |r| r.get(0),
                     )?;
-                    if job.as_deref() != Some("running") {
+                    if ours.is_none() {
                         return Ok(false);
                     }
                     "state = 'pending'"
@@ -169,27 +253,40 @@ impl Store {
                 }
             }
             tx.execute(
-                "UPDATE capture_jobs SET state = 'done', updated_at = ?2 WHERE deploy_id = ?1",
+                "UPDATE capture_jobs SET state = 'done', updated_at = ?2,
+                     lease_owner = NULL, lease_until = NULL
+                 WHERE deploy_id = ?1",
                 &args![deploy_id, now],
             )?;
             Ok(n == 1)
         })
     }
 
-    /// Puts a claimed job back in the queue after a transient failure.
+    /// Puts a job this replica claimed back in the queue after a transient
+    /// failure, due at `not_before`. Writes nothing and returns `false` when
+    /// the job is no longer this replica's `running` job (taken over, or
+    /// ended meanwhile).
     pub fn retry_capture(
         &self,
         deploy_id: i64,
         error: &str,
         not_before: OffsetDateTime,
-    ) -> Result<()> {
+    ) -> Result<bool> {
+        let me = self.replica_id();
         self.db.write(|tx| {
-            tx.execute(
-                "UPDATE capture_jobs SET state = 'queued', last_error = ?2, not_before = ?3, updated_at = ?4
-                 WHERE deploy_id = ?1 AND state != 'done'",
-                &args![deploy_id, error, ts::to_nanos(not_before), ts::to_nanos(ts::now())],
+            let n = tx.execute(
+                "UPDATE capture_jobs SET state = 'queued', last_error = ?2, not_before = ?3, updated_at = ?4,
+                     lease_owner = NULL, lease_until = NULL
+                 WHERE deploy_id = ?1 AND state = 'running' AND lease_owner = ?5",
+                &args![
+                    deploy_id,
+                    error,
+                    ts::to_nanos(not_before),
+                    ts::to_nanos(ts::now()),
+                    me
+                ],
             )?;
-            Ok(())
+            Ok(n == 1)
         })
     }
 
@@ -222,11 +319,25 @@ fn write_snapshot_builds(tx: &Tx<'_>, deploy_id: i64, builds: &[FrozenBuild]) ->
     Ok(())
 }
 
+/// A `running` job of another replica whose lease has run out (or that has
+/// none: claimed by a version before leases), oldest claim first. `?1` is
+/// now, `?2` this replica.
+const CLAIM_EXPIRED: &str = "SELECT deploy_id FROM capture_jobs
+     WHERE state = 'running' AND (lease_until IS NULL OR lease_until < ?1)
+       AND lease_owner IS DISTINCT FROM ?2
+     ORDER BY lease_until, deploy_id LIMIT 1";
+
+/// The oldest due `queued` job. `?1` is now.
+const CLAIM_QUEUED: &str = "SELECT deploy_id FROM capture_jobs
+     WHERE state = 'queued' AND not_before <= ?1
+     ORDER BY not_before, deploy_id LIMIT 1";
+
 /// Which snapshots a final write may replace.
 pub(crate) enum Replace {
     /// Anything not yet `complete` (a complete snapshot never changes).
     AnyButComplete,
-    /// Only a `pending` snapshot whose job is still `running`: a capture
-    /// that lost its integration meanwhile writes nothing.
+    /// Only a `pending` snapshot whose job is still `running` under this
+    /// replica's lease: a capture that lost its integration meanwhile, or
+    /// whose job another replica took over, writes nothing.
     PendingOfRunningJob,
 }

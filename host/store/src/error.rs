@@ -80,12 +80,6 @@ pub enum StoreError {
         "the secret key does not match the one this data directory was created with: provide the original BUILDSNAP_SECRET_KEY / key file"
     )]
     WrongSecretKey,
-    /// Another process holds the PostgreSQL database's single-instance
-    /// lock: it is serving from the database already.
-    #[error(
-        "another buildsnap is serving from this database; several replicas are not supported yet (stop the other one first)"
-    )]
-    AnotherInstance,
     /// Encryption or decryption failed.
     #[error("crypto error: {0}")]
     Crypto(String),

@@ -170,7 +170,8 @@ impl Store {
                 &args![org_id, provider, &explain, now],
             )?;
             tx.execute(
-                "UPDATE capture_jobs SET state = 'done', last_error = ?3, updated_at = ?4
+                "UPDATE capture_jobs SET state = 'done', last_error = ?3, updated_at = ?4,
+                     lease_owner = NULL, lease_until = NULL
                  WHERE state != 'done' AND deploy_id IN (
                      SELECT d.id FROM deploys d JOIN snapshots s ON s.deploy_id = d.id
                      WHERE d.org_id = ?1 AND s.provider = ?2)",

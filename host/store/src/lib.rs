@@ -2,7 +2,10 @@
 //!
 //! One [`Store`] per process owns the database file `buildsnap.db` in the data
 //! directory ([`Store::open`]), or a pool of connections to a PostgreSQL
-//! database ([`Store::open_postgres`]). Every method is *blocking* (rusqlite
+//! database ([`Store::open_postgres`]), which any number of replicas may
+//! share: each store is a replica ([`Store::replica_id`]) that claims
+//! capture jobs under leases and holds named leases for work one replica
+//! at a time may do. Every method is *blocking* (rusqlite
 //! and the `postgres` client are synchronous): call it from
 //! `tokio::task::spawn_blocking` (or a plain thread) when you are in async code.
 //! The store is cheap to clone and safe to share between threads.
@@ -36,6 +39,7 @@ mod index_read;
 mod index_rows;
 mod index_thin;
 mod integrations;
+mod leases;
 mod migrations;
 mod model;
 mod orgs;
@@ -70,6 +74,7 @@ pub use error::{Result, StoreError};
 pub use events::{CHANNEL as EVENT_CHANNEL, StoreEvent};
 pub use index::{CommitSearch, IndexLookup};
 pub use index_thin::ThinChunk;
+pub use leases::DEFAULT_CAPTURE_LEASE;
 pub use model::{
     Account, CaptureJob, CodeDeployment, Deploy, IntegrationState, NewCodeDeployment, NewDeploy,
     NewToken, Org, Principal, Project, RawBuilds, Scope,
@@ -94,6 +99,8 @@ pub fn create_data_dir(dir: &Path) -> std::io::Result<()> {
 #[derive(Clone)]
 pub struct Store {
     db: Arc<db::Db>,
+    /// Who this store is among the replicas of its database.
+    replica: Arc<leases::Replica>,
 }
 
 impl std::fmt::Debug for Store {
@@ -108,6 +115,7 @@ impl std::fmt::Debug for Store {
                 },
             )
             .field("path", &self.db.path)
+            .field("replica", &self.replica.id)
             .finish_non_exhaustive()
     }
 }
@@ -119,14 +127,15 @@ impl Store {
     /// Opens (creating when needed) the data directory and its database, applies
     /// pending migrations, checks that `key` is the key the stored provider tokens
     /// were encrypted with, and puts capture jobs that were `running` when the
-    /// previous process stopped back in the queue.
+    /// previous process stopped back in the queue: one process at a time
+    /// uses a data directory, so no other replica can be running them.
     ///
     /// A directory this call creates gets mode 0700 (it will hold the key file).
     pub fn open(data_dir: &Path, key: SecretKey) -> Result<Store> {
         data_dir::ensure_data_dir(data_dir)?;
         let path = data_dir.join(Self::DB_FILE);
         let db = db::Db::open(&path, key)?;
-        let store = Store { db: Arc::new(db) };
+        let store = Store::new(db)?;
         store.check_secret_key()?;
         store.requeue_interrupted_captures()?;
         Ok(store)
@@ -138,25 +147,31 @@ impl Store {
     /// provider tokens were encrypted with (a wrong one is refused with
     /// [`StoreError::WrongSecretKey`], as by [`Store::open`]).
     ///
-    /// One store at a time per database: first it takes a session-level
-    /// advisory lock on a connection it keeps for its whole life (released
-    /// when the store's last clone is dropped or the process ends); while
-    /// another process (or another `Store` here) holds it, the open is
-    /// refused with [`StoreError::AnotherInstance`]. Several replicas are
-    /// not supported yet. Under that lock, as [`Store::open`] does, capture
-    /// jobs left `running` are put back in the queue: no one else can be
-    /// running them. (With several replicas that will take leases, to tell
-    /// an abandoned job from one another replica runs.)
+    /// Any number of stores (replicas, in this process or others) may use
+    /// one database at once. Capture jobs left `running` are *not* put back
+    /// in the queue here, as [`Store::open`] does: another replica may be
+    /// running them. A job whose replica died is taken over by the next
+    /// claim once its lease has run out ([`Store::next_capture_job`]).
     ///
     /// TLS is not supported yet: a URL with `sslmode=require` is refused.
     /// Each call is blocking, as on SQLite; the store's reads never run on
     /// an async worker ([`Store::reader_available`] is always `false`).
     pub fn open_postgres(url: &str, key: SecretKey) -> Result<Store> {
         let db = db::Db::open_postgres(url, key)?;
-        let store = Store { db: Arc::new(db) };
+        let store = Store::new(db)?;
         store.check_secret_key()?;
-        store.requeue_interrupted_captures()?;
         Ok(store)
+    }
+
+    /// A store on `db`, a new replica with the default capture lease.
+    fn new(db: db::Db) -> Result<Store> {
+        Ok(Store {
+            db: Arc::new(db),
+            replica: Arc::new(leases::Replica {
+                id: leases::new_replica_id()?,
+                capture_lease: DEFAULT_CAPTURE_LEASE,
+            }),
+        })
     }
 
     /// Whether a read started now would find a reader connection without

@@ -49,50 +49,91 @@ impl Store {
     }
 
     /// The queued delivery due soonest, if one is due at `now` (Unix
-    /// nanoseconds), with its hook's secret opened.
+    /// nanoseconds), with its hook's secret opened. Only looks: see
+    /// [`Store::claim_alert_delivery`] for the sender's claim.
     pub fn next_alert_delivery(&self, now: i64) -> Result<Option<DueDelivery>> {
         self.db.read(|tx| {
-            let row = tx.query_opt(
-                "SELECT d.id, d.delivery, d.event, o.slug, d.deploy_id, d.changed, d.body, d.attempts,
-                        d.created_at, h.url_sealed, h.format, h.secret_sealed, h.org_id, h.id
-                 FROM alert_deliveries d
-                 JOIN alert_hooks h ON h.id = d.hook_id
-                 JOIN orgs o ON o.id = h.org_id
-                 WHERE d.state = 'queued' AND d.next_at <= ?1
-                 ORDER BY d.next_at LIMIT 1",
-                &args![now],
-                |r| {
-                    Ok((
-                        DueDelivery {
-                            id: r.get(0)?,
-                            delivery: r.get(1)?,
-                            event: r.get(2)?,
-                            org: r.get(3)?,
-                            deploy_id: r.get(4)?,
-                            changed: r.get(5)?,
-                            body: r.get(6)?,
-                            attempts: r.get(7)?,
-                            created_at: r.get(8)?,
-                            url: String::new(),
-                            format: r.get(10)?,
-                            secret: Zeroizing::new(Vec::new()),
-                        },
-                        r.get::<Vec<u8>>(11)?,
-                        r.get::<i64>(12)?,
-                        r.get::<i64>(13)?,
-                        r.get::<Vec<u8>>(9)?,
-                    ))
-                },
-            )?;
-            let Some((mut due, sealed, org_id, hook, sealed_url)) = row else {
-                return Ok(None);
-            };
-            due.secret = self.db.key.open(&sealed, &aad(org_id, hook, "secret"))?;
-            let url = self.db.key.open(&sealed_url, &aad(org_id, hook, "url"))?;
-            due.url = String::from_utf8(url.to_vec())
-                .map_err(|_| StoreError::Invalid(format!("alert hook {hook}: sealed URL is not text")))?;
-            Ok(Some(due))
+            let id: Option<i64> = tx.query_opt(DUE, &args![now], |r| r.get(0))?;
+            match id {
+                Some(id) => self.due_delivery(tx, id).map(Some),
+                None => Ok(None),
+            }
         })
+    }
+
+    /// Claims the queued delivery due soonest at `now` (Unix nanoseconds)
+    /// for one attempt: moves its `next_at` to `now + hold`, so no other
+    /// replica's sender takes it meanwhile, and returns it with its hook's
+    /// secret opened. The attempt's record ([`Store::record_alert_attempt`])
+    /// sets the real next time; a sender that dies before recording leaves
+    /// the delivery to be claimed again after `hold` (delivery is at least
+    /// once). `hold` should outlast one attempt, else a slow attempt may be
+    /// sent twice.
+    ///
+    /// On PostgreSQL the row is locked with `FOR UPDATE SKIP LOCKED`, so
+    /// senders claiming together take different deliveries.
+    pub fn claim_alert_delivery(
+        &self,
+        now: i64,
+        hold: std::time::Duration,
+    ) -> Result<Option<DueDelivery>> {
+        let until = now.saturating_add(crate::leases::nanos(hold));
+        self.db.write(|tx| {
+            // sqlite-only: no row locks on SQLite (one writer claims alone).
+            let sql = if tx.is_postgres() {
+                format!("{DUE} FOR UPDATE OF d SKIP LOCKED")
+            } else {
+                DUE.to_string()
+            };
+            let id: Option<i64> = tx.query_opt(&sql, &args![now], |r| r.get(0))?;
+            let Some(id) = id else { return Ok(None) };
+            tx.execute(
+                "UPDATE alert_deliveries SET next_at = ?2 WHERE id = ?1",
+                &args![id, until],
+            )?;
+            self.due_delivery(tx, id).map(Some)
+        })
+    }
+
+    /// Delivery `id` as the sender needs it, its hook's secret and URL opened.
+    fn due_delivery(&self, tx: &Tx<'_>, id: i64) -> Result<DueDelivery> {
+        let (mut due, sealed, org_id, hook, sealed_url) = tx.query_one(
+            "SELECT d.id, d.delivery, d.event, o.slug, d.deploy_id, d.changed, d.body, d.attempts,
+                    d.created_at, h.url_sealed, h.format, h.secret_sealed, h.org_id, h.id
+             FROM alert_deliveries d
+             JOIN alert_hooks h ON h.id = d.hook_id
+             JOIN orgs o ON o.id = h.org_id
+             WHERE d.id = ?1",
+            &args![id],
+            |r| {
+                Ok((
+                    DueDelivery {
+                        id: r.get(0)?,
+                        delivery: r.get(1)?,
+                        event: r.get(2)?,
+                        org: r.get(3)?,
+                        deploy_id: r.get(4)?,
+                        changed: r.get(5)?,
+                        body: r.get(6)?,
+                        attempts: r.get(7)?,
+                        created_at: r.get(8)?,
+                        url: String::new(),
+                        format: r.get(10)?,
+                        secret: Zeroizing::new(Vec::new()),
+                    },
+                    r.get::<Vec<u8>>(11)?,
+                    r.get::<i64>(12)?,
+                    r.get::<i64>(13)?,
+                    r.get::<Vec<u8>>(9)?,
+                ))
+            },
+        )?;
+        due.secret = self.db.key.open(&sealed, &aad(org_id, hook, "secret"))?;
+        let url = self.db.key.open(&sealed_url, &aad(org_id, hook, "url"))?;
+        due.url = String::from_utf8(url.to_vec()).map_err(|_| {
+            StoreError::Invalid(format!("alert hook {hook}: sealed URL is not text"))
+        })?;
+        Ok(due)
     }
 
     /// Fixes the body of delivery `id` (its first attempt), so retries send
@@ -135,6 +176,12 @@ impl Store {
         })
     }
 }
+
+/// The queued delivery due soonest at `?1`: its id. Its hook and org exist
+/// (deleting a hook deletes its deliveries).
+const DUE: &str = "SELECT d.id FROM alert_deliveries d
+     WHERE d.state = 'queued' AND d.next_at <= ?1
+     ORDER BY d.next_at, d.id LIMIT 1";
 
 /// Queues `event` for every hook of `org_id` that asked for it (inside the
 /// transaction that made the change).

@@ -1,6 +1,7 @@
-//! buildsnap's state on PostgreSQL, the second store backend. One store
-//! (one buildsnap) at a time per database for now, under the advisory lock
-//! `pool` takes; several replicas sharing one database come later.
+//! buildsnap's state on PostgreSQL, the second store backend. Any number
+//! of stores (replicas of buildsnap) may share one database; the work they
+//! must not do twice is claimed under leases (the store's `leases.rs`,
+//! `captures.rs`).
 //!
 //! [`listen`] hears the store events every process on the database
 //! emits (`LISTEN buildsnap`), on a connection of its own.

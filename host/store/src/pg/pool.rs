@@ -63,20 +63,10 @@ struct Idle {
     open: usize,
 }
 
-/// The key of the session-level advisory lock a PostgreSQL store holds for
-/// its whole life, on a connection of its own: one buildsnap at a time
-/// serves from a database (several replicas are not supported yet). ASCII
-/// `bsnapone`; not the migration lock's key (`bsnapmig`).
-pub(crate) const INSTANCE_LOCK_KEY: i64 = i64::from_be_bytes(*b"bsnapone");
-
 pub(crate) struct Pool {
     config: Config,
     idle: Mutex<Idle>,
     free: Condvar,
-    /// The connection holding [`INSTANCE_LOCK_KEY`]; the lock goes with
-    /// it when the pool is dropped (or the process ends).
-    /// `None` only while the pool is dropped.
-    instance: Option<Box<Mutex<Client>>>,
 }
 
 impl Drop for Pool {
@@ -87,8 +77,7 @@ impl Drop for Pool {
     fn drop(&mut self) {
         let idle =
             std::mem::take(&mut self.idle.get_mut().unwrap_or_else(|e| e.into_inner()).conns);
-        let instance = self.instance.take();
-        let _ = std::thread::spawn(move || drop((idle, instance))).join();
+        let _ = std::thread::spawn(move || drop(idle)).join();
     }
 }
 
@@ -119,10 +108,10 @@ fn retryable(e: &StoreError) -> bool {
 }
 
 impl Pool {
-    /// Connects to `url` (a `postgres://` URL or a `key=value` string),
-    /// takes the single-instance lock ([`INSTANCE_LOCK_KEY`]; refused with
-    /// [`StoreError::AnotherInstance`] when another process holds it) and
-    /// brings the database's schema up to date.
+    /// Connects to `url` (a `postgres://` URL or a `key=value` string) and
+    /// brings the database's schema up to date. Other pools (replicas) may
+    /// be connected to the same database: what they share is claimed
+    /// under leases (the store's `leases.rs`).
     ///
     /// TLS is not supported yet: a URL asking for it (`sslmode=require`) is
     /// refused rather than connected to in the clear.
@@ -135,18 +124,10 @@ impl Pool {
                     .into(),
             ));
         }
-        let mut instance = config.connect(NoTls)?;
-        let locked: bool = instance
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&INSTANCE_LOCK_KEY])?
-            .get(0);
-        if !locked {
-            return Err(StoreError::AnotherInstance);
-        }
         let pool = Pool {
             config,
             idle: Mutex::default(),
             free: Condvar::new(),
-            instance: Some(Box::new(Mutex::new(instance))),
         };
         let mut lease = pool.lease()?;
         crate::migrate_postgres(&mut lease.conn.as_mut().expect("leased").client)?;
@@ -236,18 +217,5 @@ impl Pool {
         // A reader never writes: rolling back loses nothing.
         tx.into_pg().rollback()?;
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The key is the one the docs give (docs/operations.md), so an
-    /// operator can find the lock in `pg_locks`, and not the migration's.
-    #[test]
-    fn instance_lock_key_is_documented_value() {
-        assert_eq!(INSTANCE_LOCK_KEY, 0x6273_6e61_706f_6e65);
-        assert_ne!(INSTANCE_LOCK_KEY, crate::pg::migrations::LOCK_KEY);
     }
 }
