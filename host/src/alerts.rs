@@ -36,6 +36,13 @@ pub const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 3600);
 /// How long one attempt may take (connect, send, answer).
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a claimed delivery is held for its attempt before another
+/// sender (another replica's) may claim it again: well past
+/// [`ATTEMPT_TIMEOUT`], so only a sender that died mid-attempt (or stalled
+/// for this long) lets a delivery go out twice. Longer delays the retry of
+/// a delivery whose sender died; shorter risks a double send of a slow one.
+const CLAIM_HOLD: Duration = Duration::from_secs(60);
+
 /// How often the queue is looked at when nothing is due.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
@@ -75,7 +82,11 @@ impl AlertSender {
             while !flag.load(Ordering::Relaxed) {
                 let s = store.clone();
                 let now = ts::to_nanos(ts::now());
-                let due = tokio::task::spawn_blocking(move || s.next_alert_delivery(now)).await;
+                // A claim, not a look: replicas sharing the database each
+                // send a different delivery.
+                let due =
+                    tokio::task::spawn_blocking(move || s.claim_alert_delivery(now, CLAIM_HOLD))
+                        .await;
                 match due {
                     Ok(Ok(Some(d))) => send(&store, &http, &grants, d).await,
                     Ok(Ok(None)) => {

@@ -294,7 +294,7 @@ pub struct DataArgs {
     /// Keep the state in this PostgreSQL database
     /// (`postgres://user:pass@host:port/db`) instead of SQLite in the data
     /// dir. The secret key must then be given, the same on every start;
-    /// one buildsnap at a time per database, no TLS yet.
+    /// several servers (replicas) may share one database; no TLS yet.
     #[arg(long, env = "BUILDSNAP_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 }
@@ -348,6 +348,13 @@ pub struct ServeArgs {
     #[arg(long, env = "BUILDSNAP_CAPTURE_ATTEMPTS", default_value_t = CaptureConfig::default().max_attempts,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub capture_attempts: u32,
+    /// Seconds a replica's claim on a capture job lasts without renewal
+    /// (renewed every third of it). Shorter: a dead replica's captures are
+    /// taken over sooner, for more renewal writes to the database.
+    #[arg(long, env = "BUILDSNAP_CAPTURE_LEASE_SECONDS",
+          default_value_t = CaptureConfig::default().lease.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub capture_lease_seconds: u64,
     /// Newest pipelines a commit search looks through before it gives up on
     /// an unknown SHA (each page of 20 is one provider request).
     #[arg(long, env = "BUILDSNAP_SEARCH_MAX_PIPELINES", default_value_t = CaptureConfig::default().search_max_pipelines,
@@ -414,6 +421,7 @@ impl ServeArgs {
             .capture_with(|c| {
                 c.concurrency = self.capture_concurrency as usize;
                 c.max_attempts = self.capture_attempts;
+                c.lease = Duration::from_secs(self.capture_lease_seconds);
                 c.search_max_pipelines = self.search_max_pipelines;
             })
             .plugin_timeout(Duration::from_secs(self.plugin_timeout))

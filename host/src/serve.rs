@@ -139,7 +139,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Server> {
     let (store, generated_admin_token) = {
         let settings = settings.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            let store = open_store(&settings)?;
+            let store = open_store(&settings)?.with_capture_lease(settings.capture.lease)?;
             let token = store.bootstrap_admin(settings.admin_token.as_deref())?;
             Ok((store, token))
         })
@@ -207,7 +207,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Server> {
     let background = capture.start();
     let upkeep = Upkeep::start(store.clone(), settings.index_retention);
     let alerts = AlertSender::start(store.clone(), AllowList::parse(&settings.allow_hosts)?);
-    tracing::info!(listen = %addr, plugins = registry.plugins().count(), sync_interval_s, plugin_timeout_s = settings.plugin_timeout.as_secs(), "buildsnap serving");
+    tracing::info!(listen = %addr, replica = store.replica_id(), plugins = registry.plugins().count(), sync_interval_s, plugin_timeout_s = settings.plugin_timeout.as_secs(), "buildsnap serving");
     Ok(Server {
         addr,
         generated_admin_token,

@@ -92,7 +92,8 @@ pub struct Settings {
     /// machine (the server's backups, replication). Trade-off: a server to
     /// run, and then the secret key must be given (`secret_key` or
     /// `secret_key_file`, the same on every replica), never a key file in
-    /// the data dir. One buildsnap at a time per database for now; no TLS
+    /// the data dir. Several replicas may share one database (claims
+    /// under leases, `CaptureConfig::lease`); no TLS
     /// yet. May hold a password: redacted in `Debug` and logs
     /// ([`redact_database_url`]).
     pub database_url: Option<String>,
@@ -204,6 +205,9 @@ pub enum SettingsError {
     /// A capture would end before its first attempt.
     #[error("capture attempts must be at least 1")]
     CaptureAttempts,
+    /// A lease that runs out at once would let every replica take every job.
+    #[error("the capture lease must be at least 1 s, got {0:?}")]
+    CaptureLease(Duration),
 }
 
 /// Builds [`Settings`]; every method overrides one default.
@@ -329,6 +333,9 @@ impl SettingsBuilder {
         }
         if s.capture.max_attempts == 0 {
             return Err(SettingsError::CaptureAttempts);
+        }
+        if s.capture.lease < Duration::from_secs(1) {
+            return Err(SettingsError::CaptureLease(s.capture.lease));
         }
         Ok(s)
     }

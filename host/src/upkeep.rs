@@ -15,6 +15,14 @@
 //! pause between them, so the capture worker's writes get the database in
 //! between; on stop it ends after the batch in hand, and the next start
 //! carries on.
+//!
+//! Replicas sharing a PostgreSQL database: each pass runs under a named
+//! lease ([`REENCODE_LEASE`], [`THIN_LEASE`], [`PRUNE_LEASE`]), renewed at
+//! every batch, so one replica at a time does it; the others skip it (the
+//! work is the database's, not the replica's). A replica that loses the
+//! lease mid-pass (stalled past [`UPKEEP_LEASE`]) stops after that batch.
+//! Correctness does not hang on it (each batch is its own serializable
+//! transaction); it spares doing the same work twice.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,6 +45,33 @@ const PRUNE_CHUNK: i64 = 5_000;
 
 /// Pause between batches: lets waiting writers (captures, sync) in first.
 const PAUSE: Duration = Duration::from_millis(10);
+
+/// Named lease of the re-encoding pass.
+pub const REENCODE_LEASE: &str = "upkeep:reencode";
+
+/// Named lease of the index-thinning pass.
+pub const THIN_LEASE: &str = "upkeep:thin";
+
+/// Named lease of the retention passes; kept for most of [`PRUNE_EVERY`]
+/// after a pass, so that the replicas prune about once per period between
+/// them.
+pub const PRUNE_LEASE: &str = "upkeep:prune";
+
+/// How long an upkeep lease lasts without a renewal (one per batch, each a
+/// few milliseconds): a replica that dies mid-pass holds it this long.
+pub const UPKEEP_LEASE: Duration = Duration::from_secs(60);
+
+/// Whether this replica holds (took or renewed) upkeep lease `name`. A
+/// store error counts as not: the pass waits for a later start or period.
+fn hold(store: &Store, name: &str) -> bool {
+    match store.try_lease(name, UPKEEP_LEASE) {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::warn!(lease = name, error = %e, "cannot take the upkeep lease");
+            false
+        }
+    }
+}
 
 /// Time between retention passes: rows age by days, so a few passes a day
 /// keep the index within a fraction of a day of its horizon.
@@ -84,6 +119,14 @@ impl Upkeep {
 }
 
 fn reencode_all(store: &Store, stop: &AtomicBool) {
+    if !hold(store, REENCODE_LEASE) {
+        return;
+    }
+    reencode_held(store, stop);
+    let _ = store.release_lease(REENCODE_LEASE);
+}
+
+fn reencode_held(store: &Store, stop: &AtomicBool) {
     let remaining = match store.snapshots_stored_as_text() {
         Ok(0) => return,
         Ok(n) => n,
@@ -99,7 +142,7 @@ fn reencode_all(store: &Store, stop: &AtomicBool) {
     );
     let started = Instant::now();
     let (mut rows, mut text, mut zstd) = (0u64, 0u64, 0u64);
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.load(Ordering::Relaxed) && hold(store, REENCODE_LEASE) {
         match store.reencode_snapshots(BATCH) {
             Ok(b) if b.reencoded == 0 => {
                 tracing::info!(
@@ -134,9 +177,17 @@ fn reencode_all(store: &Store, stop: &AtomicBool) {
 /// Thins the index rows of the snapshots the store has not gone through
 /// yet; nothing to do (the usual case) costs one empty chunk.
 fn thin_all(store: &Store, stop: &AtomicBool) {
+    if !hold(store, THIN_LEASE) {
+        return;
+    }
+    thin_held(store, stop);
+    let _ = store.release_lease(THIN_LEASE);
+}
+
+fn thin_held(store: &Store, stop: &AtomicBool) {
     let started = Instant::now();
     let (mut snapshots, mut thinned, mut logged) = (0u64, 0u64, false);
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.load(Ordering::Relaxed) && hold(store, THIN_LEASE) {
         match store.thin_index_chunk(THIN_CHUNK) {
             Ok(c) if c.next.is_none() => {
                 if logged {
@@ -174,13 +225,22 @@ fn thin_all(store: &Store, stop: &AtomicBool) {
     );
 }
 
-/// One retention pass: everything older than `keep` that no snapshot needs.
+/// One retention pass, unless another replica runs (or has just run) one.
 fn prune_pass(store: &Store, keep: Duration, stop: &AtomicBool) {
+    if !hold(store, PRUNE_LEASE) {
+        return;
+    }
+    prune_held(store, keep, stop);
+    let _ = store.try_lease(PRUNE_LEASE, PRUNE_EVERY.mul_f64(0.9));
+}
+
+/// One retention pass: everything older than `keep` that no snapshot needs.
+fn prune_held(store: &Store, keep: Duration, stop: &AtomicBool) {
     let horizon =
         ts::to_nanos(ts::now()).saturating_sub(keep.as_nanos().min(i64::MAX as u128) as i64);
     let started = Instant::now();
     let (mut builds, mut searches, mut webhook_ids, mut after) = (0, 0, 0, 0);
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.load(Ordering::Relaxed) && hold(store, PRUNE_LEASE) {
         match store.prune_index_chunk(horizon, after, PRUNE_CHUNK) {
             Ok(c) => {
                 builds += c.builds;

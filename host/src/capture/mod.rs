@@ -13,6 +13,7 @@
 //! | `shared_slots` | the budget's slots held in the database, across replicas |
 //! | `commit_now` | a commit's builds now (not frozen), for the gate |
 //! | `disables` | a disable ends the integration's in-flight calls at once |
+//! | `leases` | work that runs only while this replica holds its lease |
 //! | `sync` | background incremental sync of build projects in use |
 //! | `webhooks` | verified pushed events into the index |
 
@@ -21,6 +22,7 @@ pub mod commit_now;
 pub mod disables;
 pub mod explain;
 pub mod index;
+pub mod leases;
 pub mod resolve;
 pub mod retry;
 pub mod shared_slots;
@@ -66,6 +68,13 @@ pub struct CaptureConfig {
     pub calls_per_integration: usize,
     /// How long a stop waits for in-flight captures before leaving them queued.
     pub shutdown_grace: Duration,
+    /// How long a claimed capture job (and a build project's sync) stays
+    /// this replica's without a renewal; renewed every third of it while
+    /// the work runs. Shorter: work whose replica died (killed, machine
+    /// lost) is taken over by another replica sooner, at the cost of more
+    /// renewal writes, and of work being taken from a replica stalled for
+    /// longer than the lease (it then stops and writes nothing).
+    pub lease: Duration,
 }
 
 impl Default for CaptureConfig {
@@ -82,6 +91,7 @@ impl Default for CaptureConfig {
             sync_refresh_limit: 50,
             calls_per_integration: 4,
             shutdown_grace: Duration::from_secs(5),
+            lease: buildsnap_store::DEFAULT_CAPTURE_LEASE,
         }
     }
 }

@@ -6,6 +6,13 @@
 //! (`refresh`). The answer goes into the index (with the next cursor); it
 //! feeds `current_status` beside frozen snapshots.
 //!
+//! Across replicas, one sync per (org, provider, build project) at a time:
+//! a replica syncs a project only under the named lease
+//! `sync:<org>:<provider>:<project>` (renewed while the sync runs), and
+//! keeps it for most of an interval after, so the replicas' rounds, which
+//! are not in step, sync each project about once per interval between them
+//! rather than once each.
+//!
 //! Sync calls take their slot from the integration's budget after the
 //! captures (see `budget`). A rate limit pauses that integration's sync
 //! until the provider's retry-after has passed; a rejected token marks the
@@ -20,7 +27,7 @@ use tokio::sync::watch;
 use url::Url;
 
 use super::retry::{Failure, classify};
-use super::{Capture, db, index};
+use super::{Capture, db, index, leases};
 use crate::runtime::wit::SyncRequest;
 use crate::runtime::wit::latest::provider::Horizon;
 use crate::runtime::{CallError, Credential, Integration};
@@ -84,7 +91,11 @@ pub async fn round(cap: &Capture, paused: &mut HashMap<(String, String), Instant
             }
         }
         for project in projects {
-            match sync_project(cap, &target, &project).await {
+            let Some(result) = leased_sync(cap, &target, &project).await else {
+                // Another replica syncs it (or has just synced it).
+                continue;
+            };
+            match result {
                 Ok(()) => synced += 1,
                 Err(Some(pause)) => {
                     paused.insert(key.clone(), Instant::now() + pause);
@@ -95,6 +106,54 @@ pub async fn round(cap: &Capture, paused: &mut HashMap<(String, String), Instant
         }
     }
     synced
+}
+
+/// The named lease of one build project's sync.
+pub fn sync_lease_name(org: &str, provider: &str, project: &str) -> String {
+    format!("sync:{org}:{provider}:{project}")
+}
+
+/// [`sync_project`] under the project's sync lease: `None` when another
+/// replica holds it (or took it over meanwhile: then the sync was dropped).
+/// After the sync the lease is kept for nine tenths of the interval, so
+/// other replicas skip the project until its next turn; this replica's
+/// own next round comes after a whole interval, when it has run out.
+async fn leased_sync(
+    cap: &Capture,
+    target: &SyncTarget,
+    project: &str,
+) -> Option<Result<(), Option<Duration>>> {
+    let name = sync_lease_name(&target.org, &target.provider, project);
+    let lease = cap.store.capture_lease();
+    let n = name.clone();
+    match db(&cap.store, move |s| s.try_lease(&n, lease)).await {
+        Ok(true) => {}
+        Ok(false) => return None,
+        Err(e) => {
+            tracing::warn!(lease = %name, error = %e, "cannot take the sync lease; skipping");
+            return None;
+        }
+    }
+    let n = name.clone();
+    let renew = move |s: &buildsnap_store::Store| s.try_lease(&n, lease);
+    let out = leases::while_held(
+        &cap.store,
+        lease,
+        &name,
+        renew,
+        sync_project(cap, target, project),
+    )
+    .await?;
+    let keep = cap.config.sync_interval.mul_f64(0.9);
+    let _ = db(&cap.store, move |s| {
+        if keep.is_zero() {
+            s.release_lease(&name)
+        } else {
+            s.try_lease(&name, keep)
+        }
+    })
+    .await;
+    Some(out)
 }
 
 /// Syncs one project. `Err(Some(d))`: pause this integration for `d`;

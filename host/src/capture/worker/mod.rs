@@ -1,6 +1,9 @@
 //! The capture worker: one task per process that claims due jobs from the
 //! durable queue (claiming is atomic in the store, so no job runs twice at
-//! once) and runs up to `concurrency` captures at a time.
+//! once, across replicas too) and runs up to `concurrency` captures at a
+//! time. A claim is a lease, renewed while the capture runs; a capture
+//! whose lease was lost (another replica took the job over) is dropped
+//! without writing anything.
 //!
 //! A capture: resolve the provider project; if the index alone determines
 //! the snapshot (see [`super::index::index_suffices`]) freeze from it with
@@ -34,7 +37,7 @@ pub use attempt::{Step, attempt};
 pub use decide::{CaptureIds, Outcome, after_failure, decide, error_snapshot, not_due};
 pub use settle::{Settle, capture, dropped_snapshot, settle};
 
-use super::{Capture, db};
+use super::{Capture, db, leases};
 
 /// The worker task: claims due jobs while a slot is free, sleeps until the
 /// next is due (or a wake-up, or a capture ending), and on `stop` hands the
@@ -60,9 +63,14 @@ pub(crate) async fn run(cap: Arc<Capture>, mut stop: watch::Receiver<bool>) {
                     let (cap, in_flight) = (cap.clone(), in_flight.clone());
                     tasks.spawn(async move {
                         let id = job.deploy_id;
-                        capture(&cap, job).await;
-                        // Removed only when the capture ran to its end; an
-                        // aborted one stays listed and is re-queued below.
+                        let lease = cap.store.capture_lease();
+                        let renew = move |s: &buildsnap_store::Store| s.renew_capture_lease(id);
+                        let what = format!("capture of deploy {id}");
+                        leases::while_held(&cap.store, lease, &what, renew, capture(&cap, job))
+                            .await;
+                        // Removed only when the capture ran to its end (or
+                        // lost its job to another replica); an aborted one
+                        // stays listed and is re-queued below.
                         in_flight
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
