@@ -69,6 +69,20 @@ impl Store {
         })
     }
 
+    /// The replica holding the lease of deploy `deploy_id`'s capture job,
+    /// while it is `running` (for operators and tests: which replica runs
+    /// which capture). `None` for a job not running, or no such job.
+    pub fn capture_job_owner(&self, deploy_id: i64) -> Result<Option<String>> {
+        self.db.read(|tx| {
+            let owner: Option<Option<String>> = tx.query_opt(
+                "SELECT lease_owner FROM capture_jobs WHERE deploy_id = ?1 AND state = 'running'",
+                &args![deploy_id],
+                |r| r.get(0),
+            )?;
+            Ok(owner.flatten())
+        })
+    }
+
     /// Makes every queued capture job due now (webhooks call this when news
     /// arrives, so that waiting captures look again at once). Jobs waiting
     /// out a provider's rate limit are left alone.

@@ -28,8 +28,10 @@ use crate::{
 };
 
 impl Store {
-    /// SQLite's open: every `running` job back to `queued` (one process at
-    /// a time uses a data directory, so whoever ran them has stopped).
+    /// SQLite's open: every `running` job back to `queued`, and every named
+    /// lease dropped (one process at a time uses a data directory, so
+    /// whoever held them has stopped; a restart after a kill must not wait
+    /// for its own dead leases to run out).
     pub(crate) fn requeue_interrupted_captures(&self) -> Result<usize> {
         self.db.write(|tx| {
             let n = tx.execute(
@@ -38,6 +40,7 @@ impl Store {
                  WHERE state = 'running'",
                 &args![ts::to_nanos(ts::now())],
             )?;
+            tx.execute("DELETE FROM leases", &[])?;
             if n > 0 {
                 tracing::info!(
                     jobs = n,

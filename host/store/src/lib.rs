@@ -127,8 +127,9 @@ impl Store {
     /// Opens (creating when needed) the data directory and its database, applies
     /// pending migrations, checks that `key` is the key the stored provider tokens
     /// were encrypted with, and puts capture jobs that were `running` when the
-    /// previous process stopped back in the queue: one process at a time
-    /// uses a data directory, so no other replica can be running them.
+    /// previous process stopped back in the queue, and drops the named
+    /// leases it held: one process at a time uses a data directory, so no
+    /// other replica can be running them.
     ///
     /// A directory this call creates gets mode 0700 (it will hold the key file).
     pub fn open(data_dir: &Path, key: SecretKey) -> Result<Store> {

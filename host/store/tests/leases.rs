@@ -111,6 +111,10 @@ fn an_expired_lease_is_taken_over_and_the_old_owner_writes_nothing() {
     let job = b.next_capture_job().unwrap().expect("taken over");
     assert_eq!((job.deploy_id, job.attempts), (d.id, 2));
     assert_eq!(lease_of(&db, d.id).0.as_deref(), Some(b.replica_id()));
+    assert_eq!(
+        a.capture_job_owner(d.id).unwrap().as_deref(),
+        Some(b.replica_id())
+    );
     // The old owner's writes are refused, and leave the job as b has it.
     assert!(!a.renew_capture_lease(d.id).unwrap());
     assert!(!a.complete_capture(d.id, &complete()).unwrap());
@@ -222,4 +226,53 @@ fn concurrent_claims_on_postgres_take_each_job_once() {
         db.scalar("SELECT count(*) FROM capture_jobs WHERE state = 'running' AND attempts = 1"),
         200
     );
+}
+
+/// The alert sender claims a delivery for its attempt: while the claim
+/// holds, no other sender (replica) gets it; after it, the next does.
+#[test]
+fn an_alert_delivery_is_claimed_by_one_sender_at_a_time() {
+    on_both("alert_delivery_claims", |db| {
+        let (a, b) = (db.open(), db.open());
+        seed(&a);
+        let hook = a
+            .create_alert_hook(
+                "acme",
+                &NewAlertHook {
+                    url: "https://hooks.example.com/x".into(),
+                    events: vec!["snapshot.completed".into()],
+                    format: "buildsnap".into(),
+                    secret: zeroize::Zeroizing::new("0123456789abcdef-secret".into()),
+                },
+            )
+            .unwrap();
+        let d = deploy_now(&a, "abcdef1");
+        assert!(a.finish_capture(d.id, &complete()).unwrap());
+        let now = ts::to_nanos(ts::now());
+        let hold = Duration::from_secs(60);
+        let got = a.claim_alert_delivery(now, hold).unwrap().expect("due");
+        assert_eq!(
+            (got.deploy_id, got.url.as_str()),
+            (d.id, "https://hooks.example.com/x")
+        );
+        assert!(
+            b.claim_alert_delivery(now, hold).unwrap().is_none(),
+            "held by a"
+        );
+        assert!(a.next_alert_delivery(now).unwrap().is_none());
+        let later = now + hold.as_nanos() as i64;
+        let again = b
+            .claim_alert_delivery(later, hold)
+            .unwrap()
+            .expect("hold over");
+        assert_eq!(again.id, got.id);
+        // The attempt's record sets the real next time.
+        b.record_alert_attempt(got.id, true, Some(200), None, None)
+            .unwrap();
+        assert!(a.claim_alert_delivery(i64::MAX, hold).unwrap().is_none());
+        assert_eq!(
+            a.alert_deliveries("acme", hook.id, 10).unwrap().unwrap()[0].state,
+            "delivered"
+        );
+    });
 }
