@@ -74,6 +74,8 @@ pub struct CaptureConfig {
     /// lost) is taken over by another replica sooner, at the cost of more
     /// renewal writes, and of work being taken from a replica stalled for
     /// longer than the lease (it then stops and writes nothing).
+    /// `serve` gives it to the store (`Store::with_capture_lease`), whose
+    /// claims and renewals use it.
     pub lease: Duration,
 }
 
