@@ -4,8 +4,8 @@
 //! that integration, a pause recorded there holds this server's requests,
 //! and after its listener lost its connection the server re-reads the
 //! pauses. The other replica is a plain client doing what its store does
-//! in the same transaction (`pg_notify('buildsnap', …)`): two stores
-//! cannot share one database while the single-instance lock stands.
+//! in the same transaction (`pg_notify('buildsnap', …)`), so the test
+//! controls exactly what is sent (`tests/replicas.rs` runs two real ones).
 //! Also: the pause file of an older version is imported at start.
 
 use std::time::{Duration, Instant, SystemTime};
