@@ -80,6 +80,56 @@ pub enum StoreError {
         "the secret key does not match the one this data directory was created with: provide the original BUILDSNAP_SECRET_KEY / key file"
     )]
     WrongSecretKey,
+    /// The data directory is open in another store (a running `buildsnap
+    /// serve`, or an operator command): what needs it alone (the copy to
+    /// PostgreSQL) is refused.
+    #[error(
+        "the data dir {} is in use (a running `buildsnap serve` or another command has it open): stop it first",
+        dir.display()
+    )]
+    DataDirInUse {
+        /// The data directory.
+        dir: std::path::PathBuf,
+    },
+    /// The data directory is being copied to PostgreSQL (`buildsnap
+    /// migrate-store`), which holds it alone until it ends.
+    #[error(
+        "the data dir {} is being copied to PostgreSQL by `buildsnap migrate-store`: wait for it to finish",
+        dir.display()
+    )]
+    DataDirMigrating {
+        /// The data directory.
+        dir: std::path::PathBuf,
+    },
+    /// The PostgreSQL database a copy was to fill already holds data.
+    #[error(
+        "the target PostgreSQL database is not empty: table {table} has rows; copy only into a new, empty database"
+    )]
+    TargetNotEmpty {
+        /// The first table found with rows.
+        table: String,
+    },
+    /// After a copy, a table's row count differs between the two databases
+    /// (the copy was rolled back).
+    #[error(
+        "copy check failed: table {table} has {source_rows} rows in SQLite but {target_rows} in PostgreSQL"
+    )]
+    CopyMismatch {
+        /// The table.
+        table: String,
+        /// Rows in the SQLite database.
+        source_rows: i64,
+        /// Rows the copy put in PostgreSQL.
+        target_rows: i64,
+    },
+    /// Copying a table to PostgreSQL failed (the copy was rolled back).
+    #[error("copying table {table} to PostgreSQL: {reason}")]
+    CopyFailed {
+        /// The table.
+        table: String,
+        /// What went wrong: the server's message, or the value refused.
+        reason: String,
+    },
     /// Encryption or decryption failed.
     #[error("crypto error: {0}")]
     Crypto(String),

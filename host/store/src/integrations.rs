@@ -12,7 +12,7 @@ const KEY_CHECK_PLAINTEXT: &[u8] = b"buildsnap secret key check v1";
 const KEY_CHECK_AAD: &[u8] = b"meta/key_check";
 
 /// Associated data of a token ciphertext: binds it to its row.
-fn aad(org_id: i64, provider: &str) -> Vec<u8> {
+pub(crate) fn aad(org_id: i64, provider: &str) -> Vec<u8> {
     format!("integration/{org_id}/{provider}").into_bytes()
 }
 
@@ -346,6 +346,6 @@ impl Store {
 }
 
 /// Associated data of a webhook secret ciphertext (distinct from the token's).
-fn webhook_aad(org_id: i64, provider: &str) -> Vec<u8> {
+pub(crate) fn webhook_aad(org_id: i64, provider: &str) -> Vec<u8> {
     format!("integration/{org_id}/{provider}/webhook-secret").into_bytes()
 }

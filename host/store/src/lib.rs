@@ -27,6 +27,7 @@ mod call_slots;
 mod capture_state;
 mod captures;
 mod columns;
+mod copy;
 mod crypto;
 mod data_dir;
 mod db;
@@ -67,6 +68,7 @@ pub use buildsnap_domain::{
     FinalSnapshot, IndexedBuild, IndexedJob, JobUpdate, Snapshot, SnapshotState,
 };
 pub use call_slots::{HeldSlot, SlotKind};
+pub use copy::{CopyReport, TableCopy, copy_to_postgres};
 pub use crypto::{KeyError, ProviderToken, SecretKey};
 pub use deploy_pages::{DeployCursor, DeployPage};
 pub use deploys::{DEFAULT_ENVIRONMENT, MAX_LIST_LIMIT};
@@ -101,6 +103,9 @@ pub struct Store {
     db: Arc<db::Db>,
     /// Who this store is among the replicas of its database.
     replica: Arc<leases::Replica>,
+    /// The data directory's lock (SQLite only; `None` on PostgreSQL, or
+    /// where the file system cannot lock), released with the last clone.
+    _dir_lock: Option<Arc<data_dir::DirLock>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -132,11 +137,22 @@ impl Store {
     /// other replica can be running them.
     ///
     /// A directory this call creates gets mode 0700 (it will hold the key file).
+    ///
+    /// Any number of stores (in this process or others) may have one data
+    /// directory open at once: each holds a shared lock on its
+    /// `buildsnap.lock` for its life. While [`copy_to_postgres`] holds it
+    /// alone, the open is refused with [`StoreError::DataDirMigrating`].
     pub fn open(data_dir: &Path, key: SecretKey) -> Result<Store> {
+        Store::open_locked(data_dir, key, data_dir::LockMode::Shared)
+    }
+
+    /// [`Store::open`], with the data directory's lock taken as `mode`.
+    fn open_locked(data_dir: &Path, key: SecretKey, mode: data_dir::LockMode) -> Result<Store> {
         data_dir::ensure_data_dir(data_dir)?;
+        let lock = data_dir::DirLock::take(data_dir, mode)?;
         let path = data_dir.join(Self::DB_FILE);
         let db = db::Db::open(&path, key)?;
-        let store = Store::new(db)?;
+        let store = Store::new(db, lock.map(Arc::new))?;
         store.check_secret_key()?;
         store.requeue_interrupted_captures()?;
         Ok(store)
@@ -159,15 +175,16 @@ impl Store {
     /// an async worker ([`Store::reader_available`] is always `false`).
     pub fn open_postgres(url: &str, key: SecretKey) -> Result<Store> {
         let db = db::Db::open_postgres(url, key)?;
-        let store = Store::new(db)?;
+        let store = Store::new(db, None)?;
         store.check_secret_key()?;
         Ok(store)
     }
 
     /// A store on `db`, a new replica with the default capture lease.
-    fn new(db: db::Db) -> Result<Store> {
+    fn new(db: db::Db, dir_lock: Option<Arc<data_dir::DirLock>>) -> Result<Store> {
         Ok(Store {
             db: Arc::new(db),
+            _dir_lock: dir_lock,
             replica: Arc::new(leases::Replica {
                 id: leases::new_replica_id()?,
                 capture_lease: DEFAULT_CAPTURE_LEASE,

@@ -109,7 +109,7 @@ pub struct DueDelivery {
     pub secret: Zeroizing<Vec<u8>>,
 }
 
-fn aad(org_id: i64, hook: i64, what: &str) -> Vec<u8> {
+pub(crate) fn aad(org_id: i64, hook: i64, what: &str) -> Vec<u8> {
     format!("alert-hook/{org_id}/{hook}/{what}").into_bytes()
 }
 

@@ -14,7 +14,7 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, Config, NoTls};
+use postgres::{Client, Config};
 
 use crate::events::{CHANNEL, Hub, StoreEvent};
 use crate::{Result, StoreError};
@@ -64,7 +64,7 @@ impl PgListener {
     /// returns: an event committed after it is heard. The first connection
     /// failing is an error; later losses are reconnected from the thread.
     pub fn start(url: &str) -> Result<PgListener> {
-        let config: Config = url.parse()?;
+        let config = super::connect::config(url)?;
         Self::start_with(config, Arc::new(Hub::default()))
     }
 
@@ -100,7 +100,7 @@ impl Drop for PgListener {
 
 /// A connection listening on the channel.
 fn connect(config: &Config) -> Result<Client> {
-    let mut client = config.connect(NoTls)?;
+    let mut client = super::connect::client(&config)?;
     client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
     Ok(client)
 }

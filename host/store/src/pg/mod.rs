@@ -12,7 +12,8 @@
 //! [`Store::open_postgres`](crate::Store::open_postgres).
 
 pub(crate) mod listen;
-mod migrations;
+pub(crate) mod connect;
+pub(crate) mod migrations;
 pub(crate) mod pool;
 
 use crate::Result;

@@ -12,7 +12,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use postgres::error::SqlState;
-use postgres::{Client, Config, IsolationLevel, NoTls};
+use postgres::{Client, Config, IsolationLevel};
 
 use crate::sql::Tx;
 use crate::sql::pg::StatementCache;
@@ -116,14 +116,7 @@ impl Pool {
     /// TLS is not supported yet: a URL asking for it (`sslmode=require`) is
     /// refused rather than connected to in the clear.
     pub(crate) fn connect(url: &str) -> Result<Pool> {
-        let config: Config = url.parse()?;
-        if config.get_ssl_mode() == postgres::config::SslMode::Require {
-            return Err(StoreError::Invalid(
-                "the PostgreSQL URL asks for sslmode=require, but TLS to PostgreSQL is not \
-                 supported yet: connect over a trusted network (or a local tunnel) without it"
-                    .into(),
-            ));
-        }
+        let config = super::connect::config(url)?;
         let pool = Pool {
             config,
             idle: Mutex::default(),
@@ -151,8 +144,7 @@ impl Pool {
                 // on failure.
                 idle.open += 1;
                 drop(idle);
-                // sslmode=prefer (the default) falls back to plain with NoTls.
-                let client = self.config.connect(NoTls)?;
+                let client = super::connect::client(&self.config)?;
                 lease.conn = Some(PgConn {
                     client,
                     cache: StatementCache::new(),
