@@ -41,6 +41,10 @@ pub enum Command {
         #[command(subcommand)]
         command: OrgsCommand,
     },
+    /// Copy a whole installation from the SQLite store of a data dir into
+    /// an empty PostgreSQL database, in one transaction (stop the server
+    /// first); then serve it with `--database-url` and the same key.
+    MigrateStore(MigrateStoreArgs),
     /// Org API tokens (on the data dir directly).
     Tokens {
         /// What to do with org tokens.
@@ -297,6 +301,32 @@ pub struct DataArgs {
     /// several servers (replicas) may share one database; no TLS yet.
     #[arg(long, env = "BUILDSNAP_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+}
+
+/// Arguments of `migrate-store`.
+#[derive(Debug, Clone, Args)]
+pub struct MigrateStoreArgs {
+    /// The SQLite data dir to copy (the one holding `buildsnap.db`); no
+    /// server may be running on it.
+    #[arg(long)]
+    pub from: PathBuf,
+    /// The empty PostgreSQL database to copy into
+    /// (`postgres://user:pass@host:port/db`). Default: BUILDSNAP_DATABASE_URL,
+    /// which keeps the password out of process lists.
+    #[arg(long, env = "BUILDSNAP_DATABASE_URL", hide_env_values = true)]
+    pub to: String,
+    /// The key that encrypts provider tokens, as `serve` takes it. Default:
+    /// the key file `secret.key` of the `--from` data dir.
+    #[arg(
+        long,
+        env = "BUILDSNAP_SECRET_KEY",
+        hide_env_values = true,
+        hide = true
+    )]
+    pub secret_key: Option<String>,
+    /// Read the key that encrypts provider tokens from this file instead.
+    #[arg(long)]
+    pub secret_key_file: Option<PathBuf>,
 }
 
 /// Which plugins load and where they may connect: shared by `serve` and

@@ -19,6 +19,11 @@ async fn main() -> std::process::ExitCode {
         // client panics on one).
         Command::Orgs { command } => blocking(move || commands::orgs(command)).await,
         Command::Tokens { command } => blocking(move || commands::tokens(command)).await,
+        Command::MigrateStore(args) => {
+            // The copy's progress lines (a table each) at info.
+            let _ = logging::init("warn", buildsnap::cli::LogFormat::Text);
+            blocking(move || commands::migrate_store(args)).await
+        }
         Command::Providers { command } => {
             let _ = logging::init("warn", buildsnap::cli::LogFormat::Text);
             commands::providers(command).await
