@@ -11,8 +11,8 @@
 //! the seam's PostgreSQL side (`crate::sql::pg`). Opened with
 //! [`Store::open_postgres`](crate::Store::open_postgres).
 
-pub(crate) mod listen;
 pub(crate) mod connect;
+pub(crate) mod listen;
 pub(crate) mod migrations;
 pub(crate) mod pool;
 
