@@ -100,7 +100,7 @@ impl Drop for PgListener {
 
 /// A connection listening on the channel.
 fn connect(config: &Config) -> Result<Client> {
-    let mut client = super::connect::client(&config)?;
+    let mut client = super::connect::client(config)?;
     client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
     Ok(client)
 }
