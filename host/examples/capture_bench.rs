@@ -30,14 +30,6 @@ fn pages(n: usize) -> usize {
     n.div_ceil(PAGE).max(1)
 }
 
-fn sha_of(p: &Pipeline) -> Option<String> {
-    p.vcs.as_ref().map(|v| v.revision.clone()).or_else(|| {
-        p.trigger_parameters
-            .as_ref()
-            .and_then(|t| t["git"]["checkout_sha"].as_str().map(str::to_string))
-    })
-}
-
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -103,21 +95,21 @@ async fn main() -> anyhow::Result<()> {
     let mut targets: Vec<(String, Option<usize>)> = Vec::new();
     for pos in [0usize, 5, 45, 250, 1_000, n - 1] {
         if let Some(p) = pipelines.get(pos)
-            && sha_of(p).is_some()
+            && p.sha().is_some()
             && !p.workflows.is_empty()
         {
-            targets.push((sha_of(p).unwrap(), Some(pos)));
+            targets.push((p.sha().unwrap(), Some(pos)));
         }
     }
     targets.push(("ffffffffffffffffffffffffffffffffffff0000".into(), None));
     for (sha, pos) in targets {
         let matching: Vec<&Pipeline> = pipelines
             .iter()
-            .filter(|p| sha_of(p).as_deref() == Some(sha.as_str()))
+            .filter(|p| p.sha().as_deref() == Some(sha.as_str()))
             .collect();
         let oldest_pos = pipelines
             .iter()
-            .rposition(|p| sha_of(p).as_deref() == Some(sha.as_str()));
+            .rposition(|p| p.sha().as_deref() == Some(sha.as_str()));
         let lower_bound = match oldest_pos {
             Some(i) => {
                 i / PAGE
@@ -223,7 +215,7 @@ async fn main() -> anyhow::Result<()> {
     println!("| --- | --- | --- | --- | --- |");
     for pos in [5usize, 45, 250] {
         let p = &pipelines[pos];
-        let Some(sha) = sha_of(p) else { continue };
+        let Some(sha) = p.sha() else { continue };
         // An hour after the pipeline: its builds existed and had finished.
         let created = buildsnap_store::ts::parse(&p.created_at.to_string()).expect("timestamp");
         let deployed_at = buildsnap_store::ts::format(created + Duration::from_secs(3600));

@@ -29,14 +29,6 @@ use serde_json::{Value, json};
 const ADMIN: &str = "bench-admin-token-0123456789";
 const KEY: &str = "4242424242424242424242424242424242424242424242424242424242424242";
 
-fn sha_of(p: &Pipeline) -> Option<String> {
-    p.vcs.as_ref().map(|v| v.revision.clone()).or_else(|| {
-        p.trigger_parameters
-            .as_ref()
-            .and_then(|t| t["git"]["checkout_sha"].as_str().map(str::to_string))
-    })
-}
-
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -50,7 +42,7 @@ async fn register(
     p: &Pipeline,
     env: &str,
 ) -> anyhow::Result<i64> {
-    let sha = sha_of(p).expect("pipeline with a commit");
+    let sha = p.sha().expect("pipeline with a commit");
     let created = buildsnap_store::ts::parse(&p.created_at.to_string()).expect("timestamp");
     let deployed_at = buildsnap_store::ts::format(created + Duration::from_secs(3600));
     let d: Value = http
@@ -90,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
     let scenario = large(n, 1);
     let mut pipelines: Vec<Pipeline> = scenario.projects[0].pipelines.clone();
     pipelines.sort_by_key(|p| std::cmp::Reverse(p.number));
-    pipelines.retain(|p| sha_of(p).is_some());
+    pipelines.retain(|p| p.sha().is_some());
     let sim = Simulator::start(
         scenario,
         SimOptions {

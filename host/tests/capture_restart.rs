@@ -2,6 +2,8 @@
 //! in flight (the simulator holds the answer back), then started again on
 //! the same data dir; the capture completes, exactly once.
 
+#[path = "support/ports.rs"]
+mod ports;
 #[path = "capture_support/mod.rs"]
 mod support;
 
@@ -11,15 +13,8 @@ use std::time::{Duration, Instant};
 
 use circleci_sim::builder::{JobSpec, PipelineSpec, WorkflowSpec, stable_sha};
 use circleci_sim::{Fault, FaultRule, SimHandle, SimOptions};
+use ports::free_port;
 use support::*;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn spawn(sim: &SimHandle, dir: &Path, port: u16, log: &str) -> Child {
     let log = std::fs::File::create(dir.join(log)).unwrap();

@@ -3,19 +3,15 @@
 //! from the start (F3), and values from requests never forge a log line nor
 //! put raw escape sequences in the log (F4). docs/reliability.md.
 
+#[path = "support/ports.rs"]
+mod ports;
+
+use ports::free_port;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const ADMIN: &str = "hostile-admin-token-0123456789";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `buildsnap serve` on `data_dir`, its stderr (the log) into `log`.
 fn spawn(data_dir: &Path, port: u16, log: &Path) -> Child {

@@ -6,6 +6,9 @@
 //! The refusals (data dir in use, target not empty, no key) exit non-zero
 //! with one line, and the URL's password is never printed.
 
+#[path = "support/ports.rs"]
+mod ports;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -14,6 +17,7 @@ use buildsnap_pg_cluster::PgCluster;
 use buildsnap_store::{
     Account, NewCodeDeployment, NewDeploy, ProviderToken, Scope, SecretKey, Store,
 };
+use ports::free_port;
 
 const PASSWORD: &str = "pw-secret-4711";
 
@@ -58,14 +62,6 @@ fn refused(c: &mut Command) -> String {
     assert_eq!(stdout, "");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     stderr
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// An installation: org acme with a token, a project with a code

@@ -6,24 +6,20 @@
 //! what either wrote), and the starts that must be refused are (no secret
 //! key, a wrong one).
 
+#[path = "support/ports.rs"]
+mod ports;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use buildsnap_pg_cluster::PgCluster;
+use ports::free_port;
 use serde_json::{Value, json};
 
 const ADMIN: &str = "admin-token-for-postgres-serve";
 const KEY: &str = "4242424242424242424242424242424242424242424242424242424242424242";
 const WRONG_KEY: &str = "1717171717171717171717171717171717171717171717171717171717171717";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `buildsnap serve` on `url`, with `key` (none: no key at all).
 fn serve(url: &str, key: Option<&str>, dir: &Path, port: u16) -> Command {

@@ -8,6 +8,8 @@
 //! queued per deploy (one final snapshot write), and the snapshots read the
 //! same from the survivor before and after a further wait.
 
+#[path = "support/ports.rs"]
+mod ports;
 #[path = "capture_support/mod.rs"]
 mod support;
 
@@ -19,6 +21,7 @@ use buildsnap_pg_cluster::PgCluster;
 use buildsnap_store::{SecretKey, Store};
 use circleci_sim::builder::{JobSpec, PipelineSpec, WorkflowSpec, stable_sha};
 use circleci_sim::{Fault, FaultRule, SimHandle, SimOptions};
+use ports::free_port;
 use serde_json::{Value, json};
 use support::*;
 
@@ -27,14 +30,6 @@ const KEY: &str = "5151515151515151515151515151515151515151515151515151515151515
 const DEPLOYS: usize = 12;
 /// The capture lease of both replicas: short, so the takeover is quick.
 const LEASE_S: &str = "2";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `buildsnap serve` on `url`, with its own data dir (as on its own
 /// machine), granting the simulator and the (closed) alert hook origin.

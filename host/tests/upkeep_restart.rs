@@ -7,11 +7,15 @@
 //! - Thinning the build index of snapshots written before migration 11,
 //!   read back through the store.
 
+#[path = "support/ports.rs"]
+mod ports;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use buildsnap_store::{NewCodeDeployment, Scope, SecretKey, Store};
+use ports::free_port;
 use serde_json::json;
 
 /// Text snapshots written the way a database from before migration 4 holds
@@ -19,14 +23,6 @@ use serde_json::json;
 /// lands mid-way.
 const ROWS: i64 = 3000;
 const ADMIN: &str = "admin-token-for-upkeep-restart";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The builds text of deploy `id`: five builds of five jobs, the id inside
 /// so that rows cannot be mixed up unnoticed.

@@ -11,71 +11,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use buildsnap_api::{Account, App, ProviderToken};
-use buildsnap_services::{
-    HostServices, ProviderInfo, ValidateError, WebhookAck, WebhookError, WebhookRequest,
-};
+use buildsnap_api::App;
 use buildsnap_store::{SecretKey, Store};
 use serde_json::json;
 
-struct Fake;
-
-#[async_trait::async_trait]
-impl HostServices for Fake {
-    fn providers(&self) -> Vec<ProviderInfo> {
-        vec![ProviderInfo {
-            id: "circleci".into(),
-            name: "CircleCI".into(),
-            version: "0.0.0".into(),
-            api_version: "0.1.0".into(),
-            token_help_url: "https://example.invalid/tokens".into(),
-            status: "ok".into(),
-            default_base_url: "https://circleci.com".into(),
-        }]
-    }
-    fn check_base_url(&self, _: &str, _: &str) -> Result<(), String> {
-        Ok(())
-    }
-    async fn validate(
-        &self,
-        _: &str,
-        _: &str,
-        _: &ProviderToken,
-    ) -> Result<Account, ValidateError> {
-        Ok(Account {
-            id: "1".into(),
-            login: "load".into(),
-            name: "Load".into(),
-        })
-    }
-    fn deploy_registered(&self, _: &str) {}
-    fn integration_disabled(&self, _: &str, _: &str) {}
-    async fn webhook_received(
-        &self,
-        _: &str,
-        _: &str,
-        _: WebhookRequest,
-    ) -> Result<WebhookAck, WebhookError> {
-        Err(WebhookError::NotConfigured("load test".into()))
-    }
-
-    fn check_alert_url(&self, _: &str) -> Result<(), String> {
-        Err("no alert hooks in the load test".into())
-    }
-
-    async fn commit_builds(
-        &self,
-        _: &str,
-        project: &str,
-        _: Option<&str>,
-        _: &str,
-        _: std::time::Duration,
-    ) -> Result<buildsnap_services::CommitBuilds, buildsnap_services::CommitBuildsError> {
-        Err(buildsnap_services::CommitBuildsError::NoBuildServer(
-            format!("project {project:?} has no build server in the load test"),
-        ))
-    }
-}
+mod bench_services;
+use bench_services::Fake;
 
 #[tokio::main]
 async fn main() {

@@ -127,6 +127,19 @@ pub struct Pipeline {
     pub extra: Extra,
 }
 
+impl Pipeline {
+    /// The commit the pipeline ran on: `vcs.revision`, or for a pipeline
+    /// without a `vcs` block (some real ones) the trigger parameters'
+    /// `git.checkout_sha`, where CircleCI puts it then.
+    pub fn sha(&self) -> Option<String> {
+        self.vcs.as_ref().map(|v| v.revision.clone()).or_else(|| {
+            self.trigger_parameters
+                .as_ref()
+                .and_then(|t| t["git"]["checkout_sha"].as_str().map(str::to_string))
+        })
+    }
+}
+
 /// One entry of a pipeline's `errors`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct PipelineError {
