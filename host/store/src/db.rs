@@ -75,7 +75,7 @@ pub(crate) struct Db {
     events: Arc<Hub>,
     /// PostgreSQL: where the listener connects, and the listener once the
     /// first subscriber started it. `None` on SQLite.
-    listener: Option<(postgres::Config, Mutex<Option<PgListener>>)>,
+    listener: Option<(crate::pg::connect::Target, Mutex<Option<PgListener>>)>,
 }
 
 /// The connections of a [`Db`], by backend.
@@ -195,7 +195,7 @@ impl Db {
     /// The PostgreSQL database at `url`, migrated ([`crate::migrate_postgres`]).
     /// Its `path` is empty: there is no file.
     pub(crate) fn open_postgres(url: &str, key: SecretKey) -> Result<Db> {
-        let config: postgres::Config = url.parse()?;
+        let config = crate::pg::connect::config(url)?;
         let pool = crate::pg::pool::Pool::connect(url)?;
         Ok(Db {
             path: PathBuf::new(),

@@ -170,7 +170,10 @@ impl Store {
     /// running them. A job whose replica died is taken over by the next
     /// claim once its lease has run out ([`Store::next_capture_job`]).
     ///
-    /// TLS is not supported yet: a URL with `sslmode=require` is refused.
+    /// TLS follows the URL's `sslmode` with libpq's meaning (`disable`,
+    /// `prefer` the default, `require`, `verify-ca`, `verify-full`) and
+    /// `sslrootcert=<PEM file>` for the CA; an unreadable root file or an
+    /// unknown mode is [`StoreError::Invalid`].
     /// Each call is blocking, as on SQLite; the store's reads never run on
     /// an async worker ([`Store::reader_available`] is always `false`).
     pub fn open_postgres(url: &str, key: SecretKey) -> Result<Store> {

@@ -13,8 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
+use postgres::Client;
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, Config};
+
+use super::connect::Target;
 
 use crate::events::{CHANNEL, Hub, StoreEvent};
 use crate::{Result, StoreError};
@@ -69,8 +71,8 @@ impl PgListener {
     }
 
     /// [`PgListener::start`] on a parsed `config`, sending to `hub`.
-    pub(crate) fn start_with(mut config: Config, hub: Arc<Hub>) -> Result<PgListener> {
-        config.application_name(APPLICATION_NAME);
+    pub(crate) fn start_with(mut config: Target, hub: Arc<Hub>) -> Result<PgListener> {
+        config.config.application_name(APPLICATION_NAME);
         let client = connect(&config)?;
         let stop = Arc::new(AtomicBool::new(false));
         {
@@ -99,7 +101,7 @@ impl Drop for PgListener {
 }
 
 /// A connection listening on the channel.
-fn connect(config: &Config) -> Result<Client> {
+fn connect(config: &Target) -> Result<Client> {
     let mut client = super::connect::client(config)?;
     client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
     Ok(client)
@@ -107,7 +109,7 @@ fn connect(config: &Config) -> Result<Client> {
 
 /// The thread: hears until the connection is lost, reconnects, resyncs;
 /// until told to stop.
-fn run(mut client: Client, config: &Config, hub: &Hub, stop: &AtomicBool) {
+fn run(mut client: Client, config: &Target, hub: &Hub, stop: &AtomicBool) {
     loop {
         match hear(&mut client, hub, stop) {
             Ok(()) => return,

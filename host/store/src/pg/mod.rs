@@ -15,6 +15,7 @@ pub(crate) mod connect;
 pub(crate) mod listen;
 pub(crate) mod migrations;
 pub(crate) mod pool;
+mod tls;
 
 use crate::Result;
 

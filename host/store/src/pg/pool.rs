@@ -12,7 +12,9 @@ use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use postgres::error::SqlState;
-use postgres::{Client, Config, IsolationLevel};
+use postgres::{Client, IsolationLevel};
+
+use super::connect::Target;
 
 use crate::sql::Tx;
 use crate::sql::pg::StatementCache;
@@ -64,7 +66,7 @@ struct Idle {
 }
 
 pub(crate) struct Pool {
-    config: Config,
+    config: Target,
     idle: Mutex<Idle>,
     free: Condvar,
 }
@@ -112,9 +114,7 @@ impl Pool {
     /// brings the database's schema up to date. Other pools (replicas) may
     /// be connected to the same database: what they share is claimed
     /// under leases (the store's `leases.rs`).
-    ///
-    /// TLS is not supported yet: a URL asking for it (`sslmode=require`) is
-    /// refused rather than connected to in the clear.
+    /// TLS as the URL's `sslmode` says (`connect.rs`).
     pub(crate) fn connect(url: &str) -> Result<Pool> {
         let config = super::connect::config(url)?;
         let pool = Pool {
