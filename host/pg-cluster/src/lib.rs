@@ -38,6 +38,15 @@
 //! Clients (`psql` here, the tests' own connections) stay the calling user:
 //! they reach the server over TCP and need no privileges.
 //!
+//! # TLS
+//!
+//! [`Builder::tls`] makes a CA for the cluster alone, a server certificate
+//! it signs for `127.0.0.1` (IP address SAN) and `localhost`, and starts the
+//! server with `ssl=on`; clients then trust [`PgCluster::ca_cert_path`].
+//! [`unrelated_ca_pem`] is a CA that signed nothing, for tests where
+//! verification must fail. Without `tls` the server has no certificate and
+//! declines TLS, as before.
+//!
 //! # A static cluster is never dropped
 //!
 //! Rust does not run destructors of statics, so a cluster kept in a
@@ -58,6 +67,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output};
 
 use tempfile::TempDir;
+
+mod tls;
+
+pub use tls::unrelated_ca_pem;
 
 /// The environment variable naming a directory that holds `initdb`,
 /// `pg_ctl`, `postgres` and `psql`. Set, it wins over the Debian search and
@@ -106,6 +119,13 @@ pub const AUTH: &str = "trust";
 /// cluster say nothing about production, where every commit waits for a
 /// flush: do not benchmark with it.
 pub const SERVER_SETTINGS: &[&str] = &["fsync=off"];
+
+/// The server certificate's file in the data dir of a [`Builder::tls`]
+/// cluster (`-c ssl_cert_file`).
+pub const SERVER_CERT_FILE: &str = "server.crt";
+
+/// The server key's file next to it (`-c ssl_key_file`), mode 0600.
+pub const SERVER_KEY_FILE: &str = "server.key";
 
 /// How many times [`Builder::start`] tries a fresh port when the one it
 /// picked was taken between picking and binding (see [`Builder::start_attempts`]).
@@ -187,6 +207,9 @@ pub enum Error {
         /// The server log of the last attempt.
         log: String,
     },
+    /// The throwaway certificates of [`Builder::tls`] could not be made.
+    #[error("making the test certificates: {0}")]
+    Certificate(String),
     /// [`PgCluster::create_database`] was given a name outside
     /// `[a-z_][a-z0-9_]{0,62}`.
     #[error(
@@ -208,6 +231,7 @@ pub struct Builder {
     start_attempts: u32,
     first_port: Option<u16>,
     temp_root: Option<PathBuf>,
+    tls: bool,
 }
 
 impl Default for Builder {
@@ -218,6 +242,7 @@ impl Default for Builder {
             start_attempts: DEFAULT_START_ATTEMPTS,
             first_port: None,
             temp_root: None,
+            tls: false,
         }
     }
 }
@@ -264,6 +289,15 @@ impl Builder {
     /// running as root, the unprivileged user must be able to search it.
     pub fn temp_root(mut self, dir: impl Into<PathBuf>) -> Self {
         self.temp_root = Some(dir.into());
+        self
+    }
+
+    /// Serves TLS with a certificate of a CA made for this cluster (see the
+    /// crate docs, "TLS"); default off, as a server without a certificate
+    /// declines TLS and clients asking for `prefer` go on in plain. Making
+    /// the keys takes milliseconds.
+    pub fn tls(mut self, on: bool) -> Self {
+        self.tls = on;
         self
     }
 
@@ -329,9 +363,13 @@ impl Builder {
             port: 0,
             run_as,
             running: false,
+            tls: self.tls,
             dir: Some(dir),
         };
         cluster.initdb()?;
+        if self.tls {
+            cluster.write_certificates()?;
+        }
 
         let mut first_port = self.first_port;
         let mut last_log = String::new();
@@ -519,6 +557,8 @@ pub struct PgCluster {
     port: u16,
     run_as: Option<RunAs>,
     running: bool,
+    /// Started with [`Builder::tls`]: the certificates are in place.
+    tls: bool,
     /// `None` only inside `drop`, which closes it to report failures.
     dir: Option<TempDir>,
 }
@@ -654,6 +694,13 @@ impl PgCluster {
         fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
+    /// The PEM file of the CA that signed the server's certificate, for a
+    /// client's `sslrootcert`; `None` unless started with [`Builder::tls`].
+    /// Readable by the calling user, in the cluster's temp dir.
+    pub fn ca_cert_path(&self) -> Option<PathBuf> {
+        self.tls.then(|| self.dir().join("ca.crt"))
+    }
+
     /// The directory the binaries came from.
     pub fn bin_dir(&self) -> &Path {
         &self.bin_dir
@@ -731,6 +778,32 @@ impl PgCluster {
         self.run(initdb, "initdb", true).map(drop)
     }
 
+    /// Writes the CA certificate into the temp dir and the server's
+    /// certificate and key into the data dir. The server refuses a key
+    /// file others can read or that it does not own, so both are 0600 and,
+    /// when running as root, chowned to the server's user.
+    fn write_certificates(&self) -> Result<(), Error> {
+        let certs = tls::server_certificates()?;
+        let data = self.data_dir();
+        for (path, text) in [
+            (self.dir().join("ca.crt"), &certs.ca_pem),
+            (data.join(SERVER_CERT_FILE), &certs.cert_pem),
+            (data.join(SERVER_KEY_FILE), &certs.key_pem),
+        ] {
+            fs::write(&path, text).map_err(io_err(format!("writing {}", path.display())))?;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+                .map_err(io_err(format!("making {} private", path.display())))?;
+            if let Some(user) = &self.run_as {
+                chown(&path, Some(user.uid), Some(user.gid)).map_err(io_err(format!(
+                    "chowning {} to {}",
+                    path.display(),
+                    user.name
+                )))?;
+            }
+        }
+        Ok(())
+    }
+
     /// One `pg_ctl start -w` on `port`. A port collision is
     /// `Ok(Started::PortTaken)`, any other failure an error.
     fn start_server(&mut self, port: u16) -> Result<Started, Error> {
@@ -746,6 +819,12 @@ impl PgCluster {
         options.push(sh_quote(self.socket_dir().as_os_str()));
         for setting in SERVER_SETTINGS {
             options.push(format!(" -c {setting}"));
+        }
+        if self.tls {
+            // Relative paths are taken from the data dir.
+            options.push(format!(
+                " -c ssl=on -c ssl_cert_file={SERVER_CERT_FILE} -c ssl_key_file={SERVER_KEY_FILE}"
+            ));
         }
         let mut pg_ctl = self.command("pg_ctl", true);
         pg_ctl

@@ -218,3 +218,72 @@ fn a_taken_port_is_retried_on_another() {
     );
     drop(holder);
 }
+
+/// `psql` (libpq, independent of the store's rustls code) against the
+/// cluster with `conninfo`: its output or its error text.
+fn psql(cluster: &PgCluster, conninfo: &str, sql: &str) -> Result<String, String> {
+    let out = std::process::Command::new(cluster.bin_dir().join("psql"))
+        .env_remove("PGSSLMODE")
+        .env_remove("PGSSLROOTCERT")
+        .args(["-X", "-A", "-t", "-d", conninfo, "-c", sql])
+        .output()
+        .expect("running psql");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn tls_cluster_serves_a_certificate_its_ca_verifies() {
+    let Some(cluster) = PgCluster::builder()
+        .tls(true)
+        .start()
+        .expect("start the cluster")
+    else {
+        return;
+    };
+    let ca = cluster.ca_cert_path().expect("a TLS cluster has a CA");
+    assert!(ca.is_file(), "{}", ca.display());
+    for name in ["server.crt", "server.key"] {
+        let meta = std::fs::metadata(cluster.data_dir().join(name)).unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+    }
+    let base = format!(
+        "host=127.0.0.1 port={} user=buildsnap dbname=postgres",
+        cluster.port()
+    );
+    let ssl = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+    // The IP address SAN, checked by libpq's verify-full.
+    let full = format!("{base} sslmode=verify-full sslrootcert={}", ca.display());
+    assert_eq!(psql(&cluster, &full, ssl).unwrap(), "t");
+    // And the DNS name `localhost`.
+    let by_name = full.replace("host=127.0.0.1", "host=localhost hostaddr=127.0.0.1");
+    assert_eq!(psql(&cluster, &by_name, ssl).unwrap(), "t");
+    assert_eq!(
+        psql(&cluster, &format!("{base} sslmode=disable"), ssl).unwrap(),
+        "f"
+    );
+    // Another CA does not vouch for the server.
+    let other = cluster.dir().join("other-ca.crt");
+    std::fs::write(&other, buildsnap_pg_cluster::unrelated_ca_pem().unwrap()).unwrap();
+    let wrong = format!("{base} sslmode=verify-full sslrootcert={}", other.display());
+    let err = psql(&cluster, &wrong, ssl).unwrap_err();
+    assert!(err.contains("certificate verify failed"), "{err}");
+}
+
+#[test]
+fn plain_cluster_declines_tls() {
+    let Some(cluster) = PgCluster::start().expect("start the cluster") else {
+        return;
+    };
+    assert_eq!(cluster.ca_cert_path(), None);
+    let base = format!(
+        "host=127.0.0.1 port={} user=buildsnap dbname=postgres",
+        cluster.port()
+    );
+    let err = psql(&cluster, &format!("{base} sslmode=require"), "SELECT 1").unwrap_err();
+    assert!(err.contains("does not support SSL"), "{err}");
+}
