@@ -298,7 +298,8 @@ pub struct DataArgs {
     /// Keep the state in this PostgreSQL database
     /// (`postgres://user:pass@host:port/db`) instead of SQLite in the data
     /// dir. The secret key must then be given, the same on every start;
-    /// several servers (replicas) may share one database; no TLS yet.
+    /// several servers (replicas) may share one database. TLS by the URL's
+    /// `sslmode` (`verify-full&sslrootcert=<CA PEM>` recommended).
     #[arg(long, env = "BUILDSNAP_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 }

@@ -93,8 +93,9 @@ pub struct Settings {
     /// run, and then the secret key must be given (`secret_key` or
     /// `secret_key_file`, the same on every replica), never a key file in
     /// the data dir. Several replicas may share one database (claims
-    /// under leases, `CaptureConfig::lease`); no TLS
-    /// yet. May hold a password: redacted in `Debug` and logs
+    /// under leases, `CaptureConfig::lease`). TLS by the URL's `sslmode`
+    /// and `sslrootcert` (libpq's meaning; `verify-full` checks the
+    /// server, `prefer`, the default, does not). May hold a password: redacted in `Debug` and logs
     /// ([`redact_database_url`]).
     pub database_url: Option<String>,
     /// The key that encrypts provider tokens, as text (hex or base64).
@@ -403,6 +404,15 @@ mod tests {
             (
                 "host=db user=bs password=hunter2 dbname=bs",
                 "host=db user=bs password=<redacted> dbname=bs",
+            ),
+            // The TLS options stay, the password goes.
+            (
+                "postgres://bs:pw@db/bs?sslmode=verify-full&sslrootcert=/etc/ca.pem&password=x",
+                "postgres://bs:<redacted>@db/bs?sslmode=verify-full&sslrootcert=/etc/ca.pem&password=<redacted>",
+            ),
+            (
+                "host=db sslmode=verify-full sslrootcert=/etc/ca.pem password=hunter2",
+                "host=db sslmode=verify-full sslrootcert=/etc/ca.pem password=<redacted>",
             ),
         ] {
             assert_eq!(redact_database_url(url), shown);
