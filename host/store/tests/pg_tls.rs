@@ -68,6 +68,14 @@ impl Fixture {
         )
     }
 
+    /// The error opening a store at `url`, which must fail.
+    fn refused(&self, url: &str) -> StoreError {
+        match self.open(url) {
+            Ok(_) => panic!("opened {url}, which should have been refused"),
+            Err(e) => e,
+        }
+    }
+
     /// How many connections named after this test the server has, and
     /// whether every one of them is encrypted.
     fn encrypted(&self) -> (i64, bool) {
@@ -157,18 +165,14 @@ fn verify_full_with_another_ca_fails_on_the_certificate() {
     std::fs::write(&other, buildsnap_pg_cluster::unrelated_ca_pem().unwrap()).unwrap();
     for mode in ["verify-full", "verify-ca", "require"] {
         let url = f.url(&format!("sslmode={mode}&sslrootcert={}", other.display()));
-        let err = f.open(&url).err().expect(mode).to_string();
+        let err = f.refused(&url).to_string();
         assert!(
             err.contains("invalid peer certificate") && err.contains("UnknownIssuer"),
             "{mode}: {err}"
         );
     }
     // Without sslrootcert, Mozilla's roots: they do not know this CA either.
-    let err = f
-        .open(&f.url("sslmode=verify-full"))
-        .err()
-        .expect("refused")
-        .to_string();
+    let err = f.refused(&f.url("sslmode=verify-full")).to_string();
     assert!(err.contains("UnknownIssuer"), "{err}");
     assert_eq!(f.encrypted().0, 0, "no connection got through");
 }
@@ -187,11 +191,7 @@ fn verify_ca_skips_the_host_name_verify_full_does_not() {
             db = f.db
         )
     };
-    let err = f
-        .open(&url("verify-full"))
-        .err()
-        .expect("refused")
-        .to_string();
+    let err = f.refused(&url("verify-full")).to_string();
     assert!(
         err.contains("invalid peer certificate")
             && err.contains("not valid for name \"db.invalid\""),
@@ -205,7 +205,7 @@ fn bad_tls_options_are_refused_clearly() {
     let Some(f) = Fixture::new("tls_bad_options") else {
         return;
     };
-    let err = f.open(&f.url("sslmode=verify")).err().expect("refused");
+    let err = f.refused(&f.url("sslmode=verify"));
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
     assert!(
         err.to_string().contains("unknown sslmode=\"verify\""),
@@ -218,9 +218,7 @@ fn bad_tls_options_are_refused_clearly() {
         ("/nonexistent/ca.pem".to_string(), "cannot read it"),
     ] {
         let err = f
-            .open(&f.url(&format!("sslmode=verify-full&sslrootcert={root}")))
-            .err()
-            .expect("refused")
+            .refused(&f.url(&format!("sslmode=verify-full&sslrootcert={root}")))
             .to_string();
         assert!(
             err.contains(&format!("sslrootcert={root}")) && err.contains(says),
