@@ -602,21 +602,25 @@ impl PgCluster {
         if !valid_database_name(name) {
             return Err(Error::InvalidDatabaseName(name.to_string()));
         }
+        self.execute(ADMIN_DB, &format!("CREATE DATABASE \"{name}\""))?;
+        Ok(self.url(name))
+    }
+
+    /// Runs `sql` (one or more statements) in database `db` with `psql` as
+    /// the superuser, stopping at the first error; blocks until it is done.
+    /// For set-up a test or bench does outside the code under test, such
+    /// as `ANALYZE` after a bulk load.
+    pub fn execute(&self, db: &str, sql: &str) -> Result<(), Error> {
+        if !valid_database_name(db) {
+            return Err(Error::InvalidDatabaseName(db.to_string()));
+        }
         let mut psql = self.command("psql", false);
         psql.env("PGCONNECT_TIMEOUT", "10")
             .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", LISTEN_ADDRESS])
-            .args([
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                SUPERUSER,
-                "-d",
-                ADMIN_DB,
-            ])
+            .args(["-p", &self.port.to_string(), "-U", SUPERUSER, "-d", db])
             .arg("-c")
-            .arg(format!("CREATE DATABASE \"{name}\""));
-        self.run(psql, "psql", false)?;
-        Ok(self.url(name))
+            .arg(sql);
+        self.run(psql, "psql", false).map(drop)
     }
 
     /// Stops the server the way a crash would, for failure tests:

@@ -98,6 +98,37 @@ fn two_databases_on_one_cluster() {
         let rows = b.query("SELECT id FROM note", &[]).await.unwrap();
         assert_eq!(rows.iter().map(|r| r.get(0)).collect::<Vec<i64>>(), [7]);
 
+        // `execute` runs SQL in the database it names, and says why it
+        // failed: beta's note gets a second row, alpha's none.
+        cluster
+            .execute(
+                "beta",
+                "INSERT INTO note (id, body) VALUES (8, 'psql'); ANALYZE note",
+            )
+            .unwrap();
+        let rows = b
+            .query("SELECT id FROM note ORDER BY id", &[])
+            .await
+            .unwrap();
+        assert_eq!(rows.iter().map(|r| r.get(0)).collect::<Vec<i64>>(), [7, 8]);
+        let n: i64 = a
+            .query_one("SELECT count(*) FROM note", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 2);
+        let err = cluster
+            .execute("alpha", "SELECT * FROM no_such_table")
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Command { output, .. } if output.contains("no_such_table")),
+            "{err}"
+        );
+        assert!(matches!(
+            cluster.execute("Robert\"; DROP", "SELECT 1"),
+            Err(Error::InvalidDatabaseName(_))
+        ));
+
         // The settings the harness promises.
         let show = |name: &'static str| {
             let a = &a;
