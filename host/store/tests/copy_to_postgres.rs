@@ -262,6 +262,22 @@ fn a_whole_installation_reads_back_the_same_from_postgres() {
     assert_eq!(report.sealed_checked, 4);
     assert_eq!(report.schema_version, POSTGRES_SCHEMA_VERSION);
 
+    // Analyzed: the planner knows each table's size (a table never
+    // analyzed has reltuples -1), so the first queries are not planned
+    // for empty tables.
+    assert_eq!(
+        target.scalar(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relkind = 'r'
+               AND c.relname <> 'buildsnap_schema' AND c.reltuples < 0"
+        ),
+        0
+    );
+    assert_eq!(
+        target.scalar("SELECT reltuples::bigint FROM pg_class WHERE relname = 'deploys'"),
+        counts.iter().find(|c| c.0 == "deploys").unwrap().1
+    );
+
     let p = target.open_with(key()).unwrap();
     assert_eq!(reads(&p, &seeded), before);
     // The served form too (builds as stored, zstd frames passed through).
