@@ -24,6 +24,7 @@ use buildsnap_store::{RateLimitPause, Store, StoreEvent};
 use tokio::sync::Notify;
 
 use crate::capture::Capture;
+use crate::capture::budget::Budget;
 use crate::capture::disables::Disables;
 use crate::runtime::origin::Origin;
 use crate::runtime::pause::{PauseKey, PauseStore, Pauses, read_pause_file};
@@ -125,10 +126,17 @@ pub fn take_up_stored_pauses(
 
 /// Acts on one event; whether the pauses must be reloaded from the store
 /// (`Resync`), which the caller does off any async worker.
-pub fn apply(event: &StoreEvent, notify: &Notify, disables: &Disables, pauses: &Pauses) -> bool {
+pub fn apply(
+    event: &StoreEvent,
+    notify: &Notify,
+    disables: &Disables,
+    pauses: &Pauses,
+    budget: &Budget,
+) -> bool {
     match event {
         StoreEvent::CapturesQueued => notify.notify_one(),
         StoreEvent::IntegrationDisabled { org, provider } => disables.fire(org, provider),
+        StoreEvent::CallSlotFreed { org, provider } => budget.slot_freed(org, provider),
         StoreEvent::PauseChanged {
             org,
             plugin,
@@ -147,11 +155,13 @@ pub fn apply(event: &StoreEvent, notify: &Notify, disables: &Disables, pauses: &
         }
         StoreEvent::Resync => {
             notify.notify_one();
+            budget.slots_resync();
             return true;
         }
         // A variant of a newer store: re-read, as for a resync.
         _ => {
             notify.notify_one();
+            budget.slots_resync();
             return true;
         }
     }
@@ -214,8 +224,13 @@ fn forward(capture: &Capture, rx: &Receiver<StoreEvent>, stop: &AtomicBool) {
             Err(RecvTimeoutError::Disconnected) => return,
         };
         tracing::debug!(?event, "store event");
-        if apply(&event, &capture.notify, &capture.disables, pauses)
-            && let Err(error) = reload_pauses(&capture.store, pauses)
+        if apply(
+            &event,
+            &capture.notify,
+            &capture.disables,
+            pauses,
+            &capture.budget,
+        ) && let Err(error) = reload_pauses(&capture.store, pauses)
         {
             tracing::warn!(%error, "cannot reload the rate-limit pauses after a resync");
         }
@@ -255,11 +270,13 @@ mod tests {
     #[tokio::test]
     async fn each_event_reaches_its_target() {
         let (notify, disables, pauses) = (Notify::new(), Disables::default(), Pauses::new());
+        let budget = Budget::new(2);
         assert!(!apply(
             &StoreEvent::CapturesQueued,
             &notify,
             &disables,
-            &pauses
+            &pauses,
+            &budget
         ));
         tokio::time::timeout(Duration::from_secs(1), notify.notified())
             .await
@@ -274,6 +291,7 @@ mod tests {
             &notify,
             &disables,
             &pauses,
+            &budget,
         );
         assert!(rx.has_changed().unwrap(), "the disable fired");
         rx.mark_unchanged();
@@ -289,13 +307,14 @@ mod tests {
             &notify,
             &disables,
             &pauses,
+            &budget,
         );
         let l = left(&pauses, "acme").expect("paused here too");
         assert!(l > Duration::from_secs(29), "{l:?}");
         assert_eq!(left(&pauses, "other"), None);
 
         assert!(
-            apply(&StoreEvent::Resync, &notify, &disables, &pauses),
+            apply(&StoreEvent::Resync, &notify, &disables, &pauses, &budget),
             "a resync reloads the pauses"
         );
         tokio::time::timeout(Duration::from_secs(1), notify.notified())

@@ -111,6 +111,23 @@ impl Budget {
         self
     }
 
+    /// A call slot of (org, provider) was released on some replica
+    /// (a store event): this replica's waiters for one try again. Without
+    /// shared slots (SQLite) there is nothing to wake.
+    pub fn slot_freed(&self, org: &str, provider: &str) {
+        if let Some(shared) = &self.shared {
+            shared.freed(org, provider);
+        }
+    }
+
+    /// Events may have been missed: every waiter for a shared slot tries
+    /// again.
+    pub fn slots_resync(&self) {
+        if let Some(shared) = &self.shared {
+            shared.freed_all();
+        }
+    }
+
     /// At most `cap` slots per integration of `provider` (at least 1).
     pub fn with_cap(self, provider: &str, cap: usize) -> Budget {
         self.set_cap(provider, cap);
@@ -331,6 +348,53 @@ mod tests {
             .await
             .expect("with one slot the sync runs once it is free");
         drop(sync);
+    }
+
+    /// A release wakes the other replica's waiter at once, through the
+    /// store's event, not at its next poll: with a first poll a minute
+    /// away, B still gets A's freed slot within seconds.
+    #[tokio::test]
+    async fn a_release_wakes_the_other_replicas_waiter() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = buildsnap_store::Store::open(
+            dir.path(),
+            buildsnap_store::SecretKey::generate().unwrap(),
+        )
+        .unwrap();
+        let replica = || {
+            Arc::new(Budget::new(2).with_shared(
+                SharedSlots::new(store.clone()).with_first_poll(Duration::from_secs(60)),
+            ))
+        };
+        let (a, b) = (replica(), replica());
+        // What replicas.rs does with the store's events, for B.
+        let events = store.subscribe().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let forwarder = {
+            let (b, stop) = (b.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    if let Ok(buildsnap_store::StoreEvent::CallSlotFreed { org, provider }) =
+                        events.recv_timeout(Duration::from_millis(50))
+                    {
+                        b.slot_freed(&org, &provider);
+                    }
+                }
+            })
+        };
+        let a1 = a.capture("o", "p").await;
+        let _a2 = a.capture("o", "p").await;
+        let b2 = b.clone();
+        let waiting = tokio::spawn(async move { b2.capture("o", "p").await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished(), "every slot is A's");
+        drop(a1);
+        let got = tokio::time::timeout(Duration::from_secs(10), waiting).await;
+        assert!(got.is_ok(), "the release woke B before its poll");
+        stop.store(true, Ordering::SeqCst);
+        forwarder.join().unwrap();
     }
 
     /// Two replicas (two budgets on one store) never hold more of an

@@ -3,17 +3,22 @@
 //! slots whichever replica makes them (`Store::take_call_slot`).
 //!
 //! A replica first gets a slot of its own lane (`budget.rs`: FIFO,
-//! captures first), then one in the database, polling while all are held
-//! elsewhere. The database slot is leased: a task renews it while it is
+//! captures first), then one in the database, waiting while all are held
+//! elsewhere: it tries again when a release is heard
+//! (`StoreEvent::CallSlotFreed`, forwarded by `replicas.rs` to
+//! [`SharedSlots::freed`]) and, in case that event is lost, at a poll. The database slot is leased: a task renews it while it is
 //! held, and dropping the hold releases it. A replica that dies holding
 //! slots frees them when their lease runs out.
 //!
 //! With SQLite there is one process, whose lanes already are the whole
 //! budget, so this is not used (it would add two writes per call).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use buildsnap_store::{HeldSlot, SlotKind, Store};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 /// Slots taken in the database for `ttl`, renewed every third of it.
@@ -24,9 +29,13 @@ pub struct SharedSlots {
     /// more writes per long call.
     ttl: Duration,
     /// First pause when every slot is held elsewhere; doubles to
-    /// [`MAX_POLL`]. Short wins latency when slots free up, at the cost of
-    /// more reads of a busy integration.
+    /// [`MAX_POLL`]. Only the fallback for a release not heard (a lost
+    /// event, a holder that died): short wins latency then, at the cost of
+    /// more writes to a busy integration's slots.
     first_poll: Duration,
+    /// Per integration (org, provider): wakes its waiters when one of its
+    /// slots is released on any replica.
+    releases: Mutex<HashMap<(String, String), Arc<Notify>>>,
 }
 
 /// The longest pause between two tries for a database slot.
@@ -39,7 +48,41 @@ impl SharedSlots {
             store,
             ttl: Duration::from_secs(30),
             first_poll: Duration::from_millis(50),
+            releases: Mutex::default(),
         }
+    }
+
+    /// Waits at most `first` before the first poll (tests use long ones,
+    /// to see that a release, not a poll, wakes a waiter).
+    pub fn with_first_poll(mut self, first: Duration) -> SharedSlots {
+        self.first_poll = first;
+        self
+    }
+
+    /// A slot of `org`'s integration with `provider` was released on some
+    /// replica: its waiters here try again now.
+    pub fn freed(&self, org: &str, provider: &str) {
+        let releases = self.releases.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = releases.get(&(org.to_string(), provider.to_string())) {
+            n.notify_waiters();
+        }
+    }
+
+    /// Events may have been missed: every waiter tries again.
+    pub fn freed_all(&self) {
+        let releases = self.releases.lock().unwrap_or_else(|e| e.into_inner());
+        for n in releases.values() {
+            n.notify_waiters();
+        }
+    }
+
+    fn releases_of(&self, org: &str, provider: &str) -> Arc<Notify> {
+        self.releases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((org.to_string(), provider.to_string()))
+            .or_default()
+            .clone()
     }
 
     /// Leases slots for `ttl` instead (tests use short ones).
@@ -81,7 +124,9 @@ impl SharedSlots {
         }
     }
 
-    /// Waits for a slot, polling with a doubling pause.
+    /// Waits for a slot: tries again when one of the integration's slots
+    /// is released ([`SharedSlots::freed`]), or else after a pause that
+    /// doubles from `first_poll` to [`MAX_POLL`].
     pub async fn take(
         &self,
         org: &str,
@@ -89,13 +134,21 @@ impl SharedSlots {
         slots: usize,
         kind: SlotKind,
     ) -> SharedHold {
+        let releases = self.releases_of(org, provider);
         let mut pause = self.first_poll;
         loop {
+            // Listening before the try, so a release between the try and
+            // the wait still wakes this waiter.
+            let released = releases.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
             if let Some(hold) = self.try_take(org, provider, slots, kind).await {
                 return hold;
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(MAX_POLL);
+            tokio::select! {
+                () = &mut released => {}
+                () = tokio::time::sleep(pause) => pause = (pause * 2).min(MAX_POLL),
+            }
         }
     }
 }

@@ -15,6 +15,7 @@
 
 use std::time::Duration;
 
+use crate::events::StoreEvent;
 use crate::sql::args;
 use crate::{Result, Store, StoreError, ts};
 
@@ -145,13 +146,20 @@ impl Store {
     }
 
     /// Frees a held slot (a no-op when it already expired and went to
-    /// someone else).
+    /// someone else), and tells the replicas waiting for a slot of that
+    /// integration ([`StoreEvent::CallSlotFreed`], at the commit).
     pub fn release_call_slot(&self, held: &HeldSlot) -> Result<()> {
         self.db.write(|tx| {
-            tx.execute(
+            let n = tx.execute(
                 "DELETE FROM call_slots WHERE org = ?1 AND provider = ?2 AND slot = ?3 AND owner = ?4",
                 &args![&held.org, &held.provider, held.slot, &held.holder],
             )?;
+            if n == 1 {
+                tx.emit(&StoreEvent::CallSlotFreed {
+                    org: held.org.clone(),
+                    provider: held.provider.clone(),
+                })?;
+            }
             Ok(())
         })
     }

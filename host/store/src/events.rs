@@ -60,6 +60,16 @@ pub enum StoreEvent {
         /// When the pause ends, Unix milliseconds.
         until_unix_ms: i64,
     },
+    /// A provider-call slot of `org`'s integration with `provider` was
+    /// released (`Store::release_call_slot`): a replica waiting for one of
+    /// its slots tries again now instead of at its next poll. The one event
+    /// sent per provider call; a few hundred bytes of `NOTIFY` each.
+    CallSlotFreed {
+        /// The org's slug.
+        org: String,
+        /// The provider (plugin) id.
+        provider: String,
+    },
     /// Events may have been missed (the listener lost its connection and
     /// is back, or a notification could not be read): re-read the state
     /// the other events stand for (wake the worker, reload the pauses).
@@ -91,9 +101,10 @@ impl StoreEvent {
 /// The subscribers of one store (or one listener): each gets every event.
 ///
 /// std channels, not tokio's: the store is synchronous and does not
-/// depend on an async runtime. Unbounded: events are rare (a deploy, a
-/// disable, a 429), and a subscriber that stops reading is removed when
-/// its receiver is dropped.
+/// depend on an async runtime. Unbounded: events come at most once per
+/// write that causes them (a deploy, a disable, a 429, a provider call's
+/// end), every subscriber drains its receiver at once, and one that stops
+/// reading is removed when its receiver is dropped.
 #[derive(Default)]
 pub(crate) struct Hub {
     subscribers: Mutex<Vec<Sender<StoreEvent>>>,
@@ -134,6 +145,10 @@ mod tests {
                 plugin: "circleci".into(),
                 origin: "https://circleci.com".into(),
                 until_unix_ms: 1_750_000_000_000,
+            },
+            StoreEvent::CallSlotFreed {
+                org: "acme".into(),
+                provider: "circleci".into(),
             },
             StoreEvent::Resync,
         ];
