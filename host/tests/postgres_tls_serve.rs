@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 use buildsnap_pg_cluster::PgCluster;
 use serde_json::Value;
 
+#[path = "support/ports.rs"]
+mod ports;
+
 const KEY: &str = "4242424242424242424242424242424242424242424242424242424242424242";
 
 /// Kills the server when the test ends, passing or not.
@@ -40,11 +43,7 @@ fn serve_connects_to_postgres_over_verified_tls() {
         ca.display()
     );
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = ports::free_port();
     let log_path = dir.path().join("serve.log");
     let mut child = Killed(
         Command::new(env!("CARGO_BIN_EXE_buildsnap"))
@@ -94,17 +93,7 @@ fn serve_connects_to_postgres_over_verified_tls() {
     };
     assert_eq!(ready["database"], "postgresql", "{ready}");
 
-    let plain = format!("{}?sslmode=disable", cluster.admin_url());
-    let mut c = postgres::Client::connect(&plain, postgres::NoTls).unwrap();
-    let row = c
-        .query_one(
-            "SELECT count(*), coalesce(bool_and(s.ssl), false) \
-             FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
-             WHERE a.application_name = $1",
-            &[&db],
-        )
-        .unwrap();
-    let (count, ssl): (i64, bool) = (row.get(0), row.get(1));
+    let (count, ssl) = cluster.encrypted_connections(db).unwrap();
     assert!(
         count >= 1 && ssl,
         "{count} connections, all encrypted: {ssl}"

@@ -611,16 +611,47 @@ impl PgCluster {
     /// For set-up a test or bench does outside the code under test, such
     /// as `ANALYZE` after a bulk load.
     pub fn execute(&self, db: &str, sql: &str) -> Result<(), Error> {
+        self.psql(db, sql).map(drop)
+    }
+
+    /// How many connections to the server give `application_name`, and
+    /// whether every one of them is encrypted (`pg_stat_ssl`): what the
+    /// TLS tests check of the connections the code under test made.
+    pub fn encrypted_connections(&self, application_name: &str) -> Result<(i64, bool), Error> {
+        let out = self.psql(
+            ADMIN_DB,
+            &format!(
+                "SELECT count(*), coalesce(bool_and(s.ssl), false) \
+                 FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
+                 WHERE a.application_name = '{}'",
+                application_name.replace('\'', "''")
+            ),
+        )?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let unreadable = || Error::Command {
+            program: "psql".into(),
+            status: out.status,
+            output: format!("unexpected answer {text:?}"),
+        };
+        let (count, ssl) = text.trim().split_once('|').ok_or_else(unreadable)?;
+        Ok((count.parse().map_err(|_| unreadable())?, ssl == "t"))
+    }
+
+    /// `psql` on database `db` as the superuser, unaligned and tuples only
+    /// (`-At`: a row per line, columns split by `|`), stopping at the
+    /// first error.
+    fn psql(&self, db: &str, sql: &str) -> Result<Output, Error> {
         if !valid_database_name(db) {
             return Err(Error::InvalidDatabaseName(db.to_string()));
         }
         let mut psql = self.command("psql", false);
         psql.env("PGCONNECT_TIMEOUT", "10")
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", LISTEN_ADDRESS])
-            .args(["-p", &self.port.to_string(), "-U", SUPERUSER, "-d", db])
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+            .args(["-h", LISTEN_ADDRESS, "-p", &self.port.to_string()])
+            .args(["-U", SUPERUSER, "-d", db])
             .arg("-c")
             .arg(sql);
-        self.run(psql, "psql", false).map(drop)
+        self.run(psql, "psql", false)
     }
 
     /// Stops the server the way a crash would, for failure tests:

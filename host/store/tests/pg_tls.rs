@@ -79,17 +79,7 @@ impl Fixture {
     /// How many connections named after this test the server has, and
     /// whether every one of them is encrypted.
     fn encrypted(&self) -> (i64, bool) {
-        let plain = format!("{}?sslmode=disable", self.cluster.admin_url());
-        let mut c = postgres::Client::connect(&plain, postgres::NoTls).unwrap();
-        let row = c
-            .query_one(
-                "SELECT count(*), coalesce(bool_and(s.ssl), false) \
-                 FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
-                 WHERE a.application_name = $1",
-                &[&self.db],
-            )
-            .unwrap();
-        (row.get(0), row.get(1))
+        self.cluster.encrypted_connections(&self.db).unwrap()
     }
 
     /// Opens a store at `url`, uses it, and says whether its connections
