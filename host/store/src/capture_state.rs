@@ -3,11 +3,10 @@
 //! attempt, and reading a deploy with its builds' current status beside
 //! the frozen snapshot.
 
-use buildsnap_domain::Status;
 use time::OffsetDateTime;
 
 use crate::builds_codec::{StoredBuilds, stored_builds};
-use crate::sql::{Tx, args};
+use crate::sql::args;
 use crate::{Deploy, FinalSnapshot, RawBuilds, Result, ServedBuilds, Store, deploys, orgs, ts};
 
 impl Store {
@@ -128,7 +127,7 @@ impl Store {
             let (org_id, (mut d, stored)) = deploys::deploy_row(tx, org, id)?;
             deploys::with_later_builds(tx, org_id, &mut d)?;
             let moved = match &d.builds.provider {
-                Some(provider) => moved_statuses(tx, org_id, provider, id)?,
+                Some(provider) => crate::moved::moved_statuses(tx, org_id, provider, id)?,
                 None => Vec::new(),
             };
             let served = match (stored, moved.is_empty()) {
@@ -147,28 +146,6 @@ impl Store {
             Ok(d.with_builds(served))
         })
     }
-}
-
-/// Positions in deploy `deploy_id`'s frozen `builds` array whose build's
-/// status in the index differs from the frozen one, with the index's status.
-/// Both sides are primary-key lookups (`snapshot_builds` by deploy, then
-/// `provider_builds` by `(org_id, provider, build_id)`), so the usual
-/// answer, nothing, costs no JSON parsing at all.
-fn moved_statuses(
-    tx: &Tx<'_>,
-    org_id: i64,
-    provider: &str,
-    deploy_id: i64,
-) -> Result<Vec<(usize, Status)>> {
-    tx.query_all(
-        "SELECT sb.position, pb.status
-         FROM snapshot_builds sb
-         JOIN provider_builds pb ON pb.org_id = ?1 AND pb.provider = ?2 AND pb.build_id = sb.build_id
-         WHERE sb.deploy_id = ?3 AND pb.status IS DISTINCT FROM sb.status
-         ORDER BY sb.position",
-        &args![org_id, provider, deploy_id],
-        |r| Ok((r.get::<i64>(0)? as usize, r.word(1)?)),
-    )
 }
 
 /// [`Store::wake_captures`]'s statement. `sqlite-only:` its `LIKE`, which

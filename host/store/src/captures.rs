@@ -245,6 +245,7 @@ impl Store {
                     crate::alerts::settled_at_capture(tx, deploy_id)?;
                     // The builds it froze final are now stored twice: once.
                     if let Some(provider) = provider {
+                        crate::moved::note_frozen_apart(tx, org_id, &provider, &snap.builds)?;
                         crate::index_thin::thin_frozen(
                             tx,
                             org_id,

@@ -43,6 +43,7 @@ mod integrations;
 mod leases;
 mod migrations;
 mod model;
+mod moved;
 mod orgs;
 mod pauses;
 mod pg;

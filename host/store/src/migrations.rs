@@ -365,6 +365,52 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (org, plugin, origin)
     ) STRICT;
     "#,
+    // 13: reads of one deploy with fewer seeks (docs/performance.md,
+    // "HTTP reads at 1,000,000 deploys").
+    r#"
+    -- Builds by commit with their creation time, so that a deploy's later
+    -- builds (created after it) are a range of this index: the commit's
+    -- earlier builds, most of them, are no longer read from the table.
+    DROP INDEX provider_builds_by_sha7;
+    CREATE INDEX provider_builds_by_sha7 ON provider_builds (org_id, substr(sha, 1, 7), created_at);
+
+    -- Builds whose final status changed (a re-run: GitHub keeps a run's id
+    -- across attempts). A snapshot that froze a build as final needs the
+    -- index only for these to tell its `current_status`; a build frozen
+    -- before it was final is always looked up. Kept when retention drops
+    -- the build's row: the row may come back.
+    CREATE TABLE changed_final_builds (
+        org_id    INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        provider  TEXT NOT NULL,
+        build_id  TEXT NOT NULL,
+        PRIMARY KEY (org_id, provider, build_id)
+    ) STRICT, WITHOUT ROWID;
+    -- A trigger, not the upsert's code, so no path that writes a status
+    -- can forget it.
+    CREATE TRIGGER provider_builds_final_changed AFTER UPDATE OF status ON provider_builds
+        WHEN OLD.final = 1 AND NEW.status IS DISTINCT FROM OLD.status
+    BEGIN
+        -- Not `INSERT OR IGNORE`: the conflict policy of the statement that
+        -- fired the trigger (the index's upsert: abort) overrides a
+        -- trigger's own, so a second change of the same build would fail.
+        INSERT INTO changed_final_builds (org_id, provider, build_id)
+            SELECT NEW.org_id, NEW.provider, NEW.build_id
+            WHERE NOT EXISTS (SELECT 1 FROM changed_final_builds c
+                              WHERE c.org_id = NEW.org_id AND c.provider = NEW.provider
+                                AND c.build_id = NEW.build_id);
+    END;
+    -- What already differs: frozen-final builds whose index status is
+    -- another now (one pass over the frozen builds, at start).
+    INSERT OR IGNORE INTO changed_final_builds (org_id, provider, build_id)
+        SELECT d.org_id, s.provider, sb.build_id
+        FROM snapshot_builds sb
+        JOIN snapshots s ON s.deploy_id = sb.deploy_id
+        JOIN deploys d ON d.id = sb.deploy_id
+        JOIN provider_builds pb
+          ON pb.org_id = d.org_id AND pb.provider = s.provider AND pb.build_id = sb.build_id
+        WHERE sb.status IN ('success', 'failed', 'error', 'canceled', 'not_run')
+          AND pb.status IS DISTINCT FROM sb.status;
+    "#,
 ];
 
 /// Highest schema version this build knows.

@@ -47,8 +47,16 @@ const PG_MAX_PAGE: i64 = u32::MAX as i64;
 /// The frozen statuses that may still change: the predicate of the partial
 /// index `snapshot_builds_unsettled` (migration 6), written the same way so
 /// that SQLite uses it.
-pub(crate) const UNSETTLED: &str =
-    "(sb.status IS NULL OR sb.status NOT IN ('success', 'failed', 'error', 'canceled', 'not_run'))";
+pub(crate) const UNSETTLED: &str = unsettled!();
+
+/// [`UNSETTLED`] as a literal, for `concat!` in statements built at
+/// compile time (`capture_state.rs`).
+macro_rules! unsettled {
+    () => {
+        "(sb.status IS NULL OR sb.status NOT IN ('success', 'failed', 'error', 'canceled', 'not_run'))"
+    };
+}
+pub(crate) use unsettled;
 
 impl Store {
     /// One chunk of a retention pass with horizon `before` (Unix

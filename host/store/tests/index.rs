@@ -364,6 +364,167 @@ fn current_status_is_shown_beside_a_frozen_build() {
     });
 }
 
+/// A build frozen final can still move on: a GitHub re-run keeps the run's
+/// id and ends with another conclusion. Reads look such a build up only
+/// once its final status changed in the index (a trigger keeps
+/// `changed_final_builds`), or when the index held it otherwise as it was
+/// frozen; this checks both, and that the usual case stays a pass-through.
+#[test]
+fn current_status_follows_a_final_build_that_ran_again() {
+    on_both(
+        "current_status_follows_a_final_build_that_ran_again",
+        |db| {
+            let s = db.open();
+            seed(&s);
+            // The capture's order: the builds are indexed, then frozen as indexed.
+            s.index_builds(
+                "acme",
+                "circleci",
+                &[
+                    build("w1", SHA, "failed", vec![], true),
+                    build("w2", SHA, "success", vec![], true),
+                    build("w3", SHA, "success", vec![], true),
+                ],
+                None,
+            )
+            .unwrap();
+            let d = deploy_now(&s, SHA);
+            s.next_capture_job().unwrap().unwrap();
+            let fin = FinalSnapshot {
+                state: SnapshotState::Complete,
+                summary: Summary::Status(Status::Failed),
+                builds: vec![
+                    frozen("w1", Status::Failed),
+                    frozen("w2", Status::Success),
+                    // Frozen from other news than the index's (the index says
+                    // success): looked up from the start.
+                    frozen("w3", Status::Failed),
+                ],
+                explain: None,
+                build_project: Some("gh/acme/web".into()),
+                captured_at: ts::now(),
+            };
+            assert!(s.complete_capture(d.id, &fin).unwrap());
+            let moved = |s: &Store| -> Vec<(String, Option<String>)> {
+                let got = s.get_deploy_with_current("acme", d.id).unwrap();
+                let builds: serde_json::Value =
+                    serde_json::from_str(got.builds.builds.get()).unwrap();
+                builds
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|b| {
+                        let now = b
+                            .get("current_status")
+                            .map(|v| v.as_str().unwrap().to_string());
+                        (b["id"].as_str().unwrap().to_string(), now)
+                    })
+                    .collect()
+            };
+            assert_eq!(
+                moved(&s),
+                [
+                    ("w1".into(), None),
+                    ("w2".into(), None),
+                    ("w3".into(), Some("success".into()))
+                ]
+            );
+            assert_eq!(db.scalar("SELECT count(*) FROM changed_final_builds"), 1);
+            // w1 is re-run and passes; w2 is seen again unchanged.
+            s.index_builds(
+                "acme",
+                "circleci",
+                &[
+                    build("w1", SHA, "success", vec![], true),
+                    build("w2", SHA, "success", vec![], true),
+                ],
+                None,
+            )
+            .unwrap();
+            assert_eq!(
+                moved(&s),
+                [
+                    ("w1".into(), Some("success".into())),
+                    ("w2".into(), None),
+                    ("w3".into(), Some("success".into()))
+                ]
+            );
+            assert_eq!(db.scalar("SELECT count(*) FROM changed_final_builds"), 2);
+            // And again: a build already listed changes once more.
+            s.index_builds(
+                "acme",
+                "circleci",
+                &[build("w1", SHA, "failed", vec![], true)],
+                None,
+            )
+            .unwrap();
+            assert_eq!(moved(&s)[0], ("w1".into(), None));
+            assert_eq!(db.scalar("SELECT count(*) FROM changed_final_builds"), 2);
+        },
+    );
+}
+
+/// A database migrated from before `changed_final_builds` (SQLite 13,
+/// PostgreSQL 3) starts with the frozen-final builds whose index status
+/// already differs in it, so their `current_status` stays shown.
+#[test]
+fn the_migration_finds_the_final_builds_already_changed() {
+    on_both(
+        "the_migration_finds_the_final_builds_already_changed",
+        |db| {
+            let s = db.open();
+            seed(&s);
+            s.index_builds(
+                "acme",
+                "circleci",
+                &[
+                    build("w1", SHA, "failed", vec![], true),
+                    build("w2", SHA, "success", vec![], true),
+                ],
+                None,
+            )
+            .unwrap();
+            let d = deploy_now(&s, SHA);
+            s.next_capture_job().unwrap().unwrap();
+            let fin = FinalSnapshot {
+                state: SnapshotState::Complete,
+                summary: Summary::Status(Status::Failed),
+                builds: vec![frozen("w1", Status::Failed), frozen("w2", Status::Success)],
+                explain: None,
+                build_project: Some("gh/acme/web".into()),
+                captured_at: ts::now(),
+            };
+            assert!(s.complete_capture(d.id, &fin).unwrap());
+            drop(s);
+            // Back to the schema before the migration, with w1's status changed
+            // while no trigger watched.
+            let mut back = vec![
+                "DROP TRIGGER provider_builds_final_changed",
+                "DROP TABLE changed_final_builds",
+                "DROP INDEX provider_builds_by_sha7",
+                "CREATE INDEX provider_builds_by_sha7 ON provider_builds (org_id, substr(sha, 1, 7))",
+                "UPDATE provider_builds SET status = 'success' WHERE build_id = 'w1'",
+            ];
+            if db.is_postgres() {
+                back[0] = "DROP TRIGGER provider_builds_final_changed ON provider_builds";
+                back.push("DROP FUNCTION buildsnap_final_changed");
+                back.push("DELETE FROM buildsnap_schema WHERE version = 3");
+            } else {
+                back.push("PRAGMA user_version = 12");
+            }
+            for sql in back {
+                db.execute_bytes(sql, &[]);
+            }
+            let s = db.open();
+            let got = s.get_deploy_with_current("acme", d.id).unwrap();
+            let builds: serde_json::Value = serde_json::from_str(got.builds.builds.get()).unwrap();
+            assert_eq!(builds[0]["current_status"], "success");
+            assert!(builds[1].get("current_status").is_none());
+            assert_eq!(db.scalar("SELECT count(*) FROM changed_final_builds"), 1);
+        },
+    );
+}
+
 /// A final snapshot is written as one zstd frame (`builds_encoding` says
 /// so per row, the text column is left empty); the served form is that
 /// frame untouched while nothing moved, decoding byte for byte to the JSON

@@ -246,6 +246,9 @@ struct Schema {
     /// (table, index).
     indexes: BTreeSet<(String, String)>,
     index_shapes: BTreeSet<IndexShape>,
+    /// (table, trigger): a trigger keeps data the reads rely on
+    /// (`changed_final_builds`), so both backends must have it.
+    triggers: BTreeSet<(String, String)>,
 }
 
 /// A column beyond its name. The type is in PostgreSQL's words: SQLite
@@ -295,7 +298,17 @@ fn sqlite_rows<T>(
 }
 
 fn sqlite_schema(conn: &rusqlite::Connection) -> Schema {
-    let mut s = Schema::default();
+    let mut s = Schema {
+        triggers: sqlite_rows(
+            conn,
+            "SELECT tbl_name, name FROM sqlite_master WHERE type = ?1",
+            "trigger",
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    };
     let tables: Vec<String> = sqlite_rows(
         conn,
         "SELECT name FROM sqlite_master
@@ -417,6 +430,16 @@ fn sqlite_schema(conn: &rusqlite::Connection) -> Schema {
 
 fn pg_schema(client: &mut Client) -> Schema {
     let mut s = Schema::default();
+    for r in client
+        .query(
+            "SELECT DISTINCT event_object_table::text, trigger_name::text
+             FROM information_schema.triggers WHERE trigger_schema = 'public'",
+            &[],
+        )
+        .unwrap()
+    {
+        s.triggers.insert((r.get(0), r.get(1)));
+    }
     for r in client
         .query(
             "SELECT table_name::text FROM information_schema.tables
@@ -583,6 +606,7 @@ fn the_postgres_schema_matches_sqlite() {
         difference("tables", &sqlite.tables, &pg.tables),
         difference("columns", &sqlite.columns, &pg.columns),
         difference("indexes", &sqlite.indexes, &pg.indexes),
+        difference("triggers", &sqlite.triggers, &pg.triggers),
         difference(
             "column types, NOT NULL or defaults",
             &sqlite.column_shapes,

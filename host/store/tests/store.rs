@@ -73,7 +73,7 @@ fn everything_persists_across_reopen() {
         let v: i64 = c
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(v, 12, "migration 12 (leases for replicas) applied");
+        assert_eq!(v, 13, "migration 13 (changed final builds) applied");
         let mode: String = c
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .unwrap();

@@ -368,6 +368,40 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (org, plugin, origin)
     );
     "#,
+    // 3 = SQLite's 13: builds by commit with their creation time, and the
+    // builds whose final status changed (see SQLite's migration for why).
+    r#"
+    DROP INDEX provider_builds_by_sha7;
+    CREATE INDEX provider_builds_by_sha7 ON provider_builds (org_id, substr(sha, 1, 7), created_at);
+
+    CREATE TABLE changed_final_builds (
+        org_id    BIGINT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        provider  TEXT COLLATE "C" NOT NULL,
+        build_id  TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (org_id, provider, build_id)
+    );
+    CREATE FUNCTION buildsnap_final_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO changed_final_builds (org_id, provider, build_id)
+            VALUES (NEW.org_id, NEW.provider, NEW.build_id)
+            ON CONFLICT DO NOTHING;
+        RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER provider_builds_final_changed AFTER UPDATE OF status ON provider_builds
+        FOR EACH ROW WHEN (OLD.final = 1 AND NEW.status IS DISTINCT FROM OLD.status)
+        EXECUTE FUNCTION buildsnap_final_changed();
+    INSERT INTO changed_final_builds (org_id, provider, build_id)
+        SELECT d.org_id, s.provider, sb.build_id
+        FROM snapshot_builds sb
+        JOIN snapshots s ON s.deploy_id = sb.deploy_id
+        JOIN deploys d ON d.id = sb.deploy_id
+        JOIN provider_builds pb
+          ON pb.org_id = d.org_id AND pb.provider = s.provider AND pb.build_id = sb.build_id
+        WHERE sb.status IN ('success', 'failed', 'error', 'canceled', 'not_run')
+          AND pb.status IS DISTINCT FROM sb.status
+        ON CONFLICT DO NOTHING;
+    "#,
 ];
 
 /// Highest schema version this build knows.
