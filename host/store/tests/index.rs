@@ -364,6 +364,28 @@ fn current_status_is_shown_beside_a_frozen_build() {
     });
 }
 
+/// A deploy of [`SHA`] captured the way the worker does it: `indexed` in
+/// the index first, then the snapshot `complete` with `builds` frozen.
+fn captured(
+    s: &Store,
+    indexed: &[IndexedBuild],
+    builds: Vec<buildsnap_domain::FrozenBuild>,
+) -> Deploy {
+    s.index_builds("acme", "circleci", indexed, None).unwrap();
+    let d = deploy_now(s, SHA);
+    s.next_capture_job().unwrap().unwrap();
+    let fin = FinalSnapshot {
+        state: SnapshotState::Complete,
+        summary: Summary::Status(Status::Failed),
+        builds,
+        explain: None,
+        build_project: Some("gh/acme/web".into()),
+        captured_at: ts::now(),
+    };
+    assert!(s.complete_capture(d.id, &fin).unwrap());
+    d
+}
+
 /// A build frozen final can still move on: a GitHub re-run keeps the run's
 /// id and ends with another conclusion. Reads look such a build up only
 /// once its final status changed in the index (a trigger keeps
@@ -377,34 +399,21 @@ fn current_status_follows_a_final_build_that_ran_again() {
             let s = db.open();
             seed(&s);
             // The capture's order: the builds are indexed, then frozen as indexed.
-            s.index_builds(
-                "acme",
-                "circleci",
+            let d = captured(
+                &s,
                 &[
                     build("w1", SHA, "failed", vec![], true),
                     build("w2", SHA, "success", vec![], true),
                     build("w3", SHA, "success", vec![], true),
                 ],
-                None,
-            )
-            .unwrap();
-            let d = deploy_now(&s, SHA);
-            s.next_capture_job().unwrap().unwrap();
-            let fin = FinalSnapshot {
-                state: SnapshotState::Complete,
-                summary: Summary::Status(Status::Failed),
-                builds: vec![
+                vec![
                     frozen("w1", Status::Failed),
                     frozen("w2", Status::Success),
                     // Frozen from other news than the index's (the index says
                     // success): looked up from the start.
                     frozen("w3", Status::Failed),
                 ],
-                explain: None,
-                build_project: Some("gh/acme/web".into()),
-                captured_at: ts::now(),
-            };
-            assert!(s.complete_capture(d.id, &fin).unwrap());
+            );
             let moved = |s: &Store| -> Vec<(String, Option<String>)> {
                 let got = s.get_deploy_with_current("acme", d.id).unwrap();
                 let builds: serde_json::Value =
@@ -474,27 +483,14 @@ fn the_migration_finds_the_final_builds_already_changed() {
         |db| {
             let s = db.open();
             seed(&s);
-            s.index_builds(
-                "acme",
-                "circleci",
+            let d = captured(
+                &s,
                 &[
                     build("w1", SHA, "failed", vec![], true),
                     build("w2", SHA, "success", vec![], true),
                 ],
-                None,
-            )
-            .unwrap();
-            let d = deploy_now(&s, SHA);
-            s.next_capture_job().unwrap().unwrap();
-            let fin = FinalSnapshot {
-                state: SnapshotState::Complete,
-                summary: Summary::Status(Status::Failed),
-                builds: vec![frozen("w1", Status::Failed), frozen("w2", Status::Success)],
-                explain: None,
-                build_project: Some("gh/acme/web".into()),
-                captured_at: ts::now(),
-            };
-            assert!(s.complete_capture(d.id, &fin).unwrap());
+                vec![frozen("w1", Status::Failed), frozen("w2", Status::Success)],
+            );
             drop(s);
             // Back to the schema before the migration, with w1's status changed
             // while no trigger watched.
